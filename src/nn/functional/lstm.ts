@@ -1,0 +1,134 @@
+import type { GemmArgs } from '../../tensor/backend.js';
+import { allocate } from '../../tensor/dtype.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
+import type { Tape } from '../../autograd/tape.js';
+import { gradBuffer, Var } from '../../autograd/var.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+
+/**
+ * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
+ *
+ *   z_t = x_t·wxᵀ + h_{t−1}·whᵀ + bias,   i,f,g,o = split(z_t, 4)
+ *   c_t = σ(f)⊙c_{t−1} + σ(i)⊙tanh(g),    h_t = σ(o)⊙tanh(c_t)
+ *
+ * Same structure as mlstm.ts: x·wxᵀ + bias for all steps in one gemm, one B×4H gemm per step,
+ * the fused gates, and the weight gradients as one gemm each after the backward sweep.
+ */
+
+export interface LSTMWeights {
+  wx: Var; // [4H,D]
+  wh: Var; // [4H,H]
+  bias: Var; // [4H]
+}
+
+export interface LSTMSequenceResult {
+  hs: Var; // [T,B,H]
+  hT: Var; // [B,H]
+  cT: Var; // [B,H]
+  /** [T,B,H] every c_t, for inspection (not differentiable). */
+  cs: Tensor;
+}
+
+export interface LSTMStepResult {
+  h: Var; // [B,H]
+  c: Var; // [B,H]
+}
+
+/** Run the LSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
+export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
+  const op = 'lstmSequence';
+  const dims = recurrentDims(op, 'sequence', x, h0, c0, { h: 'h0', c: 'c0' });
+  return lstmCore(tape, op, x, h0, c0, w, dims);
+}
+
+/** One LSTM step: x [B,D], h [B,H], c [B,H]. */
+export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): LSTMStepResult {
+  const op = 'lstmStep';
+  const dims = recurrentDims(op, 'step', x, h, c, { h: 'h', c: 'c' });
+  const r = lstmCore(tape, op, x, h, c, w, dims);
+  return { h: r.hT, c: r.cT };
+}
+
+function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeights, sizes: Omit<RecurrentDims, 'dtype'>): LSTMSequenceResult {
+  const { T, B, D, H } = sizes;
+  const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
+  checkWeight(op, 'wx', w.wx, [4 * H, D], legend('[4H,D]'));
+  checkWeight(op, 'wh', w.wh, [4 * H, H], legend('[4H,H]'));
+  checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
+  const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
+  const dtype = commonDtype(inputs);
+  const backend = tape.backend;
+  const record = tape.needsGrad(...inputs);
+  const G = 4 * H;
+  const BH = B * H;
+  const BG = B * G;
+  const TB = T * B;
+  const SW = LSTM_SAVED_PER_UNIT * H;
+  const xd = x.data; // [T,B,D]
+  const wh = w.wh.data;
+
+  // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h_{t−1}·whᵀ per step.
+  const Z = allocate(dtype, TB * G); // [T,B,4H]
+  if (TB > 0) backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.wx.data, transB: true, c: Z, bias: w.bias.data });
+  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
+  const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]
+  Hbuf.set(h0.data);
+  Cbuf.set(c0.data);
+  const savedStride = record ? B * SW : 0;
+  const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H]
+  const zArgs: GemmArgs = { m: B, n: G, k: H, a: Hbuf, aOffset: 0, b: wh, transB: true, c: Z, cOffset: 0, accumulate: true };
+  for (let t = 0; t < T; t++) {
+    zArgs.aOffset = t * BH;
+    zArgs.cOffset = t * BG;
+    backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ
+    lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+  }
+
+  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
+  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
+  const cT = new Var(new Tensor(Cbuf.slice(T * BH), [B, H]));
+  const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(Cbuf.slice(BH), [T, B, H]) };
+  if (!record) return result;
+
+  tape.record(op, inputs, [hs, hT, cT], () => {
+    /*
+     * Sweep t = T−1 … 0: dz_t from the fused gates (dc carried in place), then
+     *   dh_{t−1} = dz_t·wh (+ dhs_{t−1})        (z = … + h_{t−1}·whᵀ)
+     * After the sweep: dwh += DZᵀ·H_prev, dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
+     */
+    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+    const dh = allocate(dtype, BH); // [B,H]
+    const dc = allocate(dtype, BH); // [B,H]
+    if (hT.grad) dh.set(hT.grad.data);
+    if (cT.grad) dc.set(cT.grad.data);
+    const DZ = allocate(dtype, TB * G); // [T,B,4H]
+    const needH0 = h0.requiresGrad;
+    const dhArgs: GemmArgs = { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh };
+    for (let t = T - 1; t >= 0; t--) {
+      if (dHs) addInto(dh, dHs, BH, t * BH);
+      lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+      if (t > 0 || needH0) {
+        dhArgs.aOffset = t * BG;
+        backend.gemm(dhArgs); // dh ← dz_t·wh
+      }
+    }
+    const gh0 = gradBuffer(h0);
+    if (gh0) addInto(gh0, dh, BH);
+    const gc0 = gradBuffer(c0);
+    if (gc0) addInto(gc0, dc, BH);
+    if (TB === 0) return;
+    const gwh = gradBuffer(w.wh);
+    const gwx = gradBuffer(w.wx);
+    const gbias = gradBuffer(w.bias);
+    const gx = gradBuffer(x);
+    // [4H,H] += [T·B,4H]ᵀ·H_prev (Hbuf rows 0..T−1)
+    if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hbuf, c: gwh, accumulate: true });
+    // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
+    if (gwx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: gwx, accumulate: true });
+    if (gbias) addColumnSums(gbias, DZ, TB, G);
+    // [T·B,D] += [T·B,4H]·[4H,D]
+    if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
+  });
+  return result;
+}

@@ -1,0 +1,193 @@
+import type { GemmArgs } from '../../tensor/backend.js';
+import { allocate } from '../../tensor/dtype.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
+import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
+import type { Tape } from '../../autograd/tape.js';
+import { gradBuffer, Var } from '../../autograd/var.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+
+/**
+ * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
+ *
+ *   m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ)
+ *   z_t = x_t·whxᵀ + m_t·whmᵀ + bias,   i,f,g,o = split(z_t, 4)
+ *   c_t = σ(f)⊙c_{t−1} + σ(i)⊙tanh(g),   h_t = σ(o)⊙tanh(c_t)
+ *
+ * Recording the whole window as one node (instead of ~10 small ops per step) is what makes the
+ * speed: the x-projections of all T steps are two large gemms before the time loop, the weight
+ * gradients of all T steps are single large gemms after the backward sweep, and the time loop does
+ * only what the recurrence forces (two B×H and one B×4H gemm, the product and the fused gates).
+ */
+
+export interface MLSTMWeights {
+  wmx: Var; // [H,D]
+  wmh: Var; // [H,H]
+  whx: Var; // [4H,D]
+  whm: Var; // [4H,H]
+  bias: Var; // [4H]
+}
+
+export interface MLSTMSequenceResult {
+  /** [T,B,H] every h_t (differentiable). */
+  hs: Var;
+  /** [B,H] the last h (differentiable; the same values as hs[T−1], its gradient adds to theirs). */
+  hT: Var;
+  /** [B,H] the last c (differentiable). */
+  cT: Var;
+  /** [T,B,H] every c_t, for inspection (not differentiable). */
+  cs: Tensor;
+  /** [T,B,H] every m_t, for inspection (not differentiable). */
+  ms: Tensor;
+}
+
+export interface MLSTMStepResult {
+  h: Var; // [B,H]
+  c: Var; // [B,H]
+  m: Tensor; // [B,H]
+}
+
+/** Run the mLSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
+export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeights): MLSTMSequenceResult {
+  const op = 'mlstmSequence';
+  const dims = recurrentDims(op, 'sequence', x, h0, c0, { h: 'h0', c: 'c0' });
+  return mlstmCore(tape, op, x, h0, c0, w, dims);
+}
+
+/** One mLSTM step (sampling, step-by-step teaching): x [B,D], h [B,H], c [B,H]; the same kernels as the sequence op with T = 1. */
+export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): MLSTMStepResult {
+  const op = 'mlstmStep';
+  const dims = recurrentDims(op, 'step', x, h, c, { h: 'h', c: 'c' });
+  const r = mlstmCore(tape, op, x, h, c, w, dims);
+  return { h: r.hT, c: r.cT, m: r.ms.reshape([dims.B, dims.H]) };
+}
+
+function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
+  const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
+  checkWeight(op, 'wmx', w.wmx, [H, D], legend('[H,D]'));
+  checkWeight(op, 'wmh', w.wmh, [H, H], legend('[H,H]'));
+  checkWeight(op, 'whx', w.whx, [4 * H, D], legend('[4H,D]'));
+  checkWeight(op, 'whm', w.whm, [4 * H, H], legend('[4H,H]'));
+  checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
+}
+
+function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWeights, sizes: Omit<RecurrentDims, 'dtype'>): MLSTMSequenceResult {
+  const { T, B, D, H } = sizes;
+  checkWeights(op, w, H, D);
+  const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
+  const dtype = commonDtype(inputs);
+  const backend = tape.backend;
+  const record = tape.needsGrad(...inputs);
+  const G = 4 * H;
+  const BH = B * H;
+  const BG = B * G;
+  const TB = T * B;
+  const SW = LSTM_SAVED_PER_UNIT * H; // saved values per batch row
+  const xd = x.data; // [T,B,D] (or [B,D] for a step)
+  const wmh = w.wmh.data;
+  const whm = w.whm.data;
+
+  // ---- forward. Input halves of every step at once: XM = x·wmxᵀ [T·B,H], Z = x·whxᵀ + bias [T·B,4H].
+  const XM = allocate(dtype, TB * H); // [T,B,H]
+  const Z = allocate(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t
+  if (TB > 0) {
+    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
+    backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
+  }
+  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 is h_{−1} = h0, row t+1 is h_t
+  const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: likewise for c
+  Hbuf.set(h0.data);
+  Cbuf.set(c0.data);
+  const M = allocate(dtype, TB * H); // [T,B,H] m_t
+  // Without a recording, HM and the saved gate values of a step are dead after it: keep one row.
+  const hmStride = record ? BH : 0;
+  const savedStride = record ? B * SW : 0;
+  const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
+  const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
+
+  // One argument object per gemm, re-aimed each step: nothing is allocated inside the time loop.
+  const hmArgs: GemmArgs = { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 };
+  const zArgs: GemmArgs = { m: B, n: G, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true };
+  for (let t = 0; t < T; t++) {
+    hmArgs.aOffset = t * BH;
+    hmArgs.cOffset = t * hmStride;
+    backend.gemm(hmArgs); // HM_t = h_{t−1}·wmhᵀ
+    multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
+    zArgs.aOffset = t * BH;
+    zArgs.cOffset = t * BG;
+    backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
+    lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+  }
+
+  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
+  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
+  const cT = new Var(new Tensor(Cbuf.slice(T * BH), [B, H]));
+  const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(Cbuf.slice(BH), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
+  if (!record) return result;
+
+  tape.record(op, inputs, [hs, hT, cT], () => {
+    /*
+     * Backward sweep, t = T−1 … 0, carrying dh = ∂L/∂h_t and dc = ∂L/∂c_t (each the sum of what the
+     * loss sends directly and what step t+1 sends back; a missing output grad counts as zero):
+     *   dz_t            from the fused gate backward (see recurrent-lstm-gates.ts), dc ← dc_{t−1}
+     *   dm_t  = dz_t · whm                      (z = … + m·whmᵀ)
+     *   dXM_t = dm_t ⊙ HM_t,  dHM_t = dm_t ⊙ XM_t   (m = XM ⊙ HM)
+     *   dh_{t−1} = dHM_t · wmh  (+ dhs_{t−1})      (HM = h_{t−1}·wmhᵀ)
+     * The parameter gradients are sums over steps of per-step outer products, so after the sweep each
+     * is one gemm over all T·B rows with a transposed operand:
+     *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
+     *   dx += DZ·whx + DXM·wmx.
+     */
+    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+    const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t
+    const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
+    if (hT.grad) dh.set(hT.grad.data);
+    if (cT.grad) dc.set(cT.grad.data);
+    const DZ = allocate(dtype, TB * G); // [T,B,4H]
+    const DXM = allocate(dtype, TB * H); // [T,B,H]
+    const DHM = allocate(dtype, TB * H); // [T,B,H]
+    const dm = allocate(dtype, BH); // [B,H] one step's ∂L/∂m
+    const needH0 = h0.requiresGrad;
+    const dmArgs: GemmArgs = { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm };
+    const dhArgs: GemmArgs = { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh };
+    for (let t = T - 1; t >= 0; t--) {
+      if (dHs) addInto(dh, dHs, BH, t * BH);
+      lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+      dmArgs.aOffset = t * BG;
+      backend.gemm(dmArgs); // dm_t = dz_t·whm
+      multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+      if (t > 0 || needH0) {
+        dhArgs.aOffset = t * BH;
+        backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
+      }
+    }
+    const gh0 = gradBuffer(h0);
+    if (gh0) addInto(gh0, dh, BH);
+    const gc0 = gradBuffer(c0);
+    if (gc0) addInto(gc0, dc, BH);
+    if (TB === 0) return;
+    const g = {
+      wmx: gradBuffer(w.wmx),
+      wmh: gradBuffer(w.wmh),
+      whx: gradBuffer(w.whx),
+      whm: gradBuffer(w.whm),
+      bias: gradBuffer(w.bias),
+      x: gradBuffer(x),
+    };
+    // [4H,H] += [T·B,4H]ᵀ·[T·B,H]
+    if (g.whm) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: M, c: g.whm, accumulate: true });
+    // [H,H] += [T·B,H]ᵀ·H_prev, H_prev = Hbuf rows 0..T−1 (h_{−1} … h_{T−2})
+    if (g.wmh) backend.gemm({ m: H, n: H, k: TB, a: DHM, transA: true, b: Hbuf, c: g.wmh, accumulate: true });
+    // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
+    if (g.whx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
+    // [H,D] += [T·B,H]ᵀ·[T·B,D]
+    if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
+    if (g.bias) addColumnSums(g.bias, DZ, TB, G);
+    if (g.x) {
+      // [T·B,D] += [T·B,4H]·[4H,D] + [T·B,H]·[H,D]
+      backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
+      backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
+    }
+  });
+  return result;
+}

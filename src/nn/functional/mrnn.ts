@@ -1,0 +1,153 @@
+import type { GemmArgs } from '../../tensor/backend.js';
+import { allocate } from '../../tensor/dtype.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
+import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
+import type { Tape } from '../../autograd/tape.js';
+import { gradBuffer, Var } from '../../autograd/var.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+
+/**
+ * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
+ *
+ *   m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ),   h_t = tanh(x_t·whxᵀ + m_t·whmᵀ + bias)
+ *
+ * There is no cell state: the state is h alone.
+ */
+
+export interface MRNNWeights {
+  wmx: Var; // [H,D]
+  wmh: Var; // [H,H]
+  whx: Var; // [H,D]
+  whm: Var; // [H,H]
+  bias: Var; // [H]
+}
+
+export interface MRNNSequenceResult {
+  hs: Var; // [T,B,H]
+  hT: Var; // [B,H]
+  /** [T,B,H] every m_t, for inspection (not differentiable). */
+  ms: Tensor;
+}
+
+export interface MRNNStepResult {
+  h: Var; // [B,H]
+  m: Tensor; // [B,H]
+}
+
+/** Run the mRNN over a window: x [T,B,D], h0 [B,H]. */
+export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
+  const op = 'mrnnSequence';
+  const dims = recurrentDims(op, 'sequence', x, h0, null, { h: 'h0', c: 'c0' });
+  return mrnnCore(tape, op, x, h0, w, dims);
+}
+
+/** One mRNN step: x [B,D], h [B,H]. */
+export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights): MRNNStepResult {
+  const op = 'mrnnStep';
+  const dims = recurrentDims(op, 'step', x, h, null, { h: 'h', c: 'c' });
+  const r = mrnnCore(tape, op, x, h, w, dims);
+  return { h: r.hT, m: r.ms.reshape([dims.B, dims.H]) };
+}
+
+function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes: Omit<RecurrentDims, 'dtype'>): MRNNSequenceResult {
+  const { T, B, D, H } = sizes;
+  const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
+  checkWeight(op, 'wmx', w.wmx, [H, D], legend('[H,D]'));
+  checkWeight(op, 'wmh', w.wmh, [H, H], legend('[H,H]'));
+  checkWeight(op, 'whx', w.whx, [H, D], legend('[H,D]'));
+  checkWeight(op, 'whm', w.whm, [H, H], legend('[H,H]'));
+  checkWeight(op, 'bias', w.bias, [H], legend('[H]'));
+  const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
+  const dtype = commonDtype(inputs);
+  const backend = tape.backend;
+  const record = tape.needsGrad(...inputs);
+  const BH = B * H;
+  const TB = T * B;
+  const xd = x.data; // [T,B,D]
+  const wmh = w.wmh.data;
+  const whm = w.whm.data;
+
+  // ---- forward: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step at once (each [T·B,H]).
+  const XM = allocate(dtype, TB * H); // [T,B,H]
+  const Z = allocate(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows
+  if (TB > 0) {
+    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
+    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
+  }
+  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
+  Hbuf.set(h0.data);
+  const M = allocate(dtype, TB * H); // [T,B,H]
+  const hmStride = record ? BH : 0;
+  const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
+  const hmArgs: GemmArgs = { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 };
+  const zArgs: GemmArgs = { m: B, n: H, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true };
+  for (let t = 0; t < T; t++) {
+    hmArgs.aOffset = t * BH;
+    hmArgs.cOffset = t * hmStride;
+    backend.gemm(hmArgs); // HM_t = h_{t−1}·wmhᵀ
+    multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
+    zArgs.aOffset = t * BH;
+    zArgs.cOffset = t * BH;
+    backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
+    tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
+  }
+
+  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
+  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
+  const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
+  if (!record) return result;
+
+  tape.record(op, inputs, [hs, hT], () => {
+    /*
+     * Sweep t = T−1 … 0 carrying dh = ∂L/∂h_t:
+     *   dz_t  = dh ⊙ (1 − h_t²)                  (h = tanh z)
+     *   dm_t  = dz_t·whm;  dXM_t = dm_t ⊙ HM_t;  dHM_t = dm_t ⊙ XM_t
+     *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1})
+     * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ DZ,
+     * dx += DZ·whx + DXM·wmx.
+     */
+    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+    const dh = allocate(dtype, BH); // [B,H]
+    if (hT.grad) dh.set(hT.grad.data);
+    const DZ = allocate(dtype, TB * H); // [T,B,H]
+    const DXM = allocate(dtype, TB * H);
+    const DHM = allocate(dtype, TB * H);
+    const dm = allocate(dtype, BH);
+    const needH0 = h0.requiresGrad;
+    const dmArgs: GemmArgs = { m: B, n: H, k: H, a: DZ, aOffset: 0, b: whm, c: dm };
+    const dhArgs: GemmArgs = { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh };
+    for (let t = T - 1; t >= 0; t--) {
+      if (dHs) addInto(dh, dHs, BH, t * BH);
+      tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);
+      dmArgs.aOffset = t * BH;
+      backend.gemm(dmArgs);
+      multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+      if (t > 0 || needH0) {
+        dhArgs.aOffset = t * BH;
+        backend.gemm(dhArgs);
+      }
+    }
+    const gh0 = gradBuffer(h0);
+    if (gh0) addInto(gh0, dh, BH);
+    if (TB === 0) return;
+    const g = {
+      wmx: gradBuffer(w.wmx),
+      wmh: gradBuffer(w.wmh),
+      whx: gradBuffer(w.whx),
+      whm: gradBuffer(w.whm),
+      bias: gradBuffer(w.bias),
+      x: gradBuffer(x),
+    };
+    if (g.whm) backend.gemm({ m: H, n: H, k: TB, a: DZ, transA: true, b: M, c: g.whm, accumulate: true });
+    if (g.wmh) backend.gemm({ m: H, n: H, k: TB, a: DHM, transA: true, b: Hbuf, c: g.wmh, accumulate: true });
+    if (g.whx) backend.gemm({ m: H, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
+    if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
+    if (g.bias) addColumnSums(g.bias, DZ, TB, H);
+    if (g.x) {
+      backend.gemm({ m: TB, n: D, k: H, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
+      backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
+    }
+  });
+  return result;
+}
