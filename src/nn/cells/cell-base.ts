@@ -1,0 +1,152 @@
+import type { DType } from '../../tensor/dtype.js';
+import type { Rng } from '../../tensor/rng.js';
+import { formatShape, ShapeError } from '../../tensor/shape.js';
+import { zeros, type Tensor } from '../../tensor/tensor.js';
+import type { Tape } from '../../autograd/tape.js';
+import { Var } from '../../autograd/var.js';
+import { Module, type Parameter } from '../module.js';
+import { weightNorm } from '../functional/weight-norm.js';
+import { initFanIn, initForgetBias, initOrthogonal, initUniform } from '../init.js';
+
+export type CellKind = 'mlstm' | 'lstm' | 'mrnn';
+
+/** The recurrent state between steps and windows. `c` is null for the mRNN, which has none. */
+export interface CellState {
+  h: Var; // [B,H]
+  c: Var | null; // [B,H]
+}
+
+/** What `step` returns: the next state, and m_t [B,H] for the multiplicative cells. */
+export interface CellStepResult extends CellState {
+  m?: Tensor;
+}
+
+/** What `forward` returns: hs [T,B,H] (differentiable), the final state, and c_t / m_t for inspection. */
+export interface CellForwardResult {
+  hs: Var;
+  state: CellState;
+  cs?: Tensor; // [T,B,H], mLSTM and LSTM
+  ms?: Tensor; // [T,B,H], mLSTM and mRNN
+}
+
+/** How a weight matrix is drawn: a named scheme, or any function filling the tensor. */
+export type WeightInit = 'uniform' | 'fanIn' | 'orthogonal' | ((t: Tensor, rng: Rng) => void);
+
+/**
+ * Initialisation of a cell. The default follows PyTorch's nn.LSTM: every weight and bias
+ * Uniform(±1/√H); then the forget-gate block of the bias (mLSTM, LSTM) is set to 1.
+ */
+export interface CellInit {
+  /** Matrices reading x: wmx, whx (mLSTM, mRNN), wx (LSTM). Default 'uniform' (±1/√H). */
+  input?: WeightInit;
+  /** Matrices reading the state: wmh, whm (mLSTM, mRNN), wh (LSTM). Default 'uniform'. */
+  recurrent?: WeightInit;
+  /** 'uniform' (±1/√H, default) or 'zeros'. */
+  bias?: 'uniform' | 'zeros';
+  /** Value of the forget-gate block of the bias (mLSTM, LSTM); default 1, null leaves it as drawn. */
+  forgetBias?: number | null;
+}
+
+export interface CellOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** Source of the initial weights (deterministic given its seed). */
+  rng: Rng;
+  /** Parameter dtype (default float32; float64 for gradient checks). */
+  dtype?: DType;
+  init?: CellInit;
+}
+
+/** A weight matrix as the cell stores it: a plain parameter, or a weight-normalised (v, g) pair. */
+export type MatrixParam = { kind: 'plain'; w: Parameter } | { kind: 'wn'; v: Parameter; g: Parameter };
+
+/** What the three cells share: sizes, dtype, zero state, and parameter registration with init. */
+export abstract class RecurrentCellBase extends Module {
+  abstract readonly kind: CellKind;
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly dtype: DType;
+  protected readonly rng: Rng;
+  protected readonly initSpec: CellInit;
+
+  constructor(op: string, options: CellOptions) {
+    super();
+    const { inputSize, hiddenSize } = options;
+    if (!Number.isInteger(inputSize) || inputSize < 1 || !Number.isInteger(hiddenSize) || hiddenSize < 1) {
+      throw new RangeError(`${op}: inputSize and hiddenSize must be positive integers, got inputSize=${inputSize}, hiddenSize=${hiddenSize}`);
+    }
+    this.inputSize = inputSize;
+    this.hiddenSize = hiddenSize;
+    this.dtype = options.dtype ?? 'float32';
+    this.rng = options.rng;
+    this.initSpec = options.init ?? {};
+  }
+
+  /** h = 0 (and c = 0 for cells with a cell state), [batch,H], not requiring gradients. */
+  abstract zeroState(batch: number, dtype?: DType): CellState;
+
+  protected zeroVar(op: string, batch: number, dtype: DType | undefined): Var {
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${op}.zeroState: batch must be a positive integer, got ${batch}`);
+    return new Var(zeros([batch, this.hiddenSize], dtype ?? this.dtype));
+  }
+
+  /** Draw and register a weight matrix [rows,cols]; with weight norm as `name.v`, `name.g` (g = ‖v_row‖, so W starts equal to v). */
+  protected addMatrix(name: string, rows: number, cols: number, role: 'input' | 'recurrent', normalised: boolean): MatrixParam {
+    const t = zeros([rows, cols], this.dtype);
+    drawMatrix(t, this.rng, (role === 'input' ? this.initSpec.input : this.initSpec.recurrent) ?? 'uniform', this.hiddenSize);
+    if (!normalised) return { kind: 'plain', w: this.addParameter(name, t) };
+    const g = zeros([rows], this.dtype);
+    for (let r = 0; r < rows; r++) {
+      let ss = 0;
+      for (let c = 0; c < cols; c++) ss += t.data[r * cols + c]! ** 2;
+      g.data[r] = Math.sqrt(ss);
+    }
+    return { kind: 'wn', v: this.addParameter(`${name}.v`, t), g: this.addParameter(`${name}.g`, g) };
+  }
+
+  /** Draw and register a bias [size]; `gated` biases get the forget-gate block set. */
+  protected addBias(size: number, gated: boolean): Parameter {
+    const b = zeros([size], this.dtype);
+    const bound = 1 / Math.sqrt(this.hiddenSize);
+    if ((this.initSpec.bias ?? 'uniform') === 'uniform') initUniform(b, this.rng, -bound, bound);
+    const forget = this.initSpec.forgetBias === undefined ? 1 : this.initSpec.forgetBias;
+    if (gated && forget !== null) initForgetBias(b, this.hiddenSize, forget);
+    return this.addParameter('bias', b);
+  }
+
+  /** The matrix value to compute with: the parameter itself, or g·v/‖v‖ recorded on `tape`. */
+  protected resolve(tape: Tape, name: string, p: MatrixParam): Var {
+    return p.kind === 'plain' ? p.w : weightNorm(tape, p.v, p.g, name);
+  }
+
+  protected requireCellState(op: string, state: CellState): Var {
+    if (!state.c) throw new Error(`${op}: the ${this.kind} cell needs a cell state c (got c = null; use zeroState)`);
+    return state.c;
+  }
+}
+
+function drawMatrix(t: Tensor, rng: Rng, how: WeightInit, hidden: number): void {
+  if (typeof how === 'function') return how(t, rng);
+  switch (how) {
+    case 'uniform': {
+      const bound = 1 / Math.sqrt(hidden);
+      initUniform(t, rng, -bound, bound);
+      return;
+    }
+    case 'fanIn':
+      initFanIn(t, rng);
+      return;
+    case 'orthogonal':
+      initOrthogonal(t, rng);
+      return;
+    default:
+      throw new Error(`cell init: unknown weight initialiser '${String(how)}' for ${formatShape(t.shape)} (use 'uniform', 'fanIn', 'orthogonal' or a function)`);
+  }
+}
+
+/** Sequence input check shared by the cells' forward: x must be [T,B,inputSize]. */
+export function checkSequenceInput(op: string, xs: Var, inputSize: number): void {
+  if (xs.shape.length !== 3 || xs.shape[2] !== inputSize) {
+    throw new ShapeError(`${op}: x must be [T,B,${inputSize}] (time-major, inputSize ${inputSize}), got ${formatShape(xs.shape)}`);
+  }
+}
