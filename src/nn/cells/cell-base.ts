@@ -5,6 +5,9 @@ import { zeros, type Tensor } from '../../tensor/tensor.js';
 import type { Tape } from '../../autograd/tape.js';
 import { Var } from '../../autograd/var.js';
 import { Module, type Parameter } from '../module.js';
+import type { LSTMWeights } from '../functional/lstm.js';
+import type { MLSTMWeights } from '../functional/mlstm.js';
+import type { MRNNWeights } from '../functional/mrnn.js';
 import { weightNorm } from '../functional/weight-norm.js';
 import { initFanIn, initForgetBias, initOrthogonal, initUniform } from '../init.js';
 
@@ -28,6 +31,13 @@ export interface CellForwardResult {
   cs?: Tensor; // [T,B,H], mLSTM and LSTM
   ms?: Tensor; // [T,B,H], mLSTM and mRNN
 }
+
+/**
+ * The effective weights of some cell, as returned by its `weights(tape)`. Every cell's step/forward
+ * accepts this union, so code holding any cell can resolve the weights once per window and reuse
+ * them for every step; a cell handed another kind's weights throws (names or shapes do not fit).
+ */
+export type CellWeights = MLSTMWeights | LSTMWeights | MRNNWeights;
 
 /** How a weight matrix is drawn: a named scheme, or any function filling the tensor. */
 export type WeightInit = 'uniform' | 'fanIn' | 'orthogonal' | ((t: Tensor, rng: Rng) => void);
@@ -117,6 +127,14 @@ export abstract class RecurrentCellBase extends Module {
   /** The matrix value to compute with: the parameter itself, or g·v/‖v‖ recorded on `tape`. */
   protected resolve(tape: Tape, name: string, p: MatrixParam): Var {
     return p.kind === 'plain' ? p.w : weightNorm(tape, p.v, p.g, name);
+  }
+
+  /** Narrow CellWeights to this cell's own layout, by the presence of its first weight's name. */
+  protected ownWeights<W extends CellWeights>(op: string, weights: CellWeights, firstName: string): W {
+    if (!(firstName in weights)) {
+      throw new Error(`${op}: weights of another cell kind (keys ${Object.keys(weights).join(', ')}); use this cell's weights(tape)`);
+    }
+    return weights as W;
   }
 
   protected requireCellState(op: string, state: CellState): Var {

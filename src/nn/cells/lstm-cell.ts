@@ -7,6 +7,7 @@ import {
   checkSequenceInput,
   RecurrentCellBase,
   type CellForwardResult,
+  type CellWeights,
   type CellOptions,
   type CellState,
   type CellStepResult,
@@ -39,15 +40,17 @@ export class LSTMCell extends RecurrentCellBase {
     return { wx: this.resolve(tape, 'wx', this.wx), wh: this.resolve(tape, 'wh', this.wh), bias: this.bias };
   }
 
-  step(tape: Tape, x: Var, state: CellState, weights: LSTMWeights = this.weights(tape)): CellStepResult {
-    const r = lstmStep(tape, x, state.h, this.requireCellState('LSTMCell.step', state), weights);
+  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+    const w = weights ? this.ownWeights<LSTMWeights>('LSTMCell.step', weights, 'wx') : this.weights(tape);
+    const r = lstmStep(tape, x, state.h, this.requireCellState('LSTMCell.step', state), w);
     return { h: r.h, c: r.c };
   }
 
-  forward(tape: Tape, xs: Var, state: CellState, weights?: LSTMWeights): CellForwardResult {
+  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
     checkSequenceInput('LSTMCell.forward', xs, this.inputSize);
     const c0 = this.requireCellState('LSTMCell.forward', state);
-    const r = lstmSequence(tape, xs, state.h, c0, weights ?? this.weights(tape));
+    const w = weights ? this.ownWeights<LSTMWeights>('LSTMCell.forward', weights, 'wx') : this.weights(tape);
+    const r = lstmSequence(tape, xs, state.h, c0, w);
     return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs };
   }
 }

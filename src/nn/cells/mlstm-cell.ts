@@ -7,6 +7,7 @@ import {
   checkSequenceInput,
   RecurrentCellBase,
   type CellForwardResult,
+  type CellWeights,
   type CellOptions,
   type CellState,
   type CellStepResult,
@@ -60,16 +61,18 @@ export class MLSTMCell extends RecurrentCellBase {
   }
 
   /** One step, x [B,D]. Pass `weights` (from `weights(tape)`) to avoid re-normalising every step. */
-  step(tape: Tape, x: Var, state: CellState, weights: MLSTMWeights = this.weights(tape)): CellStepResult {
-    const r = mlstmStep(tape, x, state.h, this.requireCellState('MLSTMCell.step', state), weights);
+  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+    const w = weights ? this.ownWeights<MLSTMWeights>('MLSTMCell.step', weights, 'wmx') : this.weights(tape);
+    const r = mlstmStep(tape, x, state.h, this.requireCellState('MLSTMCell.step', state), w);
     return { h: r.h, c: r.c, m: r.m };
   }
 
   /** A window, xs [T,B,D], as one fused op. */
-  forward(tape: Tape, xs: Var, state: CellState, weights?: MLSTMWeights): CellForwardResult {
+  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
     checkSequenceInput('MLSTMCell.forward', xs, this.inputSize);
     const c0 = this.requireCellState('MLSTMCell.forward', state);
-    const r = mlstmSequence(tape, xs, state.h, c0, weights ?? this.weights(tape));
+    const w = weights ? this.ownWeights<MLSTMWeights>('MLSTMCell.forward', weights, 'wmx') : this.weights(tape);
+    const r = mlstmSequence(tape, xs, state.h, c0, w);
     return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs, ms: r.ms };
   }
 }

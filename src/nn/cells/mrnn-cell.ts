@@ -7,6 +7,7 @@ import {
   checkSequenceInput,
   RecurrentCellBase,
   type CellForwardResult,
+  type CellWeights,
   type CellOptions,
   type CellState,
   type CellStepResult,
@@ -50,14 +51,16 @@ export class MRNNCell extends RecurrentCellBase {
   }
 
   /** One step; a c in `state` is ignored (the mRNN has none) and returned as null. */
-  step(tape: Tape, x: Var, state: CellState, weights: MRNNWeights = this.weights(tape)): CellStepResult {
-    const r = mrnnStep(tape, x, state.h, weights);
+  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+    const w = weights ? this.ownWeights<MRNNWeights>('MRNNCell.step', weights, 'wmx') : this.weights(tape);
+    const r = mrnnStep(tape, x, state.h, w);
     return { h: r.h, c: null, m: r.m };
   }
 
-  forward(tape: Tape, xs: Var, state: CellState, weights?: MRNNWeights): CellForwardResult {
+  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
     checkSequenceInput('MRNNCell.forward', xs, this.inputSize);
-    const r = mrnnSequence(tape, xs, state.h, weights ?? this.weights(tape));
+    const w = weights ? this.ownWeights<MRNNWeights>('MRNNCell.forward', weights, 'wmx') : this.weights(tape);
+    const r = mrnnSequence(tape, xs, state.h, w);
     return { hs: r.hs, state: { h: r.hT, c: null }, ms: r.ms };
   }
 }
