@@ -1,0 +1,42 @@
+import type { Tape } from '../autograd/tape.js';
+import type { Var } from '../autograd/var.js';
+import type { Parameter } from '../nn/module.js';
+
+/** The recurrent state of one layer: h, and c for the cells that have one; [B,H] each. */
+export interface RecurrentLayerState {
+  h: Var;
+  c: Var | null;
+}
+
+/**
+ * What training, evaluation and sampling need from a character language model. `CharLM`
+ * (src/nn/charlm.ts) has exactly this shape; the trainer depends on the shape, not the class, so it
+ * stays independent of how the model is built.
+ */
+export interface LanguageModel {
+  readonly config: { readonly vocab: number };
+  training: boolean;
+  namedParameters(prefix?: string): [string, Parameter][];
+  parameters(): Parameter[];
+  zeroGrad(): void;
+  train(mode?: boolean): unknown;
+  zeroState(batch: number): RecurrentLayerState[];
+  detachState(state: RecurrentLayerState[]): RecurrentLayerState[];
+  /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. */
+  forward(tape: Tape, tokens: Int32Array, T: number, B: number, state: RecurrentLayerState[]): { logits: Var; state: RecurrentLayerState[] };
+  /** Mean cross-entropy in nats over the T·B predictions, as a scalar Var. */
+  loss(tape: Tape, inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentLayerState[]): { loss: Var; state: RecurrentLayerState[] };
+}
+
+/** Run `fn` with the model in evaluation mode (no dropout), restoring its mode afterwards. */
+export function inEvalMode<T>(model: LanguageModel, fn: () => T): T {
+  const was = model.training;
+  model.train(false);
+  try {
+    return fn();
+  } finally {
+    model.train(was);
+  }
+}
+
+export const LN2 = Math.log(2);
