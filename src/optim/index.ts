@@ -1,0 +1,7 @@
+export { Optimizer, OPTIM_PREFIX, type ParamsInput, type ParamSlot, type OptimizerLoadOptions } from './optimizer.js';
+export { SGD, type SgdOptions } from './sgd.js';
+export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { sgdStep, adamStep, adamwStep, type SgdHyper, type AdamHyper } from './rules.js';
+export { clipGradNorm, globalGradNorm, CLIP_EPS } from './clip.js';
+export { constant, linearDecay, cosine, warmup, makeSchedule, type Schedule, type ScheduleSpec } from './schedule.js';
+export { makeOptimizer, type OptimizerConfig, type OptimizerConfigInput, type SgdConfig, type AdamConfig } from './config.js';
