@@ -14,12 +14,13 @@ import { maxScaledError, referenceAdam, referenceSgd } from './optim-reference.j
 // checked against the naive references of optim-reference.ts, plus their bookkeeping: skipping
 // parameters without a gradient, step counts, validation and error messages.
 
-const SHAPES = [[3, 4], [5], [1]] as const;
+const SHAPES: readonly (readonly number[])[] = [[3, 4], [5], [1]];
 
 function makeParams(dtype: DType, seed = 1): [string, Var][] {
   const rng = new Rng(seed);
   return SHAPES.map((shape, k) => {
-    const t = new Tensor(rng.fillNormal(dtype === 'float64' ? new Float64Array(shape.reduce((a, b) => a * b, 1)) : new Float32Array(shape.reduce((a, b) => a * b, 1))), shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const t = new Tensor(rng.fillNormal(dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)), shape);
     return [`layer.${k}.w`, new Var(t, { requiresGrad: true, name: `layer.${k}.w` })];
   });
 }
@@ -39,11 +40,12 @@ function setGrads(params: readonly [string, Var][], s: number, skip: (k: number,
   });
 }
 
-const noSkip = () => false;
-const skipSome = (k: number, s: number) => k === 1 && s % 3 === 1; // parameter 1 misses updates 1, 4, 7, …
+type SkipRule = (k: number, s: number) => boolean;
+const noSkip: SkipRule = () => false;
+const skipSome: SkipRule = (k, s) => k === 1 && s % 3 === 1; // parameter 1 misses updates 1, 4, 7, …
 const schedule = warmup(2, cosine(0.05, 6, 0.005));
 
-function train(opt: Optimizer, params: readonly [string, Var][], from: number, to: number, skip = noSkip): void {
+function train(opt: Optimizer, params: readonly [string, Var][], from: number, to: number, skip: SkipRule = noSkip): void {
   for (let s = from; s < to; s++) {
     opt.lr = schedule(s);
     setGrads(params, s, skip);
