@@ -145,6 +145,11 @@ describe('gradcheck', () => {
     expect(r.worst!.analytic).toBe(0);
   });
 
+  it('handles fn returning one of its inputs unchanged (gradient = upstream)', () => {
+    expect(gradcheck((_t, a) => a, [x23]).ok).toBe(true);
+    expect(gradcheck((t, a, b) => mul(t, b, b) && a, [x23, y23]).ok).toBe(true);
+  });
+
   it('validates its options', () => {
     expect(() => gradcheck((t, a) => cube(t, a), [x23], { eps: 0 })).toThrow(/gradcheck: eps must be > 0/);
   });

@@ -4,7 +4,7 @@ import { Rng } from '../tensor/rng.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Tape } from './tape.js';
-import type { Var } from './var.js';
+import { accumulateGrad, type Var } from './var.js';
 
 export interface GradcheckOptions {
   /** Central-difference step (default 1e-6). */
@@ -91,7 +91,8 @@ export function gradcheck(
     throw new TypeError(`gradcheck: fn returned a ${out.value.dtype} output of shape ${formatShape(out.shape)}; it must compute in float64`);
   }
   const upstream = new Tensor(new Rng(options.seed ?? 0).fillNormal(new Float64Array(out.size)), out.shape);
-  if (out.requiresGrad && out.tape) tape.backward(out, upstream);
+  if (out.tape) tape.backward(out, upstream);
+  else if (leaves.includes(out)) accumulateGrad(out, upstream, 'gradcheck'); // fn returned an input unchanged
   const analytic = leaves.map((v) => (v.grad ? v.grad.data : new Float64Array(v.size)));
 
   const mutated = findMutation(xs, pristine);
