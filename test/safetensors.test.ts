@@ -241,7 +241,7 @@ describe('toTensor / toIntArray / fromTensor', () => {
     expect(Array.from(toIntArray({ dtype: 'U8', shape: [2], data: Uint8Array.of(0, 255) }))).toEqual([0, 255]);
     expect(Array.from(toIntArray({ dtype: 'I8', shape: [2], data: Int8Array.of(-128, 127) }))).toEqual([-128, 127]);
     expect(Array.from(toIntArray({ dtype: 'I64', shape: [2], data: BigInt64Array.of(-(2n ** 31n), 2n ** 31n - 1n) }))).toEqual([-(2 ** 31), 2 ** 31 - 1]);
-    const tokens = { dtype: 'I32', shape: [2], data: Int32Array.of(3, 4) } as const;
+    const tokens: SafetensorsTensor = { dtype: 'I32', shape: [2], data: Int32Array.of(3, 4) };
     const read = toIntArray(tokens);
     read[0] = 0;
     expect(tokens.data[0]).toBe(3);

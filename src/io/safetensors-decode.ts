@@ -131,15 +131,17 @@ function parseEntry(name: string, value: JsonValue, dataLength: number, dataStar
   if (!Array.isArray(offsets) || offsets.length !== 2) {
     return fail(`${tensor}: "data_offsets" must be an array [begin, end] of two integers (found ${Array.isArray(offsets) ? `${offsets.length} items` : describeJson(offsets)})`);
   }
-  const [begin, end] = offsets;
-  if (!isIndex(begin!) || !isIndex(end!)) {
+  const [rawBegin, rawEnd] = offsets;
+  if (!isIndex(rawBegin!) || !isIndex(rawEnd!)) {
     return fail(`${tensor}: data_offsets ${formatDims(offsets)} must be non-negative integers`);
   }
+  const begin = rawBegin + 0; // + 0 turns a JSON "-0" into 0
+  const end = rawEnd + 0;
   if (begin > end) fail(`${tensor}: data_offsets [${begin},${end}] have begin > end`);
   if (end > dataLength) {
     fail(`${tensor}: data_offsets [${begin},${end}] end past the data buffer, which holds ${dataLength} bytes (file offset ${dataStart + end} > file size ${dataStart + dataLength})`);
   }
-  const dims = shape as number[];
+  const dims = (shape as number[]).map((d) => d + 0);
   const elementBytes = DTYPE_BYTES[dtype];
   const byteLength = end - begin;
   // Checked against the bytes present before anything is allocated; an absurd shape gives Infinity, not overflow.
@@ -148,7 +150,7 @@ function parseEntry(name: string, value: JsonValue, dataLength: number, dataStar
     const needed = count === Infinity ? `more than ${Number.MAX_SAFE_INTEGER}` : String(count * elementBytes);
     fail(`${tensor}: data_offsets [${begin},${end}] hold ${byteLength} bytes but shape ${formatDims(dims)} of ${dtype} (${elementBytes} bytes each) needs ${needed}`);
   }
-  return { name, dtype, shape: dims.slice(), begin, end, count };
+  return { name, dtype, shape: dims, begin, end, count };
 }
 
 /** Sorted by offset, the ranges must cover the data buffer exactly once. */
