@@ -3,12 +3,15 @@ import fc from 'fast-check';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor, zeros } from '../src/tensor/tensor.js';
 import { Tape } from '../src/autograd/tape.js';
+import type { Backend, GemmArgs } from '../src/tensor/backend.js';
+import { gemmNaive } from '../src/tensor/kernels/gemm-naive.js';
 import { mlstmSequence, type MLSTMWeights } from '../src/nn/functional/mlstm.js';
 import { lstmSequence } from '../src/nn/functional/lstm.js';
+import { mrnnSequence } from '../src/nn/functional/mrnn.js';
 import { weightNorm } from '../src/nn/functional/weight-norm.js';
 import { createCell, LSTMCell, MLSTMCell, MRNNCell, type CellKind } from '../src/nn/cells/index.js';
 import { initFanIn, initForgetBias, initOrthogonal } from '../src/nn/init.js';
-import { maxRelDiff, pack, randn } from './cells-support.js';
+import { cellSizesArb, maxRelDiff, pack, randn } from './cells-support.js';
 
 /*
  * The cell modules' contract (names, order, shapes, init), the initialisers, the sequence ops'
@@ -191,6 +194,52 @@ describe('sequence ops: recording paths and edge cases', () => {
     const r = mlstmSequence(tape, tape.constant(x.astype('float32')), tape.constant(h0), tape.constant(c0), w);
     expect(r.hs.value.dtype).toBe('float64');
     expect(r.ms.dtype).toBe('float64');
+  });
+});
+
+/** A backend that refuses any gemm reaching outside its buffers or writing C over A or B (a fast kernel may assume both). */
+function checkingBackend(calls: GemmArgs[]): Backend {
+  const extent = (off: number, rows: number, cols: number, ld: number): [number, number] => [off, rows === 0 || cols === 0 ? off : off + (rows - 1) * ld + cols];
+  return {
+    name: 'checking',
+    gemm(p: GemmArgs): void {
+      const { m, n, k } = p;
+      const ta = p.transA ?? false;
+      const tb = p.transB ?? false;
+      const [aRows, aCols] = ta ? [k, m] : [m, k];
+      const [bRows, bCols] = tb ? [n, k] : [k, n];
+      const spans: [string, Float32Array | Float64Array, [number, number]][] = [
+        ['A', p.a, extent(p.aOffset ?? 0, aRows, aCols, p.lda ?? aCols)],
+        ['B', p.b, extent(p.bOffset ?? 0, bRows, bCols, p.ldb ?? bCols)],
+        ['C', p.c, extent(p.cOffset ?? 0, m, n, p.ldc ?? n)],
+      ];
+      for (const [name, buf, [lo, hi]] of spans) if (lo < 0 || hi > buf.length) throw new Error(`gemm ${name} [${lo},${hi}) outside a buffer of ${buf.length}`);
+      if (p.bias && (p.biasOffset ?? 0) + n > p.bias.length) throw new Error('gemm bias out of range');
+      for (const [name, buf] of [['A', p.a], ['B', p.b]] as const) if (buf.buffer === p.c.buffer) throw new Error(`gemm C shares storage with ${name}`);
+      calls.push(p);
+      gemmNaive(p);
+    },
+  };
+}
+
+describe('sequence ops issue only in-bounds, non-aliasing gemms', () => {
+  it('forward and backward of every cell, random sizes', () => {
+    fc.assert(
+      fc.property(cellSizesArb, ({ T, B, D, H, seed }) => {
+        const calls: GemmArgs[] = [];
+        const tape = new Tape({ backend: checkingBackend(calls) });
+        const rng = new Rng(seed);
+        const leaf = (shape: number[]) => tape.leaf(randn(rng, shape, 0.5));
+        const [x, h0, c0] = [leaf([T, B, D]), leaf([B, H]), leaf([B, H])];
+        const m = mlstmSequence(tape, x, h0, c0, { wmx: leaf([H, D]), wmh: leaf([H, H]), whx: leaf([4 * H, D]), whm: leaf([4 * H, H]), bias: leaf([4 * H]) });
+        const l = lstmSequence(tape, x, h0, c0, { wx: leaf([4 * H, D]), wh: leaf([4 * H, H]), bias: leaf([4 * H]) });
+        const r = mrnnSequence(tape, x, h0, { wmx: leaf([H, D]), wmh: leaf([H, H]), whx: leaf([H, D]), whm: leaf([H, H]), bias: leaf([H]) });
+        const out = pack(tape, m.hs, m.cT, l.hs, l.cT, r.hs);
+        tape.backward(out, randn(rng, [out.size]));
+        expect(calls.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 40 },
+    );
   });
 });
 

@@ -109,8 +109,27 @@ export class ParityRecorder {
     this.checks.push({ key, relativeError: e, tolerance, ok: e <= tolerance });
   }
 
-  /** Fail every fixture key nobody consumed (an unknown key must not pass silently). */
-  finish(): ParityReport {
+  /**
+   * Compare derived values (e.g. a parameter's movement p_s − p_0 against ref_s − p_0) under the
+   * name `key`. The fixture tensors they came from must be marked used by `input`/`compare`.
+   */
+  compareValues(key: string, actual: ArrayLike<number>, ref: ArrayLike<number>, tolerance: number): void {
+    if (actual.length !== ref.length) {
+      return void this.checks.push({ key, relativeError: Infinity, tolerance, ok: false, note: `${actual.length} values vs ${ref.length} expected` });
+    }
+    const e = relativeError(actual, ref);
+    this.checks.push({ key, relativeError: e, tolerance, ok: e <= tolerance });
+  }
+
+  /**
+   * Fail every fixture key nobody consumed (an unknown key must not pass silently). `alsoUsed`
+   * names keys a harness read directly (e.g. integer `tokens` from `fixture.ints`).
+   */
+  finish(alsoUsed: readonly string[] = []): ParityReport {
+    for (const key of alsoUsed) {
+      if (!this.has(key)) this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'claimed as used but not in the fixture' });
+      this.used.add(key);
+    }
     for (const key of [...this.fixture.tensors.keys(), ...this.fixture.ints.keys()]) {
       if (!this.used.has(key)) this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'key not understood by the harness' });
     }
