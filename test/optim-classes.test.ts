@@ -3,55 +3,14 @@ import { Var } from '../src/autograd/var.js';
 import { Adam, AdamW } from '../src/optim/adam.js';
 import { makeOptimizer } from '../src/optim/config.js';
 import type { Optimizer } from '../src/optim/optimizer.js';
-import { cosine, warmup } from '../src/optim/schedule.js';
 import { SGD } from '../src/optim/sgd.js';
-import type { DType } from '../src/tensor/dtype.js';
-import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { gradFor, makeParams, noSkip, schedule, setGrads, skipSome, train } from './optim-helpers.js';
 import { maxScaledError, referenceAdam, referenceSgd } from './optim-reference.js';
 
 // The optimiser classes driven like a trainer drives them (schedule sets lr, grads written, step),
 // checked against the naive references of optim-reference.ts, plus their bookkeeping: skipping
 // parameters without a gradient, step counts, validation and error messages.
-
-const SHAPES: readonly (readonly number[])[] = [[3, 4], [5], [1]];
-
-function makeParams(dtype: DType, seed = 1): [string, Var][] {
-  const rng = new Rng(seed);
-  return SHAPES.map((shape, k) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const t = new Tensor(rng.fillNormal(dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)), shape);
-    return [`layer.${k}.w`, new Var(t, { requiresGrad: true, name: `layer.${k}.w` })];
-  });
-}
-
-/** Deterministic gradient of parameter k at update s (null = this parameter gets no grad that step). */
-function gradFor(k: number, s: number, size: number, skip: (k: number, s: number) => boolean): number[] | null {
-  if (skip(k, s)) return null;
-  const rng = new Rng(1000 * s + k + 7);
-  return Array.from({ length: size }, () => rng.normal(0, 1 + k));
-}
-
-function setGrads(params: readonly [string, Var][], s: number, skip: (k: number, s: number) => boolean): void {
-  params.forEach(([, v], k) => {
-    const g = gradFor(k, s, v.size, skip);
-    if (g === null) v.grad = null;
-    else v.grad = new Tensor(v.value.dtype === 'float64' ? Float64Array.from(g) : Float32Array.from(g), v.shape);
-  });
-}
-
-type SkipRule = (k: number, s: number) => boolean;
-const noSkip: SkipRule = () => false;
-const skipSome: SkipRule = (k, s) => k === 1 && s % 3 === 1; // parameter 1 misses updates 1, 4, 7, …
-const schedule = warmup(2, cosine(0.05, 6, 0.005));
-
-function train(opt: Optimizer, params: readonly [string, Var][], from: number, to: number, skip: SkipRule = noSkip): void {
-  for (let s = from; s < to; s++) {
-    opt.lr = schedule(s);
-    setGrads(params, s, skip);
-    opt.step();
-  }
-}
 
 /** For parameter k: its initial values, the grads it received and the lr of each of its updates. */
 function history(p0: readonly number[], k: number, steps: number, skip: (k: number, s: number) => boolean) {
