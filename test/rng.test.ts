@@ -9,10 +9,21 @@ import { Rng } from '../src/tensor/rng.js';
 const M32 = 0xffffffffn;
 const rotl = (x: bigint, k: number): bigint => ((x << BigInt(k)) | (x >> BigInt(32 - k))) & M32;
 
-/** Seed → state: the seed's 64-bit two's complement, low word XOR high word, through splitmix32 four times. */
+/** MurmurHash3's fmix32 in BigInt. */
+function fmix32(h: bigint): bigint {
+  h = ((h ^ (h >> 16n)) * 0x85ebca6bn) & M32;
+  h = ((h ^ (h >> 13n)) * 0xc2b2ae35n) & M32;
+  return h ^ (h >> 16n);
+}
+
+/**
+ * Seed → state: the seed's 64-bit two's complement; the low word, XORed with fmix32(high + golden)
+ * when the high word is not zero; through splitmix32 four times.
+ */
 function referenceState(seed: number): bigint[] {
   const v = BigInt.asUintN(64, BigInt(Math.trunc(seed)));
-  let x = (v & M32) ^ (v >> 32n);
+  const hi = v >> 32n;
+  let x = hi === 0n ? v & M32 : (v & M32) ^ fmix32((hi + 0x9e3779b9n) & M32);
   const state: bigint[] = [];
   for (let i = 0; i < 4; i++) {
     x = (x + 0x9e3779b9n) & M32;
@@ -84,9 +95,8 @@ describe('Rng bit stream', () => {
     expect(draw(new Rng(1), 4)).not.toEqual(draw(new Rng(2), 4));
   });
 
-  // KNOWN DEFECT in rng.ts (reported to the lead): the seed is folded to 32 bits as low XOR high word,
-  // so −1 collides with 0 and 2^32 with 1. Remove `.fails` once seeding keeps such seeds apart.
-  it.fails('seeds that differ only in their high word (0 vs −1, 1 vs 2^32) give different streams', () => {
+  // Regression: the high word of a seed used to be XOR-folded into the low word (−1 ≡ 0, 2^32 ≡ 1).
+  it('seeds that differ only in their high word (0 vs −1, 1 vs 2^32) give different streams', () => {
     expect(draw(new Rng(-1), 4)).not.toEqual(draw(new Rng(0), 4));
     expect(draw(new Rng(2 ** 32), 4)).not.toEqual(draw(new Rng(1), 4));
   });
@@ -121,10 +131,8 @@ describe('Rng bit stream', () => {
     expect(draw(new Rng(5).fork(), 10)).not.toEqual(draw(new Rng(5), 10));
   });
 
-  // KNOWN DEFECT in rng.ts (reported to the lead): fork() passes `nextUint32() | 1`, a signed int32,
-  // to setState, which rejects it whenever the top bit is set (about half of all parents).
-  // Remove `.fails` once fork() uses `(… | 1) >>> 0`.
-  it.fails('fork works for every parent state', () => {
+  // Regression: fork() passed a signed int32 (`nextUint32() | 1`) to setState, which rejected it.
+  it('fork works for every parent state', () => {
     for (let seed = 0; seed < 20; seed++) new Rng(seed).fork();
   });
 });

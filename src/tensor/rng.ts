@@ -18,7 +18,13 @@ export class Rng {
 
   seed(seed: number): void {
     if (!Number.isFinite(seed)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
-    let x = (Math.trunc(seed) >>> 0) ^ (Math.floor(Math.trunc(seed) / 4294967296) >>> 0);
+    // Seeds are integers of up to 53 bits: the low word seeds splitmix32 directly (so every 32-bit
+    // seed keeps its stream) and a non-zero high word is mixed in first, so that e.g. -1 and 0, or
+    // 2^32 and 1, give different streams.
+    const whole = Math.trunc(seed);
+    const lo = whole >>> 0;
+    const hi = Math.floor(whole / 4294967296) >>> 0;
+    let x = hi === 0 ? lo : (lo ^ fmix32((hi + 0x9e3779b9) | 0)) >>> 0;
     const next = (): number => {
       // splitmix32
       x = (x + 0x9e3779b9) | 0;
@@ -49,7 +55,7 @@ export class Rng {
   /** A new generator whose stream is independent of this one's future draws. */
   fork(): Rng {
     const r = new Rng(0);
-    r.setState([this.nextUint32(), this.nextUint32(), this.nextUint32(), this.nextUint32() | 1]);
+    r.setState([this.nextUint32(), this.nextUint32(), this.nextUint32(), (this.nextUint32() | 1) >>> 0]);
     return r;
   }
 
@@ -118,6 +124,13 @@ export class Rng {
     for (let i = n - 1; i >= 0; i--) if (p[i]! > 0) return i;
     return n - 1;
   }
+}
+
+/** MurmurHash3's 32-bit finaliser: a bijective mix of all input bits. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {
