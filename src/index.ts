@@ -1,0 +1,9 @@
+/**
+ * mlstm: multiplicative LSTMs in TypeScript with no dependencies. This entry point is runtime-neutral
+ * (Node, browsers, workers); file-system helpers live in `mlstm/node`.
+ */
+export * from './tensor/index.js';
+export * from './autograd/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export * from './io/index.js';

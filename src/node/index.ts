@@ -1,0 +1,2 @@
+/** The Node-only layer (`mlstm/node`): file access with atomic writes. Everything else is runtime-neutral. */
+export * from './files.js';
