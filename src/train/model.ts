@@ -14,7 +14,7 @@ export interface RecurrentLayerState {
  * stays independent of how the model is built.
  */
 export interface LanguageModel {
-  readonly config: { readonly vocab: number };
+  readonly config: { readonly vocab: number; readonly dropout?: number };
   training: boolean;
   namedParameters(prefix?: string): [string, Parameter][];
   parameters(): Parameter[];

@@ -22,6 +22,8 @@ export interface TrainMetadata {
   /** Fingerprint of the training tokens (count and hash): resuming on other data is refused. */
   data: string;
   options: TrainerOptions;
+  /** The model's training-only dropout (not part of the contract's config, so kept here for resume). */
+  dropout: number;
   validations: [number, number][];
 }
 
@@ -52,6 +54,7 @@ export function exportTrainerState(trainer: Trainer): ExportedState {
     rng: trainer.rng ? trainer.rng.getState() : null,
     data: trainer.dataFingerprint,
     options: trainer.options,
+    dropout: trainer.model.config.dropout ?? 0,
     validations: trainer.validationHistory,
   };
   return { tensors, metadata: { train: JSON.stringify(meta) } };
@@ -80,6 +83,7 @@ export function readTrainMetadata(metadata: Record<string, string>, source: stri
     meta.options !== null &&
     typeof meta.options === 'object' &&
     Array.isArray(meta.validations) &&
+    typeof meta.dropout === 'number' &&
     (meta.rng === null || (Array.isArray(meta.rng) && meta.rng.length === 4));
   if (!ok) throw new RangeError(`${source}: the training state in its metadata is malformed or of an unknown version (expected version ${TRAIN_STATE_VERSION})`);
   return meta;

@@ -1,0 +1,39 @@
+import { TextCodec } from '../data/vocabulary.js';
+import { dynamicEvaluate } from '../train/dynamic-eval.js';
+import { evaluate } from '../train/evaluate.js';
+import { FlagReader, parseCommandLine } from './args.js';
+import { loadCheckpointFile } from './checkpoint-file.js';
+import { CliError, UsageError } from './errors.js';
+import { readInputFile, tokensOfFile } from './files.js';
+import { EVAL_FLAGS, EVAL_HELP } from './help.js';
+
+const CMD = 'eval';
+export const DEFAULT_DYNAMIC_LR = 0.02;
+export const DEFAULT_DYNAMIC_SEQ = 50;
+
+export async function runEval(argv: readonly string[]): Promise<number> {
+  const args = parseCommandLine(CMD, argv, EVAL_FLAGS);
+  const f = new FlagReader(CMD, args.values);
+  if (f.flag('help')) {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  if (args.positionals.length < 2) throw new UsageError(`${CMD}: expected CHECKPOINT FILE, got ${args.positionals.length} argument(s) (see mlstm ${CMD} --help)`);
+  if (args.positionals.length > 2) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[2]}'`);
+  const dynamic = f.flag('dynamic');
+  if (!dynamic && (f.has('dynamic-lr') || f.has('dynamic-seq'))) throw new UsageError(`${CMD}: --dynamic-lr and --dynamic-seq need --dynamic`);
+  const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
+  const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
+  const batch = f.int('batch', 1, 1, 1 << 14);
+  const [checkpointPath, textPath] = args.positionals as [string, string];
+  const { model, vocab } = loadCheckpointFile(checkpointPath);
+  const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
+  if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
+  const result = evaluate(model, tokens, { batch });
+  process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
+  if (dynamic) {
+    const dyn = dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq });
+    process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+  }
+  return 0;
+}
