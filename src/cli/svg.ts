@@ -1,6 +1,6 @@
 /**
  * The loss curves of a run as a self-contained SVG (hand-written: no plotting dependency). Training
- * bits/char per step are drawn faintly, with an exponential moving average over them, and validation
+ * bits/char per step are drawn faintly, with a centred moving average over them, and validation
  * bits/char as a line with dots.
  */
 export interface LossCurves {
@@ -48,18 +48,26 @@ function bucketed(values: ArrayLike<number>): [number, number][] {
   return out;
 }
 
-/** Bias-corrected exponential moving average of the finite entries (NaN where none has been seen yet). */
-function smoothed(values: ArrayLike<number>, beta: number): Float64Array {
-  const out = new Float64Array(values.length);
-  let avg = 0;
-  let weight = 0;
-  for (let i = 0; i < values.length; i++) {
+/**
+ * Centred moving average of the finite entries over ±halfWidth steps (NaN where the window has none).
+ * Centred rather than exponential so the trend does not lag behind a falling curve.
+ */
+function smoothed(values: ArrayLike<number>, halfWidth: number): Float64Array {
+  const n = values.length;
+  const prefixSum = new Float64Array(n + 1);
+  const prefixCount = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    if (Number.isFinite(v)) {
-      avg = beta * avg + (1 - beta) * v;
-      weight = beta * weight + (1 - beta);
-    }
-    out[i] = weight > 0 ? avg / weight : NaN;
+    const ok = Number.isFinite(v);
+    prefixSum[i + 1] = prefixSum[i]! + (ok ? v : 0);
+    prefixCount[i + 1] = prefixCount[i]! + (ok ? 1 : 0);
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const lo = Math.max(0, i - halfWidth);
+    const hi = Math.min(n, i + halfWidth + 1);
+    const count = prefixCount[hi]! - prefixCount[lo]!;
+    out[i] = count > 0 ? (prefixSum[hi]! - prefixSum[lo]!) / count : NaN;
   }
   return out;
 }
@@ -72,7 +80,7 @@ const fmt = (v: number): string => (Math.round(v * 100) / 100).toString();
 
 export function lossCurvesSvg(curves: LossCurves): string {
   const train = bucketed(curves.train);
-  const trend = bucketed(smoothed(curves.train, 0.95));
+  const trend = bucketed(smoothed(curves.train, Math.max(2, Math.floor(curves.train.length / 60))));
   const valid = curves.valid.filter(([s, v]) => Number.isFinite(s) && Number.isFinite(v));
   const steps = Math.max(1, curves.train.length, ...valid.map(([s]) => s));
   const ys = [...trend.map(([, v]) => v), ...valid.map(([, v]) => v), ...train.map(([, v]) => v)];
@@ -112,9 +120,9 @@ export function lossCurvesSvg(curves: LossCurves): string {
   if (trend.length > 1) parts.push(`<path d="${path(trend)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
   if (valid.length > 1) parts.push(`<path d="${path(valid)}" fill="none" stroke="#d62728" stroke-width="2"/>`);
   for (const [s, v] of valid) parts.push(`<circle cx="${fmt(x(s))}" cy="${fmt(y(v))}" r="3" fill="#d62728"><title>step ${s}: ${v.toFixed(4)} bpc</title></circle>`);
-  const legendX = WIDTH - MARGIN.right - 190;
+  const legendX = WIDTH - MARGIN.right - 230;
   parts.push(`<g transform="translate(${legendX} ${MARGIN.top + 10})">`);
-  parts.push(`<rect width="180" height="48" fill="white" stroke="#ccc"/>`);
+  parts.push(`<rect width="220" height="48" fill="white" stroke="#ccc"/>`);
   parts.push(`<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">train bpc (moving average)</text>`);
   parts.push(`<line x1="8" x2="30" y1="34" y2="34" stroke="#d62728" stroke-width="2"/><text x="36" y="38">validation bpc</text>`);
   parts.push('</g>');
