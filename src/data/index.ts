@@ -1,0 +1,4 @@
+export { BYTES_VOCABULARY, buildCharVocabulary, describeCharacter, TextCodec, VocabularyError, vocabularySize, type Vocabulary } from './vocabulary.js';
+export { decodeUtf8Strict, firstInvalidUtf8Offset, Utf8Error } from './utf8.js';
+export { DEFAULT_VALID_FRACTION, splitTrainValid, tokensFingerprint, type TrainValidSplit } from './split.js';
+export { DataError, WindowStreams, type StreamCursor } from './streams.js';
