@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,20 +16,45 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/**
- * The CLI runs from the compiled output, as a user runs it. A fresh clone has it (`npm ci` runs the
- * `prepare` build); in a working tree, rebuild when any source is newer than dist/cli/main.js.
- */
-export function ensureBuilt(): void {
+function isFresh(): boolean {
   let built = 0;
   try {
     built = statSync(MAIN).mtimeMs;
   } catch {
-    built = 0;
+    return false;
   }
-  if (built > newestSource(join(ROOT, 'src'))) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+  return built > newestSource(join(ROOT, 'src'));
+}
+
+const sleep = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * The CLI runs from the compiled output, as a user runs it. A fresh clone has it (`npm ci` runs the
+ * `prepare` build); in a working tree, rebuild when any source is newer than dist/cli/main.js. Test
+ * files run in parallel workers, so the build holds a lock directory: one worker builds, the others
+ * wait for it instead of writing dist at the same time.
+ */
+export function ensureBuilt(): void {
+  const lock = join(ROOT, '.cli-test-build.lock');
+  const deadline = Date.now() + 120_000;
+  while (!isFresh()) {
+    try {
+      mkdirSync(lock);
+    } catch {
+      if (Date.now() > deadline) throw new Error(`ensureBuilt: ${lock} held for 2 minutes (remove it if no build is running)`);
+      sleep(200);
+      continue;
+    }
+    try {
+      if (isFresh()) return;
+      const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+      // Type errors elsewhere in a working tree still emit JavaScript; only a missing emit is fatal here.
+      if (!isFresh()) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+      return;
+    } finally {
+      rmdirSync(lock);
+    }
+  }
 }
 
 export interface RunResult {
