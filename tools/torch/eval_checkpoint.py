@@ -4,9 +4,10 @@
     eval_checkpoint.py CKPT FILE [--batch B] [--seq S] [--dtype float32|float64] [--json]
         bits per character of FILE, computed as `mlstm eval` does (B contiguous streams, default 1,
         state carried through each whole stream); prints `bpc X.XXXXXX` or a JSON object.
-    eval_checkpoint.py CKPT --dump-logits TOKENS_JSON [--dtype ...]
+    eval_checkpoint.py CKPT [FILE] --dump-logits TOKENS_JSON [--dtype ...]
         TOKENS_JSON is a JSON array [T][B] of token ids (time-major); prints JSON
-        {"shape": [T*B, V], "logits": [...]} with row t*B + b, computed from a zero state.
+        {"shape": [T*B, V], "logits": [...]} with row t*B + b, computed from a zero state
+        (and, when FILE is given, "evaluation": the --json result for FILE).
 """
 import argparse
 import json
@@ -49,7 +50,10 @@ def main(argv=None):
             logits, _ = model(tokens)
         V = logits.shape[-1]
         flat = logits.reshape(-1, V).to(torch.float64)
-        json.dump({"shape": list(flat.shape), "logits": flat.reshape(-1).tolist()}, sys.stdout)
+        out = {"shape": list(flat.shape), "logits": flat.reshape(-1).tolist()}
+        if a.file is not None:  # both in one process (saves a torch start-up in tests)
+            out["evaluation"] = evaluate(model, vocab.encode_file(a.file), batch=a.batch, seq=a.seq)
+        json.dump(out, sys.stdout)
         sys.stdout.write("\n")
         return 0
 

@@ -47,6 +47,9 @@ def main(argv=None):
     g.add_argument("--bytes", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dump-logits", metavar="TOKENS_JSON")
+    ap.add_argument("--eval-file", metavar="FILE", help="with --dump-logits: also score FILE (batch --batch, seq --seq)")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--seq", type=int, default=256)
     a = ap.parse_args(argv)
     vocab = Vocab(None) if a.bytes else Vocab(json.loads(a.vocab_json))
     gen = torch.Generator().manual_seed(a.seed)
@@ -54,7 +57,8 @@ def main(argv=None):
     # An extra (non-model) tensor and metadata key: a reader must ignore both.
     save_checkpoint(a.out, model, vocab, extra_tensors={"optim.note": torch.arange(3, dtype=torch.int32)}, extra_metadata={"writer": "tools/torch"})
     if a.dump_logits is not None:
-        return eval_checkpoint.main([a.out, "--dump-logits", a.dump_logits])
+        extra = [a.eval_file, "--batch", str(a.batch), "--seq", str(a.seq)] if a.eval_file else []
+        return eval_checkpoint.main([a.out, *extra, "--dump-logits", a.dump_logits])
     return 0
 
 
