@@ -1,0 +1,173 @@
+/**
+ * Feature vectors of texts from a trained character model, without gradients.
+ *
+ * Batching: texts of different lengths share a batch by RIGHT-PADDING. This is exact, not an
+ * approximation: the recurrence is causal, so the padding steps after a text's end never influence
+ * that text's states at or before its end, and we read each text's feature at (or averaged up to) its
+ * own last step. No masking inside the cell is needed. The only cost is the wasted work on padding,
+ * which we keep small by sorting the texts by length first, so a batch holds texts of similar length.
+ * (A text's feature depends on nothing else in its batch; test/features-extract.test.ts checks that
+ * one-at-a-time and batched extraction agree.)
+ *
+ * Long texts are run in windows of `window` steps with the state carried across, which bounds the
+ * memory of the per-step buffers ([window,B,H]) without changing any value.
+ */
+import { Tape } from '../autograd/tape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { CharLM, LayerState } from '../nn/charlm.js';
+
+/** `last`: the top layer's final cell state c_T (h_T for the mRNN, which has no c); `mean`: the mean of its h_t. */
+export type Pool = 'last' | 'mean';
+export const POOLS: readonly Pool[] = ['last', 'mean'];
+
+/** A dense row-major matrix [rows, cols]. */
+export interface FeatureMatrix {
+  data: Float32Array; // [rows, cols]
+  rows: number;
+  cols: number;
+}
+
+export interface ExtractOptions {
+  pool?: Pool;
+  /** Texts per forward pass (default 32). */
+  batch?: number;
+  /** Time steps per forward call (default 256); only memory depends on it. */
+  window?: number;
+  tape?: Tape;
+  /** Called after each batch with the number of texts done so far. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function checkPositiveInt(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${op}: ${name} must be a positive integer, got ${v}`);
+}
+
+/** Run `fn` with dropout off, restoring the model's mode afterwards. */
+function inEvalMode<T>(model: CharLM, fn: () => T): T {
+  const was = model.training;
+  model.train(false);
+  try {
+    return fn();
+  } finally {
+    model.train(was);
+  }
+}
+
+/** Indices of `sequences` ordered by decreasing length (stable, so ties keep input order). */
+export function lengthOrder(sequences: readonly ArrayLike<number>[]): number[] {
+  return sequences.map((_, i) => i).sort((a, b) => sequences[b]!.length - sequences[a]!.length || a - b);
+}
+
+/**
+ * One feature row [H] per sequence of token ids (each non-empty, every id < vocab), in input order.
+ * Dropout is off and nothing is recorded on the tape.
+ */
+export function extractFeatures(model: CharLM, sequences: readonly Int32Array[], options: ExtractOptions = {}): FeatureMatrix {
+  const op = 'extractFeatures';
+  const pool = options.pool ?? 'last';
+  const batch = options.batch ?? 32;
+  const window = options.window ?? 256;
+  if (!POOLS.includes(pool)) throw new RangeError(`${op}: pool must be one of ${POOLS.join(', ')}, got ${JSON.stringify(pool)}`);
+  checkPositiveInt(op, 'batch', batch);
+  checkPositiveInt(op, 'window', window);
+  const V = model.config.vocab;
+  sequences.forEach((s, i) => {
+    if (s.length === 0) throw new RangeError(`${op}: sequence ${i} is empty; a feature needs at least one token`);
+    for (let t = 0; t < s.length; t++) {
+      const id = s[t]!;
+      if (!(id >= 0 && id < V)) throw new RangeError(`${op}: sequence ${i} has token ${id} at position ${t}, outside the vocabulary of ${V}`);
+    }
+  });
+  const H = model.config.hidden;
+  const N = sequences.length;
+  const out = new Float32Array(N * H); // [N,H]
+  const order = lengthOrder(sequences);
+  const tape = options.tape ?? new Tape();
+  const maxB = Math.min(batch, Math.max(N, 1));
+  const tokens = new Int32Array(window * maxB); // [T,B], reused by every window
+  const sums = new Float64Array(maxB * H); // [B,H] running sums of h_t for pool = mean
+
+  inEvalMode(model, () =>
+    tape.noGrad(() => {
+      for (let first = 0; first < N; first += batch) {
+        const members = order.slice(first, first + batch);
+        const B = members.length;
+        const lengths = members.map((i) => sequences[i]!.length);
+        const longest = lengths[0]!; // sorted by decreasing length
+        sums.fill(0);
+        let state: LayerState[] = model.zeroState(B);
+        for (let start = 0; start < longest; start += window) {
+          const T = Math.min(window, longest - start);
+          for (let b = 0; b < B; b++) {
+            const seq = sequences[members[b]!]!;
+            for (let t = 0; t < T; t++) tokens[t * B + b] = start + t < seq.length ? seq[start + t]! : 0; // pad with token 0
+          }
+          const xs = model.embed.forward(tape, tokens.subarray(0, T * B), [T, B]); // [T,B,E]
+          const r = model.rnn.forward(tape, xs, state);
+          state = r.state;
+          const top = r.cs.length - 1;
+          if (pool === 'last') {
+            const source: Tensor = r.cs[top] ?? r.hs.value; // [T,B,H]
+            for (let b = 0; b < B; b++) {
+              const t = lengths[b]! - 1 - start;
+              if (t >= 0 && t < T) copyRow(source.data, (t * B + b) * H, out, members[b]! * H, H);
+            }
+          } else {
+            const hs = r.hs.value.data; // [T,B,H]
+            for (let b = 0; b < B; b++) {
+              const steps = Math.min(T, lengths[b]! - start);
+              for (let t = 0; t < steps; t++) {
+                const from = (t * B + b) * H;
+                for (let j = 0; j < H; j++) sums[b * H + j]! += hs[from + j]!;
+              }
+            }
+          }
+        }
+        if (pool === 'mean') {
+          for (let b = 0; b < B; b++) {
+            const row = members[b]! * H;
+            for (let j = 0; j < H; j++) out[row + j] = sums[b * H + j]! / lengths[b]!;
+          }
+        }
+        options.onProgress?.(Math.min(first + batch, N), N);
+      }
+    }),
+  );
+  return { data: out, rows: N, cols: H };
+}
+
+function copyRow(from: ArrayLike<number>, fromOffset: number, to: Float32Array, toOffset: number, n: number): void {
+  for (let j = 0; j < n; j++) to[toOffset + j] = from[fromOffset + j]!;
+}
+
+/**
+ * Every unit's value at every step of one text [T,H]: the top layer's c_t for pool `last` (whose final
+ * value is the feature), h_t for pool `mean` (whose average is the feature). For pictures of a unit.
+ */
+export function unitTraces(model: CharLM, tokens: Int32Array, pool: Pool = 'last', options: { window?: number; tape?: Tape } = {}): FeatureMatrix {
+  const op = 'unitTraces';
+  if (tokens.length === 0) throw new RangeError(`${op}: the text is empty`);
+  const window = options.window ?? 256;
+  checkPositiveInt(op, 'window', window);
+  const V = model.config.vocab;
+  for (let t = 0; t < tokens.length; t++) {
+    if (!(tokens[t]! >= 0 && tokens[t]! < V)) throw new RangeError(`${op}: token ${tokens[t]} at position ${t} is outside the vocabulary of ${V}`);
+  }
+  const H = model.config.hidden;
+  const out = new Float32Array(tokens.length * H); // [T,H]
+  const tape = options.tape ?? new Tape();
+  inEvalMode(model, () =>
+    tape.noGrad(() => {
+      let state: LayerState[] = model.zeroState(1);
+      for (let start = 0; start < tokens.length; start += window) {
+        const T = Math.min(window, tokens.length - start);
+        const xs = model.embed.forward(tape, tokens.subarray(start, start + T), [T, 1]);
+        const r = model.rnn.forward(tape, xs, state);
+        state = r.state;
+        const source: Tensor = pool === 'last' ? (r.cs[r.cs.length - 1] ?? r.hs.value) : r.hs.value; // [T,1,H]
+        copyRow(source.data, 0, out, start * H, T * H);
+      }
+    }),
+  );
+  return { data: out, rows: tokens.length, cols: H };
+}
