@@ -75,7 +75,7 @@ describe('mlstm: bad input files exit 1 with one line', () => {
     expectOneLineError(
       await runCli(['train', '--data', short, '--out', join(dir, 'o.safetensors'), '--batch', '4', '--seq', '64']),
       1,
-      /is shorter than one window: 92 characters make 4 streams of 23, but a window needs 65 per stream/,
+      /the training part of --data '.*short.txt' is shorter than one window: 92 characters make 4 streams of 23, but a window needs 65 per stream/,
     );
   });
 

@@ -151,7 +151,8 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   if (split.valid.length < 2) throw new CliError(`the validation text has ${split.valid.length} ${unit}; it needs at least 2 (give a longer --data or a --valid FILE)`);
 
   const rng = dropoutRng(model);
-  const trainer = new Trainer(model, split, options, rng ? { rng } : {});
+  const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
+  const trainer = new Trainer(model, { ...split, source, unit }, options, rng ? { rng } : {});
   if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
   if (trainer.step >= options.steps) {
     process.stdout.write(`'${outPath}' has already reached step ${trainer.step} of ${options.steps}; give a larger --steps to continue\n`);

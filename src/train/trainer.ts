@@ -56,6 +56,10 @@ export interface TrainerData {
   train: Int32Array;
   /** Validation tokens (null: no validation). */
   valid: Int32Array | null;
+  /** Names the training text in errors (default 'training text'). */
+  source?: string;
+  /** What a token is, for errors: 'characters' (default) or 'bytes'. */
+  unit?: string;
 }
 
 /**
@@ -92,7 +96,7 @@ export class Trainer {
     validateTrainerOptions(options);
     this.model = model;
     this.options = options;
-    this.streams = new WindowStreams(data.train, options.batch, options.seq);
+    this.streams = new WindowStreams(data.train, options.batch, options.seq, data.source, data.unit);
     this.valid = data.valid && data.valid.length >= 2 ? data.valid : null;
     this.rng = extras.rng ?? null;
     this.tape = extras.tape ?? new Tape();
