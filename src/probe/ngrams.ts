@@ -58,3 +58,36 @@ export function ngramMatrix(texts: readonly string[], options: NgramOptions = {}
   });
   return new SparseMatrix(rowStart, Int32Array.from(cols), Float32Array.from(vals), texts.length, buckets);
 }
+
+/**
+ * For each wanted bucket, the n-gram of `texts` that falls into it most often — a readable name for a
+ * hashed column (collisions make it the dominant n-gram, not the only one).
+ */
+export function dominantNgrams(texts: readonly string[], wanted: Iterable<number>, options: NgramOptions = {}): Map<number, string> {
+  const maxN = options.maxN ?? 3;
+  const buckets = options.buckets ?? 1 << 16;
+  const want = new Set(wanted);
+  const counts = new Map<number, Map<string, number>>();
+  for (const text of texts) {
+    const chars = Array.from(text);
+    const cps = chars.map((ch) => ch.codePointAt(0)!);
+    for (let n = 1; n <= maxN; n++) {
+      for (let s = 0; s + n <= cps.length; s++) {
+        const b = ngramBucket(cps, s, n, buckets);
+        if (!want.has(b)) continue;
+        const gram = chars.slice(s, s + n).join('');
+        let m = counts.get(b);
+        if (!m) counts.set(b, (m = new Map()));
+        m.set(gram, (m.get(gram) ?? 0) + 1);
+      }
+    }
+  }
+  const out = new Map<number, string>();
+  for (const [b, m] of counts) {
+    let best = '';
+    let bestCount = -1;
+    for (const [gram, c] of m) if (c > bestCount || (c === bestCount && gram < best)) [best, bestCount] = [gram, c];
+    out.set(b, best);
+  }
+  return out;
+}

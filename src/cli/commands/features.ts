@@ -1,0 +1,61 @@
+/**
+ * `mlstm features CKPT FILE.tsv`: one feature vector per labelled text, from a trained model. Like the
+ * other subcommands, failures are thrown (UsageError → exit 2, CliError → exit 1) for main() to print
+ * as one line.
+ */
+import { encodeFeaturesSafetensors, formatFeaturesTsv, type LabelledFeatures } from '../../features/format.js';
+import { POOLS, type Pool } from '../../features/extract.js';
+import { formatHelp, FlagReader, parseCommandLine, type FlagSpecs } from '../args.js';
+import { loadCheckpointFile } from '../checkpoint-file.js';
+import { UsageError } from '../errors.js';
+import { featuresOfExamples, readLabelledFile, writeOutputFile } from './labelled-input.js';
+
+const CMD = 'features';
+
+export const FEATURES_FLAGS = {
+  out: { type: 'string', value: 'FILE', help: 'write here (default: TSV on stdout); .tsv/.txt → TSV, anything else → safetensors, unless --format' },
+  pool: { type: 'string', value: 'KIND', help: "last: the top layer's final cell state c (default); mean: the mean of its hidden state h" },
+  format: { type: 'string', value: 'KIND', help: 'safetensors (features [N,H] F32, labels in the metadata) or tsv (label, then H numbers)' },
+  batch: { type: 'string', value: 'N', help: 'texts per forward pass (default 32)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} as const satisfies FlagSpecs;
+
+export const FEATURES_HELP = formatHelp(
+  'mlstm features CHECKPOINT FILE.tsv [--out FILE] [--pool last|mean] [--format safetensors|tsv]',
+  'Run the model over each text of FILE.tsv (lines "label<TAB>text"; \\n, \\t, \\\\ in the text are a newline,\n' +
+    'a tab, a backslash) and write one feature vector per text: the final cell state of the top layer, or\n' +
+    'the mean of its hidden state over the text. Texts are batched (no gradients); each text starts from a\n' +
+    'zero state, so its features do not depend on the other texts.',
+  FEATURES_FLAGS,
+);
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const args = parseCommandLine(CMD, argv, FEATURES_FLAGS);
+  const f = new FlagReader(CMD, args.values);
+  if (f.flag('help')) {
+    process.stdout.write(FEATURES_HELP);
+    return 0;
+  }
+  if (args.positionals.length < 2) throw new UsageError(`${CMD}: expected CHECKPOINT FILE.tsv, got ${args.positionals.length} argument(s) (see mlstm ${CMD} --help)`);
+  if (args.positionals.length > 2) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[2]}'`);
+  const pool = f.choice<Pool>('pool', 'last', POOLS);
+  const batch = f.int('batch', 32, 1, 1 << 14);
+  const out = f.string('out');
+  const inferred = out !== undefined && !/\.(tsv|txt)$/i.test(out) ? 'safetensors' : 'tsv';
+  const format = f.choice<'safetensors' | 'tsv'>('format', inferred, ['safetensors', 'tsv']);
+  if (format === 'safetensors' && out === undefined) throw new UsageError(`${CMD}: --format safetensors needs --out FILE (stdout gets TSV)`);
+  const [checkpointPath, tsvPath] = args.positionals as [string, string];
+
+  const examples = readLabelledFile(tsvPath, 'texts');
+  const { model, vocab } = loadCheckpointFile(checkpointPath);
+  const { features, seconds } = featuresOfExamples(model, vocab, examples, tsvPath, pool, batch);
+  const labelled: LabelledFeatures = { features, labels: examples.map((e) => e.label), pool, checkpoint: checkpointPath };
+  if (out === undefined) {
+    process.stdout.write(formatFeaturesTsv(labelled));
+  } else {
+    const bytes = format === 'safetensors' ? encodeFeaturesSafetensors(labelled) : new TextEncoder().encode(formatFeaturesTsv(labelled));
+    await writeOutputFile(out, bytes);
+  }
+  process.stderr.write(`features: ${features.rows} texts × ${features.cols} units (pool ${pool}) in ${seconds.toFixed(1)}s${out ? ` → ${out}` : ''}\n`);
+  return 0;
+}

@@ -1,0 +1,221 @@
+/**
+ * `mlstm probe CKPT --train A.tsv --test B.tsv`: fit an L1 logistic-regression probe on the model's
+ * features of the training texts, report its test accuracy, the units it relies on most and the best
+ * single unit; optionally save the probe and draw the unit over a few test texts. With `--ngrams N` the
+ * same probe is fitted on hashed character n-grams instead (the baseline; no checkpoint).
+ * Failures are thrown (UsageError → exit 2, CliError → exit 1) for main() to print as one line.
+ */
+import { POOLS, unitTraces, type Pool } from '../../features/extract.js';
+import type { LabelledText } from '../../features/tsv.js';
+import { TextCodec, type Vocabulary } from '../../data/vocabulary.js';
+import type { CharLM } from '../../nn/charlm.js';
+import { DenseMatrix, type DesignMatrix } from '../../probe/design.js';
+import { dominantNgrams, ngramMatrix } from '../../probe/ngrams.js';
+import { encodeProbeSafetensors, probeToJSON } from '../../probe/persist.js';
+import { accuracy, fitProbe, nonZeroUnits, predict, topUnits, type Probe } from '../../probe/probe.js';
+import { bestSingleUnit } from '../../probe/single-unit.js';
+import { renderUnitSvg, valuesPerCharacter, type UnitTraceText } from '../../probe/svg.js';
+import { formatHelp, FlagReader, parseCommandLine, type FlagSpecs } from '../args.js';
+import { loadCheckpointFile } from '../checkpoint-file.js';
+import { CliError, UsageError } from '../errors.js';
+import { countsLine, featuresOfExamples, readLabelledFile, writeOutputFile } from './labelled-input.js';
+
+const CMD = 'probe';
+const SVG_CHARS = 320;
+
+export const PROBE_FLAGS = {
+  train: { type: 'string', value: 'FILE', help: 'labelled training texts, lines "label<TAB>text" (required)' },
+  test: { type: 'string', value: 'FILE', help: 'labelled test texts, same format (required)' },
+  l1: { type: 'string', value: 'X', help: 'L1 strength λ on the mean log-loss of standardised features; default: chosen by cross-validation' },
+  folds: { type: 'string', value: 'N', help: 'cross-validation folds when --l1 is not given (default 3)' },
+  pool: { type: 'string', value: 'KIND', help: 'features: last (final cell state c, default) or mean (mean hidden state h)' },
+  out: { type: 'string', value: 'FILE', help: 'save the probe: JSON, or safetensors if FILE ends in .safetensors' },
+  top: { type: 'string', value: 'K', help: 'list the K units with the largest |weight| (default 10)' },
+  svg: { type: 'string', value: 'FILE', help: "draw a unit's value character by character over a few test texts" },
+  'svg-unit': { type: 'string', value: 'N', help: 'the unit to draw (default: the best single unit)' },
+  'svg-texts': { type: 'string', value: 'N', help: 'test texts to draw, taken in turn from each class (default 6)' },
+  batch: { type: 'string', value: 'N', help: 'texts per forward pass (default 32)' },
+  ngrams: { type: 'string', value: 'N', help: 'baseline: hashed character n-grams, n = 1..N, instead of a model (no CHECKPOINT)' },
+  buckets: { type: 'string', value: 'N', help: 'hash buckets of --ngrams (default 65536)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} as const satisfies FlagSpecs;
+
+export const PROBE_HELP = formatHelp(
+  'mlstm probe CHECKPOINT --train A.tsv --test B.tsv [--l1 X] [--pool last|mean] [--out PROBE] [--svg FILE]\n' +
+    '       mlstm probe --ngrams 3 --train A.tsv --test B.tsv        (character n-gram baseline)',
+  'Fit an L1-regularised logistic regression ("linear probe") on the model\'s features of the training texts\n' +
+    '(standardised; labels are any strings, more than two classes are one-vs-rest) and print "accuracy <value>"\n' +
+    'on the test texts, the units with the largest weights, and the best single unit: the one unit whose own\n' +
+    '1-D logistic regression is most accurate on the training texts, with its test accuracy.',
+  PROBE_FLAGS,
+);
+
+function fmt(v: number): string {
+  return v.toFixed(4);
+}
+
+export async function run(argv: readonly string[]): Promise<number> {
+  const args = parseCommandLine(CMD, argv, PROBE_FLAGS);
+  const f = new FlagReader(CMD, args.values);
+  if (f.flag('help')) {
+    process.stdout.write(PROBE_HELP);
+    return 0;
+  }
+  const maxN = f.int('ngrams', undefined, 1, 16);
+  const baseline = maxN !== undefined;
+  if (baseline && args.positionals.length > 0) throw new UsageError(`${CMD}: --ngrams fits the n-gram baseline and takes no CHECKPOINT, got '${args.positionals[0]}'`);
+  if (!baseline && args.positionals.length === 0) throw new UsageError(`${CMD}: missing CHECKPOINT (or --ngrams N for the n-gram baseline; see mlstm ${CMD} --help)`);
+  if (args.positionals.length > 1) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[1]}'`);
+  if (!baseline && f.has('buckets')) throw new UsageError(`${CMD}: --buckets goes with --ngrams`);
+  for (const flag of ['svg', 'svg-unit', 'svg-texts', 'pool', 'batch']) {
+    if (baseline && f.has(flag)) throw new UsageError(`${CMD}: --${flag} needs a model; it does not apply to --ngrams`);
+  }
+  if (!f.has('svg') && (f.has('svg-unit') || f.has('svg-texts'))) throw new UsageError(`${CMD}: --svg-unit and --svg-texts need --svg FILE`);
+  const trainPath = f.requiredString('train', 'FILE.tsv of labelled training texts');
+  const testPath = f.requiredString('test', 'FILE.tsv of labelled test texts');
+  const lambda = f.has('l1') ? f.number('l1', 0, { min: 0, max: 1e6 }) : undefined;
+  const folds = f.int('folds', 3, 2, 100);
+  if (lambda !== undefined && f.has('folds')) throw new UsageError(`${CMD}: --folds chooses --l1 by cross-validation; give one or the other`);
+  const pool = f.choice<Pool>('pool', 'last', POOLS);
+  const top = f.int('top', 10, 0, 1 << 20);
+  const batch = f.int('batch', 32, 1, 1 << 14);
+  const buckets = f.int('buckets', 1 << 16, 1, 1 << 24);
+  const svgPath = f.string('svg');
+  const svgUnitFlag = f.int('svg-unit', undefined, 0, 1 << 20);
+  const svgTexts = f.int('svg-texts', 6, 1, 100);
+  const out = f.string('out');
+
+  const train = readLabelledFile(trainPath, '--train');
+  const test = readLabelledFile(testPath, '--test');
+  process.stdout.write(`train: ${countsLine(train)}\ntest: ${countsLine(test)}\n`);
+
+  let xTrain: DesignMatrix;
+  let xTest: DesignMatrix;
+  let loaded: { model: CharLM; vocab: Vocabulary } | undefined;
+  let info: Record<string, string | number>;
+  let featureSeconds = 0;
+  if (baseline) {
+    xTrain = ngramMatrix(train.map((e) => e.text), { maxN, buckets });
+    xTest = ngramMatrix(test.map((e) => e.text), { maxN, buckets });
+    info = { features: 'ngrams', maxN, buckets };
+    process.stdout.write(`features: ${buckets} hash buckets of character n-grams, n = 1..${maxN}, as log(1 + count)\n`);
+  } else {
+    const checkpointPath = args.positionals[0]!;
+    loaded = loadCheckpointFile(checkpointPath);
+    const a = featuresOfExamples(loaded.model, loaded.vocab, train, trainPath, pool, batch);
+    const b = featuresOfExamples(loaded.model, loaded.vocab, test, testPath, pool, batch);
+    xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
+    xTest = new DenseMatrix(b.features.data, b.features.rows, b.features.cols);
+    info = { features: 'mlstm', pool, checkpoint: checkpointPath };
+    process.stdout.write(`features: ${xTrain.cols} units, pool ${pool} (${pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`);
+    featureSeconds = a.seconds + b.seconds;
+  }
+
+  const trainLabels = train.map((e) => e.label);
+  const testLabels = test.map((e) => e.label);
+  const started = performance.now();
+  const status = statusLine();
+  let fit;
+  try {
+    fit = fitProbe(xTrain, trainLabels, { lambda, folds, info, onProgress: status.update });
+  } catch (e) {
+    throw e instanceof RangeError ? new CliError(`--train '${trainPath}': ${e.message}`) : e;
+  } finally {
+    status.end();
+  }
+  const { probe } = fit;
+  const fitSeconds = (performance.now() - started) / 1000;
+  if (fit.crossValidation) {
+    const cv = fit.crossValidation;
+    const at = cv.lambdas.indexOf(probe.lambda);
+    process.stdout.write(`l1 ${probe.lambda.toPrecision(3)} (${folds}-fold cross-validation over ${cv.lambdas.length} values; cv accuracy ${fmt(cv.accuracies[at]!)})\n`);
+  } else {
+    process.stdout.write(`l1 ${probe.lambda}\n`);
+  }
+  process.stdout.write(`non-zero units: ${nonZeroUnits(probe)} of ${xTrain.cols}\n`);
+  process.stdout.write(`train accuracy ${fmt(accuracy(predict(probe, xTrain), trainLabels))}\n`);
+  const testPredicted = predict(probe, xTest);
+  process.stdout.write(`accuracy ${fmt(accuracy(testPredicted, testLabels))}\n`);
+
+  const units = topUnits(probe, top);
+  const names = baseline ? dominantNgrams(train.map((e) => e.text), units.map((u) => u.unit), { maxN, buckets }) : null;
+  if (units.length > 0) {
+    const binary = probe.classes.length === 2;
+    process.stdout.write(
+      binary
+        ? `top units (|weight| on the standardised unit, and the class it speaks for):\n`
+        : `top units (weight on the standardised unit in one class's one-vs-rest classifier: + for it, − against it):\n`,
+    );
+    for (const u of units) {
+      const name = names ? `  ${JSON.stringify(names.get(u.unit) ?? '')}` : '';
+      const weight = binary ? Math.abs(u.weight).toFixed(4) : `${u.weight >= 0 ? '+' : '−'}${Math.abs(u.weight).toFixed(4)}`;
+      process.stdout.write(`  unit ${String(u.unit).padStart(5)}  ${weight}  ${u.class}${name}\n`);
+    }
+  }
+
+  const classIndex = new Map(probe.classes.map((c, k) => [c, k]));
+  const trainTargets = Int32Array.from(trainLabels, (l) => classIndex.get(l)!);
+  const testTargets = Int32Array.from(testLabels, (l) => classIndex.get(l) ?? -1); // an unseen test label is always wrong
+  const single = bestSingleUnit(xTrain, trainTargets, xTest, testTargets, probe.classes.length);
+  let rule = '';
+  if (single.threshold !== undefined) rule = `; ${probe.classes[single.slopes[0]! > 0 ? 1 : 0]} when above ${single.threshold.toPrecision(4)}`;
+  const singleName = names ? ` ${JSON.stringify(dominantNgrams(train.map((e) => e.text), [single.unit], { maxN, buckets }).get(single.unit) ?? '')}` : '';
+  process.stdout.write(`best single unit ${single.unit}${singleName}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`);
+
+  if (out !== undefined) {
+    await writeOutputFile(out, out.endsWith('.safetensors') ? encodeProbeSafetensors(probe) : new TextEncoder().encode(probeToJSON(probe)));
+    process.stdout.write(`probe written to ${out}\n`);
+  }
+  if (svgPath !== undefined && loaded) {
+    const unit = svgUnitFlag ?? single.unit;
+    if (unit >= xTrain.cols) throw new UsageError(`${CMD}: --svg-unit ${unit} is out of range: the model has ${xTrain.cols} units`);
+    const chosen = pickTexts(test, probe.classes, svgTexts);
+    const svg = drawUnit(loaded.model, loaded.vocab, chosen, testPredicted, unit, pool, probe);
+    await writeOutputFile(svgPath, new TextEncoder().encode(svg));
+    process.stdout.write(`unit ${unit} drawn over ${chosen.length} test texts in ${svgPath}\n`);
+  }
+  process.stderr.write(`probe: ${baseline ? '' : `features ${featureSeconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`);
+  return 0;
+}
+
+/** A live status line on a terminal (erased when done); nothing when stderr is a file or pipe. */
+function statusLine(): { update: (message: string) => void; end: () => void } {
+  const live = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    update(message) {
+      if (!live) return;
+      process.stderr.write(`\r\x1b[Kprobe: ${message}`);
+      shown = true;
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+/** Up to `count` test examples (with their row index), taking them in turn from each class. */
+function pickTexts(test: readonly LabelledText[], classes: readonly string[], count: number): { example: LabelledText; row: number }[] {
+  const queues = classes.map((c) => test.map((example, row) => ({ example, row })).filter((e) => e.example.label === c));
+  const out: { example: LabelledText; row: number }[] = [];
+  for (let round = 0; out.length < count && queues.some((q) => q.length > round); round++) {
+    for (const q of queues) if (q[round] && out.length < count) out.push(q[round]!);
+  }
+  return out;
+}
+
+function drawUnit(model: CharLM, vocab: Vocabulary, chosen: { example: LabelledText; row: number }[], predicted: string[], unit: number, pool: Pool, probe: Probe): string {
+  const codec = new TextCodec(vocab);
+  const H = model.config.hidden;
+  const texts: UnitTraceText[] = chosen.map(({ example, row }) => {
+    // The state after character i depends only on characters ≤ i, so tracing the shown prefix is exact.
+    const text = Array.from(example.text).slice(0, SVG_CHARS).join('');
+    const trace = unitTraces(model, codec.encode(text), pool);
+    const perToken = Float64Array.from({ length: trace.rows }, (_, t) => trace.data[t * H + unit]!);
+    const values = valuesPerCharacter(text, perToken, vocab.kind);
+    const suffix = Array.from(example.text).length > SVG_CHARS ? ` (first ${SVG_CHARS} characters)` : '';
+    return { text, values, caption: `line ${example.line}: ${example.label} — probe says ${predicted[row]}${suffix}` };
+  });
+  const what = pool === 'last' ? 'cell state c' : 'hidden state h';
+  return renderUnitSvg(texts, { title: `unit ${unit} (${what}) after each character — probe classes: ${probe.classes.join(' / ')}`, maxChars: SVG_CHARS });
+}
