@@ -1,0 +1,243 @@
+#!/usr/bin/env node
+/**
+ * The real-browser test of the demo (`npm run test:browser`, or .ci/browser in CI): headless Debian
+ * Chromium driven by playwright-core opens the page, trains, and checks what a person would see:
+ * the loss falls, a sample and the heatmap appear, the equations fill in with values that agree with
+ * the engine's fused kernel, pause stops training, the downloaded checkpoint decodes in Node and is
+ * loadable by the CLI, it loads back into the page, a bad file gives a clear message, and nothing is
+ * logged as a console error or thrown as a page error.
+ *
+ * Needs dist/ (npm run build) and /usr/bin/chromium (or CHROMIUM=path). Uses DEMO_URL when given
+ * (.ci/browser starts the server), otherwise starts scripts/serve-demo.mjs in-process on a free port.
+ * Prints one line per check and ends with 'browser: N passed, M failed'.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOT = process.env.SCREENSHOT ?? join(tmpdir(), 'mlstm-demo.png');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const INSPECT_TOLERANCE = 1e-4; // recomputed h, c, m against the fused kernel, float32
+
+const results = [];
+let failed = false;
+async function check(name, fn) {
+  if (failed) {
+    results.push({ name, ok: false, skipped: true });
+    console.log(`- skip  ${name}`);
+    return;
+  }
+  const started = Date.now();
+  try {
+    const detail = await fn();
+    results.push({ name, ok: true });
+    console.log(`✓ ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)${detail ? ` — ${detail}` : ''}`);
+  } catch (err) {
+    failed = true;
+    results.push({ name, ok: false });
+    console.log(`✗ ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    if (onFailure) console.log(`  page: ${await onFailure().catch((e) => `(unavailable: ${e.message})`)}`);
+  }
+}
+/** Set once the page is open: what the page says, printed under a failed check. */
+let onFailure = null;
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+const number = (s) => Number(String(s).trim());
+
+async function main() {
+  const t0 = Date.now();
+  assert(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/index.js is missing: run `npm run build` first');
+  assert(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (never a browser download)`);
+
+  let server = null;
+  let url = process.env.DEMO_URL;
+  if (!url) {
+    const { startDemoServer } = await import(join(ROOT, 'scripts', 'serve-demo.mjs'));
+    const started = await startDemoServer({ port: 0 });
+    server = started.server;
+    url = started.url;
+  }
+  const profile = mkdtempSync(join(tmpdir(), 'mlstm-chromium-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'mlstm-browser-test-'));
+  const problems = []; // console errors, page errors, failed requests
+  let context = null;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 900 },
+      acceptDownloads: true,
+    });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(30_000);
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
+    const text = (id) => page.locator(`[data-testid="${id}"]`).textContent();
+    onFailure = async () =>
+      JSON.stringify(Object.fromEntries(await Promise.all(['status', 'step', 'loss', 'checkpoint-status', 'inspect-check'].map(async (id) => [id, await text(id)]))));
+
+    await check('the page loads and the worker starts', async () => {
+      await page.goto(url);
+      await page.locator('[data-testid="train"]').waitFor();
+      assert(await page.locator('[data-testid="train"]').isEnabled(), 'the Train button is disabled on a fresh page');
+      return url;
+    });
+
+    let firstLoss = NaN;
+    await check('training starts and reports a loss', async () => {
+      await page.click('[data-testid="train"]');
+      await page.waitForFunction(() => Number.isFinite(parseFloat(document.querySelector('[data-testid="loss"]').textContent)));
+      firstLoss = number(await text('loss'));
+      assert(firstLoss > 3 && firstLoss < 6, `the first loss ${firstLoss} is not near ln(vocabulary) ≈ 4.4 nats`);
+      return `first loss ${firstLoss.toFixed(3)} nats`;
+    });
+
+    await check('the loss falls by more than 1 nat', async () => {
+      await page.waitForFunction((first) => parseFloat(document.querySelector('[data-testid="loss"]').textContent) < first - 1, firstLoss, { timeout: 60_000 });
+      return `${firstLoss.toFixed(3)} → ${number(await text('loss')).toFixed(3)} at step ${await text('step')}`;
+    });
+
+    await check('samples appear, the latest from a model trained for 50 steps or more', async () => {
+      // The sample's heading says '(after N steps)'; the worker samples every 25 steps by default.
+      await page.waitForFunction(() => Number((document.getElementById('sample-step').textContent.match(/\d+/) ?? ['0'])[0]) >= 50, null, { timeout: 60_000 });
+      const sample = await text('sample');
+      assert(sample.length >= 100, `the sample has only ${sample.length} characters`);
+      return `${await page.locator('#sample-step').textContent()} ${JSON.stringify(sample.slice(0, 60))}`;
+    });
+
+    await check('the heatmap shows the inspected text, every value matching the fused kernel', async () => {
+      await page.locator('[data-testid="heatmap"] .hm-char').first().waitFor();
+      const expected = Math.min(400, [...(await page.locator('[data-testid="inspect-text"]').inputValue())].length);
+      const shown = await page.locator('[data-testid="heatmap"] .hm-char').count();
+      assert(shown === expected, `the heatmap shows ${shown} characters, the text has ${expected}`);
+      const strips = await page.locator('[data-testid="heatmap"] .hm-cell').count();
+      assert(strips === expected * 8, `expected 8 strips (c, m, i, f, o, g, h and bits) per character, got ${strips / expected}`);
+      const maxDiff = Number(await page.locator('[data-testid="inspect-check"]').getAttribute('data-max-diff'));
+      assert(maxDiff >= 0 && maxDiff < INSPECT_TOLERANCE, `recomputed values differ from the fused kernel by ${maxDiff}`);
+      return `${shown} characters, max |Δ| ${maxDiff.toExponential(1)}`;
+    });
+
+    await check('hovering a character fills in the equations with its numbers', async () => {
+      await page.locator('[data-testid="heatmap"] .hm-char').nth(3).hover();
+      const eq = await text('equations');
+      assert(eq.includes('at t = 3'), `the equations panel does not show character 3: ${eq.slice(0, 80)}`);
+      for (const part of ['multiplicative state', 'forget gate', 'c t = f·c t−1 + i·g'.replace(/ /g, '')]) {
+        const flat = eq.replace(/\s+/g, '');
+        assert(flat.includes(part.replace(/\s+/g, '')), `the equations panel lacks '${part}'`);
+      }
+      // h_t = o·tanh(c_t) must hold for the numbers shown (3 decimals).
+      const cells = await page.$$eval('[data-testid="equations"] tbody tr', (rows) => rows.map((r) => [r.dataset.q, r.querySelector('.val').textContent.replace('−', '-')]));
+      const v = Object.fromEntries(cells.filter(([q]) => q).map(([q, s]) => [q, Number(s)]));
+      assert(Math.abs(v.h - v.o * Math.tanh(v.c)) < 2e-3, `shown h ${v.h} ≠ o·tanh(c) = ${v.o}·tanh(${v.c})`);
+      return `h ${v.h} = ${v.o}·tanh(${v.c})`;
+    });
+
+    await check('choosing another hidden unit redraws the heatmap', async () => {
+      const before = await page.locator('[data-testid="heatmap"]').getAttribute('data-unit');
+      const options = await page.locator('[data-testid="unit"] option').evaluateAll((os) => os.map((o) => o.value));
+      const other = options.find((o) => o !== before);
+      await page.selectOption('[data-testid="unit"]', other);
+      await page.waitForFunction((u) => document.querySelector('[data-testid="heatmap"]').dataset.unit === u, other);
+      return `unit ${before} → ${other} of ${options.length}`;
+    });
+
+    await check('screenshot', async () => {
+      await page.locator('[data-testid="heatmap"] .hm-char').nth(20).hover();
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      return SCREENSHOT;
+    });
+
+    await check('pause stops training and resume continues it', async () => {
+      await page.click('[data-testid="pause"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.startsWith('Paused'));
+      const stepAtPause = number(await text('step'));
+      await page.waitForTimeout(700);
+      assert(number(await text('step')) === stepAtPause, 'the step count moved while paused');
+      await page.click('[data-testid="resume"]');
+      await page.waitForFunction((s) => Number(document.querySelector('[data-testid="step"]').textContent) > s, stepAtPause);
+      await page.click('[data-testid="pause"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.startsWith('Paused'));
+      return `paused at step ${stepAtPause}, resumed to ${await text('step')}`;
+    });
+
+    const checkpointPath = join(scratch, 'demo.safetensors');
+    await check('the downloaded checkpoint decodes in Node and the CLI samples from it', async () => {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="download"]')]);
+      await download.saveAs(checkpointPath);
+      assert(/^mlstm-demo-step\d+\.safetensors$/.test(download.suggestedFilename()), `unexpected file name ${download.suggestedFilename()}`);
+      const { decodeCheckpoint } = await import(join(ROOT, 'dist', 'index.js'));
+      const decoded = decodeCheckpoint(readFileSync(checkpointPath), { source: checkpointPath });
+      assert(decoded.config.cell === 'mlstm' && decoded.config.hidden === 64, `unexpected config ${JSON.stringify(decoded.config)}`);
+      const cli = join(ROOT, 'dist', 'cli', 'main.js');
+      if (!existsSync(cli)) return `decoded (${decoded.config.vocab} symbols); no dist/cli/main.js to run`;
+      const run = spawnSync(process.execPath, [cli, 'sample', checkpointPath, '--length', '80', '--seed', '3'], { encoding: 'utf8', timeout: 30_000 });
+      assert(run.status === 0, `mlstm sample exited ${run.status}: ${run.stderr.trim()}`);
+      assert(run.stdout.length >= 80, `mlstm sample printed ${run.stdout.length} characters`);
+      return `${download.suggestedFilename()}; mlstm sample → ${JSON.stringify(run.stdout.slice(0, 40))}`;
+    });
+
+    await check('a bad file is refused with a clear message and the model is kept', async () => {
+      const bad = join(scratch, 'not-a-model.safetensors');
+      writeFileSync(bad, 'this is not a safetensors file, just text');
+      await page.setInputFiles('[data-testid="load"]', bad);
+      await page.waitForFunction(() => document.querySelector('[data-testid="checkpoint-status"]').textContent.startsWith('Could not load'));
+      const msg = await text('checkpoint-status');
+      assert(msg.includes('not-a-model.safetensors'), `the message does not name the file: ${msg}`);
+      assert(await page.locator('[data-testid="download"]').isEnabled(), 'the current model was dropped');
+      return msg;
+    });
+
+    await check('the checkpoint loads back into the page and trains on', async () => {
+      await page.setInputFiles('[data-testid="load"]', checkpointPath);
+      await page.waitForFunction(() => document.querySelector('[data-testid="checkpoint-status"]').textContent.startsWith('Loaded'));
+      const loadedStep = number(await text('step'));
+      await page.waitForFunction(() => document.querySelector('[data-testid="sample"]').textContent.length > 0);
+      await page.click('[data-testid="resume"]');
+      await page.waitForFunction((s) => Number(document.querySelector('[data-testid="step"]').textContent) > s, loadedStep);
+      return `${await text('checkpoint-status')}; now at step ${await text('step')}`;
+    });
+
+    await check('reset returns to a fresh page', async () => {
+      await page.click('[data-testid="reset"]');
+      await page.waitForFunction(() => !document.querySelector('[data-testid="train"]').disabled);
+      assert((await text('step')) === '—', 'the step count survived the reset');
+    });
+
+    await check('no console errors, page errors or failed requests', async () => {
+      assert(problems.length === 0, problems.join('; '));
+    });
+  } catch (err) {
+    failed = true;
+    results.push({ name: 'browser session', ok: false });
+    console.log(`✗ browser session: ${err instanceof Error ? err.stack : String(err)}`);
+  } finally {
+    if (problems.length && failed) console.log(`page problems: ${problems.join('; ')}`);
+    await context?.close().catch(() => {});
+    if (server) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const passed = results.filter((r) => r.ok).length;
+  console.log(`browser test took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`browser: ${passed} passed, ${results.length - passed} failed`);
+  process.exitCode = passed === results.length ? 0 : 1;
+}
+
+await main();
