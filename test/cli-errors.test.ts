@@ -34,7 +34,7 @@ function expectOneLineError(r: RunResult, code: number, pattern: RegExp): void {
 
 describe('mlstm: usage errors exit 2 with one line', () => {
   const cases: [string, string[], RegExp][] = [
-    ['no command', [], /missing command: train, sample or eval/],
+    ['no command', [], /missing command: train, sample, eval, features, probe/],
     ['unknown command', ['fit'], /unknown command 'fit'/],
     ['unknown flag', ['train', '--data', 'x', '--out', 'y', '--bogus'], /train: unknown option '--bogus'/],
     ['flag without value', ['train', '--data'], /train: --data needs a value/],

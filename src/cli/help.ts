@@ -78,6 +78,8 @@ Commands:
   train    train a model on a text file            mlstm train --data data/moby-dick.txt --out runs/moby.safetensors
   sample   generate text from a checkpoint         mlstm sample runs/moby.safetensors --prime "Call me "
   eval     bits/char of a text (and dynamic eval)  mlstm eval runs/moby.safetensors FILE --dynamic
+  features feature vectors of labelled texts       mlstm features runs/moby.safetensors texts.tsv --out f.safetensors
+  probe    which hidden units track a label        mlstm probe runs/moby.safetensors --train a.tsv --test b.tsv
 
 Run "mlstm <command> --help" for a command's options.
 Exit codes: 0 success, 1 bad input or failed run, 2 bad command line, 130 interrupted (checkpoint saved).
