@@ -78,7 +78,7 @@ function setState(state, message) {
   // A loaded checkpoint keeps its sizes, but the text it will train on can still be chosen.
   textFields.disabled = !(state === 'idle' || (state === 'paused' && page.info && !page.info.trainChars));
   const defaults = { idle: 'Ready. Press Train.', loading: 'Loading…', training: 'Training…', paused: 'Paused.' };
-  setStatus(message ?? defaults[state], message && /diverged|cannot|error/i.test(message) ? 'error' : 'info');
+  setStatus(message ?? defaults[state], message && /diverged|cannot|error|stopped/i.test(message) ? 'error' : 'info');
 }
 
 function showInfo(info) {

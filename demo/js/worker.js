@@ -87,8 +87,7 @@ async function trainLoop() {
     }
   } catch (err) {
     running = false;
-    post({ type: 'error', message: `training stopped: ${describe(err)}` });
-    setState('paused');
+    setState('paused', `training stopped: ${describe(err)}`);
   } finally {
     loopActive = false;
   }
@@ -178,8 +177,7 @@ self.onmessage = async (event) => {
     await handler(msg);
   } catch (err) {
     running = false;
-    post({ type: 'error', message: describe(err) });
-    if (session) setState('paused');
-    else setState('idle');
+    // The state change carries the message, so the page shows the error rather than a plain 'Paused.'.
+    setState(session ? 'paused' : 'idle', `error: ${describe(err)}`);
   }
 };

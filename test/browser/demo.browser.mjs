@@ -56,6 +56,25 @@ async function main() {
   assert(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/index.js is missing: run `npm run build` first');
   assert(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (never a browser download)`);
 
+  await check('in Node: look-inside recomputation matches the fused kernels (every cell kind, weight norm, each layer)', async () => {
+    const { CharLM, Rng } = await import(join(ROOT, 'dist', 'index.js'));
+    const { buildCharVocabulary, TextCodec } = await import(join(ROOT, 'dist', 'data', 'vocabulary.js'));
+    const { inspectText } = await import(join(ROOT, 'demo', 'js', 'inspect.js'));
+    const sample = 'Call me Ishmael. Some years ago—never mind how long precisely.\n';
+    const vocab = buildCharVocabulary(sample);
+    let worst = 0;
+    for (const [cell, weightNorm] of [['mlstm', false], ['mlstm', true], ['lstm', false], ['mrnn', false]]) {
+      const model = new CharLM({ cell, weightNorm, vocab: vocab.symbols.length, embed: 6, hidden: 9, layers: 2 }, { rng: new Rng(7) });
+      for (const layer of [0, 1]) {
+        const r = inspectText(model, new TextCodec(vocab), sample, layer);
+        const diff = Math.max(...Object.values(r.check));
+        assert(diff < INSPECT_TOLERANCE, `${cell}${weightNorm ? ' (weight norm)' : ''} layer ${layer}: recomputed values differ from the fused kernel by ${diff}`);
+        worst = Math.max(worst, diff);
+      }
+    }
+    return `max |Δ| ${worst.toExponential(1)}`;
+  });
+
   let server = null;
   let url = process.env.DEMO_URL;
   if (!url) {
@@ -90,11 +109,28 @@ async function main() {
     onFailure = async () =>
       JSON.stringify(Object.fromEntries(await Promise.all(['status', 'step', 'loss', 'checkpoint-status', 'inspect-check'].map(async (id) => [id, await text(id)]))));
 
-    await check('the page loads and the worker starts', async () => {
+    await check('the page loads', async () => {
       await page.goto(url);
       await page.locator('[data-testid="train"]').waitFor();
       assert(await page.locator('[data-testid="train"]').isEnabled(), 'the Train button is disabled on a fresh page');
       return url;
+    });
+
+    await check('dist/ imports unchanged in the page and computes what Node computes', async () => {
+      // The same seeded model and tokens in both runtimes: the loss must agree.
+      const probe = async (href) => {
+        const m = await import(href);
+        const model = new m.CharLM({ cell: 'mlstm', weightNorm: false, vocab: 7, embed: 5, hidden: 6, layers: 2 }, { rng: new m.Rng(42) });
+        const T = 9;
+        const B = 2;
+        const inputs = Int32Array.from({ length: T * B }, (_, k) => (k * 5 + 1) % 7);
+        const targets = Int32Array.from({ length: T * B }, (_, k) => (k * 3 + 2) % 7);
+        return model.loss(new m.Tape(), inputs, targets, T, B, model.zeroState(B)).loss.value.item();
+      };
+      const inBrowser = await page.evaluate(`(${probe.toString()})(new URL('../dist/index.js', location.href).href)`);
+      const inNode = await probe(new URL('../../dist/index.js', import.meta.url).href);
+      assert(Number.isFinite(inNode) && Math.abs(inBrowser - inNode) <= 1e-6 * Math.abs(inNode), `browser loss ${inBrowser} ≠ Node loss ${inNode}`);
+      return `loss ${inNode} in both${inBrowser === inNode ? ' (bit for bit)' : ''}`;
     });
 
     let firstLoss = NaN;
@@ -215,6 +251,16 @@ async function main() {
       await page.click('[data-testid="reset"]');
       await page.waitForFunction(() => !document.querySelector('[data-testid="train"]').disabled);
       assert((await text('step')) === '—', 'the step count survived the reset');
+    });
+
+    await check('a pasted text too short to train on gives a clear message', async () => {
+      await page.locator('[data-testid="paste"]').fill('a short text. '.repeat(18)); // 252 characters < 8 streams × 33
+      await page.click('[data-testid="train"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.kind === 'error');
+      const msg = await text('status');
+      assert(/shorter than one window/.test(msg), `unexpected message: ${msg}`);
+      assert(await page.locator('[data-testid="train"]').isEnabled(), 'Train is not available again after the error');
+      return msg;
     });
 
     await check('no console errors, page errors or failed requests', async () => {
