@@ -53,8 +53,12 @@ const number = (s) => Number(String(s).trim());
 
 async function main() {
   const t0 = Date.now();
-  assert(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/index.js is missing: run `npm run build` first');
-  assert(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (never a browser download)`);
+  await check('prerequisites: dist/ is built and Chromium is installed', async () => {
+    assert(existsSync(join(ROOT, 'dist', 'index.js')), 'dist/index.js is missing: run `npm run build` first');
+    assert(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (never a browser download)`);
+    return CHROMIUM;
+  });
+  if (failed) return summary(t0);
 
   await check('in Node: look-inside recomputation matches the fused kernels (every cell kind, weight norm, each layer)', async () => {
     const { CharLM, Rng } = await import(join(ROOT, 'dist', 'index.js'));
@@ -280,6 +284,10 @@ async function main() {
     rmSync(profile, { recursive: true, force: true });
     rmSync(scratch, { recursive: true, force: true });
   }
+  summary(t0);
+}
+
+function summary(t0) {
   const passed = results.filter((r) => r.ok).length;
   console.log(`browser test took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`browser: ${passed} passed, ${results.length - passed} failed`);
