@@ -7,3 +7,5 @@ export * from './autograd/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';
 export * from './io/index.js';
+export * from './data/index.js';
+export * from './train/index.js';
