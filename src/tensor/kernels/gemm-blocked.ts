@@ -1,0 +1,117 @@
+import type { Backend, GemmArgs } from '../backend.js';
+import type { Storage } from '../dtype.js';
+import { checkGemmArgs } from './gemm-check.js';
+import { KC, MC, MR, NC, NR, microKernel, packA, packB, storeTile } from './gemm-panels.js';
+import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
+
+/**
+ * C[m,n] = (accumulate ? C : 0) + alpha·op(A)·op(B) (+ bias[n] per row), the GemmArgs contract,
+ * with operands given by strides: op(A)(i,p) = a[aOff + i·rsA + p·csA] and
+ * op(B)(p,j) = b[bOff + p·rsB + j·csB]; C(i,j) = c[cOff + i·ldc + j]. Arguments are assumed
+ * valid (see checkGemmArgs). Each C element's arithmetic (k-block order, summation order inside
+ * a block) depends only on k, never on m, n or which rows are computed, so any row partition of
+ * one problem gives bit-identical results (the parallel backend relies on this).
+ */
+export function gemmBlockedStrided(
+  m: number,
+  n: number,
+  k: number,
+  a: Storage,
+  aOff: number,
+  rsA: number,
+  csA: number,
+  b: Storage,
+  bOff: number,
+  rsB: number,
+  csB: number,
+  c: Storage,
+  cOff: number,
+  ldc: number,
+  alpha: number,
+  accumulate: boolean,
+  bias: Storage | undefined,
+  biasOff: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (k === 0) {
+    epilogueOnly(m, n, c, cOff, ldc, accumulate, bias, biasOff);
+    return;
+  }
+  // Locals, not the module constants: module bindings are reloaded (with a TDZ check) per use.
+  const mrStep = MR, nrStep = NR, kcMax = KC, mcMax = MC, ncMax = NC;
+  for (let jc = 0; jc < n; jc += ncMax) {
+    const nc = Math.min(ncMax, n - jc);
+    for (let pc = 0; pc < k; pc += kcMax) {
+      const kc = Math.min(kcMax, k - pc);
+      const first = pc === 0;
+      const keep = accumulate || !first;
+      const blockBias = first ? bias : undefined;
+      packB(b, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
+      for (let ic = 0; ic < m; ic += mcMax) {
+        const mc = Math.min(mcMax, m - ic);
+        packA(a, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
+        for (let jr = 0; jr < nc; jr += nrStep) {
+          const nr = Math.min(nrStep, nc - jr);
+          const bPanel = jr * kc;
+          for (let ir = 0; ir < mc; ir += mrStep) {
+            microKernel(kc, ir * kc, bPanel);
+            const cIdx = cOff + (ic + ir) * ldc + jc + jr;
+            storeTile(Math.min(mrStep, mc - ir), nr, alpha, c, cIdx, ldc, keep, blockBias, biasOff + jc + jr);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** k = 0: the product is empty, so C = (accumulate ? C : 0) + bias. */
+function epilogueOnly(
+  m: number,
+  n: number,
+  c: Storage,
+  cOff: number,
+  ldc: number,
+  accumulate: boolean,
+  bias: Storage | undefined,
+  biasOff: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const row = cOff + i * ldc;
+    for (let j = 0; j < n; j++) {
+      const v = bias === undefined ? 0 : bias[biasOff + j]!;
+      c[row + j] = accumulate ? c[row + j]! + v : v;
+    }
+  }
+}
+
+/**
+ * The blocked GEMM behind GemmArgs: validates, resolves defaults and transposes into strides,
+ * then takes the direct path for tiny problems (packing would cost more than it saves) or the
+ * packed, register-blocked path.
+ */
+export function gemmBlocked(p: GemmArgs): void {
+  checkGemmArgs(p, 'gemm');
+  const { m, n, k, a, b, c } = p;
+  const transA = p.transA ?? false;
+  const transB = p.transB ?? false;
+  const lda = p.lda ?? (transA ? m : k); // A: [m,k] or [k,m]
+  const ldb = p.ldb ?? (transB ? k : n); // B: [k,n] or [n,k]
+  const rsA = transA ? 1 : lda;
+  const csA = transA ? lda : 1;
+  const rsB = transB ? 1 : ldb;
+  const csB = transB ? ldb : 1;
+  if (k === 0 || m === 0 || n === 0) {
+    gemmBlockedStrided(m, n, 0, a, 0, 0, 0, b, 0, 0, 0, c, p.cOffset ?? 0, p.ldc ?? n, 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0);
+    return;
+  }
+  if (m * n * k <= SMALL_GEMM_WORK) {
+    gemmSmall(m, n, k, a, p.aOffset ?? 0, rsA, csA, b, p.bOffset ?? 0, rsB, csB, c, p.cOffset ?? 0, p.ldc ?? n,
+      p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0);
+    return;
+  }
+  gemmBlockedStrided(m, n, k, a, p.aOffset ?? 0, rsA, csA, b, p.bOffset ?? 0, rsB, csB, c, p.cOffset ?? 0, p.ldc ?? n,
+    p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0);
+}
+
+/** The packed, register-blocked single-thread GEMM as a Backend. */
+export const blockedBackend: Backend = Object.freeze({ name: 'blocked', gemm: gemmBlocked });
