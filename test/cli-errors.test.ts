@@ -107,6 +107,12 @@ describe('mlstm: bad input files exit 1 with one line', () => {
     writeFileSync(other, 'the cat sat on a Zebra');
     expectOneLineError(await runCli(['eval', checkpoint, other]), 1, /other.txt: character 'Z' \(U\+005A\) at offset 17 \(line 1, column 18\) is not in the model's vocabulary/);
     expectOneLineError(await runCli(['sample', checkpoint, '--prime', 'Qat']), 1, /--prime: character 'Q' \(U\+0051\) at offset 0/);
+    // a validation file with a character the training text (hence the vocabulary) does not have
+    expectOneLineError(
+      await runCli(['train', '--data', corpus, '--valid', other, '--out', join(dir, 'v.safetensors'), ...TINY]),
+      1,
+      /other.txt: character 'Z' \(U\+005A\) at offset 17 \(line 1, column 18\)/,
+    );
   });
 
   it('resume without a checkpoint to resume, and a resume that changes the model', async () => {

@@ -154,7 +154,6 @@ export class Trainer {
     } else {
       tape.clear();
     }
-    model.zeroGrad();
     if (skipped) {
       this.badInARow++;
     } else {
