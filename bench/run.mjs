@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Benchmarks of the built package: `node bench/run.mjs [--suite NAME]... [--json FILE]`.
+// Build first (npm run build): this imports ../dist, never the TypeScript sources.
+// Each suite is a module in bench/suites exporting a run function; register it in SUITES below.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { formatTable } from './lib/table.mjs';
+import { MATMUL_COLUMNS, runMatmulSuite } from './suites/matmul.mjs';
+
+const lib = await import('../dist/index.js');
+
+/** name → { run(lib) → rows, columns for the table, decorate(row) for derived table cells }. */
+const SUITES = {
+  matmul: {
+    run: (library) => runMatmulSuite(library, { log: (r) => process.stderr.write(`  ${r.backend} ${r.m}x${r.k}x${r.n}: ${r.gflops.toFixed(2)} GFLOP/s\n`) }),
+    columns: MATMUL_COLUMNS,
+    decorate: (r) => ({ ...r, speedup: r.naive_gflops ? r.gflops / r.naive_gflops : null }),
+  },
+};
+
+function parseArgs(argv) {
+  const options = { json: null, suites: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') options.json = argv[++i];
+    else if (arg === '--suite') options.suites.push(argv[++i]);
+    else throw new Error(`bench/run.mjs: unknown argument ${JSON.stringify(arg)} (expected --suite NAME or --json FILE)`);
+    if (options.json === undefined || options.suites.includes(undefined)) throw new Error(`bench/run.mjs: ${arg} needs a value`);
+  }
+  for (const name of options.suites) {
+    if (!(name in SUITES)) throw new Error(`bench/run.mjs: unknown suite ${JSON.stringify(name)} (have: ${Object.keys(SUITES).join(', ')})`);
+  }
+  if (options.suites.length === 0) options.suites = Object.keys(SUITES);
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const load = os.loadavg()[0].toFixed(2);
+// Wall-clock medians: other processes on the machine slow them down; the load average says how busy it was.
+console.log(`mlstm bench — Node ${process.version}, ${cpu}, ${os.cpus().length} logical CPUs, load average ${load}; medians of benchmark.js samples`);
+const results = {};
+for (const name of options.suites) {
+  const suite = SUITES[name];
+  process.stderr.write(`[${name}]\n`);
+  const rows = suite.run(lib);
+  results[name] = rows;
+  console.log(`\n${name}\n${formatTable(suite.columns, rows.map(suite.decorate ?? ((r) => r)))}`);
+}
+if (options.json) {
+  writeFileSync(options.json, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${options.json}`);
+}
