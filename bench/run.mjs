@@ -8,11 +8,23 @@ import { formatTable } from './lib/table.mjs';
 import { MATMUL_COLUMNS, runMatmulSuite } from './suites/matmul.mjs';
 
 const lib = await import('../dist/index.js');
+// The worker-thread GEMM lives in the Node layer (until mlstm/node re-exports it, import its module).
+const { createParallelBackend } = await import('../dist/node/gemm-workers.js');
 
 /** name → { run(lib) → rows, columns for the table, decorate(row) for derived table cells }. */
 const SUITES = {
   matmul: {
-    run: (library) => runMatmulSuite(library, { log: (r) => process.stderr.write(`  ${r.backend} ${r.m}x${r.k}x${r.n}: ${r.gflops.toFixed(2)} GFLOP/s\n`) }),
+    run: (library) => {
+      const parallel = createParallelBackend({ threads: 2 });
+      try {
+        return runMatmulSuite(library, {
+          backends: [{ name: 'parallel', threads: parallel.threads, backend: parallel }],
+          log: (r) => process.stderr.write(`  ${r.backend} ×${r.threads} ${r.m}x${r.k}x${r.n}: ${r.gflops.toFixed(2)} GFLOP/s\n`),
+        });
+      } finally {
+        parallel.close();
+      }
+    },
     columns: MATMUL_COLUMNS,
     decorate: (r) => ({ ...r, speedup: r.naive_gflops ? r.gflops / r.naive_gflops : null }),
   },

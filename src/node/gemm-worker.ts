@@ -1,0 +1,17 @@
+/*
+ * Entry point of one GEMM worker thread (started by gemm-workers.ts): serves jobs from the shared
+ * control block until told to exit. Node-specific only in how it receives its start data and the
+ * operand buffers (synchronously, from a MessagePort, while the thread never returns to its loop).
+ */
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { serveGemmJobs, type SharedOperands } from '../tensor/kernels/gemm-parallel.js';
+
+interface GemmWorkerData {
+  control: SharedArrayBuffer;
+  index: number;
+  port: MessagePort;
+}
+
+const { control, index, port } = workerData as GemmWorkerData;
+serveGemmJobs(control, index, () => receiveMessageOnPort(port)?.message as SharedOperands | undefined);
+port.close();

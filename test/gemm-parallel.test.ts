@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { Backend, GemmArgs } from '../src/tensor/backend.js';
+import type { Storage } from '../src/tensor/dtype.js';
+import { Rng } from '../src/tensor/rng.js';
+import { MR } from '../src/tensor/kernels/gemm-panels.js';
+import { PARALLEL_MIN_WORK, partitionRows } from '../src/tensor/kernels/gemm-parallel.js';
+import { ensureBuilt, ROOT } from './cli-helpers.js';
+
+/*
+ * The worker-thread GEMM against the single-thread blocked kernel: results must be bit-identical
+ * (every thread runs the same kernel on whole rows). Worker threads run JavaScript, so this test
+ * uses the compiled package (dist/, rebuilt when stale) for both sides of the comparison.
+ */
+
+interface Built {
+  createParallelBackend: (o?: { threads?: number }) => Backend & { threads: number; close(): void };
+  blockedBackend: Backend;
+}
+
+let lib: Built;
+let parallel: Backend & { threads: number; close(): void };
+
+beforeAll(async () => {
+  ensureBuilt();
+  const workers = (await import(`${ROOT}dist/node/gemm-workers.js`)) as Pick<Built, 'createParallelBackend'>;
+  const blocked = (await import(`${ROOT}dist/tensor/kernels/gemm-blocked.js`)) as Pick<Built, 'blockedBackend'>;
+  lib = { ...workers, ...blocked };
+  parallel = lib.createParallelBackend({ threads: 3 });
+}, 180_000);
+
+afterAll(() => parallel?.close());
+
+const identical = (x: Storage, y: Storage): boolean => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
+
+function problem(seed: number, m: number, n: number, k: number, transA: boolean, transB: boolean, f64: boolean, accumulate: boolean, withBias: boolean, pad: number): { args: GemmArgs; c: Storage } {
+  const rng = new Rng(seed);
+  const make = (len: number): Storage => {
+    const x = f64 ? new Float64Array(len) : new Float32Array(len);
+    for (let i = 0; i < len; i++) x[i] = rng.uniform(-1, 1);
+    return x;
+  };
+  const lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad;
+  const args: GemmArgs = {
+    m, n, k, transA, transB, lda, ldb, ldc, accumulate, alpha: rng.uniform(-2, 2),
+    a: make(pad + ((transA ? k : m) - 1) * lda + (transA ? m : k)), aOffset: pad,
+    b: make(pad + ((transB ? n : k) - 1) * ldb + (transB ? k : n)), bOffset: pad,
+    c: new Float32Array(0), cOffset: pad,
+  };
+  if (withBias) args.bias = make(n);
+  return { args, c: make(pad + (m - 1) * ldc + n + pad) };
+}
+
+describe('parallel GEMM (worker_threads)', () => {
+  it('uses the requested threads', () => {
+    expect(parallel.threads).toBe(3);
+  });
+
+  it('is bit-identical to the single-thread blocked kernel on problems large enough to split', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2 * MR, max: 160 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), fc.boolean(), fc.boolean(),
+        fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e9 }),
+        (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
+          const k = Math.max(1, Math.ceil(PARALLEL_MIN_WORK / (m * n))) + (seed % 5); // at least the split threshold
+          if (k > 4000) return true; // n too small for a splittable problem of reasonable size
+          const { args, c } = problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad);
+          const single = c.slice();
+          const split = c.slice();
+          lib.blockedBackend.gemm({ ...args, c: single });
+          parallel.gemm({ ...args, c: split });
+          return identical(single, split);
+        },
+      ),
+      { numRuns: 12 },
+    );
+  }, 120_000);
+
+  it('runs small problems on the calling thread with the same result', () => {
+    const { args, c } = problem(7, 5, 9, 11, false, true, false, true, true, 1);
+    const single = c.slice(), split = c.slice();
+    lib.blockedBackend.gemm({ ...args, c: single });
+    parallel.gemm({ ...args, c: split });
+    expect(identical(single, split)).toBe(true);
+  });
+
+  it('validates arguments like the single-thread kernel', () => {
+    const m = 128, n = 128, k = 128;
+    expect(() => parallel.gemm({ m, n, k, a: new Float32Array(m * k - 1), b: new Float32Array(k * n), c: new Float32Array(m * n) })).toThrow(
+      /gemm: a stored as \[128,128\].*needs 16384 elements, has 16383/,
+    );
+  });
+
+  it('threads: 1 is the single-thread kernel; close() is idempotent and gemm refuses afterwards', () => {
+    const one = lib.createParallelBackend({ threads: 1 });
+    expect(one.threads).toBe(1);
+    one.close();
+    const two = lib.createParallelBackend({ threads: 2 });
+    two.close();
+    two.close();
+    const m = 128;
+    expect(() => two.gemm({ m, n: m, k: m, a: new Float32Array(m * m), b: new Float32Array(m * m), c: new Float32Array(m * m) })).toThrow(/closed/);
+  });
+});
+
+describe('partitionRows', () => {
+  it('covers [0, m) with contiguous ranges cut at multiples of MR', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 9 }), (m, parts) => {
+        const ranges = partitionRows(m, parts);
+        expect(ranges.length).toBeGreaterThanOrEqual(1);
+        expect(ranges.length).toBeLessThanOrEqual(parts);
+        expect(ranges[0]![0]).toBe(0);
+        expect(ranges.at(-1)![1]).toBe(m);
+        for (let i = 0; i < ranges.length; i++) {
+          const [s, e] = ranges[i]!;
+          expect(e).toBeGreaterThan(s);
+          if (i > 0) expect(s).toBe(ranges[i - 1]![1]);
+          if (i < ranges.length - 1) expect(e % MR).toBe(0);
+        }
+        // Balanced: sizes differ by at most one register tile (plus the ragged last tile).
+        const sizes = ranges.map(([s, e]) => e - s);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(2 * MR);
+      }),
+    );
+  });
+});
