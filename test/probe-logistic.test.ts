@@ -88,14 +88,14 @@ function coordinateDescent(x: Float64Array, y: Float64Array, n: number, d: numbe
   return { w, b };
 }
 
-describe('fitL1Logistic', () => {
+describe.each(['cd', 'fista'] as const)('fitL1Logistic, solver %s', (solver) => {
   it('meets the KKT conditions to 1e-6 on random problems (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 8, max: 60 }), fc.integer({ min: 1, max: 7 }), fc.double({ min: 0.02, max: 1.2, noNaN: true }), (seed, n, d, frac) => {
         const { x, y } = randomProblem(seed, n, d);
         const X = new DenseMatrix(x, n, d);
         const lambda = frac * lambdaMax(X, y);
-        const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-9, maxIterations: 200000 });
+        const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-9, maxIterations: 200000, solver });
         const { gw, gb } = gradient(x, y, n, d, fit.weights, fit.bias);
         expect(Math.abs(gb)).toBeLessThan(1e-6);
         for (let j = 0; j < d; j++) {
@@ -120,7 +120,7 @@ describe('fitL1Logistic', () => {
       const { x, y } = randomProblem(seed, n, d);
       const X = new DenseMatrix(x, n, d);
       const lambda = frac * lambdaMax(X, y);
-      const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-11, maxIterations: 200000 });
+      const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-11, maxIterations: 200000, solver });
       const ref = coordinateDescent(x, y, n, d, lambda);
       expect(fit.converged).toBe(true);
       for (let j = 0; j < d; j++) expect(Math.abs(fit.weights[j]! - ref.w[j]!)).toBeLessThan(1e-6);
@@ -134,12 +134,12 @@ describe('fitL1Logistic', () => {
   it('at λ ≥ λ_max all weights are zero and the intercept is the log-odds of the base rate', () => {
     const { x, y } = randomProblem(7, 50, 3);
     const X = new DenseMatrix(x, 50, 3);
-    const fit = fitL1Logistic(X, y, { lambda: lambdaMax(X, y) * 1.0001, tolerance: 1e-12 });
+    const fit = fitL1Logistic(X, y, { lambda: lambdaMax(X, y) * 1.0001, tolerance: 1e-12, solver });
     const p = y.reduce((a, v) => a + v, 0) / 50;
     expect(Array.from(fit.weights)).toEqual([0, 0, 0]);
     expect(fit.bias).toBeCloseTo(Math.log(p / (1 - p)), 9);
     // Just below λ_max a weight turns on.
-    const below = fitL1Logistic(X, y, { lambda: lambdaMax(X, y) * 0.9, tolerance: 1e-10 });
+    const below = fitL1Logistic(X, y, { lambda: lambdaMax(X, y) * 0.9, tolerance: 1e-10, solver });
     expect(Array.from(below.weights).some((v) => v !== 0)).toBe(true);
   });
 
@@ -166,26 +166,85 @@ describe('fitL1Logistic', () => {
     const sparse = new SparseMatrix(Int32Array.from(rowStart), Int32Array.from(cols), Float32Array.from(vals), n, d);
     const X = new DenseMatrix(dense, n, d);
     const lambda = 0.02;
-    const a = fitL1Logistic(X, y, { lambda, tolerance: 1e-10 });
-    const b = fitL1Logistic(sparse, y, { lambda, tolerance: 1e-10 });
+    const a = fitL1Logistic(X, y, { lambda, tolerance: 1e-10, solver });
+    const b = fitL1Logistic(sparse, y, { lambda, tolerance: 1e-10, solver });
     for (let j = 0; j < d; j++) expect(b.weights[j]).toBeCloseTo(a.weights[j]!, 7);
     // Standardised: implicit view vs the explicitly standardised dense matrix.
     const s = computeStandardization(sparse);
     const explicit = new Float64Array(n * d);
     for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) explicit[i * d + j] = (dense[i * d + j]! - s.mean[j]!) / s.scale[j]!;
-    const c = fitL1Logistic(new StandardizedMatrix(sparse, s), y, { lambda, tolerance: 1e-10 });
-    const e = fitL1Logistic(new DenseMatrix(explicit, n, d), y, { lambda, tolerance: 1e-10 });
+    const c = fitL1Logistic(new StandardizedMatrix(sparse, s), y, { lambda, tolerance: 1e-10, solver });
+    const e = fitL1Logistic(new DenseMatrix(explicit, n, d), y, { lambda, tolerance: 1e-10, solver });
     for (let j = 0; j < d; j++) expect(c.weights[j]).toBeCloseTo(e.weights[j]!, 7);
     expect(c.bias).toBeCloseTo(e.bias, 7);
   });
 
   it('rejects bad input with messages naming the problem', () => {
     const X = new DenseMatrix(new Float64Array(4), 2, 2);
-    expect(() => fitL1Logistic(X, [0, 2], { lambda: 0.1 })).toThrow(/target 1 is 2, expected 0 or 1/);
-    expect(() => fitL1Logistic(X, [0], { lambda: 0.1 })).toThrow(/1 targets for a matrix of 2 rows/);
-    expect(() => fitL1Logistic(X, [0, 1], { lambda: -1 })).toThrow(/lambda must be a finite number ≥ 0/);
-    expect(() => fitL1Logistic(X, [0, 1], { lambda: NaN })).toThrow(/lambda/);
+    expect(() => fitL1Logistic(X, [0, 2], { lambda: 0.1, solver })).toThrow(/target 1 is 2, expected 0 or 1/);
+    expect(() => fitL1Logistic(X, [0], { lambda: 0.1, solver })).toThrow(/1 targets for a matrix of 2 rows/);
+    expect(() => fitL1Logistic(X, [0, 1], { lambda: -1, solver })).toThrow(/lambda must be a finite number ≥ 0/);
+    expect(() => fitL1Logistic(X, [0, 1], { lambda: NaN, solver })).toThrow(/lambda/);
+    expect(() => fitL1Logistic(X, [0, 1], { lambda: 0.1, solver, initial: { weights: new Float64Array(3), bias: 0 } })).toThrow(/initial weights have length 3, expected 2/);
   });
+
+  it('warm starts from another solution reach the same optimum', () => {
+    const { x, y } = randomProblem(21, 60, 6);
+    const X = new DenseMatrix(x, 60, 6);
+    const lmax = lambdaMax(X, y);
+    const cold = fitL1Logistic(X, y, { lambda: 0.05 * lmax, tolerance: 1e-10, solver });
+    const start = fitL1Logistic(X, y, { lambda: 0.5 * lmax, tolerance: 1e-10, solver });
+    const warm = fitL1Logistic(X, y, { lambda: 0.05 * lmax, tolerance: 1e-10, solver, initial: { weights: start.weights, bias: start.bias } });
+    for (let j = 0; j < 6; j++) expect(warm.weights[j]).toBeCloseTo(cold.weights[j]!, 7);
+    expect(warm.bias).toBeCloseTo(cold.bias, 7);
+  });
+});
+
+describe('fitL1Logistic: the two solvers', () => {
+  it('agree on a wide sparse standardised problem (hashed n-gram shape)', () => {
+    const n = 80;
+    const d = 300;
+    const rng = new Rng(31);
+    const rowStart = [0];
+    const cols: number[] = [];
+    const vals: number[] = [];
+    const y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 2;
+      for (let j = 0; j < d; j++) {
+        // Column 0 is informative; the rest are rare (about 3% of rows), so standardising them makes huge values.
+        const p = j === 0 ? (y[i] ? 0.8 : 0.2) : 0.03;
+        if (rng.uniform() < p) {
+          cols.push(j);
+          vals.push(Math.fround(Math.log1p(1 + rng.int(3))));
+        }
+      }
+      rowStart.push(cols.length);
+    }
+    const sparse = new SparseMatrix(Int32Array.from(rowStart), Int32Array.from(cols), Float32Array.from(vals), n, d);
+    const X = new StandardizedMatrix(sparse, computeStandardization(sparse));
+    const lambda = 0.1 * lambdaMax(X, y);
+    const cd = fitL1Logistic(X, y, { lambda, tolerance: 1e-8, solver: 'cd' });
+    const fista = fitL1Logistic(X, y, { lambda, tolerance: 1e-8, solver: 'fista', maxIterations: 500000 });
+    expect(cd.converged && fista.converged).toBe(true);
+    expect(Math.abs(cd.objective - fista.objective)).toBeLessThan(1e-9);
+    // With more columns than rows the minimising weights need not be unique, but the fitted scores z are
+    // (the loss is strictly convex in z), and so is ‖w‖₁.
+    const zc = new Float64Array(n);
+    const zf = new Float64Array(n);
+    X.mul(cd.weights, zc);
+    X.mul(fista.weights, zf);
+    for (let i = 0; i < n; i++) expect(Math.abs(zc[i]! + cd.bias - zf[i]! - fista.bias)).toBeLessThan(1e-4);
+    const l1 = (w: Float64Array): number => w.reduce((s, v) => s + Math.abs(v), 0);
+    expect(Math.abs(l1(cd.weights) - l1(fista.weights))).toBeLessThan(1e-5);
+  });
+
+  it('names an unknown solver', () => {
+    expect(() => fitL1Logistic(new DenseMatrix(new Float64Array(2), 2, 1), [0, 1], { lambda: 0.1, solver: 'sgd' as 'cd' })).toThrow(/solver must be 'cd' or 'fista', got "sgd"/);
+  });
+});
+
+describe('numerics', () => {
 
   it('softplus and sigmoid are stable at extreme arguments', () => {
     expect(softplus(1000)).toBe(1000);

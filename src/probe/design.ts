@@ -25,8 +25,26 @@ function checkLength(op: string, name: string, a: { length: number }, n: number)
   if (a.length !== n) throw new RangeError(`${op}: ${name} has length ${a.length}, expected ${n}`);
 }
 
+/**
+ * Column-major storage, for coordinate descent. Sparse: column j's entries are k in
+ * colStart[j] … colStart[j+1]−1, value values[k] in row rowIndex[k]. Dense (`colStart` and `rowIndex`
+ * null): column j is values[j·rows … (j+1)·rows).
+ */
+export interface ColumnLayout {
+  colStart: Int32Array | null; // [cols+1]
+  rowIndex: Int32Array | null; // [nnz]
+  values: Float32Array | Float64Array; // [nnz] or [cols,rows]
+}
+
+/** A matrix that can also hand out its columns (the two storage classes; not the standardised view). */
+export interface ColumnMatrix extends DesignMatrix {
+  columnLayout(): ColumnLayout;
+}
+
 /** Row-major [rows, cols]. */
-export class DenseMatrix implements DesignMatrix {
+export class DenseMatrix implements ColumnMatrix {
+  private byColumn: Float64Array | null = null; // [cols, rows], built on first column access
+
   constructor(
     readonly data: Float32Array | Float64Array,
     readonly rows: number,
@@ -61,6 +79,15 @@ export class DenseMatrix implements DesignMatrix {
     for (let i = 0; i < this.rows; i++) out[i] = this.data[i * this.cols + j]!;
   }
 
+  columnLayout(): ColumnLayout {
+    if (!this.byColumn) {
+      const t = new Float64Array(this.rows * this.cols);
+      for (let i = 0; i < this.rows; i++) for (let k = 0; k < this.cols; k++) t[k * this.rows + i] = this.data[i * this.cols + k]!;
+      this.byColumn = t;
+    }
+    return { colStart: null, rowIndex: null, values: this.byColumn };
+  }
+
   columnMoments(sums: Float64Array, squares: Float64Array): void {
     const { data, rows, cols } = this;
     sums.fill(0, 0, cols);
@@ -82,7 +109,7 @@ export class DenseMatrix implements DesignMatrix {
 }
 
 /** Compressed sparse rows: row i holds entries rowStart[i] … rowStart[i+1]−1 of (colIndex, value). */
-export class SparseMatrix implements DesignMatrix {
+export class SparseMatrix implements ColumnMatrix {
   private csc: { colStart: Int32Array; rowIndex: Int32Array; values: Float32Array } | null = null;
 
   constructor(
@@ -129,6 +156,11 @@ export class SparseMatrix implements DesignMatrix {
     const csc = this.columns();
     out.fill(0, 0, this.rows);
     for (let k = csc.colStart[j]!; k < csc.colStart[j + 1]!; k++) out[csc.rowIndex[k]!] = csc.values[k]!;
+  }
+
+  columnLayout(): ColumnLayout {
+    const csc = this.columns();
+    return { colStart: csc.colStart, rowIndex: csc.rowIndex, values: csc.values };
   }
 
   columnMoments(sums: Float64Array, squares: Float64Array): void {

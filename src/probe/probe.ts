@@ -34,8 +34,10 @@ export interface FitProbeOptions {
   folds?: number; // default 3
   /** λ values tried, from λ_max·10^(−3/grid) down to λ_max·10^(−3) (default 8). */
   grid?: number;
-  tolerance?: number; // KKT tolerance of each fit (default 1e-5)
-  maxIterations?: number; // default 3000
+  /** KKT tolerance of each fit (default max(1e-6, λ/100): ample for predictions, and cheap at large λ). */
+  tolerance?: number;
+  maxIterations?: number; // default 2000
+  solver?: 'cd' | 'fista'; // default 'cd'
   info?: Record<string, string | number>;
   /** Progress messages (e.g. "cv fold 2/3"). */
   onProgress?: (message: string) => void;
@@ -77,8 +79,9 @@ function fitAll(x: DesignMatrix, ys: Float64Array[], lambda: number, options: Fi
   return ys.map((y, k) =>
     fitL1Logistic(x, y, {
       lambda,
-      tolerance: options.tolerance ?? 1e-5,
-      maxIterations: options.maxIterations ?? 3000,
+      tolerance: options.tolerance ?? Math.max(1e-6, lambda / 100),
+      maxIterations: options.maxIterations ?? 2000,
+      solver: options.solver ?? 'cd',
       initial: warm ? { weights: warm[k]!.weights, bias: warm[k]!.bias } : undefined,
     }),
   );
