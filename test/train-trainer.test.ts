@@ -45,18 +45,24 @@ describe('Trainer end to end (8 random words: entropy rate 0.828 bpc)', () => {
 });
 
 describe('resume', () => {
-  it('N steps + save + resume N steps = 2N uninterrupted steps, bit for bit (state carried across the save)', async () => {
+  it.each([
+    ['one layer', {}],
+    ['two layers with dropout (the mask generator is part of the state)', { layers: 2, dropout: 0.3 }],
+  ] as const)('N steps + save + resume N steps = 2N uninterrupted steps, bit for bit (%s)', async (_what, overrides) => {
     const N = 20;
     // seq 16 × batch 8 over 5700 tokens: 44 windows per pass, so 40 steps stay inside one pass and the
     // carried hidden state matters at the resume point.
     const options = tinyOptions({ steps: 2 * N, schedule: { kind: 'cosine', lr: 1e-2, steps: 2 * N } });
-    const straight = tinyModel(data.codec.size, 3);
-    const straightTrainer = new Trainer(straight, data, options);
+    const build = (seed: number): { model: ReturnType<typeof tinyModel>; trainer: Trainer } => {
+      const model = tinyModel(data.codec.size, seed, overrides);
+      const rng = model.dropoutRng;
+      return { model, trainer: new Trainer(model, data, options, rng ? { rng } : {}) };
+    };
+    const { model: straight, trainer: straightTrainer } = build(3);
     const straightLosses: number[] = [];
     await straightTrainer.run({ ...noYield, onStep: (r) => straightLosses.push(r.loss) });
 
-    const first = tinyModel(data.codec.size, 3);
-    const firstTrainer = new Trainer(first, data, options);
+    const { model: first, trainer: firstTrainer } = build(3);
     const losses: number[] = [];
     const outcome = await firstTrainer.run({ ...noYield, onStep: (r) => losses.push(r.loss), shouldStop: () => firstTrainer.step === N });
     expect(outcome.status).toBe('interrupted');
@@ -64,9 +70,8 @@ describe('resume', () => {
     const savedParams = new Map([...first.stateDict()].map(([n, t]) => [n, t.clone()]));
 
     // A different seed: every parameter must come from the saved state, not from initialisation.
-    const resumed = tinyModel(data.codec.size, 99);
+    const { model: resumed, trainer: resumedTrainer } = build(99);
     resumed.loadStateDict(savedParams);
-    const resumedTrainer = new Trainer(resumed, data, options);
     importTrainerState(resumedTrainer, saved.tensors, saved.metadata, 'saved');
     expect(resumedTrainer.step).toBe(N);
     await resumedTrainer.run({ ...noYield, onStep: (r) => losses.push(r.loss) });

@@ -13,7 +13,7 @@ export const TRAIN_FLAGS = {
   hidden: { type: 'string', value: 'N', help: 'hidden units per layer (default 128)' },
   embed: { type: 'string', value: 'N', help: 'embedding size (default 32)' },
   layers: { type: 'string', value: 'N', help: 'stacked layers (default 1)' },
-  dropout: { type: 'string', value: 'X', help: 'dropout between layers and before the head, in [0, 1) (default 0)' },
+  dropout: { type: 'string', value: 'X', help: 'dropout between stacked layers (training only), in [0, 1) (default 0)' },
   batch: { type: 'string', value: 'N', help: 'parallel streams B (default 32)' },
   seq: { type: 'string', value: 'N', help: 'window length T for truncated BPTT (default 64)' },
   steps: { type: 'string', value: 'N', help: 'total training steps, one window each (default 1000)' },

@@ -150,7 +150,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const options = savedOptions ? resumedOptions(f, savedOptions, outPath) : readTrainerOptions(f);
   if (split.valid.length < 2) throw new CliError(`the validation text has ${split.valid.length} ${unit}; it needs at least 2 (give a longer --data or a --valid FILE)`);
 
-  const rng = dropoutRng(model);
+  const rng = model.dropoutRng ?? undefined;
   const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
   const trainer = new Trainer(model, { ...split, source, unit }, options, rng ? { rng } : {});
   if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
@@ -225,9 +225,4 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const valid = outcome.validBpc !== undefined ? `validation bpc ${outcome.validBpc.toFixed(4)}; ` : '';
   process.stdout.write(`done: ${outcome.step} steps in ${elapsed}; ${valid}saved '${outPath}' and '${svgPath}'\n`);
   return 0;
-}
-
-/** The generator CharLM draws dropout masks from, when it exposes one: saved with the run for an exact resume. */
-function dropoutRng(model: CharLM): Rng | undefined {
-  return (model as { dropoutRng?: Rng | null }).dropoutRng ?? undefined;
 }

@@ -91,6 +91,11 @@ export class CharLM extends Module {
     return this;
   }
 
+  /** The generator of the dropout masks (null without dropout), part of a resumable training state. */
+  get dropoutRng(): Rng | null {
+    return this.rnn.dropoutRng;
+  }
+
   zeroState(batch: number): LayerState[] {
     return this.rnn.zeroState(batch);
   }

@@ -55,7 +55,7 @@ export class Embedding extends Module {
 export class Dropout extends Module {
   constructor(
     readonly p: number,
-    private readonly rng: Rng,
+    readonly rng: Rng,
   ) {
     super();
     if (!(p >= 0 && p < 1)) throw new RangeError(`Dropout: probability must be in [0, 1), got ${p}`);

@@ -64,6 +64,11 @@ export class StackedRNN extends Module {
     return this;
   }
 
+  /** The generator dropout masks are drawn from (null without dropout): trainers save it to resume exactly. */
+  get dropoutRng(): Rng | null {
+    return this.drop ? this.drop.rng : null;
+  }
+
   zeroState(batch: number, dtype?: DType): CellState[] {
     return this.layers.items.map((c) => c.zeroState(batch, dtype));
   }
