@@ -216,16 +216,12 @@ export class ParallelGemm implements Backend {
   /** Grows the shared operand buffers (never shrinks) and ships replacements to the workers. */
   private reserve(aBytes: number, bBytes: number, cBytes: number, biasBytes: number): void {
     const ops = this.operands;
-    let grown = false;
-    const grow = (op: SharedOperand, bytes: number): SharedOperand => {
-      if (op.buffer.byteLength >= bytes) return op;
-      grown = true;
-      return sharedOperand(new SharedArrayBuffer(Math.ceil((bytes * 1.25) / 8) * 8));
-    };
-    const next: SharedOperands = { version: ops.version + 1, a: grow(ops.a, aBytes), b: grow(ops.b, bBytes), c: grow(ops.c, cBytes), bias: grow(ops.bias, biasBytes) };
-    if (!grown) return;
-    this.operands = next;
-    this.transport.sendOperands(next);
+    const fits = (op: SharedOperand, bytes: number): boolean => op.buffer.byteLength >= bytes;
+    if (fits(ops.a, aBytes) && fits(ops.b, bBytes) && fits(ops.c, cBytes) && fits(ops.bias, biasBytes)) return;
+    const grow = (op: SharedOperand, bytes: number): SharedOperand =>
+      fits(op, bytes) ? op : sharedOperand(new SharedArrayBuffer(Math.ceil((bytes * 1.25) / 8) * 8));
+    this.operands = { version: ops.version + 1, a: grow(ops.a, aBytes), b: grow(ops.b, bBytes), c: grow(ops.c, cBytes), bias: grow(ops.bias, biasBytes) };
+    this.transport.sendOperands(this.operands);
   }
 
   /** Stops the workers. Safe to call twice; gemm throws afterwards. */
