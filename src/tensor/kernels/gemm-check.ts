@@ -1,4 +1,5 @@
 import type { GemmArgs } from '../backend.js';
+import type { Storage } from '../dtype.js';
 import { formatShape } from '../shape.js';
 
 /**
@@ -8,9 +9,9 @@ import { formatShape } from '../shape.js';
  */
 export function checkGemmArgs(p: GemmArgs, fn: string): void {
   const { m, n, k } = p;
-  for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer, got ${v}`);
-  }
+  checkDim(fn, 'm', m);
+  checkDim(fn, 'n', n);
+  checkDim(fn, 'k', k);
   const transA = p.transA ?? false;
   const transB = p.transB ?? false;
   // Stored shapes: A is [m,k] or, with transA, [k,m]; B is [k,n] or, with transB, [n,k]; C is [m,n].
@@ -29,24 +30,36 @@ export function checkGemmArgs(p: GemmArgs, fn: string): void {
   // The kernel reads A and B after it has started writing C, so C must not share memory with
   // them. Compared by the spans each matrix covers (offset to last element), so disjoint regions
   // of one buffer (e.g. time steps of a [T,B,H] array) remain allowed.
-  const cSpan = span(p.c, p.cOffset ?? 0, p.ldc ?? n, m, n);
-  for (const [name, data, off, ld, rows, cols] of [
-    ['a', p.a, p.aOffset ?? 0, p.lda ?? (transA ? m : k), transA ? k : m, transA ? m : k],
-    ['b', p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB ? n : k, transB ? k : n],
-  ] as const) {
-    if (data.buffer !== p.c.buffer) continue;
-    const s = span(data, off, ld, rows, cols);
-    if (s[0] < cSpan[1] && cSpan[0] < s[1]) {
-      throw new RangeError(`${fn}: c [${m},${n}] overlaps ${name} [${rows},${cols}] in the same buffer (C must not alias its inputs)`);
-    }
-  }
+  // (No arrays or closures here: this runs on every call, often inside a time loop.)
+  const ldc = p.ldc ?? n;
+  checkDisjoint(fn, p.c, p.cOffset ?? 0, ldc, m, n, 'a', p.a, p.aOffset ?? 0, p.lda ?? (transA ? m : k), transA ? k : m, transA ? m : k);
+  checkDisjoint(fn, p.c, p.cOffset ?? 0, ldc, m, n, 'b', p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB ? n : k, transB ? k : n);
 }
 
-/** The byte range [start, end) of the buffer that a rows×cols matrix with leading dimension ld covers. */
-function span(data: ArrayBufferView & { BYTES_PER_ELEMENT: number }, offset: number, ld: number, rows: number, cols: number): [number, number] {
-  if (rows === 0 || cols === 0) return [0, 0];
-  const start = data.byteOffset + offset * data.BYTES_PER_ELEMENT;
-  return [start, start + ((rows - 1) * ld + cols) * data.BYTES_PER_ELEMENT];
+function checkDim(fn: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer, got ${v}`);
+}
+
+function checkDisjoint(
+  fn: string,
+  c: Storage,
+  cOff: number,
+  ldc: number,
+  m: number,
+  n: number,
+  name: string,
+  x: Storage,
+  xOff: number,
+  ldx: number,
+  rows: number,
+  cols: number,
+): void {
+  if (x.buffer !== c.buffer || m === 0 || n === 0 || rows === 0 || cols === 0) return;
+  const cStart = spanStart(c, cOff), cEnd = cStart + ((m - 1) * ldc + n) * c.BYTES_PER_ELEMENT;
+  const xStart = spanStart(x, xOff), xEnd = xStart + ((rows - 1) * ldx + cols) * x.BYTES_PER_ELEMENT;
+  if (xStart < cEnd && cStart < xEnd) {
+    throw new RangeError(`${fn}: c [${m},${n}] overlaps ${name} [${rows},${cols}] in the same buffer (C must not alias its inputs)`);
+  }
 }
 
 function checkOperand(
@@ -63,16 +76,18 @@ function checkOperand(
     throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
   const lead = ld ?? cols;
-  const shape = formatShape([rows, cols]);
   if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`${fn}: ${name}Offset must be a non-negative integer, got ${offset}`);
   if (!Number.isInteger(lead) || lead < cols || lead < 0) {
-    throw new RangeError(`${fn}: ld${name} = ${lead} is smaller than the ${cols} columns of ${flag}${name} stored as ${shape}`);
+    throw new RangeError(`${fn}: ld${name} = ${lead} is smaller than the ${cols} columns of ${flag}${name} stored as ${formatShape([rows, cols])}`);
   }
   if (rows === 0 || cols === 0) return;
   const end = offset + (rows - 1) * lead + cols;
   if (end > data.length) {
     throw new RangeError(
-      `${fn}: ${flag}${name} stored as ${shape} with ld${name} ${lead} from offset ${offset} needs ${end} elements, has ${data.length}`,
+      `${fn}: ${flag}${name} stored as ${formatShape([rows, cols])} with ld${name} ${lead} from offset ${offset} needs ${end} elements, has ${data.length}`,
     );
   }
 }
+
+/** Byte position of element `offset` of a typed array within its buffer. */
+const spanStart = (x: Storage, offset: number): number => x.byteOffset + offset * x.BYTES_PER_ELEMENT;
