@@ -110,6 +110,19 @@ describe('mlstm probe', () => {
     it(`usage error, exit 2: ${name}`, async () => expectOneLineError(await invoke(runProbe, argv), 2, pattern));
   }
 
+  it('usage error, exit 2: --svg-unit beyond the model', async () => {
+    expectOneLineError(await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--svg', join(dir, 's.svg'), '--svg-unit', '5']), 2, /--svg-unit 5 is out of range: the model has 5 units/);
+  });
+
+  it('warns about test labels the training texts lack, and counts them as errors', async () => {
+    const odd = join(dir, 'odd.tsv');
+    writeFileSync(odd, `${readFileSync(testTsv, 'utf8')}maybe\tabc\n`);
+    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', odd, '--l1', '0.01']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: test labels absent from the training texts count as errors: "maybe"/);
+    expect(r.stdout).toMatch(/^accuracy 0\.9836$/m); // 60 of 61
+  });
+
   it('a bad TSV line is one line naming the file and line number, exit 1', async () => {
     const bad = join(dir, 'bad.tsv');
     writeFileSync(bad, 'with x\tabc x\nwithout\tabc\nthis line has no tab\n');

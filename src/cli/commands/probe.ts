@@ -102,6 +102,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   } else {
     const checkpointPath = args.positionals[0]!;
     loaded = loadCheckpointFile(checkpointPath);
+    const hidden = loaded.model.config.hidden;
+    if (svgUnitFlag !== undefined && svgUnitFlag >= hidden) throw new UsageError(`${CMD}: --svg-unit ${svgUnitFlag} is out of range: the model has ${hidden} units`);
     const a = featuresOfExamples(loaded.model, loaded.vocab, train, trainPath, pool, batch);
     const b = featuresOfExamples(loaded.model, loaded.vocab, test, testPath, pool, batch);
     xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
@@ -137,8 +139,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   const testPredicted = predict(probe, xTest);
   process.stdout.write(`accuracy ${fmt(accuracy(testPredicted, testLabels))}\n`);
 
+  const classIndex = new Map(probe.classes.map((c, k) => [c, k]));
+  const trainTargets = Int32Array.from(trainLabels, (l) => classIndex.get(l)!);
+  const testTargets = Int32Array.from(testLabels, (l) => classIndex.get(l) ?? -1); // an unseen test label is always wrong
+  const unseen = [...new Set(testLabels.filter((l) => !classIndex.has(l)))];
+  if (unseen.length > 0) process.stderr.write(`probe: warning: test labels absent from the training texts count as errors: ${unseen.map((l) => JSON.stringify(l)).join(', ')}\n`);
+  const single = bestSingleUnit(xTrain, trainTargets, xTest, testTargets, probe.classes.length);
   const units = topUnits(probe, top);
-  const names = baseline ? dominantNgrams(train.map((e) => e.text), units.map((u) => u.unit), { maxN, buckets }) : null;
+  // Hashed columns get the n-gram that fills them most often in the training texts as a name.
+  const names = baseline ? dominantNgrams(train.map((e) => e.text), [...units.map((u) => u.unit), single.unit], { maxN, buckets }) : null;
+  const nameOf = (unit: number): string => (names ? JSON.stringify(names.get(unit) ?? '') : '');
   if (units.length > 0) {
     const binary = probe.classes.length === 2;
     process.stdout.write(
@@ -147,20 +157,13 @@ export async function run(argv: readonly string[]): Promise<number> {
         : `top units (weight on the standardised unit in one class's one-vs-rest classifier: + for it, − against it):\n`,
     );
     for (const u of units) {
-      const name = names ? `  ${JSON.stringify(names.get(u.unit) ?? '')}` : '';
       const weight = binary ? Math.abs(u.weight).toFixed(4) : `${u.weight >= 0 ? '+' : '−'}${Math.abs(u.weight).toFixed(4)}`;
-      process.stdout.write(`  unit ${String(u.unit).padStart(5)}  ${weight}  ${u.class}${name}\n`);
+      process.stdout.write(`  unit ${String(u.unit).padStart(5)}  ${weight}  ${u.class}${names ? `  ${nameOf(u.unit)}` : ''}\n`);
     }
   }
-
-  const classIndex = new Map(probe.classes.map((c, k) => [c, k]));
-  const trainTargets = Int32Array.from(trainLabels, (l) => classIndex.get(l)!);
-  const testTargets = Int32Array.from(testLabels, (l) => classIndex.get(l) ?? -1); // an unseen test label is always wrong
-  const single = bestSingleUnit(xTrain, trainTargets, xTest, testTargets, probe.classes.length);
   let rule = '';
   if (single.threshold !== undefined) rule = `; ${probe.classes[single.slopes[0]! > 0 ? 1 : 0]} when above ${single.threshold.toPrecision(4)}`;
-  const singleName = names ? ` ${JSON.stringify(dominantNgrams(train.map((e) => e.text), [single.unit], { maxN, buckets }).get(single.unit) ?? '')}` : '';
-  process.stdout.write(`best single unit ${single.unit}${singleName}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`);
+  process.stdout.write(`best single unit ${single.unit}${names ? ` ${nameOf(single.unit)}` : ''}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`);
 
   if (out !== undefined) {
     await writeOutputFile(out, out.endsWith('.safetensors') ? encodeProbeSafetensors(probe) : new TextEncoder().encode(probeToJSON(probe)));
@@ -168,7 +171,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   if (svgPath !== undefined && loaded) {
     const unit = svgUnitFlag ?? single.unit;
-    if (unit >= xTrain.cols) throw new UsageError(`${CMD}: --svg-unit ${unit} is out of range: the model has ${xTrain.cols} units`);
     const chosen = pickTexts(test, probe.classes, svgTexts);
     const svg = drawUnit(loaded.model, loaded.vocab, chosen, testPredicted, unit, pool, probe);
     await writeOutputFile(svgPath, new TextEncoder().encode(svg));
