@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { formatTable } from './lib/table.mjs';
 import { MATMUL_COLUMNS, runMatmulSuite } from './suites/matmul.mjs';
+import { TRAIN_COLUMNS, runTrainSuite } from './suites/train.mjs';
 
 const lib = await import('../dist/index.js');
 // The worker-thread GEMM lives in the Node layer (until mlstm/node re-exports it, import its module).
@@ -27,6 +28,14 @@ const SUITES = {
     },
     columns: MATMUL_COLUMNS,
     decorate: (r) => ({ ...r, speedup: r.naive_gflops ? r.gflops / r.naive_gflops : null }),
+  },
+  // Each training row runs in a child process of its own (clean peak RSS); see suites/train.mjs.
+  train: {
+    run: () =>
+      runTrainSuite({
+        log: (r) => process.stderr.write(`  ${r.cell} H=${r.hidden} ×${r.threads}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`),
+      }),
+    columns: TRAIN_COLUMNS,
   },
 };
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Peers on the same work as mlstm's bench: `npm --prefix bench/peers ci && node bench/peers/run.mjs [--json FILE]`.
+// Each measurement runs in a child process of its own (so its peak RSS is its own) and prints one JSON line;
+// a measurement that fails is reported with the error's first line instead of a number.
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MEASUREMENTS = [
+  ['tfjs-matmul.mjs', 'cpu'],
+  ['tfjs-matmul.mjs', 'wasm'],
+  ['tfjs-train.mjs', 'cpu'],
+  ['tfjs-train.mjs', 'wasm'],
+  ['brain-train.mjs'],
+];
+
+const args = process.argv.slice(2);
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
+if (jsonAt >= 0 && !jsonFile) throw new Error('bench/peers/run.mjs: --json needs a file name');
+
+console.log(`mlstm bench peers — Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
+const rows = [];
+for (const [script, ...scriptArgs] of MEASUREMENTS) {
+  const label = [script.replace('.mjs', ''), ...scriptArgs].join(' ');
+  process.stderr.write(`  ${label} …\n`);
+  const child = spawnSync(process.execPath, [join(here, script), ...scriptArgs], { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const last = child.stdout.trim().split('\n').pop() ?? '';
+  if (child.status === 0 && last.startsWith('{')) {
+    rows.push(JSON.parse(last));
+  } else {
+    const error = (child.stderr.split('\n').find((l) => /Error/.test(l)) ?? child.stderr.trim().split('\n').pop() ?? `exit ${child.status}`).trim();
+    rows.push({ system: label, what: 'failed', error });
+  }
+}
+
+const columns = [
+  ['system', 'system'],
+  ['what', 'work'],
+  ['gflops', 'GFLOP/s'],
+  ['chars_per_s', 'chars/s'],
+  ['step_ms', 'ms/step'],
+  ['peak_rss_mb', 'peak RSS MB'],
+  ['load', 'load avg'],
+  ['error', 'error'],
+];
+const cell = (v) => (v === undefined || v === null ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v >= 100 ? v.toFixed(0) : v.toFixed(2)) : String(v));
+const table = [columns.map(([, title]) => title), ...rows.map((r) => columns.map(([key]) => cell(r[key])))];
+const widths = columns.map((_, i) => Math.max(...table.map((r) => r[i].length)));
+const line = (r) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+console.log(['', line(table[0]), line(widths.map((w) => '-'.repeat(w))), ...table.slice(1).map(line)].join('\n'));
+if (jsonFile) {
+  writeFileSync(jsonFile, `${JSON.stringify(rows, null, 2)}\n`);
+  console.log(`\nwrote ${jsonFile}`);
+}

@@ -1,0 +1,119 @@
+// train suite: characters per second of whole training steps (forward + backward + clip + Adam) of the
+// char model, V=96, E=64, B=32, T=64, for mlstm and lstm at H=256 and H=512, on one thread (the default
+// blocked backend) and on two (the worker-thread backend).
+//
+// Each row runs in its own child process (`node bench/suites/train.mjs --row CELL HIDDEN THREADS`), so the
+// peak RSS it reports (process.resourceUsage().maxRSS at the end of the child) is that row's alone: the
+// model, its workspaces, the optimiser state and the worker threads — not the previous rows' garbage.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { medianSeconds } from '../lib/measure.mjs';
+
+export const TRAIN_CONFIG = { vocab: 96, embed: 64, batch: 32, seq: 64 };
+export const TRAIN_ROWS = [
+  ['mlstm', 256, 1],
+  ['mlstm', 256, 2],
+  ['lstm', 256, 1],
+  ['lstm', 256, 2],
+  ['mlstm', 512, 1],
+  ['mlstm', 512, 2],
+  ['lstm', 512, 1],
+  ['lstm', 512, 2],
+];
+
+/** Seeded tokens in [0, vocab) (an LCG: the bench must not depend on Math.random). */
+function fillTokens(array, vocab, seed) {
+  let s = seed >>> 0;
+  for (let i = 0; i < array.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    array[i] = (s >>> 8) % vocab;
+  }
+  return array;
+}
+
+/**
+ * Builds the model, optimiser and one window of tokens, and returns `step()`: one training step exactly as
+ * the Trainer does it (zero grads, forward from the carried state, backward, clip to norm 1, Adam, carry
+ * the detached state). Inputs are allocated here, never inside the timed function.
+ */
+export function makeTrainStep(lib, backend, { cell, hidden, seed = 1 }) {
+  const { vocab, embed, batch: B, seq: T } = TRAIN_CONFIG;
+  const model = new lib.CharLM({ cell, weightNorm: false, vocab, embed, hidden, layers: 1 }, { rng: new lib.Rng(seed) });
+  const params = model.parameters();
+  const opt = new lib.Adam(model.namedParameters(), { lr: 1e-3 });
+  const tokens = fillTokens(new Int32Array((T + 1) * B), vocab, seed + 1); // [T+1,B], time-major
+  const inputs = tokens.subarray(0, T * B); // [T,B]
+  const targets = tokens.subarray(B); // [T,B], shifted by one step
+  const tape = new lib.Tape({ backend });
+  let state = model.zeroState(B);
+  let loss = NaN;
+  const step = () => {
+    opt.zeroGrad();
+    const r = model.loss(tape, inputs, targets, T, B, state);
+    tape.backward(r.loss);
+    lib.clipGradNorm(params, 1);
+    opt.step();
+    state = model.detachState(r.state);
+    loss = r.loss.value.data[0];
+  };
+  return { step, charsPerStep: B * T, lastLoss: () => loss, model, opt, tape };
+}
+
+/** One row in this process: returns { cell, hidden, threads, chars_per_s, peak_rss_mb, load }. */
+export async function measureRow(cell, hidden, threads, { minSamples = 3, maxTime = 0.5 } = {}) {
+  const lib = await import('../../dist/index.js');
+  const { createParallelBackend } = await import('../../dist/node/index.js');
+  const parallel = threads > 1 ? createParallelBackend({ threads }) : null;
+  try {
+    const backend = parallel ?? lib.defaultBackend;
+    const { step, charsPerStep, lastLoss } = makeTrainStep(lib, backend, { cell, hidden });
+    step(); // warm-up: JIT, first-use grad buffers, optimiser moments
+    const seconds = medianSeconds(`train ${cell} H=${hidden} ×${threads}`, step, { minSamples, maxTime });
+    if (!Number.isFinite(lastLoss())) throw new Error(`bench train ${cell} H=${hidden}: loss is ${lastLoss()}`);
+    return {
+      cell,
+      hidden,
+      threads,
+      chars_per_s: charsPerStep / seconds,
+      step_ms: seconds * 1e3,
+      peak_rss_mb: process.resourceUsage().maxRSS / 1024, // maxRSS is in kilobytes
+      load: os.loadavg()[0],
+    };
+  } finally {
+    parallel?.close();
+  }
+}
+
+/** Runs every row in a fresh child process (synchronously, one after another). */
+export function runTrainSuite({ log = () => {}, rows = TRAIN_ROWS } = {}) {
+  const self = fileURLToPath(import.meta.url);
+  const out = [];
+  for (const [cell, hidden, threads] of rows) {
+    const child = spawnSync(process.execPath, [self, '--row', cell, String(hidden), String(threads)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (child.status !== 0) throw new Error(`bench train ${cell} H=${hidden} ×${threads}: child exited with ${child.status ?? child.signal}`);
+    const row = JSON.parse(child.stdout.trim().split('\n').pop());
+    out.push(row);
+    log(row);
+  }
+  return out;
+}
+
+export const TRAIN_COLUMNS = [
+  { key: 'cell', title: 'cell' },
+  { key: 'hidden', title: 'H' },
+  { key: 'threads', title: 'threads' },
+  { key: 'chars_per_s', title: 'chars/s', digits: 0 },
+  { key: 'step_ms', title: 'ms/step', digits: 0 },
+  { key: 'peak_rss_mb', title: 'peak RSS MB', digits: 1 },
+  { key: 'load', title: 'load avg', digits: 2 },
+];
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--row') {
+  const [cell, hidden, threads] = process.argv.slice(3);
+  const row = await measureRow(cell, Number(hidden), Number(threads));
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
