@@ -57,18 +57,27 @@ export function makeTrainStep(lib, backend, { cell, hidden, seed = 1 }) {
     state = model.detachState(r.state);
     loss = r.loss.value.data[0];
   };
-  return { step, charsPerStep: B * T, lastLoss: () => loss, model, opt, tape };
+  return { step, charsPerStep: B * T, lastLoss: () => loss, model, opt, tape, inputs, targets };
+}
+
+/**
+ * benchmark.js samples per row: a step takes 1–4 s at H=256 and 4–12 s at H=512 on a 2-core machine, and each
+ * sample costs two calls (see measureRow), so H=512 rows take the median of 2 to keep `npm run bench` < 5 min.
+ */
+function samplesFor(hidden) {
+  return hidden <= 256 ? 3 : 2;
 }
 
 /** One row in this process: returns { cell, hidden, threads, chars_per_s, peak_rss_mb, load }. */
-export async function measureRow(cell, hidden, threads, { minSamples = 3, maxTime = 0.5 } = {}) {
+export async function measureRow(cell, hidden, threads, { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
   const lib = await import('../../dist/index.js');
   const { createParallelBackend } = await import('../../dist/node/index.js');
   const parallel = threads > 1 ? createParallelBackend({ threads }) : null;
   try {
     const backend = parallel ?? lib.defaultBackend;
     const { step, charsPerStep, lastLoss } = makeTrainStep(lib, backend, { cell, hidden });
-    step(); // warm-up: JIT, first-use grad buffers, optimiser moments
+    // No separate warm-up: benchmark.js calls the function once untimed before each timed sample, so the
+    // first (JIT, first-use grad buffers, optimiser moments) is never in a sample.
     const seconds = medianSeconds(`train ${cell} H=${hidden} ×${threads}`, step, { minSamples, maxTime });
     if (!Number.isFinite(lastLoss())) throw new Error(`bench train ${cell} H=${hidden}: loss is ${lastLoss()}`);
     return {
