@@ -32,6 +32,28 @@ export interface GemmArgs {
   /** [n], added to every row of C after the product (fused epilogue). */
   bias?: Storage;
   biasOffset?: number;
+  /**
+   * op(B) already packed by this backend's `prepareB` from the same b, bOffset, ldb, transB, k and
+   * n (and b's contents unchanged since). A backend may read it instead of b; the result is the
+   * same, bit for bit. A backend ignores a prepared operand it did not make (it then reads b),
+   * so a call stays correct on every backend.
+   */
+  packedB?: PreparedB;
+}
+
+/** The fields of GemmArgs that define op(B) [k,n]: what `Backend.prepareB` packs. */
+export type PrepareBArgs = Pick<GemmArgs, 'k' | 'n' | 'b' | 'bOffset' | 'ldb' | 'transB'>;
+
+/**
+ * An op(B) packed once for many gemms with the same B (a weight matrix across the T steps of a
+ * window): opaque outside the backend that made it. It snapshots b's values at preparation, so it
+ * is valid only while b is unchanged (prepare again after an optimiser step).
+ */
+export interface PreparedB {
+  /** Rows of op(B). */
+  readonly k: number;
+  /** Columns of op(B). */
+  readonly n: number;
 }
 
 /**
@@ -42,4 +64,10 @@ export interface GemmArgs {
 export interface Backend {
   readonly name: string;
   gemm(args: GemmArgs): void;
+  /**
+   * Optional: pack op(B) once so that repeated gemms with `packedB` set skip re-packing it (in a
+   * recurrent time loop the weight operand is the same at every step while A changes). Backends
+   * without it simply read b each call; callers write `args.packedB = backend.prepareB?.(args)`.
+   */
+  prepareB?(args: PrepareBArgs): PreparedB;
 }

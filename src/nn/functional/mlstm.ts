@@ -5,7 +5,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, prepareLoopWeight, recurrentDims, type RecurrentDims } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -108,6 +108,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   // One argument object per gemm, re-aimed each step: nothing is allocated inside the time loop.
   const hmArgs: GemmArgs = { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 };
   const zArgs: GemmArgs = { m: B, n: G, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true };
+  prepareLoopWeight(backend, hmArgs, T); // wmh and whm are the same at every step: pack each once
+  prepareLoopWeight(backend, zArgs, T);
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
@@ -150,6 +152,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     const needH0 = h0.requiresGrad;
     const dmArgs: GemmArgs = { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm };
     const dhArgs: GemmArgs = { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh };
+    prepareLoopWeight(backend, dmArgs, T);
+    prepareLoopWeight(backend, dhArgs, T);
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);

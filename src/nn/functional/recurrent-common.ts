@@ -1,3 +1,4 @@
+import type { Backend, GemmArgs } from '../../tensor/backend.js';
 import { promote, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, ShapeError } from '../../tensor/shape.js';
 import type { Var } from '../../autograd/var.js';
@@ -79,4 +80,13 @@ export function addColumnSums(dst: Storage, src: Storage, rows: number, cols: nu
 /** dst[k] += src[k] for k < n. */
 export function addInto(dst: Storage, src: Storage, n: number, srcOff = 0): void {
   for (let k = 0; k < n; k++) dst[k]! += src[srcOff + k]!;
+}
+
+/**
+ * Lets the backend pack a time loop's weight operand (args.b, the same matrix at every step) once
+ * for the `steps` gemms that use it, instead of once per step (see gemm-prepared.ts). Skipped for a
+ * single step, where preparing would only add a copy, and on backends without prepareB.
+ */
+export function prepareLoopWeight(backend: Backend, args: GemmArgs, steps: number): void {
+  if (steps >= 2 && backend.prepareB !== undefined) args.packedB = backend.prepareB(args);
 }

@@ -1,7 +1,8 @@
 import type { Backend, GemmArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { checkGemmArgs } from './gemm-check.js';
-import { KC, MC, MR, NC, NR, microKernel, packA, packB, storeTile } from './gemm-panels.js';
+import { KC, MC, MR, NC, NR, loadPackedB, microKernel, packA, packB, storeTile } from './gemm-panels.js';
+import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
 
 /**
@@ -11,6 +12,8 @@ import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
  * valid (see checkGemmArgs). Each C element's arithmetic (k-block order, summation order inside
  * a block) depends only on k, never on m, n or which rows are computed, so any row partition of
  * one problem gives bit-identical results (the parallel backend relies on this).
+ * `packed`, when given, is op(B) prepared from exactly these b, bOff, rsB, csB, k and n (the caller
+ * has checked): its blocks replace packing B, with the same values.
  */
 export function gemmBlockedStrided(
   m: number,
@@ -31,6 +34,7 @@ export function gemmBlockedStrided(
   accumulate: boolean,
   bias: Storage | undefined,
   biasOff: number,
+  packed?: BlockedPackedB,
 ): void {
   if (m === 0 || n === 0) return;
   if (k === 0) {
@@ -39,6 +43,7 @@ export function gemmBlockedStrided(
   }
   // Locals, not the module constants: module bindings are reloaded (with a TDZ check) per use.
   const mrStep = MR, nrStep = NR, kcMax = KC, mcMax = MC, ncMax = NC;
+  let block = 0; // index of the (jc, pc) block in packed.blocks (jc outer, pc inner, as here)
   for (let jc = 0; jc < n; jc += ncMax) {
     const nc = Math.min(ncMax, n - jc);
     for (let pc = 0; pc < k; pc += kcMax) {
@@ -46,7 +51,9 @@ export function gemmBlockedStrided(
       const first = pc === 0;
       const keep = accumulate || !first;
       const blockBias = first ? bias : undefined;
-      packB(b, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
+      if (packed === undefined) packB(b, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
+      else loadPackedB(packed.blocks[block]!);
+      block++;
       for (let ic = 0; ic < m; ic += mcMax) {
         const mc = Math.min(mcMax, m - ic);
         packA(a, aOff + ic * rsA + pc * csA, rsA, csA, mc, kc);
@@ -96,6 +103,9 @@ export function gemmBlocked(p: GemmArgs): void {
   const transB = p.transB ?? false;
   const lda = p.lda ?? (transA ? m : k); // A: [m,k] or [k,m]
   const ldb = p.ldb ?? (transB ? k : n); // B: [k,n] or [n,k]
+  // A prepared operand of another backend is ignored (b is read), as the GemmArgs contract says.
+  const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
+  if (packed !== undefined) packed.check('gemm', k, n, b, p.bOffset ?? 0, ldb, transB);
   const rsA = transA ? 1 : lda;
   const csA = transA ? lda : 1;
   const rsB = transB ? 1 : ldb;
@@ -110,8 +120,8 @@ export function gemmBlocked(p: GemmArgs): void {
     return;
   }
   gemmBlockedStrided(m, n, k, a, p.aOffset ?? 0, rsA, csA, b, p.bOffset ?? 0, rsB, csB, c, p.cOffset ?? 0, p.ldc ?? n,
-    p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0);
+    p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0, packed);
 }
 
-/** The packed, register-blocked single-thread GEMM as a Backend. */
-export const blockedBackend: Backend = Object.freeze({ name: 'blocked', gemm: gemmBlocked });
+/** The packed, register-blocked single-thread GEMM as a Backend (with prepareB: see gemm-prepared.ts). */
+export const blockedBackend: Backend = Object.freeze({ name: 'blocked', gemm: gemmBlocked, prepareB: prepareBlockedB });

@@ -1,4 +1,4 @@
-import type { GemmArgs } from '../backend.js';
+import type { GemmArgs, PrepareBArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { formatShape } from '../shape.js';
 
@@ -34,6 +34,15 @@ export function checkGemmArgs(p: GemmArgs, fn: string): void {
   const ldc = p.ldc ?? n;
   checkDisjoint(fn, p.c, p.cOffset ?? 0, ldc, m, n, 'a', p.a, p.aOffset ?? 0, p.lda ?? (transA ? m : k), transA ? k : m, transA ? m : k);
   checkDisjoint(fn, p.c, p.cOffset ?? 0, ldc, m, n, 'b', p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB ? n : k, transB ? k : n);
+}
+
+/** Validates the op(B) part of a gemm (k, n, b and its addressing) for Backend.prepareB. */
+export function checkPrepareBArgs(p: PrepareBArgs, fn: string): void {
+  const { n, k } = p;
+  checkDim(fn, 'n', n);
+  checkDim(fn, 'k', k);
+  const transB = p.transB ?? false;
+  checkOperand(fn, 'b', p.b, p.bOffset ?? 0, p.ldb, transB ? n : k, transB ? k : n, transB ? 'transB ' : '');
 }
 
 function checkDim(fn: string, name: string, v: number): void {
