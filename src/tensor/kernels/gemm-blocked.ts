@@ -1,7 +1,7 @@
 import type { Backend, GemmArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { checkGemmArgs } from './gemm-check.js';
-import { KC, MC, MR, NC, NR, loadPackedB, microKernel, packA, packB, storeTile } from './gemm-panels.js';
+import { KC, MC, MR, NC, NR, loadPackedB, microKernel, microKernelInto, packA, packB, storeTile } from './gemm-panels.js';
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
 
@@ -51,6 +51,8 @@ export function gemmBlockedStrided(
       const first = pc === 0;
       const keep = accumulate || !first;
       const blockBias = first ? bias : undefined;
+      // Full tiles of this k-block can take the fused kernel+store (no scaling, no bias to add).
+      const plain = alpha === 1 && blockBias === undefined;
       if (packed === undefined) packB(b, bOff + pc * rsB + jc * csB, rsB, csB, kc, nc);
       else loadPackedB(packed.blocks[block]!);
       block++;
@@ -61,9 +63,13 @@ export function gemmBlockedStrided(
           const nr = Math.min(nrStep, nc - jr);
           const bPanel = jr * kc;
           for (let ir = 0; ir < mc; ir += mrStep) {
-            microKernel(kc, ir * kc, bPanel);
             const cIdx = cOff + (ic + ir) * ldc + jc + jr;
-            storeTile(Math.min(mrStep, mc - ir), nr, alpha, c, cIdx, ldc, keep, blockBias, biasOff + jc + jr);
+            if (plain && nr === nrStep && mc - ir >= mrStep) {
+              microKernelInto(kc, ir * kc, bPanel, c, cIdx, ldc, keep);
+            } else {
+              microKernel(kc, ir * kc, bPanel);
+              storeTile(Math.min(mrStep, mc - ir), nr, alpha, c, cIdx, ldc, keep, blockBias, biasOff + jc + jr);
+            }
           }
         }
       }

@@ -150,6 +150,40 @@ export function microKernel(kc: number, ai: number, bi: number): void {
 }
 
 /**
+ * microKernel fused with the common epilogue: a full MR×NR tile, alpha = 1, no bias. The sums go
+ * from registers straight into C (C ← sum, or C + sum when `keep`) instead of through TILE and
+ * storeTile's general loops; the values are the ones storeTile would write (1·x = x exactly).
+ * The k-loop is microKernel's, duplicated because a shared helper would not keep the
+ * accumulators in registers.
+ */
+export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
+  const ap = PACKED_A;
+  const bp = PACKED_B;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  for (let p = 0; p < kc; p++) {
+    const a0 = ap[ai]!, a1 = ap[(ai + 1) | 0]!, a2 = ap[(ai + 2) | 0]!;
+    const b0 = bp[bi]!, b1 = bp[(bi + 1) | 0]!, b2 = bp[(bi + 2) | 0]!, b3 = bp[(bi + 3) | 0]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    ai = (ai + 3) | 0; // MR
+    bi = (bi + 4) | 0; // NR
+  }
+  const r1 = cIdx + ldc, r2 = r1 + ldc;
+  if (keep) {
+    c[cIdx] += c00; c[cIdx + 1] += c01; c[cIdx + 2] += c02; c[cIdx + 3] += c03;
+    c[r1] += c10; c[r1 + 1] += c11; c[r1 + 2] += c12; c[r1 + 3] += c13;
+    c[r2] += c20; c[r2 + 1] += c21; c[r2 + 2] += c22; c[r2 + 3] += c23;
+  } else {
+    c[cIdx] = c00; c[cIdx + 1] = c01; c[cIdx + 2] = c02; c[cIdx + 3] = c03;
+    c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
+    c[r2] = c20; c[r2 + 1] = c21; c[r2 + 2] = c22; c[r2 + 3] = c23;
+  }
+}
+
+/**
  * Merges TILE into C[mr,nr] (row stride ldc, from cIdx): the epilogue of one k-block. On the
  * first k-block C is overwritten (or added to when `keep`, i.e. accumulate) and bias[nr] from
  * biasIdx is added; later k-blocks add their partial product to what the earlier ones left.
