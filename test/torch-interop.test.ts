@@ -33,6 +33,15 @@ if (!torchAvailable) {
   console.warn(`torch-interop: SKIPPED — ${PYTHON} cannot import torch (${why}); install python3-torch to run the PyTorch checkpoint checks`);
 }
 
+// CI installs torch (.ci/run) and sets MLSTM_REQUIRE_TORCH, so there a missing torch fails instead of skipping.
+if (process.env['MLSTM_REQUIRE_TORCH'] === '1') {
+  describe('torch is required here (MLSTM_REQUIRE_TORCH=1)', () => {
+    it(`${PYTHON} imports torch`, () => {
+      expect(torchAvailable, `${PYTHON} cannot import torch`).toBe(true);
+    });
+  });
+}
+
 /** The contract's forward tolerance (CONTRACT.md "Tolerances"). */
 const FORWARD_TOL = 1e-5;
 const T = 11;
