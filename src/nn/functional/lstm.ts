@@ -4,7 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, prepareLoopWeight, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
@@ -77,8 +77,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
   Cbuf.set(c0.data);
   const savedStride = record ? B * SW : 0;
   const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H]
-  const zArgs: GemmArgs = { m: B, n: G, k: H, a: Hbuf, aOffset: 0, b: wh, transB: true, c: Z, cOffset: 0, accumulate: true };
-  prepareLoopWeight(backend, zArgs, T); // wh is the same at every step: pack it once
+  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: Hbuf, aOffset: 0, b: wh, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
@@ -105,8 +104,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
     if (cT.grad) dc.set(cT.grad.data);
     const DZ = allocate(dtype, TB * G); // [T,B,4H]
     const needH0 = h0.requiresGrad;
-    const dhArgs: GemmArgs = { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh };
-    prepareLoopWeight(backend, dhArgs, T);
+    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);

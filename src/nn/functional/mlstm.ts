@@ -5,7 +5,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, prepareLoopWeight, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -105,11 +105,9 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
   const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
 
-  // One argument object per gemm, re-aimed each step: nothing is allocated inside the time loop.
-  const hmArgs: GemmArgs = { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 };
-  const zArgs: GemmArgs = { m: B, n: G, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true };
-  prepareLoopWeight(backend, hmArgs, T); // wmh and whm are the same at every step: pack each once
-  prepareLoopWeight(backend, zArgs, T);
+  // One argument object per gemm, re-aimed each step (nothing allocated in the loop); weights packed once: withLoopWeight.
+  const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
+  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
@@ -150,10 +148,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     const DHM = allocate(dtype, TB * H); // [T,B,H]
     const dm = allocate(dtype, BH); // [B,H] one step's ∂L/∂m
     const needH0 = h0.requiresGrad;
-    const dmArgs: GemmArgs = { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm };
-    const dhArgs: GemmArgs = { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh };
-    prepareLoopWeight(backend, dmArgs, T);
-    prepareLoopWeight(backend, dhArgs, T);
+    const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm });
+    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh });
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);

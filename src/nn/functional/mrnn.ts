@@ -5,7 +5,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, prepareLoopWeight, recurrentDims, type RecurrentDims } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -80,10 +80,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   const M = allocate(dtype, TB * H); // [T,B,H]
   const hmStride = record ? BH : 0;
   const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
-  const hmArgs: GemmArgs = { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 };
-  const zArgs: GemmArgs = { m: B, n: H, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true };
-  prepareLoopWeight(backend, hmArgs, T); // wmh and whm are the same at every step: pack each once
-  prepareLoopWeight(backend, zArgs, T);
+  const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
+  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
@@ -117,10 +115,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     const DHM = allocate(dtype, TB * H);
     const dm = allocate(dtype, BH);
     const needH0 = h0.requiresGrad;
-    const dmArgs: GemmArgs = { m: B, n: H, k: H, a: DZ, aOffset: 0, b: whm, c: dm };
-    const dhArgs: GemmArgs = { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh };
-    prepareLoopWeight(backend, dmArgs, T);
-    prepareLoopWeight(backend, dhArgs, T);
+    const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DZ, aOffset: 0, b: whm, c: dm });
+    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh });
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);

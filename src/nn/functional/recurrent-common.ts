@@ -83,10 +83,12 @@ export function addInto(dst: Storage, src: Storage, n: number, srcOff = 0): void
 }
 
 /**
- * Lets the backend pack a time loop's weight operand (args.b, the same matrix at every step) once
- * for the `steps` gemms that use it, instead of once per step (see gemm-prepared.ts). Skipped for a
- * single step, where preparing would only add a copy, and on backends without prepareB.
+ * Returns `args` with args.packedB set when the backend can pack a time loop's weight operand
+ * (args.b, the same matrix at every step) once for the `steps` gemms that use it, instead of once
+ * per step (see gemm-prepared.ts). Skipped for a single step, where preparing would only add a
+ * copy, and on backends without prepareB.
  */
-export function prepareLoopWeight(backend: Backend, args: GemmArgs, steps: number): void {
+export function withLoopWeight(backend: Backend, steps: number, args: GemmArgs): GemmArgs {
   if (steps >= 2 && backend.prepareB !== undefined) args.packedB = backend.prepareB(args);
+  return args;
 }
