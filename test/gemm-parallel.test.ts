@@ -76,6 +76,23 @@ describe('parallel GEMM (worker_threads)', () => {
     );
   }, 120_000);
 
+  it('with a prepared B (read by the calling thread, packed from b by the workers) is bit-identical to the single-thread kernel', () => {
+    for (const [seed, m, n, k, transB] of [[1, 32, 256, 256, true], [2, 32, 200, 1030, false], [3, 7, 9, 11, true]] as const) {
+      const { args, c } = problem(seed, m, n, k, false, transB, false, seed === 2, false, 1);
+      const single = c.slice();
+      lib.blockedBackend.gemm({ ...args, c: single });
+      const prepared = parallel.prepareB!(args);
+      for (let call = 0; call < 2; call++) {
+        const split = c.slice();
+        parallel.gemm({ ...args, c: split, packedB: prepared });
+        expect(identical(single, split)).toBe(true);
+      }
+    }
+    const { args } = problem(4, 32, 256, 256, false, true, false, false, false, 0);
+    const other = parallel.prepareB!({ ...args, b: args.b.slice() });
+    expect(() => parallel.gemm({ ...args, c: new Float32Array(32 * 256), packedB: other })).toThrow(/gemm: packedB .* from another b/);
+  });
+
   it('runs small problems on the calling thread with the same result', () => {
     const { args, c } = problem(7, 5, 9, 11, false, true, false, true, true, 1);
     const single = c.slice(), split = c.slice();

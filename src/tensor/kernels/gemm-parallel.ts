@@ -1,8 +1,9 @@
-import type { Backend, GemmArgs } from '../backend.js';
+import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
 import { checkGemmArgs } from './gemm-check.js';
 import { MR } from './gemm-panels.js';
+import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 
 /*
  * Multi-threaded GEMM, runtime-neutral part: the row partition, the shared-memory job protocol
@@ -142,6 +143,15 @@ export class ParallelGemm implements Backend {
     this.runParallel(p, ranges);
   }
 
+  /**
+   * The blocked kernel's prepared op(B). Small problems (run here by gemmBlocked) and this
+   * thread's rows of a split problem read it instead of packing b; the workers still pack their
+   * shared copy of b (the same values, so results stay bit-identical).
+   */
+  prepareB(args: PrepareBArgs): PreparedB {
+    return prepareBlockedB(args);
+  }
+
   private runParallel(p: GemmArgs, ranges: Array<[number, number]>): void {
     const { m, n, k, a, b, c } = p;
     const transA = p.transA ?? false;
@@ -156,6 +166,8 @@ export class ParallelGemm implements Backend {
     const biasOff = p.biasOffset ?? 0;
     const rsA = transA ? 1 : lda, csA = transA ? lda : 1;
     const rsB = transB ? 1 : ldb, csB = transB ? ldb : 1;
+    const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
+    if (packed !== undefined) packed.check('gemm', k, n, b, bOff, ldb, transB); // before any worker starts
 
     // Copy the inputs' spans to shared memory (index 0 = the operand's offset).
     const aLen = spanLength(transA ? k : m, transA ? m : k, lda);
@@ -191,7 +203,7 @@ export class ParallelGemm implements Backend {
 
     // This thread's rows, straight from and into the caller's arrays.
     const [r0, r1] = ranges[0]!;
-    gemmBlockedStrided(r1 - r0, n, k, a, aOff + r0 * rsA, rsA, csA, b, bOff, rsB, csB, c, cOff + r0 * ldc, ldc, alpha, accumulate, bias, biasOff);
+    gemmBlockedStrided(r1 - r0, n, k, a, aOff + r0 * rsA, rsA, csA, b, bOff, rsB, csB, c, cOff + r0 * ldc, ldc, alpha, accumulate, bias, biasOff, packed);
 
     this.join();
     copyRows(sc, 0, c, cOff, firstWorkerRow, m, n, ldc);
