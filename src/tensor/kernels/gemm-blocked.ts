@@ -1,7 +1,7 @@
 import type { Backend, GemmArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { checkGemmArgs } from './gemm-check.js';
-import { KC, MC, MR, NC, NR, loadPackedB, microKernel, microKernelInto, packA, packB, storeTile } from './gemm-panels.js';
+import { KC, MC, MR, NC, NR, loadPackedB, microKernel, microKernelInto, microKernelTailInto, packA, packB, storeTile } from './gemm-panels.js';
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
 
@@ -64,8 +64,11 @@ export function gemmBlockedStrided(
           const bPanel = jr * kc;
           for (let ir = 0; ir < mc; ir += mrStep) {
             const cIdx = cOff + (ic + ir) * ldc + jc + jr;
-            if (plain && nr === nrStep && mc - ir >= mrStep) {
+            const rows = mc - ir;
+            if (plain && nr === nrStep && rows >= mrStep) {
               microKernelInto(kc, ir * kc, bPanel, c, cIdx, ldc, keep);
+            } else if (plain && nr === nrStep) {
+              microKernelTailInto(rows, kc, ir * kc, bPanel, c, cIdx, ldc, keep);
             } else {
               microKernel(kc, ir * kc, bPanel);
               storeTile(Math.min(mrStep, mc - ir), nr, alpha, c, cIdx, ldc, keep, blockBias, biasOff + jc + jr);

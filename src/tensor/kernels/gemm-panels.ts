@@ -184,6 +184,44 @@ export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, 
 }
 
 /**
+ * The bottom tile of an m that is not a multiple of MR (m = 32 rows of a training batch leaves 2;
+ * m = 1 when sampling one stream): like microKernelInto but for the first `rows` (1 or 2) rows of
+ * the A panel only, so the zero padding rows cost nothing (the 3-row kernel would spend 1/3 or 2/3
+ * of its multiplies on them). Same sums in the same order, hence the same values.
+ */
+export function microKernelTailInto(rows: number, kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
+  const ap = PACKED_A;
+  const bp = PACKED_B;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  if (rows === 2) {
+    for (let p = 0; p < kc; p++) {
+      const a0 = ap[ai]!, a1 = ap[(ai + 1) | 0]!;
+      const b0 = bp[bi]!, b1 = bp[(bi + 1) | 0]!, b2 = bp[(bi + 2) | 0]!, b3 = bp[(bi + 3) | 0]!;
+      c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+      c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+      ai = (ai + 3) | 0; // MR
+      bi = (bi + 4) | 0; // NR
+    }
+  } else {
+    for (let p = 0; p < kc; p++) {
+      const a0 = ap[ai]!;
+      c00 += a0 * bp[bi]!; c01 += a0 * bp[(bi + 1) | 0]!; c02 += a0 * bp[(bi + 2) | 0]!; c03 += a0 * bp[(bi + 3) | 0]!;
+      ai = (ai + 3) | 0;
+      bi = (bi + 4) | 0;
+    }
+  }
+  const r1 = cIdx + ldc;
+  if (keep) {
+    c[cIdx] += c00; c[cIdx + 1] += c01; c[cIdx + 2] += c02; c[cIdx + 3] += c03;
+    if (rows === 2) { c[r1] += c10; c[r1 + 1] += c11; c[r1 + 2] += c12; c[r1 + 3] += c13; }
+  } else {
+    c[cIdx] = c00; c[cIdx + 1] = c01; c[cIdx + 2] = c02; c[cIdx + 3] = c03;
+    if (rows === 2) { c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13; }
+  }
+}
+
+/**
  * Merges TILE into C[mr,nr] (row stride ldc, from cIdx): the epilogue of one k-block. On the
  * first k-block C is overwritten (or added to when `keep`, i.e. accumulate) and bias[nr] from
  * biasIdx is added; later k-blocks add their partial product to what the earlier ones left.
