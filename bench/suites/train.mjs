@@ -68,7 +68,7 @@ function samplesFor(hidden) {
   return hidden <= 256 ? 3 : 2;
 }
 
-/** One row in this process: returns { cell, hidden, threads, chars_per_s, peak_rss_mb, load }. */
+/** One row in this process: returns { cell, hidden, threads, chars_per_s, step_ms, peak_rss_mb, load }. */
 export async function measureRow(cell, hidden, threads, { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
   const lib = await import('../../dist/index.js');
   const { createParallelBackend } = await import('../../dist/node/index.js');
