@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DenseMatrix, SparseMatrix, StandardizedMatrix, computeStandardization } from '../src/probe/design.js';
-import { fitL1Logistic, lambdaMax, sigmoid, softplus } from '../src/probe/logistic.js';
+import { autoSolver, fitL1Logistic, lambdaMax, sigmoid, softplus } from '../src/probe/logistic.js';
 import { fitLogistic1D } from '../src/probe/single-unit.js';
 import { Rng } from '../src/tensor/rng.js';
 
@@ -239,8 +239,17 @@ describe('fitL1Logistic: the two solvers', () => {
     expect(Math.abs(l1(cd.weights) - l1(fista.weights))).toBeLessThan(1e-5);
   });
 
+  it("'auto' picks coordinate descent for sparse matrices and FISTA for dense ones", () => {
+    const sparse = new SparseMatrix(Int32Array.of(0, 1), Int32Array.of(0), Float32Array.of(1), 1, 1);
+    const dense = new DenseMatrix(new Float64Array(1), 1, 1);
+    expect(autoSolver(sparse)).toBe('cd');
+    expect(autoSolver(new StandardizedMatrix(sparse, computeStandardization(sparse)))).toBe('cd');
+    expect(autoSolver(dense)).toBe('fista');
+    expect(autoSolver(new StandardizedMatrix(dense, computeStandardization(dense)))).toBe('fista');
+  });
+
   it('names an unknown solver', () => {
-    expect(() => fitL1Logistic(new DenseMatrix(new Float64Array(2), 2, 1), [0, 1], { lambda: 0.1, solver: 'sgd' as 'cd' })).toThrow(/solver must be 'cd' or 'fista', got "sgd"/);
+    expect(() => fitL1Logistic(new DenseMatrix(new Float64Array(2), 2, 1), [0, 1], { lambda: 0.1, solver: 'sgd' as 'cd' })).toThrow(/solver must be 'auto', 'cd' or 'fista', got "sgd"/);
   });
 });
 

@@ -31,11 +31,19 @@ describe('renderUnitSvg', () => {
     expect(svg).toContain('>&amp;c&quot;d</text>'); // second row
     // background + 20 legend steps + one cell per character
     expect(svg.match(/<rect /g)).toHaveLength(1 + 20 + text.length);
-    // One scale for all cells: the largest |value| (2) is full red / full blue.
+    // One scale for all cells, ending at the 98th percentile of |value| (here 2): full red / full blue.
     expect(svg).toContain(`fill="${divergingColour(1)}"`);
     expect(svg).toContain(`fill="${divergingColour(-1)}"`);
-    expect(svg).toContain('>-2.00</text>');
+    expect(svg).toContain('>≤ -2.00</text>');
+    expect(svg).toContain('>≥ 2.00</text>');
     expect(svg).not.toMatch(/NaN|undefined/);
+  });
+
+  it('saturates the rare extreme values instead of washing out the rest', () => {
+    const values = Array.from({ length: 100 }, (_, i) => (i === 50 ? 1000 : (i % 10) / 10));
+    const svg = renderUnitSvg([{ text: 'y'.repeat(100), values, caption: 'c' }], { title: 't' });
+    expect(svg).toContain('>≥ 0.900</text>');
+    expect(svg).toContain(`fill="${divergingColour(0.5 / 0.9)}"`);
   });
 
   it('wraps long rows, cuts long texts with an ellipsis, and checks the value count', () => {

@@ -2,8 +2,7 @@
  * FISTA (Beck & Teboulle 2009) with backtracking and gradient-based momentum restart (O'Donoghue &
  * Candès 2015) for the objective of logistic-objective.ts. Each iteration is one X·w and one Xᵀ·r, so
  * it works unchanged on any DesignMatrix, and the proximal step (soft thresholding) gives exact zeros.
- * The simple solver: the probe's default is coordinate descent, which is much faster on wide
- * ill-conditioned problems (hashed n-grams); the two are tested against the same KKT conditions.
+ * The probe's solver for dense features (logistic.ts says when each solver is used and why).
  */
 import type { DesignMatrix } from './design.js';
 import { checkOptions, checkTargets, kktViolation, l1, meanLoss, sigmoid, type L1LogisticFit, type L1LogisticOptions } from './logistic-objective.js';

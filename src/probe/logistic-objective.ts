@@ -17,8 +17,8 @@ export interface L1LogisticOptions {
   tolerance?: number;
   /** Iteration limit (FISTA: proximal steps, default 5000; coordinate descent: sweeps, default 5000). */
   maxIterations?: number;
-  /** 'cd' (default): IRLS + coordinate descent, fast on wide sparse problems; 'fista': accelerated proximal gradient. */
-  solver?: 'cd' | 'fista';
+  /** 'auto' (default: 'cd' on sparse matrices, 'fista' on dense), 'cd' or 'fista'; see logistic.ts. */
+  solver?: 'auto' | 'cd' | 'fista';
   /** Warm start (e.g. the solution at a larger λ). */
   initial?: { weights: Float64Array; bias: number };
 }

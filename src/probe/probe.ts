@@ -37,7 +37,7 @@ export interface FitProbeOptions {
   /** KKT tolerance of each fit (default max(1e-6, λ/100): ample for predictions, and cheap at large λ). */
   tolerance?: number;
   maxIterations?: number; // default 2000
-  solver?: 'cd' | 'fista'; // default 'cd'
+  solver?: 'auto' | 'cd' | 'fista'; // default 'auto' (see logistic.ts)
   info?: Record<string, string | number>;
   /** Progress messages (e.g. "cv fold 2/3"). */
   onProgress?: (message: string) => void;
@@ -81,7 +81,7 @@ function fitAll(x: DesignMatrix, ys: Float64Array[], lambda: number, options: Fi
       lambda,
       tolerance: options.tolerance ?? Math.max(1e-6, lambda / 100),
       maxIterations: options.maxIterations ?? 2000,
-      solver: options.solver ?? 'cd',
+      solver: options.solver ?? 'auto',
       initial: warm ? { weights: warm[k]!.weights, bias: warm[k]!.bias } : undefined,
     }),
   );

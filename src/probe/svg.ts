@@ -92,9 +92,12 @@ export function renderUnitSvg(texts: readonly UnitTraceText[], options: UnitSvgO
   const maxChars = options.maxChars ?? 320;
   const columns = options.columns ?? 80;
   const blocks = texts.map((t) => ({ caption: t.caption, rows: layoutRows(t.text, t.values, maxChars, columns) }));
-  // One colour scale for all texts, so the same colour means the same value everywhere.
-  let scale = 0;
-  for (const b of blocks) for (const row of b.rows) for (const c of row) if (Number.isFinite(c.value)) scale = Math.max(scale, Math.abs(c.value));
+  // One colour scale for all texts, so the same colour means the same value everywhere. It ends at the
+  // 98th percentile of |value|, not the maximum: one extreme character would otherwise wash out the rest.
+  const magnitudes: number[] = [];
+  for (const b of blocks) for (const row of b.rows) for (const c of row) if (Number.isFinite(c.value)) magnitudes.push(Math.abs(c.value));
+  magnitudes.sort((x, y) => x - y);
+  let scale = magnitudes.length > 0 ? magnitudes[Math.floor(0.98 * (magnitudes.length - 1))]! : 0;
   if (!(scale > 0)) scale = 1;
   const width = MARGIN * 2 + (columns + 1) * CELL_W;
   const parts: string[] = [];
@@ -109,9 +112,9 @@ export function renderUnitSvg(texts: readonly UnitTraceText[], options: UnitSvgO
     parts.push(`<rect x="${MARGIN + (s * legendW) / steps}" y="${y}" width="${legendW / steps + 0.5}" height="10" fill="${divergingColour(t)}"/>`);
   }
   y += 22;
-  parts.push(`<text x="${MARGIN}" y="${y}" font-size="11">${(-scale).toPrecision(3)}</text>`);
+  parts.push(`<text x="${MARGIN}" y="${y}" font-size="11">≤ ${(-scale).toPrecision(3)}</text>`);
   parts.push(`<text x="${MARGIN + legendW / 2}" y="${y}" font-size="11" text-anchor="middle">0</text>`);
-  parts.push(`<text x="${MARGIN + legendW}" y="${y}" font-size="11" text-anchor="end">${scale.toPrecision(3)}</text>`);
+  parts.push(`<text x="${MARGIN + legendW}" y="${y}" font-size="11" text-anchor="end">≥ ${scale.toPrecision(3)}</text>`);
   y += 14;
   for (const block of blocks) {
     y += 14;
