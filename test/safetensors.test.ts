@@ -143,6 +143,12 @@ describe('encodeSafetensors / decodeSafetensors round trip', () => {
         expect(outFast.subarray(start)).toEqual(raw.subarray(start, start + count * size));
       }),
     );
+    // Regression: a signalling NaN (0xff810000) used to come back quieted (0xffc10000) on the DataView path.
+    const sNaN = Uint8Array.from([0, 0, 0x81, 0xff]);
+    expect(new Uint8Array(readElements(sNaN, 0, 1, 'F32', false).buffer)).toEqual(sNaN);
+    const out = new Uint8Array(4);
+    writeElements(out, 0, new Float32Array(sNaN.buffer), 'F32', false);
+    expect(out).toEqual(sNaN);
   });
 
   it('encodes an empty set as "{}" padded to 8 bytes, and metadata only when given', () => {

@@ -50,14 +50,18 @@ export function readElements(
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, byteLength);
   switch (dtype) {
+    // Floats move as their bit patterns: a float read into a JS number and stored back may have its
+    // NaN payload quieted (signalling → quiet), and a file's bytes must survive a round trip exactly.
     case 'F32': {
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = view.getUint32(4 * i, true);
       return out;
     }
     case 'F64': {
       const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
+      const bits = new BigUint64Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = view.getBigUint64(8 * i, true);
       return out;
     }
     case 'I32': {
@@ -127,12 +131,16 @@ export function writeElements(
   const view = new DataView(out.buffer, out.byteOffset + start, data.byteLength);
   const n = data.length;
   switch (dtype) {
-    case 'F32':
-      for (let i = 0; i < n; i++) view.setFloat32(4 * i, (data as Float32Array)[i]!, true);
+    case 'F32': {
+      const bits = new Uint32Array(data.buffer, data.byteOffset, n); // bit patterns, NaN payloads included
+      for (let i = 0; i < n; i++) view.setUint32(4 * i, bits[i]!, true);
       return;
-    case 'F64':
-      for (let i = 0; i < n; i++) view.setFloat64(8 * i, (data as Float64Array)[i]!, true);
+    }
+    case 'F64': {
+      const bits = new BigUint64Array(data.buffer, data.byteOffset, n);
+      for (let i = 0; i < n; i++) view.setBigUint64(8 * i, bits[i]!, true);
       return;
+    }
     case 'I32':
       for (let i = 0; i < n; i++) view.setInt32(4 * i, (data as Int32Array)[i]!, true);
       return;
