@@ -5,7 +5,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -165,29 +165,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     if (gh0) addInto(gh0, dh, BH);
     const gc0 = gradBuffer(c0);
     if (gc0) addInto(gc0, dc, BH);
-    if (TB === 0) return;
-    const g = {
-      wmx: gradBuffer(w.wmx),
-      wmh: gradBuffer(w.wmh),
-      whx: gradBuffer(w.whx),
-      whm: gradBuffer(w.whm),
-      bias: gradBuffer(w.bias),
-      x: gradBuffer(x),
-    };
-    // [4H,H] += [T·B,4H]ᵀ·[T·B,H]
-    if (g.whm) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: M, c: g.whm, accumulate: true });
-    // [H,H] += [T·B,H]ᵀ·H_prev, H_prev = Hbuf rows 0..T−1 (h_{−1} … h_{T−2})
-    if (g.wmh) backend.gemm({ m: H, n: H, k: TB, a: DHM, transA: true, b: Hbuf, c: g.wmh, accumulate: true });
-    // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
-    if (g.whx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
-    // [H,D] += [T·B,H]ᵀ·[T·B,D]
-    if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
-    if (g.bias) addColumnSums(g.bias, DZ, TB, G);
-    if (g.x) {
-      // [T·B,D] += [T·B,4H]·[4H,D] + [T·B,H]·[H,D]
-      backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
-      backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
-    }
+    accumulateMultiplicativeGrads(backend, { T, B, D, H, G, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
   });
   return result;
 }

@@ -5,7 +5,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -130,24 +130,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     }
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);
-    if (TB === 0) return;
-    const g = {
-      wmx: gradBuffer(w.wmx),
-      wmh: gradBuffer(w.wmh),
-      whx: gradBuffer(w.whx),
-      whm: gradBuffer(w.whm),
-      bias: gradBuffer(w.bias),
-      x: gradBuffer(x),
-    };
-    if (g.whm) backend.gemm({ m: H, n: H, k: TB, a: DZ, transA: true, b: M, c: g.whm, accumulate: true });
-    if (g.wmh) backend.gemm({ m: H, n: H, k: TB, a: DHM, transA: true, b: Hbuf, c: g.wmh, accumulate: true });
-    if (g.whx) backend.gemm({ m: H, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
-    if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
-    if (g.bias) addColumnSums(g.bias, DZ, TB, H);
-    if (g.x) {
-      backend.gemm({ m: TB, n: D, k: H, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
-      backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
-    }
+    accumulateMultiplicativeGrads(backend, { T, B, D, H, G: H, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
   });
   return result;
 }

@@ -92,3 +92,49 @@ export function withLoopWeight(backend: Backend, steps: number, args: GemmArgs):
   if (steps >= 2 && backend.prepareB !== undefined) args.packedB = backend.prepareB(args);
   return args;
 }
+
+/** What the multiplicative cells (mLSTM, mRNN) keep from a window for their parameter gradients. */
+export interface MultiplicativeWindow {
+  T: number;
+  B: number;
+  D: number;
+  H: number;
+  /** Rows of whx/whm/bias: 4H for the mLSTM (gates i,f,g,o), H for the mRNN. */
+  G: number;
+  x: Var; // [T,B,D]
+  w: { wmx: Var; wmh: Var; whx: Var; whm: Var; bias: Var };
+  DZ: Storage; // [T,B,G] ∂L/∂z_t
+  DXM: Storage; // [T,B,H] ∂L/∂(x_t·wmxᵀ)
+  DHM: Storage; // [T,B,H] ∂L/∂(h_{t−1}·wmhᵀ)
+  M: Storage; // [T,B,H] m_t
+  Hprev: Storage; // [T+1,B,H] rows 0..T−1 are h_{−1} … h_{T−2}
+}
+
+/**
+ * The parameter and input gradients of a multiplicative cell after its backward sweep. They are sums
+ * over steps of per-step outer products, so each is ONE gemm over all T·B rows with a transposed
+ * operand (accumulating, as every backward does):
+ *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
+ *   dx += DZ·whx + DXM·wmx.
+ */
+export function accumulateMultiplicativeGrads(backend: Backend, win: MultiplicativeWindow, grad: (v: Var) => Storage | null): void {
+  const { T, B, D, H, G, x, w, DZ, DXM, DHM, M, Hprev } = win;
+  const TB = T * B;
+  if (TB === 0) return;
+  const xd = x.data;
+  const g = { wmx: grad(w.wmx), wmh: grad(w.wmh), whx: grad(w.whx), whm: grad(w.whm), bias: grad(w.bias), x: grad(x) };
+  // [G,H] += [T·B,G]ᵀ·[T·B,H]
+  if (g.whm) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: M, c: g.whm, accumulate: true });
+  // [H,H] += [T·B,H]ᵀ·H_prev
+  if (g.wmh) backend.gemm({ m: H, n: H, k: TB, a: DHM, transA: true, b: Hprev, c: g.wmh, accumulate: true });
+  // [G,D] += [T·B,G]ᵀ·[T·B,D]
+  if (g.whx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
+  // [H,D] += [T·B,H]ᵀ·[T·B,D]
+  if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
+  if (g.bias) addColumnSums(g.bias, DZ, TB, G);
+  if (g.x) {
+    // [T·B,D] += [T·B,G]·[G,D] + [T·B,H]·[H,D]
+    backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
+    backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
+  }
+}
