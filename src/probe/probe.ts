@@ -36,7 +36,7 @@ export interface FitProbeOptions {
   grid?: number;
   /** KKT tolerance of each fit (default max(1e-6, λ/100): ample for predictions, and cheap at large λ). */
   tolerance?: number;
-  maxIterations?: number; // default 2000
+  maxIterations?: number; // default 5000
   solver?: 'auto' | 'cd' | 'fista'; // default 'auto' (see logistic.ts)
   info?: Record<string, string | number>;
   /** Progress messages (e.g. "cv fold 2/3"). */
@@ -80,7 +80,7 @@ function fitAll(x: DesignMatrix, ys: Float64Array[], lambda: number, options: Fi
     fitL1Logistic(x, y, {
       lambda,
       tolerance: options.tolerance ?? Math.max(1e-6, lambda / 100),
-      maxIterations: options.maxIterations ?? 2000,
+      maxIterations: options.maxIterations ?? 5000,
       solver: options.solver ?? 'auto',
       initial: warm ? { weights: warm[k]!.weights, bias: warm[k]!.bias } : undefined,
     }),
