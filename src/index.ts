@@ -9,3 +9,5 @@ export * from './optim/index.js';
 export * from './io/index.js';
 export * from './data/index.js';
 export * from './train/index.js';
+export * from './features/index.js';
+export * from './probe/index.js';
