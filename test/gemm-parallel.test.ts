@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
-import { MR } from '../src/tensor/kernels/gemm-panels.js';
-import { PARALLEL_MIN_WORK, partitionRows } from '../src/tensor/kernels/gemm-parallel.js';
+import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
+import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRows } from '../src/tensor/kernels/gemm-parallel-protocol.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
@@ -93,6 +93,50 @@ describe('parallel GEMM (worker_threads)', () => {
     expect(() => parallel.gemm({ ...args, c: new Float32Array(32 * 256), packedB: other })).toThrow(/gemm: packedB .* from another b/);
   });
 
+  it('splits wide products by columns, also past one column block (n > NC), bit-identically', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: NC + 1, max: 2 * NC + 60 }), fc.boolean(), fc.boolean(), fc.boolean(),
+        fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e9 }),
+        (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
+          const k = Math.ceil(PARALLEL_MIN_WORK / (m * n)) + (seed % 7);
+          expect(chooseSplit(m, n, 3, false).byColumns).toBe(true);
+          const { args, c } = problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad);
+          const single = c.slice();
+          const split = c.slice();
+          lib.blockedBackend.gemm({ ...args, c: single });
+          parallel.gemm({ ...args, c: split });
+          return identical(single, split);
+        },
+      ),
+      { numRuns: 8 },
+    );
+  }, 120_000);
+
+  it('a prepared B lives in shared memory: workers read it, the next prepareB of that b repacks it, the old one is refused', () => {
+    // The recurrent loop's pattern: prepare, T gemms, optimiser step changes b, prepare again.
+    for (const [seed, m, n, k, transB] of [[11, 32, 1024, 64, true], [12, 8, 2 * NC + 8, 80, false], [13, 200, 48, 160, true]] as const) {
+      const { args, c } = problem(seed, m, n, k, false, transB, false, false, seed === 12, 0);
+      for (let round = 0; round < 2; round++) {
+        if (round === 1) for (let i = 0; i < args.b.length; i++) args.b[i] = -0.5 * args.b[i]! + 0.25; // the "optimiser step"
+        const prepared = parallel.prepareB!(args);
+        const single = c.slice();
+        lib.blockedBackend.gemm({ ...args, c: single });
+        for (let call = 0; call < 2; call++) {
+          const split = c.slice();
+          parallel.gemm({ ...args, c: split, packedB: prepared });
+          expect(identical(single, split)).toBe(true);
+        }
+        if (round === 1) continue;
+        const again = parallel.prepareB!(args); // same b and addressing: same slot, so `prepared` is stale now
+        expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: prepared })).toThrow(/gemm: packedB is stale/);
+        const split = c.slice();
+        parallel.gemm({ ...args, c: split, packedB: again });
+        expect(identical(single, split)).toBe(true);
+      }
+    }
+  });
+
   it('runs small problems on the calling thread with the same result', () => {
     const { args, c } = problem(7, 5, 9, 11, false, true, false, true, true, 1);
     const single = c.slice(), split = c.slice();
@@ -117,6 +161,34 @@ describe('parallel GEMM (worker_threads)', () => {
     two.close();
     const m = 128;
     expect(() => two.gemm({ m, n: m, k: m, a: new Float32Array(m * m), b: new Float32Array(m * m), c: new Float32Array(m * m) })).toThrow(/closed/);
+  });
+});
+
+describe('partitionColumns / chooseSplit', () => {
+  it('cuts columns at whole panels, or at whole column blocks for a prepared op(B) wider than NC', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), (n, parts, prepared) => {
+        const ranges = partitionColumns(n, parts, prepared);
+        const unit = prepared && n > NC ? NC : NR;
+        expect(ranges[0]![0]).toBe(0);
+        expect(ranges.at(-1)![1]).toBe(n);
+        expect(ranges.length).toBe(Math.min(parts, Math.ceil(n / unit)));
+        for (let i = 0; i < ranges.length; i++) {
+          const [s, e] = ranges[i]!;
+          expect(e).toBeGreaterThan(s);
+          expect(s % unit).toBe(0);
+          if (i > 0) expect(s).toBe(ranges[i - 1]![1]);
+        }
+      }),
+    );
+  });
+
+  it('splits by columns only when C is wider than tall and that gives at least as many parts', () => {
+    expect(chooseSplit(32, 1024, 2, true)).toEqual({ byColumns: true, ranges: [[0, 512], [512, 1024]] });
+    expect(chooseSplit(2048, 96, 2, false).byColumns).toBe(false);
+    expect(chooseSplit(1024, 1024, 2, false).byColumns).toBe(false);
+    expect(chooseSplit(32, 1500, 2, true).ranges).toEqual([[0, 1024], [1024, 1500]]); // prepared, n > NC: whole blocks
+    expect(chooseSplit(11, 12, 4, false).byColumns).toBe(false); // 3 panels but 4 row tiles: rows give more parts
   });
 });
 

@@ -5,7 +5,8 @@ import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Tape } from '../src/autograd/tape.js';
-import { gemmBlocked } from '../src/tensor/kernels/gemm-blocked.js';
+import { gemmBlocked, gemmBlockedStrided } from '../src/tensor/kernels/gemm-blocked.js';
+import { packedColumns, prepareBlockedB } from '../src/tensor/kernels/gemm-prepared.js';
 import { gemmNaive } from '../src/tensor/kernels/gemm-naive.js';
 import { KC, MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
 import { blockedBackend, naiveBackend } from '../src/tensor/kernels/index.js';
@@ -97,6 +98,45 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('packedColumns: a gemm over columns [j0, j1) reading the view is bit-identical to the whole gemm’s columns', () => {
+    // The parallel backend gives each thread such a view; the cut must fall on a panel (n ≤ NC) or a column block (n > NC).
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9 }), fc.oneof(fc.integer({ min: 2, max: 80 }), edges([NC, NC + 1, 2 * NC + 5])),
+        fc.oneof(fc.integer({ min: 1, max: 40 }), edges([KC, KC + 1])), fc.boolean(), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (m, n, k, transB, cut0, cut1, seed) => {
+          const unit = n <= NC ? NR : NC;
+          const units = Math.ceil(n / unit);
+          const u0 = cut0 % units, u1 = u0 + 1 + (cut1 % (units - u0));
+          const j0 = u0 * unit, j1 = Math.min(n, u1 * unit);
+          const rng = new Rng(seed);
+          const b = fill(rng, new Float32Array(k * n));
+          const a = fill(rng, new Float32Array(m * k));
+          const whole = new Float32Array(m * n);
+          gemmBlocked({ m, n, k, a, b, c: whole, transB });
+          const prepared = prepareBlockedB({ k, n, b, transB });
+          const view = packedColumns(prepared.blocks, k, n, j0, j1);
+          expect(prepared.columns(j0, j1).blocks.map((x) => x.length)).toEqual(view.blocks.map((x) => x.length));
+          const part = new Float32Array(m * n).fill(Number.NaN); // untouched outside [j0, j1)
+          // b is deliberately wrong (zeros): the view must be all the kernel reads of op(B).
+          gemmBlockedStrided(m, j1 - j0, k, a, 0, k, 1, new Float32Array(k * n), 0, 0, 0, part, j0, n, 1, false, undefined, 0, view);
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              const got = part[i * n + j]!;
+              if (j >= j0 && j < j1) expect(Object.is(got, whole[i * n + j])).toBe(true);
+              else expect(got).toBeNaN();
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+    const prepared = prepareBlockedB({ k: 5, n: 10, b: new Float32Array(50) });
+    expect(() => packedColumns(prepared.blocks, 5, 10, 2, 8)).toThrow(/packedColumns: columns \[2, 8\) of a packed op\(B\) \[5,10\] must be cut at multiples of 4/);
+    const wide = prepareBlockedB({ k: 2, n: NC + 8, b: new Float32Array(2 * (NC + 8)) });
+    expect(() => packedColumns(wide.blocks, 2, NC + 8, 4, NC + 8)).toThrow(/multiples of 1024/);
   });
 
   it('snapshots B: valid for the values it was prepared from', () => {

@@ -1,10 +1,11 @@
 /*
  * Entry point of one GEMM worker thread (started by gemm-workers.ts): serves jobs from the shared
- * control block until told to exit. Node-specific only in how it receives its start data and the
- * operand buffers (synchronously, from a MessagePort, while the thread never returns to its loop).
+ * control block until told to exit. Node-specific only in how it receives its start data and its
+ * messages (synchronously, from a MessagePort, while the thread never returns to its loop).
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { serveGemmJobs, type SharedOperands } from '../tensor/kernels/gemm-parallel.js';
+import type { WorkerMessage } from '../tensor/kernels/gemm-parallel-protocol.js';
+import { serveGemmJobs } from '../tensor/kernels/gemm-parallel-worker.js';
 
 interface GemmWorkerData {
   control: SharedArrayBuffer;
@@ -13,5 +14,5 @@ interface GemmWorkerData {
 }
 
 const { control, index, port } = workerData as GemmWorkerData;
-serveGemmJobs(control, index, () => receiveMessageOnPort(port)?.message as SharedOperands | undefined);
+serveGemmJobs(control, index, () => receiveMessageOnPort(port)?.message as WorkerMessage | undefined);
 port.close();

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../tensor/backend.js';
 import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
-import { CONTROL_BYTES, ParallelGemm, type SharedOperands, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
+import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
 
 /** A Backend that may hold threads: call close() when done with it. */
 export interface ClosableBackend extends Backend {
@@ -20,9 +20,9 @@ export interface ParallelBackendOptions {
 }
 
 /**
- * The blocked GEMM spread over worker_threads: C's rows are split between the calling thread and
- * threads − 1 workers sharing memory (SharedArrayBuffer), each running the same single-thread
- * kernel, so results are bit-identical to blockedBackend. gemm stays synchronous (the caller
+ * The blocked GEMM spread over worker_threads: C's rows (or, for wide products, its columns) are
+ * split between the calling thread and threads − 1 workers sharing memory (SharedArrayBuffer),
+ * each running the same single-thread kernel, so results are bit-identical to blockedBackend. gemm stays synchronous (the caller
  * blocks in Atomics.wait). Problems below PARALLEL_MIN_WORK run on the calling thread.
  * Falls back to the single-thread kernel when threads ≤ 1 or SharedArrayBuffer is unavailable
  * (e.g. a page without cross-origin isolation). Workers are unref'd, so a forgotten close() does
@@ -61,8 +61,8 @@ class NodeWorkerTransport implements WorkerTransport {
     }
   }
 
-  sendOperands(operands: SharedOperands): void {
-    for (const port of this.ports) port.postMessage(operands);
+  send(message: WorkerMessage): void {
+    for (const port of this.ports) port.postMessage(message);
   }
 
   terminate(): void {

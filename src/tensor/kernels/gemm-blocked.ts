@@ -2,7 +2,7 @@ import type { Backend, GemmArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { checkGemmArgs } from './gemm-check.js';
 import { KC, MC, MR, NC, NR, loadPackedB, microKernel, microKernelInto, microKernelTailInto, packA, packB, storeTile } from './gemm-panels.js';
-import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
+import { BlockedPackedB, prepareBlockedB, type PackedBlocks } from './gemm-prepared.js';
 import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
 
 /**
@@ -13,7 +13,8 @@ import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
  * a block) depends only on k, never on m, n or which rows are computed, so any row partition of
  * one problem gives bit-identical results (the parallel backend relies on this).
  * `packed`, when given, is op(B) prepared from exactly these b, bOff, rsB, csB, k and n (the caller
- * has checked): its blocks replace packing B, with the same values.
+ * has checked), or those columns of a larger prepared op(B) (packedColumns): its blocks replace
+ * packing B, with the same values. b is then never read.
  */
 export function gemmBlockedStrided(
   m: number,
@@ -34,7 +35,7 @@ export function gemmBlockedStrided(
   accumulate: boolean,
   bias: Storage | undefined,
   biasOff: number,
-  packed?: BlockedPackedB,
+  packed?: PackedBlocks,
 ): void {
   if (m === 0 || n === 0) return;
   if (k === 0) {

@@ -1,158 +1,175 @@
 import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
-import { checkGemmArgs } from './gemm-check.js';
-import { MR } from './gemm-panels.js';
-import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
+import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
+import {
+  ALPHA_BYTE, chooseSplit, Command, CONTROL_INTS, dtypeCode, Part, PART_INTS, PARALLEL_MIN_WORK, sharedViews, Slot, viewOf,
+  type OperandBuffers, type SharedViews, type WorkerMessage,
+} from './gemm-parallel-protocol.js';
+import { BlockedPackedB, packedLength, prepareBlockedB } from './gemm-prepared.js';
+
+export { PARALLEL_MIN_WORK, partitionColumns, partitionRows, CONTROL_BYTES } from './gemm-parallel-protocol.js';
+export type { WorkerMessage } from './gemm-parallel-protocol.js';
 
 /*
- * Multi-threaded GEMM, runtime-neutral part: the row partition, the shared-memory job protocol
- * and both of its ends. Only ECMAScript is used (SharedArrayBuffer, Atomics); how threads are
- * started and how a new SharedArrayBuffer reaches them is the runtime adapter's business
- * (src/node/gemm-workers.ts for Node's worker_threads).
+ * Multi-threaded GEMM, the caller's side (runtime-neutral: SharedArrayBuffer and Atomics only;
+ * how threads start and how messages reach them is a runtime adapter's business, e.g.
+ * src/node/gemm-workers.ts). The protocol is in gemm-parallel-protocol.ts, the workers' side in
+ * gemm-parallel-worker.ts.
  *
- * The caller's thread computes the first block of C rows itself, each worker one further block,
- * all with gemmBlockedStrided. That kernel's arithmetic for an element of C depends only on k
- * (same k-blocks, same summation order), never on which rows it is given, so the result is
+ * C is cut into one part per thread, by rows or by columns (chooseSplit); the caller's thread
+ * computes the first part straight from and into the caller's arrays, each worker one further
+ * part from shared copies of just the operand regions it reads. Every part runs
+ * gemmBlockedStrided, whose arithmetic for an element of C depends only on k (same k-blocks,
+ * same summation order), never on which rows or columns it is given, so the result is
  * bit-identical to the single-thread blocked kernel.
  *
- * Protocol: one Int32Array `ctrl` on a SharedArrayBuffer. The caller writes the job's fields,
- * sets PENDING to the number of workers, increments GENERATION and notifies it; each worker,
- * parked in Atomics.wait on GENERATION, computes its rows, decrements PENDING and notifies the
- * caller when it reaches 0. Operands are copied into shared buffers (workers cannot see the
- * caller's ordinary ArrayBuffers); when a buffer must grow, its replacement is sent to every
- * worker and the job carries the buffer VERSION the worker must have received before starting.
+ * Prepared op(B)s (the weight of a recurrent time loop, packed once per window) are packed
+ * straight into shared memory: workers read the same float64 panels the caller's thread does,
+ * so a per-step product copies no weight and packs nothing. Each distinct (b, addressing) keeps
+ * one shared slot, repacked in place by the next prepareB of that b (after an optimiser step),
+ * so training allocates no new shared memory after its first step.
  */
 
-/** Problems with fewer multiply-adds stay on one thread: waking workers and copying operands costs ~0.1 ms. */
-export const PARALLEL_MIN_WORK = 1 << 20;
-
-/** Int32 slots of the control block. */
-export const Slot = {
-  Generation: 0, // incremented by the caller per job; workers wait on it
-  Pending: 1, // workers still busy with the current job
-  Command: 2, // Command.*
-  Version: 3, // operand buffer version the job needs
-  Error: 4, // 0, or 1 once a worker has failed
-  Sleep: 5, // always 0: a worker waits on it to sleep briefly
-  M: 6,
-  N: 7,
-  K: 8,
-  ARsRow: 9,
-  ACsCol: 10,
-  BRsRow: 11,
-  BCsCol: 12,
-  Ldc: 13,
-  Accumulate: 14,
-  HasBias: 15,
-  DtA: 16, // dtypes: 0 = float32, 1 = float64
-  DtB: 17,
-  DtC: 18,
-  DtBias: 19,
-  Rows: 20, // Rows + 2w, Rows + 2w + 1: the [start, end) rows of worker w
-} as const;
-export const Command = { Gemm: 0, Exit: 1 } as const;
-const MAX_WORKERS = 64;
-export const CONTROL_INTS = Slot.Rows + 2 * MAX_WORKERS;
-/** Byte offset of the float64 alpha after the Int32 slots (8-byte aligned). */
-const ALPHA_BYTE = CONTROL_INTS * 4;
-export const CONTROL_BYTES = ALPHA_BYTE + 8;
-
-/**
- * Splits rows [0, m) into at most `parts` contiguous [start, end) ranges of near-equal size, cut
- * at multiples of MR so no range but the last has a partial register tile. Fewer ranges when m
- * is too small to give each at least one tile row.
- */
-export function partitionRows(m: number, parts: number): Array<[number, number]> {
-  const tiles = Math.ceil(m / MR);
-  const count = Math.max(1, Math.min(parts, tiles));
-  const ranges: Array<[number, number]> = [];
-  let start = 0;
-  for (let p = 0; p < count; p++) {
-    const end = p === count - 1 ? m : Math.min(m, Math.round(((p + 1) * tiles) / count) * MR);
-    ranges.push([start, end]);
-    start = end;
-  }
-  return ranges;
-}
-
-/** One shared operand buffer seen as float32 and float64. */
-export interface SharedOperand {
-  buffer: SharedArrayBuffer;
-  f32: Float32Array;
-  f64: Float64Array;
-}
-export interface SharedOperands {
-  version: number;
-  a: SharedOperand;
-  b: SharedOperand;
-  c: SharedOperand;
-  bias: SharedOperand;
-}
-
-export function sharedOperand(buffer: SharedArrayBuffer): SharedOperand {
-  return { buffer, f32: new Float32Array(buffer), f64: new Float64Array(buffer) };
-}
-
-/** What a runtime adapter provides: started workers and a way to hand them new operand buffers. */
+/** What a runtime adapter provides: started workers and a way to message them. */
 export interface WorkerTransport {
   /** Number of worker threads (not counting the caller's). */
   readonly workers: number;
-  /** Delivers the operand buffers to every worker; they pick them up before the next job. */
-  sendOperands(operands: SharedOperands): void;
+  /** Delivers a message to every worker; each applies it before any job that names its sequence number. */
+  send(message: WorkerMessage): void;
   /** Ends the workers (after Command.Exit has been posted). */
   terminate(): void;
 }
 
-const view = (op: SharedOperand, dtype: number): Storage => (dtype === 1 ? op.f64 : op.f32);
-const dtypeCode = (x: Storage): number => (x instanceof Float64Array ? 1 : 0);
+/** Prepared op(B)s kept per b: a caller that prepares more addressings of one b than this loses the oldest. */
+const SLOTS_PER_OPERAND = 8;
 
-/** Elements from the first to one past the last element a [rows,cols] matrix with leading dimension ld covers. */
-const spanLength = (rows: number, cols: number, ld: number): number => (rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols);
+/** One shared prepared op(B): where it lives and how often it has been (re)packed. */
+interface SharedSlot {
+  readonly id: number;
+  readonly k: number;
+  readonly n: number;
+  readonly bOffset: number;
+  readonly ldb: number;
+  readonly transB: boolean;
+  readonly storage: Float64Array; // over a SharedArrayBuffer the workers hold
+  /** Incremented by every prepareB into this slot; −1 once dropped. */
+  generation: number;
+}
 
 /**
- * The caller's side: a Backend whose gemm splits large problems across the transport's workers
- * (synchronously: it returns when C is complete) and runs small ones on this thread.
+ * op(B) prepared by ParallelGemm: a BlockedPackedB whose panels are in a shared slot. Valid until
+ * the next prepareB of the same b and addressing on the same backend (which repacks the slot):
+ * using it after that throws instead of silently reading the newer values.
  */
+export class SharedPackedB extends BlockedPackedB {
+  readonly generation: number;
+
+  constructor(k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean, readonly slot: SharedSlot) {
+    super(k, n, b, bOffset, ldb, transB, slot.storage);
+    this.generation = slot.generation;
+  }
+
+  override check(fn: string, k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean): void {
+    super.check(fn, k, n, b, bOffset, ldb, transB);
+    if (this.slot.generation !== this.generation) {
+      throw new Error(
+        `${fn}: packedB is stale: op(B) ${k}×${n} of this b was prepared again since (or dropped); ` +
+          'a prepared operand is valid until the next prepareB of the same b on this backend',
+      );
+    }
+  }
+}
+
+/** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
 export class ParallelGemm implements Backend {
   readonly name = 'parallel';
   readonly threads: number;
   private readonly ctrl: Int32Array;
   private readonly alpha: Float64Array;
-  private operands: SharedOperands;
+  private buffers: OperandBuffers;
+  private views: { a: SharedViews; b: SharedViews; c: SharedViews; bias: SharedViews };
+  private sent = 0; // sequence number of the last message sent
   private closed = false;
+  private nextPackedId = 0;
+  private readonly slots = new WeakMap<Storage, { slots: SharedSlot[]; ids: number[] }>();
+  /** When a b with prepared slots is garbage-collected, the workers drop their views of them too. */
+  private readonly released = new FinalizationRegistry<number[]>((ids) => {
+    for (const id of ids) this.send({ kind: 'drop', id });
+  });
 
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
   constructor(private readonly transport: WorkerTransport, control: SharedArrayBuffer, private readonly timeoutMs = 60_000) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
     this.alpha = new Float64Array(control, ALPHA_BYTE, 1);
     this.threads = transport.workers + 1;
-    const empty = (): SharedOperand => sharedOperand(new SharedArrayBuffer(8));
-    this.operands = { version: 0, a: empty(), b: empty(), c: empty(), bias: empty() };
+    const empty = (): SharedArrayBuffer => new SharedArrayBuffer(8);
+    this.buffers = { a: empty(), b: empty(), c: empty(), bias: empty() };
+    this.views = { a: sharedViews(this.buffers.a), b: sharedViews(this.buffers.b), c: sharedViews(this.buffers.c), bias: sharedViews(this.buffers.bias) };
+    this.send({ kind: 'operands', buffers: this.buffers });
   }
 
   gemm(p: GemmArgs): void {
     if (this.closed) throw new Error('ParallelGemm.gemm: the backend has been closed');
     const { m, n, k } = p;
-    const ranges = this.transport.workers > 0 && m * n * k >= PARALLEL_MIN_WORK ? partitionRows(m, this.threads) : null;
-    if (ranges === null || ranges.length < 2) {
+    if (this.transport.workers === 0 || m * n * k < PARALLEL_MIN_WORK) {
       gemmBlocked(p);
       return;
     }
     checkGemmArgs(p, 'gemm');
-    this.runParallel(p, ranges);
+    const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
+    const transB = p.transB ?? false;
+    if (packed !== undefined) packed.check('gemm', k, n, p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB); // before any worker starts
+    const { byColumns, ranges } = chooseSplit(m, n, this.threads, packed !== undefined);
+    if (ranges.length < 2) {
+      gemmBlocked(p);
+      return;
+    }
+    this.runParallel(p, byColumns, ranges, packed);
   }
 
   /**
-   * The blocked kernel's prepared op(B). Small problems (run here by gemmBlocked) and this
-   * thread's rows of a split problem read it instead of packing b; the workers still pack their
-   * shared copy of b (the same values, so results stay bit-identical).
+   * op(B) packed once for many gemms (see Backend.prepareB), into a shared slot the workers read.
+   * Without workers (or after close) the blocked kernel's own prepared operand.
    */
   prepareB(args: PrepareBArgs): PreparedB {
-    return prepareBlockedB(args);
+    checkPrepareBArgs(args, 'prepareB');
+    if (this.closed || this.transport.workers === 0) return prepareBlockedB(args);
+    const { k, n, b } = args;
+    const transB = args.transB ?? false;
+    const bOffset = args.bOffset ?? 0;
+    const ldb = args.ldb ?? (transB ? k : n);
+    let entry = this.slots.get(b);
+    if (entry === undefined) {
+      entry = { slots: [], ids: [] };
+      this.slots.set(b, entry);
+      this.released.register(b, entry.ids);
+    }
+    let slot = entry.slots.find((s) => s.k === k && s.n === n && s.bOffset === bOffset && s.ldb === ldb && s.transB === transB);
+    if (slot === undefined) {
+      if (entry.slots.length === SLOTS_PER_OPERAND) {
+        const oldest = entry.slots.shift()!;
+        oldest.generation = -1;
+        entry.ids.splice(entry.ids.indexOf(oldest.id), 1);
+        this.send({ kind: 'drop', id: oldest.id });
+      }
+      const buffer = new SharedArrayBuffer(packedLength(k, n) * 8);
+      slot = { id: this.nextPackedId++, k, n, bOffset, ldb, transB, storage: new Float64Array(buffer), generation: 0 };
+      entry.slots.push(slot);
+      entry.ids.push(slot.id);
+      this.send({ kind: 'packed', id: slot.id, buffer, k, n });
+    }
+    slot.generation++;
+    return new SharedPackedB(k, n, b, bOffset, ldb, transB, slot);
   }
 
-  private runParallel(p: GemmArgs, ranges: Array<[number, number]>): void {
+  private send(message: DistributiveOmit<WorkerMessage, 'seq'>): void {
+    if (this.closed) return;
+    this.sent++;
+    this.transport.send({ ...message, seq: this.sent } as WorkerMessage);
+  }
+
+  private runParallel(p: GemmArgs, byColumns: boolean, ranges: Array<[number, number]>, packed: BlockedPackedB | undefined): void {
     const { m, n, k, a, b, c } = p;
     const transA = p.transA ?? false;
     const transB = p.transB ?? false;
@@ -164,49 +181,76 @@ export class ParallelGemm implements Backend {
     const alpha = p.alpha ?? 1;
     const bias = p.bias;
     const biasOff = p.biasOffset ?? 0;
-    const rsA = transA ? 1 : lda, csA = transA ? lda : 1;
-    const rsB = transB ? 1 : ldb, csB = transB ? ldb : 1;
-    const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
-    if (packed !== undefined) packed.check('gemm', k, n, b, bOff, ldb, transB); // before any worker starts
+    const shared = packed instanceof SharedPackedB ? packed : undefined; // else the workers pack B themselves
+    const w0 = ranges[1]![0]; // where the workers' parts start: rows [w0, m) or columns [w0, n)
 
-    // Copy the inputs' spans to shared memory (index 0 = the operand's offset).
-    const aLen = spanLength(transA ? k : m, transA ? m : k, lda);
-    const bLen = spanLength(transB ? n : k, transB ? k : n, ldb);
-    const cLen = spanLength(m, n, ldc);
-    this.reserve(aLen * 8, bLen * 8, cLen * 8, bias ? n * 8 : 8);
-    const ops = this.operands;
-    const sa = view(ops.a, dtypeCode(a)), sb = view(ops.b, dtypeCode(b)), sc = view(ops.c, dtypeCode(c));
-    sa.set(a.subarray(aOff, aOff + aLen));
-    sb.set(b.subarray(bOff, bOff + bLen));
-    const firstWorkerRow = ranges[1]![0];
-    if (accumulate) copyRows(c, cOff, sc, 0, firstWorkerRow, m, n, ldc);
-    if (bias) view(ops.bias, dtypeCode(bias)).set(bias.subarray(biasOff, biasOff + n));
+    // The workers' regions, copied densely into shared memory: op(A) rows [w0, m) or all of op(A);
+    // op(B) whole or its columns [w0, n) (nothing with a shared prepared op(B)); C likewise.
+    const aRows = byColumns ? m : m - w0; // rows of op(A) the workers read
+    const bCols = byColumns ? n - w0 : n; // columns of op(B) they read
+    const cRows = aRows, cCols = bCols; // the workers' block of C
+    this.reserve(aRows * k, a, shared ? 0 : k * bCols, b, cRows * cCols, c, bias ? cCols : 0, bias);
+    const sa = viewOf(this.views.a, dtypeCode(a)), sb = viewOf(this.views.b, dtypeCode(b)), sc = viewOf(this.views.c, dtypeCode(c));
+    const aFirst = byColumns ? 0 : w0, bFirst = byColumns ? w0 : 0;
+    // Stored A is [m,k] (or [k,m] with transA); its region starts at row (column) aFirst. Likewise B.
+    if (transA) copyMatrix(a, aOff + aFirst, lda, sa, 0, aRows, k, aRows);
+    else copyMatrix(a, aOff + aFirst * lda, lda, sa, 0, k, aRows, k);
+    if (!shared) {
+      if (transB) copyMatrix(b, bOff + bFirst * ldb, ldb, sb, 0, k, bCols, k);
+      else copyMatrix(b, bOff + bFirst, ldb, sb, 0, bCols, k, bCols);
+    }
+    const cStart = cOff + (byColumns ? w0 : w0 * ldc); // the workers' block of the caller's C
+    if (accumulate) copyMatrix(c, cStart, ldc, sc, 0, cCols, cRows, cCols);
+    if (bias) {
+      const sbias = viewOf(this.views.bias, dtypeCode(bias));
+      for (let j = 0; j < cCols; j++) sbias[j] = bias[biasOff + (byColumns ? w0 : 0) + j]!;
+    }
 
     const ctrl = this.ctrl;
     ctrl[Slot.Command] = Command.Gemm;
-    ctrl[Slot.Version] = ops.version;
+    ctrl[Slot.Seq] = this.sent;
     ctrl[Slot.Error] = 0;
-    ctrl[Slot.M] = m; ctrl[Slot.N] = n; ctrl[Slot.K] = k;
-    ctrl[Slot.ARsRow] = rsA; ctrl[Slot.ACsCol] = csA; ctrl[Slot.BRsRow] = rsB; ctrl[Slot.BCsCol] = csB;
-    ctrl[Slot.Ldc] = ldc;
+    ctrl[Slot.K] = k;
+    ctrl[Slot.RsA] = transA ? 1 : k; ctrl[Slot.CsA] = transA ? aRows : 1;
+    ctrl[Slot.RsB] = transB ? 1 : bCols; ctrl[Slot.CsB] = transB ? k : 1;
+    ctrl[Slot.Ldc] = cCols;
     ctrl[Slot.Accumulate] = accumulate ? 1 : 0; ctrl[Slot.HasBias] = bias ? 1 : 0;
     ctrl[Slot.DtA] = dtypeCode(a); ctrl[Slot.DtB] = dtypeCode(b); ctrl[Slot.DtC] = dtypeCode(c); ctrl[Slot.DtBias] = bias ? dtypeCode(bias) : 0;
+    ctrl[Slot.PackedId] = shared ? shared.slot.id : -1;
     this.alpha[0] = alpha;
     for (let w = 0; w < this.transport.workers; w++) {
+      const part = Slot.Parts + PART_INTS * w;
       const range = ranges[w + 1];
-      ctrl[Slot.Rows + 2 * w] = range ? range[0] : 0;
-      ctrl[Slot.Rows + 2 * w + 1] = range ? range[1] : 0; // idle workers get an empty range
+      if (range === undefined) {
+        ctrl[part + Part.M] = 0; // idle: fewer parts than threads
+        continue;
+      }
+      const [s, e] = range;
+      const r = s - w0; // where the part starts in the workers' region
+      ctrl[part + Part.M] = byColumns ? m : e - s;
+      ctrl[part + Part.N] = byColumns ? e - s : n;
+      ctrl[part + Part.AOff] = byColumns ? 0 : transA ? r : r * k;
+      ctrl[part + Part.BOff] = byColumns ? (transB ? r * k : r) : 0;
+      ctrl[part + Part.COff] = byColumns ? r : r * cCols;
+      ctrl[part + Part.BiasOff] = byColumns ? r : 0;
+      ctrl[part + Part.J0] = byColumns ? s : 0;
+      ctrl[part + Part.J1] = byColumns ? e : n;
     }
     Atomics.store(ctrl, Slot.Pending, this.transport.workers);
     Atomics.add(ctrl, Slot.Generation, 1); // publishes the fields above (Atomics are sequentially consistent)
     Atomics.notify(ctrl, Slot.Generation);
 
-    // This thread's rows, straight from and into the caller's arrays.
-    const [r0, r1] = ranges[0]!;
-    gemmBlockedStrided(r1 - r0, n, k, a, aOff + r0 * rsA, rsA, csA, b, bOff, rsB, csB, c, cOff + r0 * ldc, ldc, alpha, accumulate, bias, biasOff, packed);
+    // This thread's part, straight from and into the caller's arrays.
+    const rsA = transA ? 1 : lda, csA = transA ? lda : 1;
+    const rsB = transB ? 1 : ldb, csB = transB ? ldb : 1;
+    if (byColumns) {
+      gemmBlockedStrided(m, w0, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed?.columns(0, w0));
+    } else {
+      gemmBlockedStrided(w0, n, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed);
+    }
 
     this.join();
-    copyRows(sc, 0, c, cOff, firstWorkerRow, m, n, ldc);
+    copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
   }
 
   /** Blocks until every worker has finished the current job. */
@@ -225,15 +269,23 @@ export class ParallelGemm implements Backend {
     if (Atomics.load(ctrl, Slot.Error) !== 0) throw new Error('ParallelGemm.gemm: a worker failed (see its error output)');
   }
 
-  /** Grows the shared operand buffers (never shrinks) and ships replacements to the workers. */
-  private reserve(aBytes: number, bBytes: number, cBytes: number, biasBytes: number): void {
-    const ops = this.operands;
-    const fits = (op: SharedOperand, bytes: number): boolean => op.buffer.byteLength >= bytes;
-    if (fits(ops.a, aBytes) && fits(ops.b, bBytes) && fits(ops.c, cBytes) && fits(ops.bias, biasBytes)) return;
-    const grow = (op: SharedOperand, bytes: number): SharedOperand =>
-      fits(op, bytes) ? op : sharedOperand(new SharedArrayBuffer(Math.ceil((bytes * 1.25) / 8) * 8));
-    this.operands = { version: ops.version + 1, a: grow(ops.a, aBytes), b: grow(ops.b, bBytes), c: grow(ops.c, cBytes), bias: grow(ops.bias, biasBytes) };
-    this.transport.sendOperands(this.operands);
+  /**
+   * Grows the shared operand buffers to hold the given element counts of each operand's dtype
+   * (never shrinks) and sends replacements to the workers.
+   */
+  private reserve(aLen: number, a: Storage, bLen: number, b: Storage, cLen: number, c: Storage, biasLen: number, bias: Storage | undefined): void {
+    const need = (len: number, x: Storage | undefined): number => Math.ceil((len * (x ? x.BYTES_PER_ELEMENT : 4)) / 8) * 8;
+    const bytes = { a: need(aLen, a), b: need(bLen, b), c: need(cLen, c), bias: need(biasLen, bias) };
+    const old = this.buffers;
+    if (old.a.byteLength >= bytes.a && old.b.byteLength >= bytes.b && old.c.byteLength >= bytes.c && old.bias.byteLength >= bytes.bias) return;
+    // 25% headroom so a slowly growing sequence of problems does not resend buffers every call.
+    const grow = (buffer: SharedArrayBuffer, want: number): SharedArrayBuffer =>
+      buffer.byteLength >= want ? buffer : new SharedArrayBuffer(Math.ceil((want * 1.25) / 8) * 8);
+    this.buffers = { a: grow(old.a, bytes.a), b: grow(old.b, bytes.b), c: grow(old.c, bytes.c), bias: grow(old.bias, bytes.bias) };
+    const v = this.views;
+    const refresh = (buffer: SharedArrayBuffer, view: SharedViews): SharedViews => (view.f32.buffer === buffer ? view : sharedViews(buffer));
+    this.views = { a: refresh(this.buffers.a, v.a), b: refresh(this.buffers.b, v.b), c: refresh(this.buffers.c, v.c), bias: refresh(this.buffers.bias, v.bias) };
+    this.send({ kind: 'operands', buffers: this.buffers });
   }
 
   /** Stops the workers. Safe to call twice; gemm throws afterwards. */
@@ -247,51 +299,15 @@ export class ParallelGemm implements Backend {
   }
 }
 
-/** dst rows [from, to) of C (n elements each, row stride ldc) ← src rows, element by element (no views allocated). */
-function copyRows(src: Storage, srcOff: number, dst: Storage, dstOff: number, from: number, to: number, n: number, ldc: number): void {
-  for (let i = from; i < to; i++) {
-    const s = srcOff + i * ldc, d = dstOff + i * ldc;
-    for (let j = 0; j < n; j++) dst[d + j] = src[s + j]!;
-  }
-}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
- * The worker's side: waits for jobs on `control` and computes its rows until Command.Exit.
- * `receiveOperands` must return operand buffers sent by sendOperands (undefined when none has
- * arrived yet); the worker keeps the newest and waits for the version a job names.
+ * dst[rows,cols] (row stride dstLd, from dstOff) ← src[rows,cols] (row stride srcLd, from srcOff):
+ * one stored region of an operand, element by element (no views allocated per call).
  */
-export function serveGemmJobs(control: SharedArrayBuffer, worker: number, receiveOperands: () => SharedOperands | undefined): void {
-  const ctrl = new Int32Array(control, 0, CONTROL_INTS);
-  const alpha = new Float64Array(control, ALPHA_BYTE, 1);
-  let operands: SharedOperands | undefined;
-  let seen = 0; // the generation the control block was created with: a job posted before this thread started is not missed
-  for (;;) {
-    Atomics.wait(ctrl, Slot.Generation, seen);
-    seen = Atomics.load(ctrl, Slot.Generation);
-    if (ctrl[Slot.Command] === Command.Exit) return;
-    try {
-      while (operands === undefined || operands.version < ctrl[Slot.Version]!) {
-        const next = receiveOperands();
-        if (next) operands = next;
-        else Atomics.wait(ctrl, Slot.Sleep, 0, 1); // the buffers are in flight: sleep 1 ms
-      }
-      runRows(ctrl, alpha[0]!, operands, worker);
-    } catch (error) {
-      // Reported to the caller through the Error slot (its gemm throws); this thread keeps serving.
-      Atomics.store(ctrl, Slot.Error, 1);
-      console.error(`gemm worker ${worker}:`, error);
-    } finally {
-      if (Atomics.sub(ctrl, Slot.Pending, 1) === 1) Atomics.notify(ctrl, Slot.Pending);
-    }
+function copyMatrix(src: Storage, srcOff: number, srcLd: number, dst: Storage, dstOff: number, dstLd: number, rows: number, cols: number): void {
+  for (let i = 0; i < rows; i++) {
+    const s = srcOff + i * srcLd, d = dstOff + i * dstLd;
+    for (let j = 0; j < cols; j++) dst[d + j] = src[s + j]!;
   }
-}
-
-function runRows(ctrl: Int32Array, alpha: number, ops: SharedOperands, worker: number): void {
-  const r0 = ctrl[Slot.Rows + 2 * worker]!, r1 = ctrl[Slot.Rows + 2 * worker + 1]!;
-  if (r1 <= r0) return;
-  const n = ctrl[Slot.N]!, k = ctrl[Slot.K]!;
-  const rsA = ctrl[Slot.ARsRow]!, csA = ctrl[Slot.ACsCol]!, rsB = ctrl[Slot.BRsRow]!, csB = ctrl[Slot.BCsCol]!, ldc = ctrl[Slot.Ldc]!;
-  const bias = ctrl[Slot.HasBias] === 1 ? view(ops.bias, ctrl[Slot.DtBias]!) : undefined;
-  gemmBlockedStrided(r1 - r0, n, k, view(ops.a, ctrl[Slot.DtA]!), r0 * rsA, rsA, csA, view(ops.b, ctrl[Slot.DtB]!), 0, rsB, csB,
-    view(ops.c, ctrl[Slot.DtC]!), r0 * ldc, ldc, alpha, ctrl[Slot.Accumulate] === 1, bias, 0);
 }

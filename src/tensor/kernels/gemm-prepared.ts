@@ -16,7 +16,7 @@ import { copyPackedB, KC, NC, NR, packB } from './gemm-panels.js';
  * The blocks are exactly what packB writes for the same (pc, jc) block, so a gemm with the
  * prepared operand is bit-identical to one without.
  */
-export class BlockedPackedB implements PreparedB {
+export class BlockedPackedB implements PreparedB, PackedBlocks {
   /**
    * One block per (jc, pc) of the driver, jc outer (steps of NC), pc inner (steps of KC): block
    * jb·kBlocks + pb is op(B)[pc:pc+kc, jc:jc+nc] as ⌈nc/NR⌉ panels [kc,NR], views into one buffer.
@@ -24,6 +24,8 @@ export class BlockedPackedB implements PreparedB {
   readonly blocks: readonly Float64Array[];
   /** ⌈k/KC⌉: blocks per column block. */
   readonly kBlocks: number;
+  /** Column views made by `columns` (a parallel backend asks for the same few ranges at every step). */
+  private readonly columnViews = new Map<number, PackedBlocks>();
 
   constructor(
     readonly k: number,
@@ -33,29 +35,39 @@ export class BlockedPackedB implements PreparedB {
     readonly bOffset: number,
     readonly ldb: number,
     readonly transB: boolean,
+    /** Where to pack (packedLength(k, n) elements, e.g. shared memory workers read); a new array by default. */
+    storage: Float64Array = new Float64Array(packedLength(k, n)),
   ) {
+    if (storage.length < packedLength(k, n)) {
+      throw new RangeError(`prepareB: storage of ${storage.length} elements is too small for op(B) ${formatShape([k, n])} (${packedLength(k, n)} needed)`);
+    }
     const rs = transB ? 1 : ldb;
     const cs = transB ? ldb : 1;
-    const kBlocks = Math.ceil(k / KC);
-    const blocks: Float64Array[] = [];
-    // Total size: every column block rounds its width up to whole NR panels.
-    let total = 0;
-    for (let jc = 0; jc < n; jc += NC) total += k * paddedWidth(Math.min(NC, n - jc));
-    const storage = new Float64Array(total);
-    let off = 0;
+    const blocks = packedBlockViews(storage, k, n);
+    let block = 0;
     for (let jc = 0; jc < n; jc += NC) {
       const nc = Math.min(NC, n - jc);
       for (let pc = 0; pc < k; pc += KC) {
         const kc = Math.min(KC, k - pc);
-        const len = kc * paddedWidth(nc);
         packB(source, bOffset + pc * rs + jc * cs, rs, cs, kc, nc);
-        copyPackedB(storage, off, len);
-        blocks.push(storage.subarray(off, off + len));
-        off += len;
+        copyPackedB(blocks[block]!, 0, blocks[block]!.length);
+        block++;
       }
     }
     this.blocks = blocks;
-    this.kBlocks = kBlocks;
+    this.kBlocks = Math.ceil(k / KC);
+  }
+
+  /** The blocks of op(B)[:, j0:j1) (see packedColumns), made once per range and then reused. */
+  columns(j0: number, j1: number): PackedBlocks {
+    if (j0 === 0 && j1 === this.n) return this;
+    const key = j0 * (this.n + 1) + j1;
+    let view = this.columnViews.get(key);
+    if (view === undefined) {
+      view = packedColumns(this.blocks, this.k, this.n, j0, j1);
+      this.columnViews.set(key, view);
+    }
+    return view;
   }
 
   /**
@@ -75,6 +87,59 @@ export class BlockedPackedB implements PreparedB {
 
 /** Columns of a packed block: nc rounded up to whole NR panels (packB zero-pads the last). */
 const paddedWidth = (nc: number): number => Math.ceil(nc / NR) * NR;
+
+/** What the blocked driver reads of a prepared op(B): its blocks, in the driver's (jc, pc) order. */
+export interface PackedBlocks {
+  readonly blocks: readonly Float64Array[];
+}
+
+/** Float64 elements of op(B) [k,n] packed: every column block rounds its width up to whole NR panels. */
+export function packedLength(k: number, n: number): number {
+  let total = 0;
+  for (let jc = 0; jc < n; jc += NC) total += k * paddedWidth(Math.min(NC, n - jc));
+  return total;
+}
+
+/**
+ * The (jc, pc) blocks of op(B) [k,n] packed into `storage` from index 0, as views: the layout
+ * BlockedPackedB writes, rebuilt wherever the same memory is read (a worker thread given it).
+ */
+export function packedBlockViews(storage: Float64Array, k: number, n: number): Float64Array[] {
+  const blocks: Float64Array[] = [];
+  let off = 0;
+  for (let jc = 0; jc < n; jc += NC) {
+    const width = paddedWidth(Math.min(NC, n - jc));
+    for (let pc = 0; pc < k; pc += KC) {
+      const len = Math.min(KC, k - pc) * width;
+      blocks.push(storage.subarray(off, off + len));
+      off += len;
+    }
+  }
+  return blocks;
+}
+
+/**
+ * The blocks of the packed op(B)[:, j0:j1) as a gemm over those n' = j1 − j0 columns would pack
+ * them, without copying: a thread computing C[:, j0:j1) reads only its own panels. The driver
+ * cuts its n' columns into blocks of NC from j0, so the cut must fall on the original layout:
+ * j0 on a panel (multiple of NR) when op(B) is a single column block (n ≤ NC), else on a column
+ * block (multiple of NC); j1 likewise or j1 = n. Panels are contiguous within a block, so each
+ * view is a subarray.
+ */
+export function packedColumns(blocks: readonly Float64Array[], k: number, n: number, j0: number, j1: number): PackedBlocks {
+  const unit = n <= NC ? NR : NC;
+  if (!(j0 >= 0 && j0 < j1 && j1 <= n && j0 % unit === 0 && (j1 % unit === 0 || j1 === n))) {
+    throw new RangeError(`packedColumns: columns [${j0}, ${j1}) of a packed op(B) ${formatShape([k, n])} must be cut at multiples of ${unit}`);
+  }
+  const kBlocks = Math.ceil(k / KC);
+  if (n > NC) return { blocks: blocks.slice((j0 / NC) * kBlocks, Math.ceil(j1 / NC) * kBlocks) };
+  const views: Float64Array[] = [];
+  for (let pb = 0; pb < kBlocks; pb++) {
+    const kc = Math.min(KC, k - pb * KC);
+    views.push(blocks[pb]!.subarray(j0 * kc, (j0 + paddedWidth(j1 - j0)) * kc));
+  }
+  return { blocks: views };
+}
 
 /** Backend.prepareB of the blocked kernel: validates like gemm, then packs every block of op(B). */
 export function prepareBlockedB(p: PrepareBArgs): BlockedPackedB {

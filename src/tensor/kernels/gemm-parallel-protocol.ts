@@ -1,0 +1,134 @@
+import type { Storage } from '../dtype.js';
+import { MR, NC, NR } from './gemm-panels.js';
+
+/*
+ * What the caller's thread and the GEMM worker threads share (gemm-parallel.ts is the caller's
+ * side, gemm-parallel-worker.ts the workers'): the control block layout, the messages that carry
+ * shared buffers to the workers, and how a problem is cut into per-thread parts.
+ *
+ * Control block: one Int32Array on a SharedArrayBuffer (plus a float64 alpha after it). The
+ * caller writes a job's fields, sets PENDING to the number of workers, increments GENERATION and
+ * notifies it; each worker, parked in Atomics.wait on GENERATION, computes its part, decrements
+ * PENDING and notifies the caller when it reaches 0. The Atomics operations order the plain
+ * writes before them, so a worker sees the whole job (and every operand the caller copied into
+ * shared memory, and every prepared op(B) it packed there) once it sees the new generation.
+ *
+ * Messages: shared buffers reach a worker by message (postMessage cannot be avoided for a new
+ * SharedArrayBuffer); every message has a sequence number and a job names (SEQ) the number of
+ * messages its worker must have applied before starting, so a worker never runs a job with stale
+ * buffers and a buffer is never sent twice.
+ */
+
+/** Problems with fewer multiply-adds stay on one thread: waking a worker and copying operands costs ~0.1 ms. */
+export const PARALLEL_MIN_WORK = 1 << 20;
+
+/** Int32 slots of the control block: the job's shared fields. */
+export const Slot = {
+  Generation: 0, // incremented by the caller per job; workers wait on it
+  Pending: 1, // workers still busy with the current job
+  Command: 2, // Command.*
+  Seq: 3, // messages a worker must have applied before running the job
+  Error: 4, // 0, or 1 once a worker has failed
+  K: 5,
+  RsA: 6, // op(A)(i,p) = A[aOff + i·RsA + p·CsA] in the shared A copy; likewise B
+  CsA: 7,
+  RsB: 8,
+  CsB: 9,
+  Ldc: 10, // row stride of the shared C copy
+  Accumulate: 11,
+  HasBias: 12,
+  DtA: 13, // dtypes: 0 = float32, 1 = float64
+  DtB: 14,
+  DtC: 15,
+  DtBias: 16,
+  PackedId: 17, // the shared prepared op(B) the workers read instead of B, or −1
+  Parts: 18, // from here, PART_INTS slots per worker (Part.*)
+} as const;
+
+/** Per-worker slots, at Slot.Parts + PART_INTS·w: the worker's sub-problem in the shared copies. */
+export const Part = {
+  M: 0, // rows of C it computes (0: nothing to do)
+  N: 1, // columns of C it computes
+  AOff: 2, // where its op(A) starts in the shared A
+  BOff: 3, // where its op(B) starts in the shared B (unused with a prepared op(B))
+  COff: 4, // where its C starts in the shared C
+  BiasOff: 5,
+  J0: 6, // its columns [J0, J1) of the prepared op(B)
+  J1: 7,
+} as const;
+export const PART_INTS = 8;
+
+export const Command = { Gemm: 0, Exit: 1 } as const;
+export const MAX_WORKERS = 64;
+export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
+/** Byte offset of the float64 alpha after the Int32 slots (8-byte aligned). */
+export const ALPHA_BYTE = Math.ceil((CONTROL_INTS * 4) / 8) * 8;
+export const CONTROL_BYTES = ALPHA_BYTE + 8;
+
+/** The shared operand buffers (one per role), replaced by larger ones when a job needs more. */
+export interface OperandBuffers {
+  a: SharedArrayBuffer;
+  b: SharedArrayBuffer;
+  c: SharedArrayBuffer;
+  bias: SharedArrayBuffer;
+}
+
+/** Caller → worker. */
+export type WorkerMessage =
+  | { seq: number; kind: 'operands'; buffers: OperandBuffers }
+  /** A prepared op(B) [k,n] packed in `buffer` (float64, the layout of packedBlockViews); repacked in place later. */
+  | { seq: number; kind: 'packed'; id: number; buffer: SharedArrayBuffer; k: number; n: number }
+  /** The prepared op(B) `id` will not be used again. */
+  | { seq: number; kind: 'drop'; id: number };
+
+/** A shared buffer seen with the dtype a job names. */
+export interface SharedViews {
+  f32: Float32Array;
+  f64: Float64Array;
+}
+export const sharedViews = (buffer: SharedArrayBuffer): SharedViews => ({ f32: new Float32Array(buffer), f64: new Float64Array(buffer) });
+export const viewOf = (views: SharedViews, dtype: number): Storage => (dtype === 1 ? views.f64 : views.f32);
+export const dtypeCode = (x: Storage): number => (x instanceof Float64Array ? 1 : 0);
+
+/**
+ * Splits [0, size) into at most `parts` contiguous [start, end) ranges of near-equal size, cut at
+ * multiples of `unit`. Fewer ranges when size is too small to give each at least one unit.
+ */
+export function partitionRange(size: number, parts: number, unit: number): Array<[number, number]> {
+  const units = Math.ceil(size / unit);
+  const count = Math.max(1, Math.min(parts, units));
+  const ranges: Array<[number, number]> = [];
+  let start = 0;
+  for (let p = 0; p < count; p++) {
+    const end = p === count - 1 ? size : Math.min(size, Math.round(((p + 1) * units) / count) * unit);
+    ranges.push([start, end]);
+    start = end;
+  }
+  return ranges;
+}
+
+/** Rows of C cut at multiples of MR, so no part but the last has a partial register tile. */
+export const partitionRows = (m: number, parts: number): Array<[number, number]> => partitionRange(m, parts, MR);
+
+/**
+ * Columns of C cut at whole NR panels; with a prepared op(B) wider than one column block (NC),
+ * at whole column blocks, so each part's panels are a contiguous view of the packed blocks
+ * (packedColumns).
+ */
+export const partitionColumns = (n: number, parts: number, prepared: boolean): Array<[number, number]> =>
+  partitionRange(n, parts, prepared && n > NC ? NC : NR);
+
+/**
+ * How to cut C between threads. By rows when C is at least as tall as wide (each thread packs its
+ * own rows of A and reads all of op(B)); by columns when it is wider (the recurrent steps: m = B =
+ * 32 rows, n = H or 4H): each thread then reads only its panels of op(B), the operand that
+ * dominates the traffic, instead of every thread streaming all of it for a few rows.
+ */
+export function chooseSplit(m: number, n: number, threads: number, prepared: boolean): { byColumns: boolean; ranges: Array<[number, number]> } {
+  const rows = partitionRows(m, threads);
+  if (m < n) {
+    const columns = partitionColumns(n, threads, prepared);
+    if (columns.length >= rows.length) return { byColumns: true, ranges: columns };
+  }
+  return { byColumns: false, ranges: rows };
+}
