@@ -41,6 +41,8 @@ describe('mlstm: usage errors exit 2 with one line', () => {
     ['non-numeric value', ['train', '--data', 'x', '--out', 'y', '--hidden', 'abc'], /--hidden must be an integer, got 'abc'/],
     ['fractional integer', ['train', '--data', 'x', '--out', 'y', '--steps', '2.5'], /--steps must be an integer, got '2.5'/],
     ['zero batch', ['train', '--data', 'x', '--out', 'y', '--batch', '0'], /--batch must be between 1 and \d+, got 0/],
+    ['zero threads', ['train', '--data', 'x', '--out', 'y', '--threads', '0'], /train: --threads must be between 1 and 64, got 0/],
+    ['threads for eval', ['eval', 'm.safetensors', 'f.txt', '--threads', 'all'], /eval: --threads must be an integer, got 'all'/],
     ['negative lr', ['train', '--data', 'x', '--out', 'y', '--lr=-1'], /--lr must be greater than 0, got -1/],
     ['lr as next argument', ['train', '--data', 'x', '--out', 'y', '--lr', '-1'], /--lr needs a value \(write --lr=VALUE/],
     ['non-numeric lr', ['train', '--data', 'x', '--out', 'y', '--lr', 'fast'], /--lr must be a number, got 'fast'/],

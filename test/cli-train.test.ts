@@ -108,6 +108,22 @@ describe('mlstm train: Ctrl-C and --resume', () => {
     expect(a['train.bpc']).toHaveLength(total);
   });
 
+  it('--threads 2 trains and evaluates to exactly the numbers of one thread', async () => {
+    // Large enough that the window-wide products (T·B = 512 rows) are split across the worker.
+    const size = ['--hidden', '64', '--embed', '16', '--batch', '16', '--seq', '32', '--steps', '3', '--valid-every', '0'];
+    const one = join(dir, 'one-thread.safetensors');
+    const two = join(dir, 'two-threads.safetensors');
+    expect((await runCli(['train', '--data', corpus, '--out', one, ...size])).code).toBe(0);
+    const r = await runCli(['train', '--data', corpus, '--out', two, ...size, '--threads', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/, 3 steps on 2 threads$/);
+    expect(tensorsOf(two)).toEqual(tensorsOf(one));
+    const e1 = await runCli(['eval', one, corpus, '--batch', '16']);
+    const e2 = await runCli(['eval', one, corpus, '--batch', '16', '--threads', '2']);
+    expect(e2.code, e2.stderr).toBe(0);
+    expect(e2.stdout).toBe(e1.stdout);
+  });
+
   it('a run that already reached --steps says so and changes nothing', async () => {
     const done = join(dir, 'done.safetensors');
     expect((await runCli(['train', '--data', corpus, '--out', done, ...TINY, '--steps', '3'])).code).toBe(0);

@@ -1,4 +1,6 @@
+import { Tape } from '../autograd/tape.js';
 import { TextCodec } from '../data/vocabulary.js';
+import { createParallelBackend } from '../node/gemm-workers.js';
 import { dynamicEvaluate } from '../train/dynamic-eval.js';
 import { evaluate } from '../train/evaluate.js';
 import { FlagReader, parseCommandLine } from './args.js';
@@ -25,15 +27,21 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
+  const threads = f.int('threads', 1, 1, 64);
   const [checkpointPath, textPath] = args.positionals as [string, string];
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
   if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
-  const result = evaluate(model, tokens, { batch });
-  process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
-  if (dynamic) {
-    const dyn = dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq });
-    process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+  const backend = createParallelBackend({ threads }); // the same numbers for any thread count
+  try {
+    const result = evaluate(model, tokens, { batch, tape: new Tape({ backend }) });
+    process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
+    if (dynamic) {
+      const dyn = dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq, tape: new Tape({ backend }) });
+      process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+    }
+  } finally {
+    backend.close();
   }
   return 0;
 }

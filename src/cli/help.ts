@@ -1,6 +1,9 @@
 import { formatHelp, type FlagSpecs } from './args.js';
 
 const HELP_FLAG = { help: { type: 'boolean', short: 'h', help: 'show this help' } } as const satisfies FlagSpecs;
+const THREADS_FLAG = {
+  threads: { type: 'string', value: 'N', help: 'threads for the large matrix products (default 1); any N gives the same numbers' },
+} as const satisfies FlagSpecs;
 
 export const TRAIN_FLAGS = {
   data: { type: 'string', value: 'FILE', help: 'training text (required); its last 5% is the validation text unless --valid is given' },
@@ -28,6 +31,7 @@ export const TRAIN_FLAGS = {
   'checkpoint-every': { type: 'string', value: 'N', help: 'save a checkpoint every N steps (default: as --valid-every)' },
   'log-every': { type: 'string', value: 'N', help: 'when not on a terminal, print progress every N steps (default: 20 lines per run)' },
   'max-bad-steps': { type: 'string', value: 'N', help: 'stop after N non-finite steps in a row (default 5)' },
+  ...THREADS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -45,6 +49,7 @@ export const EVAL_FLAGS = {
   'dynamic-lr': { type: 'string', value: 'X', help: 'SGD learning rate of dynamic evaluation (default 0.02)' },
   'dynamic-seq': { type: 'string', value: 'N', help: 'segment length of dynamic evaluation (default 50)' },
   batch: { type: 'string', value: 'N', help: 'score the text as N parallel streams (faster; default 1 = one sequence)' },
+  ...THREADS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 

@@ -1,6 +1,8 @@
 import { CharLM, type CharLMConfig } from '../nn/charlm.js';
 import { encodeCheckpoint } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../node/files.js';
+import { createParallelBackend } from '../node/gemm-workers.js';
+import { Tape } from '../autograd/tape.js';
 import { Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ScheduleSpec } from '../optim/schedule.js';
@@ -105,6 +107,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const resume = f.flag('resume');
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEveryFlag = f.int('log-every', undefined, 1, 1e9);
+  const threads = f.int('threads', 1, 1, 64);
   // Validate the remaining numeric flags before touching any file, so usage errors come first.
   readModelFlags(f, 1);
   readTrainerOptions(f);
@@ -152,77 +155,82 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
 
   const rng = model.dropoutRng ?? undefined;
   const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
-  const trainer = new Trainer(model, { ...split, source, unit }, options, rng ? { rng } : {});
-  if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
-  if (trainer.step >= options.steps) {
-    process.stdout.write(`'${outPath}' has already reached step ${trainer.step} of ${options.steps}; give a larger --steps to continue\n`);
-    return 0;
-  }
-  ensureParentDirectory(outPath);
-  const svgPath = curvesPathFor(outPath);
-
-  const params = model.parameters().reduce((n, p) => n + p.size, 0);
-  const c = model.config;
-  process.stdout.write(
-    `${resume ? `resuming at step ${trainer.step}: ` : ''}${c.weightNorm ? 'weight-normalised ' : ''}${c.cell} ${c.layers}×${c.hidden} (embed ${c.embed}, ${countFormat.format(params)} parameters), ` +
-      `vocabulary ${codec.size}; ${countFormat.format(split.train.length)} training / ${countFormat.format(split.valid.length)} validation ${unit}; ` +
-      `batch ${options.batch} × seq ${options.seq}, ${options.steps} steps\n`,
-  );
-
-  const clock = (): number => performance.now();
-  const isTTY = process.stdout.isTTY === true;
-  const reporter = new ProgressReporter({ write: (s) => process.stdout.write(s), isTTY }, logEveryFlag ?? Math.max(1, Math.ceil(options.steps / 20)), clock);
-  const meter = new ProgressMeter(options.batch * options.seq, clock);
-  const started = clock();
-
-  const save = async (reason: CheckpointReason): Promise<void> => {
-    const state = exportTrainerState(trainer);
-    await writeFileAtomic(outPath, encodeCheckpoint(model, vocab, state));
-    const svg = lossCurvesSvg({ train: trainer.history, valid: trainer.validationHistory, title: `${c.cell} ${c.layers}×${c.hidden} on ${dataPath}` });
-    await writeFileAtomic(svgPath, new TextEncoder().encode(svg));
-    if (reason === 'periodic') meter.skipPause();
-  };
-
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) {
-      reporter.finish();
-      process.stderr.write('mlstm: interrupted again; exiting without saving\n');
-      process.exit(EXIT_INTERRUPTED);
-    }
-    reporter.message('interrupted: saving a checkpoint after this step (Ctrl-C again to quit without saving)');
-  };
-  process.on('SIGINT', onSigint);
-  let outcome;
+  const backend = createParallelBackend({ threads }); // the same numbers for any thread count
   try {
-    outcome = await trainer.run({
-      onStep: (r) => reporter.update(meter.record(r.step, options.steps, r.bpc)),
-      onValidation: (step, bpc) => {
-        reporter.message(`step ${step}: validation bpc ${bpc.toFixed(4)}`);
-        meter.skipPause();
-      },
-      onWarning: (message) => {
+    const trainer = new Trainer(model, { ...split, source, unit }, options, { tape: new Tape({ backend }), ...(rng ? { rng } : {}) });
+    if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
+    if (trainer.step >= options.steps) {
+      process.stdout.write(`'${outPath}' has already reached step ${trainer.step} of ${options.steps}; give a larger --steps to continue\n`);
+      return 0;
+    }
+    ensureParentDirectory(outPath);
+    const svgPath = curvesPathFor(outPath);
+
+    const params = model.parameters().reduce((n, p) => n + p.size, 0);
+    const c = model.config;
+    process.stdout.write(
+      `${resume ? `resuming at step ${trainer.step}: ` : ''}${c.weightNorm ? 'weight-normalised ' : ''}${c.cell} ${c.layers}×${c.hidden} (embed ${c.embed}, ${countFormat.format(params)} parameters), ` +
+        `vocabulary ${codec.size}; ${countFormat.format(split.train.length)} training / ${countFormat.format(split.valid.length)} validation ${unit}; ` +
+        `batch ${options.batch} × seq ${options.seq}, ${options.steps} steps${backend.threads > 1 ? ` on ${backend.threads} threads` : ''}\n`,
+    );
+
+    const clock = (): number => performance.now();
+    const isTTY = process.stdout.isTTY === true;
+    const reporter = new ProgressReporter({ write: (s) => process.stdout.write(s), isTTY }, logEveryFlag ?? Math.max(1, Math.ceil(options.steps / 20)), clock);
+    const meter = new ProgressMeter(options.batch * options.seq, clock);
+    const started = clock();
+
+    const save = async (reason: CheckpointReason): Promise<void> => {
+      const state = exportTrainerState(trainer);
+      await writeFileAtomic(outPath, encodeCheckpoint(model, vocab, state));
+      const svg = lossCurvesSvg({ train: trainer.history, valid: trainer.validationHistory, title: `${c.cell} ${c.layers}×${c.hidden} on ${dataPath}` });
+      await writeFileAtomic(svgPath, new TextEncoder().encode(svg));
+      if (reason === 'periodic') meter.skipPause();
+    };
+
+    let interrupts = 0;
+    const onSigint = (): void => {
+      interrupts++;
+      if (interrupts > 1) {
         reporter.finish();
-        process.stderr.write(`mlstm: warning: ${message}\n`);
-      },
-      onCheckpoint: (reason) => save(reason),
-      shouldStop: () => interrupts > 0,
-    });
+        process.stderr.write('mlstm: interrupted again; exiting without saving\n');
+        process.exit(EXIT_INTERRUPTED);
+      }
+      reporter.message('interrupted: saving a checkpoint after this step (Ctrl-C again to quit without saving)');
+    };
+    process.on('SIGINT', onSigint);
+    let outcome;
+    try {
+      outcome = await trainer.run({
+        onStep: (r) => reporter.update(meter.record(r.step, options.steps, r.bpc)),
+        onValidation: (step, bpc) => {
+          reporter.message(`step ${step}: validation bpc ${bpc.toFixed(4)}`);
+          meter.skipPause();
+        },
+        onWarning: (message) => {
+          reporter.finish();
+          process.stderr.write(`mlstm: warning: ${message}\n`);
+        },
+        onCheckpoint: (reason) => save(reason),
+        shouldStop: () => interrupts > 0,
+      });
+    } finally {
+      process.off('SIGINT', onSigint);
+      reporter.finish();
+    }
+    const elapsed = formatDuration((clock() - started) / 1000);
+    if (outcome.status === 'diverged') {
+      process.stderr.write(`mlstm: ${outcome.message ?? 'training diverged'}\n`);
+      return EXIT_FAILURE;
+    }
+    if (outcome.status === 'interrupted') {
+      process.stdout.write(`interrupted at step ${outcome.step} after ${elapsed}; saved '${outPath}' (continue with the same command and --resume)\n`);
+      return EXIT_INTERRUPTED;
+    }
+    const valid = outcome.validBpc !== undefined ? `validation bpc ${outcome.validBpc.toFixed(4)}; ` : '';
+    process.stdout.write(`done: ${outcome.step} steps in ${elapsed}; ${valid}saved '${outPath}' and '${svgPath}'\n`);
+    return 0;
   } finally {
-    process.off('SIGINT', onSigint);
-    reporter.finish();
+    backend.close();
   }
-  const elapsed = formatDuration((clock() - started) / 1000);
-  if (outcome.status === 'diverged') {
-    process.stderr.write(`mlstm: ${outcome.message ?? 'training diverged'}\n`);
-    return EXIT_FAILURE;
-  }
-  if (outcome.status === 'interrupted') {
-    process.stdout.write(`interrupted at step ${outcome.step} after ${elapsed}; saved '${outPath}' (continue with the same command and --resume)\n`);
-    return EXIT_INTERRUPTED;
-  }
-  const valid = outcome.validBpc !== undefined ? `validation bpc ${outcome.validBpc.toFixed(4)}; ` : '';
-  process.stdout.write(`done: ${outcome.step} steps in ${elapsed}; ${valid}saved '${outPath}' and '${svgPath}'\n`);
-  return 0;
 }
