@@ -74,12 +74,23 @@ export function resolveRequestPath(urlPath, root = REPO_ROOT) {
   return null;
 }
 
+/**
+ * Cross-origin isolation: with these two headers the page (and its workers) get SharedArrayBuffer,
+ * which the demo's parallel GEMM (mlstm/web) needs. Sent on every response, worker scripts included
+ * (a worker's own response decides its embedder policy in some browsers). Everything the page loads
+ * is same-origin, so COEP require-corp blocks nothing.
+ */
+export const ISOLATION_HEADERS = Object.freeze({
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+});
+
 export function contentType(file) {
   return MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
 }
 
 function send(res, status, text) {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...ISOLATION_HEADERS });
   res.end(`${text}\n`);
 }
 
@@ -106,6 +117,7 @@ export function startDemoServer({ port = 8080, host = '127.0.0.1', root = REPO_R
       // The demo is a development page: always serve the current build.
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
+      ...ISOLATION_HEADERS,
     });
     if (req.method === 'HEAD') return res.end();
     log(`${req.method} ${path}`);

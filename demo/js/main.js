@@ -21,6 +21,8 @@ const ui = {
   valid: $('valid'),
   speed: $('speed'),
   params: $('params'),
+  threads: $('threads'),
+  threadsNote: $('threads-note'),
   modelInfo: $('model-info'),
   config: $('config'),
   paste: $('paste'),
@@ -56,6 +58,26 @@ const send = (msg, transfer) => worker.postMessage(msg, transfer ?? []);
 function readConfig() {
   // From the controls themselves: FormData would skip them while their fieldset is disabled.
   return Object.fromEntries(['hidden', 'embed', 'seq', 'batch', 'lr', 'seed'].map((k) => [k, Number(ui.config.elements[k].value)]));
+}
+
+const readThreads = () => Number(ui.config.elements.threads.value);
+
+/** The threads control: 2 by default where the page can share memory with workers and has the cores. */
+function initThreads() {
+  const select = ui.config.elements.threads;
+  const canShare = globalThis.crossOriginIsolated === true;
+  select.value = canShare && (navigator.hardwareConcurrency ?? 1) >= 2 ? '2' : '1';
+  if (!canShare) select.closest('label').title += ' — this page is not cross-origin isolated, so it trains on 1 thread';
+}
+
+function showThreads({ threads, requested, reason }) {
+  ui.threads.textContent = String(threads);
+  ui.threadsNote.textContent =
+    threads > 1
+      ? `The matrix products are split across ${threads} threads (this worker and ${threads - 1} more, sharing memory); the numbers are bit-identical to 1 thread.`
+      : requested > 1
+        ? `Training on 1 thread: ${reason ?? 'the GEMM workers are unavailable'}.`
+        : 'Training on 1 thread.';
 }
 
 function setStatus(text, kind = 'info') {
@@ -161,6 +183,9 @@ worker.onmessage = ({ data: msg }) => {
     case 'info':
       showInfo(msg.info);
       break;
+    case 'threads':
+      showThreads(msg);
+      break;
     case 'progress': {
       chart.add(msg.points);
       const [step, loss] = msg.points[msg.points.length - 1];
@@ -218,14 +243,14 @@ ui.train.addEventListener('click', () => {
   chart.reset();
   ui.sampleHistory.replaceChildren();
   send({ type: 'settings', sampleEvery: Number(ui.sampleEvery.value) || 25, temperature: Number(ui.temperature.value) });
-  send({ type: 'train', config: readConfig(), text });
+  send({ type: 'train', config: readConfig(), text, threads: readThreads() });
 });
 ui.pause.addEventListener('click', () => send({ type: 'pause' }));
 ui.resume.addEventListener('click', () => {
   // A loaded checkpoint has no training text yet: 'train' attaches the selected one, then resumes.
   if (page.info && !page.info.trainChars) {
     const source = ui.config.elements.source.value;
-    send({ type: 'train', config: readConfig(), text: source === 'paste' ? ui.paste.value : null });
+    send({ type: 'train', config: readConfig(), text: source === 'paste' ? ui.paste.value : null, threads: readThreads() });
   } else send({ type: 'resume' });
 });
 ui.reset.addEventListener('click', () => {
@@ -234,7 +259,8 @@ ui.reset.addEventListener('click', () => {
   chart.reset();
   page.info = null;
   page.inspection = null;
-  for (const el of [ui.step, ui.loss, ui.bpc, ui.valid, ui.speed, ui.params]) el.textContent = '—';
+  for (const el of [ui.step, ui.loss, ui.bpc, ui.valid, ui.speed, ui.params, ui.threads]) el.textContent = '—';
+  ui.threadsNote.textContent = '';
   ui.modelInfo.textContent = '';
   ui.sample.textContent = '';
   ui.sampleStep.textContent = '';
@@ -272,4 +298,5 @@ ui.load.addEventListener('change', async () => {
 });
 ui.paste.addEventListener('focus', () => (ui.config.elements.source.value = 'paste'));
 
+initThreads();
 setState('idle');

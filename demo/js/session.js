@@ -5,7 +5,7 @@
  * Everything here is the engine's runtime-neutral build (dist/); nothing is reimplemented except the
  * per-unit recomputation in inspect.js, which exists to show the equations' intermediate values.
  */
-import { CharLM, Rng, encodeCheckpoint, decodeCheckpoint } from '../../dist/index.js';
+import { CharLM, Rng, Tape, encodeCheckpoint, decodeCheckpoint } from '../../dist/index.js';
 import { TextCodec, buildCharVocabulary } from '../../dist/data/vocabulary.js';
 import { splitTrainValid } from '../../dist/data/split.js';
 import { Trainer } from '../../dist/train/trainer.js';
@@ -63,7 +63,8 @@ export class DemoSession {
   /**
    * @param {CharLM} model
    * @param {import('../../dist/data/vocabulary.js').Vocabulary} vocab
-   * @param {object} options  { config, sourceName, step }
+   * @param {object} options  { config, sourceName, step, backend }; backend: the gemm Backend training
+   *   and validation run on (default: the engine's single-thread one), e.g. mlstm/web's parallel GEMM
    */
   constructor(model, vocab, options) {
     this.model = model;
@@ -76,10 +77,21 @@ export class DemoSession {
     this.trainer = null;
     this.valid = null;
     this.unigram = NaN;
+    this.backend = options.backend ?? null;
+  }
+
+  /** The gemm Backend for trainers made from now on (attachText) and for validation; null = the default. */
+  useBackend(backend) {
+    this.backend = backend ?? null;
+  }
+
+  /** A tape on this session's backend. */
+  tape() {
+    return this.backend ? new Tape({ backend: this.backend }) : new Tape();
   }
 
   /** A fresh model for `text` (its vocabulary is the text's characters). */
-  static fromText(text, rawConfig, sourceName) {
+  static fromText(text, rawConfig, sourceName, backend = null) {
     const config = checkConfig(rawConfig);
     if (typeof text !== 'string' || text.length === 0) throw new RangeError('the training text is empty');
     const vocab = buildCharVocabulary(text);
@@ -87,7 +99,7 @@ export class DemoSession {
       { cell: 'mlstm', weightNorm: false, vocab: vocab.symbols.length, embed: config.embed, hidden: config.hidden, layers: 1 },
       { rng: new Rng(config.seed) },
     );
-    const session = new DemoSession(model, vocab, { config, sourceName });
+    const session = new DemoSession(model, vocab, { config, sourceName, backend });
     session.attachText(text, sourceName);
     return session;
   }
@@ -130,6 +142,7 @@ export class DemoSession {
         checkpointEvery: 0,
         maxBadSteps: 5,
       },
+      { tape: this.tape() },
     );
     this.valid = valid;
     this.unigram = unigramBpc(train, this.codec.size);
@@ -155,7 +168,7 @@ export class DemoSession {
   /** Bits/char on the held-out tail (null when the text was too short to hold one out). */
   validate() {
     if (!this.valid) return null;
-    return evaluate(this.model, this.valid, { batch: 8, seq: 128 }).bpc;
+    return evaluate(this.model, this.valid, { batch: 8, seq: 128, tape: this.tape() }).bpc;
   }
 
   sample({ length = 240, temperature = 0.8, seed = 0, prime = '' } = {}) {

@@ -3,7 +3,8 @@
  * the page's requests (sample, look inside, checkpoint) between chunks, so the page never freezes.
  *
  * Messages in (from main.js):
- *   {type:'train', config, text|null}   start (text null = the bundled corpus), or resume a loaded model
+ *   {type:'train', config, text|null, threads}   start (text null = the bundled corpus), or resume a loaded
+ *                                       model; threads: 1 or 2 (gemm threads for a new trainer)
  *   {type:'pause'} {type:'resume'} {type:'reset'}
  *   {type:'settings', sampleEvery, temperature, validEvery}
  *   {type:'sample'}                      sample now
@@ -13,12 +14,14 @@
  * Messages out:
  *   {type:'state', state:'idle'|'loading'|'training'|'paused', message?}
  *   {type:'info', info}                  model/vocabulary/text summary (DemoSession.info())
+ *   {type:'threads', threads, requested, reason?}   the threads training runs on (reason: why fewer)
  *   {type:'progress', points:[[step, loss, bpc], …], charsPerSec}
  *   {type:'valid', step, bpc}   {type:'sample', step, text}
  *   {type:'inspect', id, result} | {type:'inspect-error', id, message}
  *   {type:'checkpoint', bytes, name}   {type:'loaded', info, name}   {type:'load-error', message}
  *   {type:'error', message}
  */
+import { createWebParallelBackend } from '../../dist/web/index.js';
 import { DemoSession } from './session.js';
 
 const CORPUS_URL = new URL('../../data/moby-dick.txt', import.meta.url);
@@ -31,6 +34,8 @@ let session = null;
 let running = false;
 let loopActive = false;
 let corpus = null;
+/** The gemm backend of the current trainer, and the thread count it was asked for. */
+let gemm = null;
 const settings = { sampleEvery: 25, temperature: 0.8, validEvery: 100, sampleLength: 240 };
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
@@ -43,6 +48,30 @@ async function loadCorpus() {
   if (!res.ok) throw new Error(`could not fetch the bundled corpus ${CORPUS_URL.pathname}: HTTP ${res.status}`);
   corpus = await res.text();
   return corpus;
+}
+
+/**
+ * The gemm backend for `threads` threads, kept across trainings while the count stays the same.
+ * This worker may block in Atomics.wait (a page's main thread may not), so the parallel GEMM runs
+ * here, its workers nested in this one. Falls back to one thread, with the reason shown on the
+ * page, when the page is not cross-origin isolated or the workers cannot start.
+ */
+async function backendFor(threads) {
+  if (gemm === null || gemm.requested !== threads) {
+    gemm?.backend.close();
+    gemm = null;
+    let backend;
+    try {
+      backend = await createWebParallelBackend({ threads });
+    } catch (err) {
+      backend = await createWebParallelBackend({ threads: 1 });
+      backend = { ...backend, reason: `the gemm workers could not start: ${describe(err)}` };
+    }
+    gemm = { requested: threads, backend };
+  }
+  const { backend } = gemm;
+  post({ type: 'threads', threads: backend.threads, requested: threads, ...(backend.reason !== undefined && threads > 1 && { reason: backend.reason }) });
+  return backend;
 }
 
 function postSample() {
@@ -100,21 +129,23 @@ function startTraining() {
 }
 
 const handlers = {
-  async train({ config, text }) {
+  async train({ config, text, threads = 1 }) {
     if (session && session.hasTrainer) return startTraining();
     setState('loading', text === null ? `fetching ${CORPUS_NAME}…` : 'reading your text…');
     const source = text === null ? await loadCorpus() : text;
     const name = text === null ? CORPUS_NAME : 'pasted text';
+    const backend = await backendFor(threads === 2 ? 2 : 1);
     if (session) {
       // A loaded checkpoint: keep its weights and vocabulary, train on the chosen text.
       try {
+        session.useBackend(backend);
         session.attachText(source, name);
       } catch (err) {
         setState('paused', `cannot train this checkpoint on ${name}: ${describe(err)}`);
         return;
       }
     } else {
-      session = DemoSession.fromText(source, config, name);
+      session = DemoSession.fromText(source, config, name, backend);
     }
     post({ type: 'info', info: session.info() });
     postValidation();

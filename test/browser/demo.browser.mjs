@@ -5,7 +5,9 @@
  * the loss falls, a sample and the heatmap appear, the equations fill in with values that agree with
  * the engine's fused kernel, pause stops training, the downloaded checkpoint decodes in Node and is
  * loadable by the CLI, it loads back into the page, a bad file gives a clear message, and nothing is
- * logged as a console error or thrown as a page error.
+ * logged as a console error or thrown as a page error. The page is cross-origin isolated, and the
+ * parallel GEMM of mlstm/web (module workers nested in a worker, over SharedArrayBuffer) gives
+ * results bit-identical to the single-thread kernel, for single products and for training.
  *
  * Needs dist/ (npm run build) and /usr/bin/chromium (or CHROMIUM=path). Uses DEMO_URL when given
  * (.ci/browser starts the server), otherwise starts scripts/serve-demo.mjs in-process on a free port.
@@ -50,6 +52,121 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 const number = (s) => Number(String(s).trim());
+
+/**
+ * Runs `fn(origin, ...args)` (a self-contained async function: it imports what it needs by URL) in a
+ * module Worker started by the page, where Atomics.wait is allowed, and returns its result. The
+ * worker comes from a Blob URL, so it is same-origin and inherits the page's cross-origin isolation.
+ */
+async function inPageWorker(page, fn, ...args) {
+  const body = [
+    `const run = ${fn.toString()};`,
+    `try { postMessage({ ok: true, result: await run(ORIGIN, ...${JSON.stringify(args)}) }); }`,
+    'catch (e) { postMessage({ ok: false, error: e instanceof Error ? e.stack || e.message : String(e) }); }',
+  ].join('\n');
+  const reply = await page.evaluate(async (code) => {
+    const source = `const ORIGIN = ${JSON.stringify(location.origin)};\n${code}`;
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const worker = new Worker(url, { type: 'module' });
+    try {
+      return await new Promise((resolve, reject) => {
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e) => reject(new Error(`test worker: ${e.message || 'failed to load'}`));
+      });
+    } finally {
+      worker.terminate();
+      URL.revokeObjectURL(url);
+    }
+  }, body);
+  if (!reply.ok) throw new Error(reply.error);
+  return reply.result;
+}
+
+/**
+ * In a worker: products large enough to split (≥ 2^20 multiply-adds), tall (split by rows) and wide
+ * (by columns, with a prepared B: panel-wise, and whole column blocks when n > 1024), each on the
+ * web parallel backend with 2 threads and on the single-thread blocked kernel; counts the elements
+ * whose bits differ. The prepared cases run twice, b changed and prepared again in between (the
+ * shared slot is repacked in place).
+ */
+async function gemmBitIdentity(origin) {
+  const { createWebParallelBackend } = await import(`${origin}/dist/web/index.js`);
+  const { blockedBackend, Rng } = await import(`${origin}/dist/index.js`);
+  const backend = await createWebParallelBackend({ threads: 2 });
+  if (backend.threads !== 2) throw new Error(`the backend has ${backend.threads} thread(s): ${backend.reason}`);
+  const rng = new Rng(11);
+  const fill = (x) => {
+    for (let i = 0; i < x.length; i++) x[i] = rng.uniform(-1, 1);
+    return x;
+  };
+  const cases = [
+    { label: 'tall 384×256×128 f32 transA accumulate bias alpha', m: 384, n: 256, k: 128, transA: true, accumulate: true, bias: true, alpha: -0.75 },
+    { label: 'tall 200×150×300 f64 transB', m: 200, n: 150, k: 300, transB: true, f64: true },
+    { label: 'wide 32×1024×256 prepared transB bias', m: 32, n: 1024, k: 256, transB: true, bias: true, prepared: true },
+    { label: 'wide 32×2100×64 prepared accumulate', m: 32, n: 2100, k: 64, accumulate: true, prepared: true },
+  ];
+  const out = [];
+  try {
+    for (const t of cases) {
+      if (t.m * t.n * t.k < 1 << 20) throw new Error(`${t.label} is too small to split`);
+      const F = t.f64 ? Float64Array : Float32Array;
+      const a = fill(new F(t.m * t.k));
+      const b = fill(new F(t.k * t.n));
+      const c0 = fill(new F(t.m * t.n));
+      const args = { m: t.m, n: t.n, k: t.k, a, b, transA: !!t.transA, transB: !!t.transB, accumulate: !!t.accumulate, alpha: t.alpha ?? 1, bias: t.bias ? fill(new F(t.n)) : undefined };
+      const opB = { k: t.k, n: t.n, b, transB: !!t.transB };
+      let differ = 0;
+      for (let round = 0; round < (t.prepared ? 2 : 1); round++) {
+        if (round > 0) fill(b);
+        const single = c0.slice();
+        const split = c0.slice();
+        blockedBackend.gemm({ ...args, c: single, packedB: t.prepared ? blockedBackend.prepareB(opB) : undefined });
+        backend.gemm({ ...args, c: split, packedB: t.prepared ? backend.prepareB(opB) : undefined });
+        for (let i = 0; i < single.length; i++) if (!Object.is(single[i], split[i])) differ++;
+      }
+      out.push({ label: t.label, differ });
+    }
+  } finally {
+    backend.close();
+  }
+  return { out, isolated: crossOriginIsolated };
+}
+
+/**
+ * In a worker: the demo's session (session.js, the code the demo's worker runs) trained `steps` steps
+ * from the same seed on 1 and on 2 threads; the losses, the count of products large enough to split,
+ * and whether every parameter ends bit-identical.
+ */
+async function trainOnThreads(origin, config, steps) {
+  const { createWebParallelBackend } = await import(`${origin}/dist/web/index.js`);
+  const { DemoSession } = await import(`${origin}/js/session.js`);
+  const text = await (await fetch(`${origin}/data/moby-dick.txt`)).text();
+  const run = async (threads) => {
+    const backend = await createWebParallelBackend({ threads });
+    let large = 0; // products of ≥ 2^20 multiply-adds: the ones the 2-thread backend splits
+    const counting = {
+      name: backend.name,
+      gemm: (args) => {
+        if (args.m * args.n * args.k >= 1 << 20) large++;
+        backend.gemm(args);
+      },
+      prepareB: (args) => backend.prepareB(args),
+    };
+    try {
+      const session = DemoSession.fromText(text, config, 'moby-dick.txt', counting);
+      const losses = [];
+      for (let s = 0; s < steps; s++) losses.push(session.trainStep().loss);
+      const weights = session.model.parameters().map((p) => p.value.data.slice());
+      return { threads: backend.threads, reason: backend.reason, losses, large, weights };
+    } finally {
+      backend.close();
+    }
+  };
+  const one = await run(1);
+  const two = await run(2);
+  const weightsIdentical = one.weights.length === two.weights.length && one.weights.every((w, i) => w.every((v, j) => Object.is(v, two.weights[i][j])));
+  return { one: { ...one, weights: undefined }, two: { ...two, weights: undefined }, weightsIdentical };
+}
 
 async function main() {
   const t0 = Date.now();
@@ -137,6 +254,52 @@ async function main() {
       return `loss ${inNode} in both${inBrowser === inNode ? ' (bit for bit)' : ''}`;
     });
 
+    await check('the page is cross-origin isolated (COOP same-origin, COEP require-corp): SharedArrayBuffer is available', async () => {
+      const env = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, sab: typeof SharedArrayBuffer }));
+      assert(env.isolated === true, `crossOriginIsolated is ${env.isolated}: the server must send Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy`);
+      assert(env.sab === 'function', `SharedArrayBuffer is ${env.sab}`);
+    });
+
+    await check("on the page's main thread the parallel backend refuses with a clear error (its gemm blocks in Atomics.wait)", async () => {
+      const r = await page.evaluate(async () => {
+        const { createWebParallelBackend } = await import(new URL('../dist/web/index.js', location.href).href);
+        const single = await createWebParallelBackend({ threads: 1 });
+        const refused = await createWebParallelBackend({ threads: 2 }).then(
+          (b) => (b.close(), `created with ${b.threads} threads`),
+          (e) => e.message,
+        );
+        return { single: [single.threads, single.reason], refused };
+      });
+      assert(r.single[0] === 1 && typeof r.single[1] === 'string', `threads 1 gave ${JSON.stringify(r.single)}`);
+      assert(/Atomics\.wait is not allowed.*inside a Worker/.test(r.refused), `unexpected outcome: ${r.refused}`);
+      return r.refused;
+    });
+
+    await check('a gemm on the web parallel backend (2 threads: a worker and a nested one) is bit-identical to the single-thread kernel', async () => {
+      const { out, isolated } = await inPageWorker(page, gemmBitIdentity);
+      assert(isolated === true, 'the test worker is not cross-origin isolated');
+      const bad = out.filter((r) => r.differ > 0);
+      assert(out.length === 4 && bad.length === 0, bad.map((r) => `${r.label}: ${r.differ} element(s) differ`).join('; '));
+      return out.map((r) => r.label).join('; ');
+    });
+
+    await check("training the demo's model on 1 and on 2 threads gives bit-identical losses and weights", async () => {
+      const details = [];
+      for (const config of [{ hidden: 64, embed: 16, seq: 32, batch: 8 }, { hidden: 128, embed: 32, seq: 64, batch: 16 }]) {
+        const steps = 4;
+        const { one, two, weightsIdentical } = await inPageWorker(page, trainOnThreads, { ...config, lr: 0.003, clip: 1, seed: 1 }, steps);
+        const name = `H ${config.hidden} B ${config.batch} T ${config.seq}`;
+        assert(one.threads === 1 && two.threads === 2, `${name}: threads ${one.threads} and ${two.threads} (${two.reason})`);
+        assert(two.large >= steps, `${name}: only ${two.large} products large enough to split in ${steps} steps`);
+        assert(one.losses.length === steps && one.losses.every(Number.isFinite), `${name}: losses ${one.losses}`);
+        const differ = one.losses.findIndex((l, i) => !Object.is(l, two.losses[i]));
+        assert(differ < 0, `${name}: step ${differ + 1} loss ${one.losses[differ]} on 1 thread, ${two.losses[differ]} on 2`);
+        assert(weightsIdentical, `${name}: the weights after ${steps} steps differ between 1 and 2 threads`);
+        details.push(`${name}: ${two.large / steps} split products/step, losses ${one.losses.map((l) => l.toFixed(4)).join(' ')}`);
+      }
+      return details.join('; ');
+    });
+
     let firstLoss = NaN;
     await check('training starts and reports a loss', async () => {
       await page.click('[data-testid="train"]');
@@ -144,6 +307,14 @@ async function main() {
       firstLoss = number(await text('loss'));
       assert(firstLoss > 3 && firstLoss < 6, `the first loss ${firstLoss} is not near ln(vocabulary) ≈ 4.4 nats`);
       return `first loss ${firstLoss.toFixed(3)} nats`;
+    });
+
+    await check('the page trains on 2 threads and says so', async () => {
+      assert((await page.locator('[data-testid="threads-choice"]').inputValue()) === '2', 'the threads control does not default to 2 on an isolated page');
+      await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
+      const note = await text('threads-note');
+      assert(/split across 2 threads/.test(note), `unexpected note: ${note}`);
+      return note;
     });
 
     await check('the loss falls by more than 1 nat', async () => {
