@@ -4,7 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
@@ -69,7 +69,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
   const wh = w.wh.data;
 
   // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h_{t−1}·whᵀ per step.
-  const Z = allocate(dtype, TB * G); // [T,B,4H]
+  const Z = allocate(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
   if (TB > 0) backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.wx.data, transB: true, c: Z, bias: w.bias.data });
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]
@@ -85,10 +85,10 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
   }
 
-  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
-  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
-  const cT = new Var(new Tensor(Cbuf.slice(T * BH), [B, H]));
-  const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(Cbuf.slice(BH), [T, B, H]) };
+  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
+  const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
+  const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
   if (!record) return result;
 
   tape.record(op, inputs, [hs, hT, cT], () => {
@@ -102,7 +102,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
     const dc = allocate(dtype, BH); // [B,H]
     if (hT.grad) dh.set(hT.grad.data);
     if (cT.grad) dc.set(cT.grad.data);
-    const DZ = allocate(dtype, TB * G); // [T,B,4H]
+    const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
     const needH0 = h0.requiresGrad;
     const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
     for (let t = T - 1; t >= 0; t--) {

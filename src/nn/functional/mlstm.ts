@@ -5,7 +5,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -89,7 +89,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
 
   // ---- forward. Input halves of every step at once: XM = x·wmxᵀ [T·B,H], Z = x·whxᵀ + bias [T·B,4H].
   const XM = allocate(dtype, TB * H); // [T,B,H]
-  const Z = allocate(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t
+  const Z = allocate(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t (later DZ: see backward)
   if (TB > 0) {
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
     backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
@@ -119,10 +119,10 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
   }
 
-  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
-  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
-  const cT = new Var(new Tensor(Cbuf.slice(T * BH), [B, H]));
-  const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(Cbuf.slice(BH), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
+  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
+  const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
+  const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
   if (!record) return result;
 
   tape.record(op, inputs, [hs, hT, cT], () => {
@@ -143,7 +143,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
     if (hT.grad) dh.set(hT.grad.data);
     if (cT.grad) dc.set(cT.grad.data);
-    const DZ = allocate(dtype, TB * G); // [T,B,4H]
+    const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
     const DXM = allocate(dtype, TB * H); // [T,B,H]
     const DHM = allocate(dtype, TB * H); // [T,B,H]
     const dm = allocate(dtype, BH); // [B,H] one step's ∂L/∂m

@@ -5,7 +5,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, recurrentDims, type RecurrentDims, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -70,7 +70,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
 
   // ---- forward: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step at once (each [T·B,H]).
   const XM = allocate(dtype, TB * H); // [T,B,H]
-  const Z = allocate(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows
+  const Z = allocate(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows (later DZ: see backward)
   if (TB > 0) {
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
@@ -93,8 +93,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
   }
 
-  const hs = new Var(new Tensor(Hbuf.slice(BH), [T, B, H]));
-  const hT = new Var(new Tensor(Hbuf.slice(T * BH), [B, H]));
+  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
   if (!record) return result;
 
@@ -110,7 +110,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
     const dh = allocate(dtype, BH); // [B,H]
     if (hT.grad) dh.set(hT.grad.data);
-    const DZ = allocate(dtype, TB * H); // [T,B,H]
+    const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
     const DXM = allocate(dtype, TB * H);
     const DHM = allocate(dtype, TB * H);
     const dm = allocate(dtype, BH);

@@ -138,3 +138,25 @@ export function accumulateMultiplicativeGrads(backend: Backend, win: Multiplicat
     backend.gemm({ m: TB, n: D, k: H, a: DXM, b: w.wmx.data, c: g.x, accumulate: true });
   }
 }
+
+/**
+ * Rows 1..T of a [T+1,rowSize] state buffer (h_0 … h_{T−1} of a window, row 0 being the initial state)
+ * as a VIEW, the `hs` / `cs` output of a sequence op: a copy would be T·rowSize fresh elements per call
+ * for values that already sit in the buffer. Sharing is safe because nothing writes into an op's
+ * output value in place (ops allocate their results, parameters are the only values updated in place,
+ * and they are leaves); the backward reads the same buffer (h_prev, c_prev; the mRNN also h_t) and sees the
+ * forward's values. Consumers must index from 0 of the view, never `.buffer` without `byteOffset`
+ * (safetensors encoding and the gemm alias check do use byteOffset).
+ */
+export function stepRows(buf: Storage, rowSize: number, T: number): Storage {
+  return buf.subarray(rowSize, (T + 1) * rowSize);
+}
+
+/**
+ * Row T (the final state) of a [T+1,rowSize] state buffer as a COPY: the final state is what truncated
+ * BPTT carries into the next window (detached), and a view would keep the whole window's buffer alive
+ * until then for the sake of one row.
+ */
+export function lastRowCopy(buf: Storage, rowSize: number, T: number): Storage {
+  return buf.slice(T * rowSize, (T + 1) * rowSize);
+}

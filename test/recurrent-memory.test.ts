@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { Tape } from '../src/autograd/tape.js';
+import type { Var } from '../src/autograd/var.js';
+import { Rng } from '../src/tensor/rng.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { lstmSequence, lstmStep } from '../src/nn/functional/lstm.js';
+import { mlstmSequence, mlstmStep } from '../src/nn/functional/mlstm.js';
+import { mrnnSequence, mrnnStep } from '../src/nn/functional/mrnn.js';
+import { cellSizesArb, pack, randn, type CellSizes } from './cells-support.js';
+
+/*
+ * The fused recurrent ops reuse forward storage in their backward (∂L/∂z is written over z) and hand
+ * out hs / cs as views of the buffers the backward reads. These tests pin down that this is
+ * invisible: a backward run again on a retained graph (Tape.backward with retainGraph) must not read
+ * anything the previous run left behind, and the outputs must hold the values the backward uses.
+ */
+
+const RUNS = { numRuns: 40 };
+
+/** One fused op applied to fresh float64 leaves: its leaves and its differentiable outputs. */
+interface Applied {
+  leaves: Var[];
+  outputs: Var[];
+}
+
+type Build = (tape: Tape, s: CellSizes) => Applied;
+
+function leavesOf(tape: Tape, rng: Rng, shapes: number[][]): Var[] {
+  return shapes.map((shape) => tape.leaf(randn(rng, shape, 0.7)));
+}
+
+const OPS: Record<string, Build> = {
+  mlstmSequence: (tape, { T, B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
+    const r = mlstmSequence(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
+    return { leaves: l, outputs: [r.hs, r.hT, r.cT] };
+  },
+  mlstmStep: (tape, { B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
+    const r = mlstmStep(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
+    return { leaves: l, outputs: [r.h, r.c] };
+  },
+  lstmSequence: (tape, { T, B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [B, H], [4 * H, D], [4 * H, H], [4 * H]]);
+    const r = lstmSequence(tape, l[0]!, l[1]!, l[2]!, { wx: l[3]!, wh: l[4]!, bias: l[5]! });
+    return { leaves: l, outputs: [r.hs, r.hT, r.cT] };
+  },
+  lstmStep: (tape, { B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [B, H], [4 * H, D], [4 * H, H], [4 * H]]);
+    const r = lstmStep(tape, l[0]!, l[1]!, l[2]!, { wx: l[3]!, wh: l[4]!, bias: l[5]! });
+    return { leaves: l, outputs: [r.h, r.c] };
+  },
+  mrnnSequence: (tape, { T, B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [H, D], [H, H], [H, D], [H, H], [H]]);
+    const r = mrnnSequence(tape, l[0]!, l[1]!, { wmx: l[2]!, wmh: l[3]!, whx: l[4]!, whm: l[5]!, bias: l[6]! });
+    return { leaves: l, outputs: [r.hs, r.hT] };
+  },
+  mrnnStep: (tape, { B, D, H, seed }) => {
+    const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [H, D], [H, H], [H, D], [H, H], [H]]);
+    const r = mrnnStep(tape, l[0]!, l[1]!, { wmx: l[2]!, wmh: l[3]!, whx: l[4]!, whm: l[5]!, bias: l[6]! });
+    return { leaves: l, outputs: [r.h] };
+  },
+};
+
+const gradsOf = (leaves: readonly Var[]): number[][] => leaves.map((v) => Array.from(v.grad!.data));
+
+describe('fused recurrent ops: a second backward over a retained graph reads nothing stale', () => {
+  for (const [name, build] of Object.entries(OPS)) {
+    it(`${name}: run 2 adds exactly what run 1 did, run 3 from zero reproduces run 1 bit for bit`, () => {
+      fc.assert(
+        fc.property(cellSizesArb, (sizes) => {
+          const tape = new Tape();
+          const { leaves, outputs } = build(tape, sizes);
+          const out = pack(tape, ...outputs); // every output carries a gradient
+          const upstream: Tensor = randn(new Rng(sizes.seed ^ 0x5eed), [out.size]);
+          const nonLeaves = [out, ...outputs];
+          tape.backward(out, upstream, { retainGraph: true });
+          const once = gradsOf(leaves);
+
+          // Run 2 from the same output gradients (the non-leaf grads reset, the leaves' kept):
+          // by linearity every leaf gradient doubles.
+          for (const v of nonLeaves) v.zeroGrad();
+          tape.backward(out, upstream, { retainGraph: true });
+          const twice = gradsOf(leaves);
+          once.forEach((g, i) =>
+            g.forEach((v, k) => expect(Math.abs(twice[i]![k]! - 2 * v)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(v)))),
+          );
+
+          // Run 3 from all-zero gradients: identical to run 1 unless a reused buffer was read before
+          // being rewritten (run 1 found the forward's values there, run 3 finds run 2's).
+          for (const v of [...nonLeaves, ...leaves]) v.zeroGrad();
+          tape.backward(out, upstream, { retainGraph: true });
+          expect(gradsOf(leaves)).toEqual(once);
+        }),
+        RUNS,
+      );
+    });
+  }
+});
+
+describe('fused recurrent ops: output storage', () => {
+  it('hs and cs share the window buffers; the final state is a copy that does not keep them alive', () => {
+    fc.assert(
+      fc.property(cellSizesArb, (sizes) => {
+        const { T, B, D, H, seed } = sizes;
+        const tape = new Tape();
+        const rng = new Rng(seed);
+        const l = leavesOf(tape, rng, [[T, B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
+        const r = mlstmSequence(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
+        const BH = B * H;
+        const bytes = 8; // float64
+        // [T+1,B,H] buffers with row 0 the initial state: hs and cs are rows 1..T of them.
+        expect(r.hs.data.buffer.byteLength).toBe((T + 1) * BH * bytes);
+        expect(r.hs.data.byteOffset).toBe(BH * bytes);
+        expect(r.cs.data.buffer.byteLength).toBe((T + 1) * BH * bytes);
+        expect(r.cs.data.buffer).not.toBe(r.hs.data.buffer);
+        // The final state holds just its own [B,H] and equals the last row of hs / cs.
+        expect(r.hT.data.buffer.byteLength).toBe(BH * bytes);
+        expect(r.cT.data.buffer.byteLength).toBe(BH * bytes);
+        expect(Array.from(r.hT.data)).toEqual(Array.from(r.hs.data.subarray((T - 1) * BH)));
+        expect(Array.from(r.cT.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * BH)));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('the mRNN and LSTM hand out hs the same way', () => {
+    const [T, B, D, H] = [3, 2, 4, 5];
+    const tape = new Tape();
+    const rng = new Rng(9);
+    const x = tape.leaf(randn(rng, [T, B, D]));
+    const h0 = tape.leaf(randn(rng, [B, H]));
+    const c0 = tape.leaf(randn(rng, [B, H]));
+    const w = (rows: number, cols: number): Var => tape.leaf(randn(rng, [rows, cols], 0.4));
+    const m = mrnnSequence(tape, x, h0, { wmx: w(H, D), wmh: w(H, H), whx: w(H, D), whm: w(H, H), bias: tape.leaf(randn(rng, [H])) });
+    const l = lstmSequence(tape, x, h0, c0, { wx: w(4 * H, D), wh: w(4 * H, H), bias: tape.leaf(randn(rng, [4 * H])) });
+    for (const hs of [m.hs, l.hs]) expect(hs.data.byteOffset).toBe(B * H * 8);
+    expect(l.cs.data.byteOffset).toBe(B * H * 8);
+    expect(m.hT.data.buffer.byteLength).toBe(B * H * 8);
+    expect(l.hT.data.buffer.byteLength).toBe(B * H * 8);
+  });
+});
