@@ -141,3 +141,45 @@ describe('fused recurrent ops: output storage', () => {
     expect(l.hT.data.buffer.byteLength).toBe(B * H * 8);
   });
 });
+
+describe('fused recurrent ops: workspace buffers (Tape.workspace) are reused only once their graph is gone', () => {
+  const trainLike = (build: Build, sizes: CellSizes, tape: Tape): number[][] => {
+    const { leaves, outputs } = build(tape, sizes);
+    const out = pack(tape, ...outputs);
+    tape.backward(out, randn(new Rng(sizes.seed ^ 0x5eed), [out.size]));
+    return gradsOf(leaves);
+  };
+  for (const [name, build] of Object.entries(OPS)) {
+    it(`${name}: windows on one tape give exactly the gradients of fresh tapes, even with two graphs pending at once`, () => {
+      fc.assert(
+        fc.property(cellSizesArb, (sizes) => {
+          const other = { ...sizes, seed: sizes.seed + 1 };
+          const fresh1 = trainLike(build, sizes, new Tape());
+          const fresh2 = trainLike(build, other, new Tape());
+          // One tape, window after window (the trainer's pattern): the second window reuses the first one's buffers.
+          const tape = new Tape();
+          expect(trainLike(build, sizes, tape)).toEqual(fresh1);
+          expect(tape.workspace.idleStats.buffers).toBeGreaterThan(0); // given back when backward cleared the graph
+          expect(trainLike(build, other, tape)).toEqual(fresh2);
+          // Two graphs recorded before either runs backward: the second must not borrow the first one's buffers.
+          const both = new Tape();
+          const a = build(both, sizes);
+          const b = build(both, other);
+          const outA = pack(both, ...a.outputs), outB = pack(both, ...b.outputs);
+          both.backward(outA, randn(new Rng(sizes.seed ^ 0x5eed), [outA.size]), { retainGraph: true });
+          expect(gradsOf(a.leaves)).toEqual(fresh1);
+          for (const v of [outA, ...a.outputs]) v.zeroGrad(); // so the second sweep does not run a's nodes again
+          both.backward(outB, randn(new Rng(other.seed ^ 0x5eed), [outB.size]));
+          expect(gradsOf(b.leaves)).toEqual(fresh2);
+          // Without recording, the buffers go back at once: nothing stays on loan.
+          const quiet = new Tape();
+          quiet.noGrad(() => build(quiet, sizes));
+          const idle = quiet.workspace.idleStats.buffers;
+          quiet.noGrad(() => build(quiet, sizes));
+          expect(quiet.workspace.idleStats.buffers).toBe(idle);
+        }),
+        { numRuns: 15 },
+      );
+    });
+  }
+});

@@ -127,6 +127,24 @@ describe('Tape', () => {
     expect(tape.length).toBe(0);
   });
 
+  it('a node’s release runs once when the graph is discarded: after backward, on clear, not while retained', () => {
+    const tape = new Tape();
+    const x = tape.leaf(tensor([1, 2]));
+    let released = 0;
+    const y = new Var(tensor([3]));
+    tape.record('probe', [x], [y], () => accumulateGrad(x, tensor([1, 1]), 'probe'), () => released++);
+    tape.backward(y, undefined, { retainGraph: true });
+    expect(released).toBe(0);
+    tape.backward(y);
+    expect(released).toBe(1);
+    tape.clear();
+    expect(released).toBe(1);
+    const z = new Var(tensor([4]));
+    tape.record('probe', [x], [z], () => {}, () => released++);
+    tape.clear();
+    expect(released).toBe(2);
+  });
+
   it('skips nodes whose outputs received no gradient', () => {
     const tape = new Tape();
     const x = tape.leaf(f64(xs));

@@ -2,6 +2,7 @@ import type { Backend } from '../tensor/backend.js';
 import { formatShape, ShapeError, shapesEqual } from '../tensor/shape.js';
 import { full, type Tensor } from '../tensor/tensor.js';
 import { defaultBackend } from '../tensor/kernels/index.js';
+import { Workspace } from '../tensor/workspace.js';
 import { accumulateGrad, Var } from './var.js';
 
 /** One recorded op: its backward closure reads the outputs' grads and accumulates into the inputs'. */
@@ -10,6 +11,8 @@ export interface TapeNode {
   readonly inputs: readonly Var[];
   readonly outputs: readonly Var[];
   readonly backward: () => void;
+  /** Gives back what only this node's backward reads (workspace buffers), once the node is discarded. */
+  readonly release?: () => void;
 }
 
 export interface TapeOptions {
@@ -25,6 +28,8 @@ export interface TapeOptions {
  */
 export class Tape {
   readonly backend: Backend;
+  /** Scratch buffers the ops on this tape borrow and give back, so repeated steps reuse them (see Workspace). */
+  readonly workspace: Workspace = new Workspace();
   private nodes: TapeNode[] = [];
   private paused = 0;
 
@@ -60,14 +65,16 @@ export class Tape {
 
   /**
    * Record an op. Call it only when `needsGrad(...inputs)` is true; the outputs become
-   * gradient-carrying Vars owned by this tape.
+   * gradient-carrying Vars owned by this tape. `release`, if given, runs when the node is
+   * discarded (clear, or the end of a backward without retainGraph): the op gives back the
+   * workspace buffers its backward reads.
    */
-  record(op: string, inputs: readonly Var[], outputs: readonly Var[], backward: () => void): void {
+  record(op: string, inputs: readonly Var[], outputs: readonly Var[], backward: () => void, release?: () => void): void {
     for (const o of outputs) {
       o.requiresGrad = true;
       o.tape = this;
     }
-    this.nodes.push({ op, inputs, outputs, backward });
+    this.nodes.push(release ? { op, inputs, outputs, backward, release } : { op, inputs, outputs, backward });
   }
 
   /** Run `fn` without recording anything on this tape (evaluation, sampling, optimiser updates). */
@@ -106,8 +113,10 @@ export class Tape {
     if (!options.retainGraph) this.clear();
   }
 
-  /** Forget every recorded node (leaves and their grads are untouched). */
+  /** Forget every recorded node (leaves and their grads are untouched); their workspace buffers return to the pool. */
   clear(): void {
+    const nodes = this.nodes;
     this.nodes = [];
+    for (const node of nodes) node.release?.();
   }
 }

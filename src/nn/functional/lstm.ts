@@ -58,7 +58,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
   const dtype = commonDtype(inputs);
-  const backend = tape.backend;
+  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
   const record = tape.needsGrad(...inputs);
   const G = 4 * H;
   const BH = B * H;
@@ -69,14 +69,14 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
   const wh = w.wh.data;
 
   // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h_{t−1}·whᵀ per step.
-  const Z = allocate(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
+  const Z = ws.acquire(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
   if (TB > 0) backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.wx.data, transB: true, c: Z, bias: w.bias.data });
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
   const savedStride = record ? B * SW : 0;
-  const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H]
+  const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H]
   const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: Hbuf, aOffset: 0, b: wh, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
     zArgs.aOffset = t * BH;
@@ -89,7 +89,7 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
-  if (!record) return result;
+  if (!record) { ws.release(Z, S); return result; }
 
   tape.record(op, inputs, [hs, hT, cT], () => {
     /*
@@ -129,6 +129,6 @@ function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeigh
     if (gbias) addColumnSums(gbias, DZ, TB, G);
     // [T·B,D] += [T·B,4H]·[4H,D]
     if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
-  });
+  }, () => ws.release(Z, S)); // when the graph is discarded: only the backward reads these
   return result;
 }

@@ -76,7 +76,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   checkWeights(op, w, H, D);
   const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const dtype = commonDtype(inputs);
-  const backend = tape.backend;
+  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
   const record = tape.needsGrad(...inputs);
   const G = 4 * H;
   const BH = B * H;
@@ -88,8 +88,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   const whm = w.whm.data;
 
   // ---- forward. Input halves of every step at once: XM = x·wmxᵀ [T·B,H], Z = x·whxᵀ + bias [T·B,4H].
-  const XM = allocate(dtype, TB * H); // [T,B,H]
-  const Z = allocate(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t (later DZ: see backward)
+  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
+  const Z = ws.acquire(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t (later DZ: see backward)
   if (TB > 0) {
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
     backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
@@ -102,8 +102,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   // Without a recording, HM and the saved gate values of a step are dead after it: keep one row.
   const hmStride = record ? BH : 0;
   const savedStride = record ? B * SW : 0;
-  const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
-  const S = allocate(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
+  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
+  const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
 
   // One argument object per gemm, re-aimed each step (nothing allocated in the loop); weights packed once: withLoopWeight.
   const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
@@ -123,7 +123,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
-  if (!record) return result;
+  if (!record) { ws.release(XM, Z, HM, S); return result; }
 
   tape.record(op, inputs, [hs, hT, cT], () => {
     /*
@@ -144,8 +144,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     if (hT.grad) dh.set(hT.grad.data);
     if (cT.grad) dc.set(cT.grad.data);
     const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const DXM = allocate(dtype, TB * H); // [T,B,H]
-    const DHM = allocate(dtype, TB * H); // [T,B,H]
+    const DXM = ws.acquire(dtype, TB * H); // [T,B,H]
+    const DHM = ws.acquire(dtype, TB * H); // [T,B,H]
     const dm = allocate(dtype, BH); // [B,H] one step's ∂L/∂m
     const needH0 = h0.requiresGrad;
     const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm });
@@ -166,6 +166,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     const gc0 = gradBuffer(c0);
     if (gc0) addInto(gc0, dc, BH);
     accumulateMultiplicativeGrads(backend, { T, B, D, H, G, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
-  });
+    ws.release(DXM, DHM);
+  }, () => ws.release(XM, Z, HM, S)); // when the graph is discarded: only the backward reads these
   return result;
 }

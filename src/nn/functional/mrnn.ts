@@ -60,7 +60,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   checkWeight(op, 'bias', w.bias, [H], legend('[H]'));
   const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const dtype = commonDtype(inputs);
-  const backend = tape.backend;
+  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
   const record = tape.needsGrad(...inputs);
   const BH = B * H;
   const TB = T * B;
@@ -69,8 +69,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   const whm = w.whm.data;
 
   // ---- forward: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step at once (each [T·B,H]).
-  const XM = allocate(dtype, TB * H); // [T,B,H]
-  const Z = allocate(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows (later DZ: see backward)
+  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
+  const Z = ws.acquire(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows (later DZ: see backward)
   if (TB > 0) {
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
@@ -79,7 +79,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   Hbuf.set(h0.data);
   const M = allocate(dtype, TB * H); // [T,B,H]
   const hmStride = record ? BH : 0;
-  const HM = allocate(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
+  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
   const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
   const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
@@ -96,7 +96,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
-  if (!record) return result;
+  if (!record) { ws.release(XM, Z, HM); return result; }
 
   tape.record(op, inputs, [hs, hT], () => {
     /*
@@ -111,8 +111,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     const dh = allocate(dtype, BH); // [B,H]
     if (hT.grad) dh.set(hT.grad.data);
     const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const DXM = allocate(dtype, TB * H);
-    const DHM = allocate(dtype, TB * H);
+    const DXM = ws.acquire(dtype, TB * H);
+    const DHM = ws.acquire(dtype, TB * H);
     const dm = allocate(dtype, BH);
     const needH0 = h0.requiresGrad;
     const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DZ, aOffset: 0, b: whm, c: dm });
@@ -131,6 +131,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);
     accumulateMultiplicativeGrads(backend, { T, B, D, H, G: H, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
-  });
+    ws.release(DXM, DHM);
+  }, () => ws.release(XM, Z, HM)); // when the graph is discarded: only the backward reads these
   return result;
 }

@@ -1,0 +1,67 @@
+import { allocate, dtypeOf, type DType, type Storage } from './dtype.js';
+
+/**
+ * Scratch buffers reused from one computation to the next. The fused recurrent ops need ~25 MB of
+ * internal buffers per training window (pre-activations, saved gate values, their gradients); made
+ * fresh at every step they became ~45 MB of garbage per step, freed only when V8 gets round to
+ * it, and peak memory sat two or three steps of garbage above what was live. Borrowed here and
+ * given back when the graph that reads them is released (Tape.clear), the same buffers serve
+ * every step.
+ *
+ * Ownership is explicit: `acquire` hands out a buffer nobody else holds (zero-filled, exactly like
+ * `allocate`), `release` takes it back. A buffer still held (say, by a recorded graph that was
+ * never run backward) is simply not reused; the pool then allocates. Only exact sizes are reused,
+ * and at most `maxFree` idle buffers are kept (the oldest go first), so a stream of ever-new sizes
+ * cannot pile up. One workspace per Tape: nothing is shared between tapes, nothing is global.
+ */
+export class Workspace {
+  private readonly idle = new Map<string, Storage[]>();
+  private order: Storage[] = []; // idle buffers, oldest first (for eviction)
+  private readonly leased = new WeakSet<Storage>();
+
+  constructor(readonly maxFree = 32) {
+    if (!Number.isInteger(maxFree) || maxFree < 0) throw new RangeError(`Workspace: maxFree must be a non-negative integer, got ${maxFree}`);
+  }
+
+  /** A zero-filled buffer of `length` elements of `dtype`, owned by the caller until released. */
+  acquire(dtype: DType, length: number): Storage {
+    const list = this.idle.get(keyOf(dtype, length));
+    const reused = list?.pop();
+    let buffer: Storage;
+    if (reused !== undefined) {
+      this.order.splice(this.order.indexOf(reused), 1);
+      reused.fill(0);
+      buffer = reused;
+    } else {
+      buffer = allocate(dtype, length);
+    }
+    this.leased.add(buffer);
+    return buffer;
+  }
+
+  /** Gives buffers back for reuse; the caller must not touch them afterwards. Releasing one twice, or one not acquired here, throws. */
+  release(...buffers: Storage[]): void {
+    for (const buffer of buffers) {
+      if (!this.leased.has(buffer)) throw new Error(`Workspace.release: a ${dtypeOf(buffer)}[${buffer.length}] buffer that is not on loan from this workspace (released twice?)`);
+      this.leased.delete(buffer);
+      if (this.maxFree === 0) continue;
+      const key = keyOf(dtypeOf(buffer), buffer.length);
+      let list = this.idle.get(key);
+      if (list === undefined) this.idle.set(key, (list = []));
+      list.push(buffer);
+      this.order.push(buffer);
+      if (this.order.length > this.maxFree) {
+        const oldest = this.order.shift()!;
+        const oldList = this.idle.get(keyOf(dtypeOf(oldest), oldest.length))!;
+        oldList.splice(oldList.indexOf(oldest), 1);
+      }
+    }
+  }
+
+  /** Idle buffers kept for reuse, and their total bytes. */
+  get idleStats(): { buffers: number; bytes: number } {
+    return { buffers: this.order.length, bytes: this.order.reduce((s, b) => s + b.byteLength, 0) };
+  }
+}
+
+const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
