@@ -4,7 +4,7 @@ import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRows } from '../src/tensor/kernels/gemm-parallel-protocol.js';
+import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRange, partitionRows } from '../src/tensor/kernels/gemm-parallel-protocol.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
@@ -189,6 +189,34 @@ describe('partitionColumns / chooseSplit', () => {
     expect(chooseSplit(1024, 1024, 2, false).byColumns).toBe(false);
     expect(chooseSplit(32, 1500, 2, true).ranges).toEqual([[0, 1024], [1024, 1500]]); // prepared, n > NC: whole blocks
     expect(chooseSplit(11, 12, 4, false).byColumns).toBe(false); // 3 panels but 4 row tiles: rows give more parts
+  });
+});
+
+describe('partitionRange with thread speeds', () => {
+  it('sizes the parts in proportion to the weights (within a unit or two), each at least one unit, covering [0, size)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3000 }), fc.array(fc.double({ min: 0.25, max: 4, noNaN: true }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 8 }),
+        (size, weights, unit) => {
+          const ranges = partitionRange(size, weights, unit);
+          const units = Math.ceil(size / unit);
+          expect(ranges.length).toBe(Math.min(weights.length, units));
+          expect(ranges[0]![0]).toBe(0);
+          expect(ranges.at(-1)![1]).toBe(size);
+          const used = weights.slice(0, ranges.length);
+          const total = used.reduce((x, y) => x + y, 0);
+          ranges.forEach(([s, e], p) => {
+            if (p > 0) expect(s).toBe(ranges[p - 1]![1]);
+            expect(s % unit).toBe(0);
+            expect(e).toBeGreaterThan(s);
+            // Ideal share of the units, give or take the rounding of both ends and the one-unit minimum.
+            expect(Math.abs(Math.ceil((e - s) / unit) - (units * used[p]!) / total)).toBeLessThanOrEqual(Math.max(2, ranges.length));
+          });
+        },
+      ),
+    );
+    expect(partitionRange(32, [1, 3], 4)).toEqual([[0, 8], [8, 32]]);
+    expect(partitionRange(1024, [1, 1], 4)).toEqual(partitionRange(1024, 2, 4));
   });
 });
 

@@ -61,9 +61,14 @@ export const PART_INTS = 8;
 export const Command = { Gemm: 0, Exit: 1 } as const;
 export const MAX_WORKERS = 64;
 export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
-/** Byte offset of the float64 alpha after the Int32 slots (8-byte aligned). */
-export const ALPHA_BYTE = Math.ceil((CONTROL_INTS * 4) / 8) * 8;
-export const CONTROL_BYTES = ALPHA_BYTE + 8;
+/**
+ * Byte offset of the float64 slots after the Int32 ones (8-byte aligned): [0] the job's alpha,
+ * [1 + w] how long worker w took for its part of the last job, in ms of its own clock (the caller
+ * balances the next split with it; see ParallelGemm).
+ */
+export const FLOAT_BYTE = Math.ceil((CONTROL_INTS * 4) / 8) * 8;
+export const FLOAT_SLOTS = 1 + MAX_WORKERS;
+export const CONTROL_BYTES = FLOAT_BYTE + 8 * FLOAT_SLOTS;
 
 /** The shared operand buffers (one per role), replaced by larger ones when a job needs more. */
 export interface OperandBuffers {
@@ -90,33 +95,44 @@ export const sharedViews = (buffer: SharedArrayBuffer): SharedViews => ({ f32: n
 export const viewOf = (views: SharedViews, dtype: number): Storage => (dtype === 1 ? views.f64 : views.f32);
 export const dtypeCode = (x: Storage): number => (x instanceof Float64Array ? 1 : 0);
 
+/** Relative speeds of the threads that share a problem (the caller's first), or just how many there are (equal speeds). */
+export type ThreadWeights = number | readonly number[];
+
 /**
- * Splits [0, size) into at most `parts` contiguous [start, end) ranges of near-equal size, cut at
- * multiples of `unit`. Fewer ranges when size is too small to give each at least one unit.
+ * Splits [0, size) into contiguous [start, end) ranges cut at multiples of `unit`, one per thread
+ * and sized in proportion to its weight (its measured speed), each at least one unit. Fewer
+ * ranges (the first threads') when size has fewer units than there are threads.
  */
-export function partitionRange(size: number, parts: number, unit: number): Array<[number, number]> {
+export function partitionRange(size: number, weights: ThreadWeights, unit: number): Array<[number, number]> {
+  const parts = typeof weights === 'number' ? weights : weights.length;
+  const weightOf = (p: number): number => (typeof weights === 'number' ? 1 : weights[p]!);
   const units = Math.ceil(size / unit);
   const count = Math.max(1, Math.min(parts, units));
+  let total = 0;
+  for (let p = 0; p < count; p++) total += weightOf(p);
   const ranges: Array<[number, number]> = [];
-  let start = 0;
+  let start = 0; // in units
+  let cumulative = 0;
   for (let p = 0; p < count; p++) {
-    const end = p === count - 1 ? size : Math.min(size, Math.round(((p + 1) * units) / count) * unit);
-    ranges.push([start, end]);
+    cumulative += weightOf(p);
+    const left = count - 1 - p; // ranges still to come, one unit each at least
+    const end = p === count - 1 ? units : Math.min(units - left, Math.max(start + 1, Math.round((units * cumulative) / total)));
+    ranges.push([start * unit, Math.min(size, end * unit)]);
     start = end;
   }
   return ranges;
 }
 
 /** Rows of C cut at multiples of MR, so no part but the last has a partial register tile. */
-export const partitionRows = (m: number, parts: number): Array<[number, number]> => partitionRange(m, parts, MR);
+export const partitionRows = (m: number, weights: ThreadWeights): Array<[number, number]> => partitionRange(m, weights, MR);
 
 /**
  * Columns of C cut at whole NR panels; with a prepared op(B) wider than one column block (NC),
  * at whole column blocks, so each part's panels are a contiguous view of the packed blocks
  * (packedColumns).
  */
-export const partitionColumns = (n: number, parts: number, prepared: boolean): Array<[number, number]> =>
-  partitionRange(n, parts, prepared && n > NC ? NC : NR);
+export const partitionColumns = (n: number, weights: ThreadWeights, prepared: boolean): Array<[number, number]> =>
+  partitionRange(n, weights, prepared && n > NC ? NC : NR);
 
 /**
  * How to cut C between threads. By rows when C is at least as tall as wide (each thread packs its
@@ -124,10 +140,10 @@ export const partitionColumns = (n: number, parts: number, prepared: boolean): A
  * 32 rows, n = H or 4H): each thread then reads only its panels of op(B), the operand that
  * dominates the traffic, instead of every thread streaming all of it for a few rows.
  */
-export function chooseSplit(m: number, n: number, threads: number, prepared: boolean): { byColumns: boolean; ranges: Array<[number, number]> } {
-  const rows = partitionRows(m, threads);
+export function chooseSplit(m: number, n: number, weights: ThreadWeights, prepared: boolean): { byColumns: boolean; ranges: Array<[number, number]> } {
+  const rows = partitionRows(m, weights);
   if (m < n) {
-    const columns = partitionColumns(n, threads, prepared);
+    const columns = partitionColumns(n, weights, prepared);
     if (columns.length >= rows.length) return { byColumns: true, ranges: columns };
   }
   return { byColumns: false, ranges: rows };

@@ -1,6 +1,6 @@
 import { gemmBlockedStrided } from './gemm-blocked.js';
 import {
-  ALPHA_BYTE, Command, CONTROL_INTS, Part, PART_INTS, sharedViews, Slot, viewOf,
+  Command, CONTROL_INTS, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, sharedViews, Slot, viewOf,
   type SharedViews, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { packedBlockViews, packedColumns, type PackedBlocks } from './gemm-prepared.js';
@@ -69,14 +69,14 @@ class WorkerBuffers {
  */
 export class GemmJobServer {
   private readonly ctrl: Int32Array;
-  private readonly alpha: Float64Array;
+  private readonly floats: Float64Array; // [0] alpha, [1 + worker] this worker's time for its last part
   private readonly buffers = new WorkerBuffers();
   private seen = 0; // the generation the control block was created with: a job posted before this thread started is not missed
   private inJob = false;
 
   constructor(control: SharedArrayBuffer, private readonly worker: number) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
-    this.alpha = new Float64Array(control, ALPHA_BYTE, 1);
+    this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
   }
 
   /** Applies the next message sent to this worker (in the order sent). */
@@ -95,13 +95,15 @@ export class GemmJobServer {
         this.inJob = true;
       }
       if (this.buffers.applied < ctrl[Slot.Seq]!) return 'message';
+      const started = performance.now();
       try {
-        runPart(ctrl, this.alpha[0]!, this.buffers, this.worker);
+        runPart(ctrl, this.floats[0]!, this.buffers, this.worker);
       } catch (error) {
         // Reported to the caller through the Error slot (its gemm throws); this thread keeps serving.
         Atomics.store(ctrl, Slot.Error, 1);
         console.error(`gemm worker ${this.worker}:`, error);
       }
+      this.floats[1 + this.worker] = performance.now() - started; // published by the Atomics.sub below
       this.inJob = false;
       if (Atomics.sub(ctrl, Slot.Pending, 1) === 1) Atomics.notify(ctrl, Slot.Pending);
     }

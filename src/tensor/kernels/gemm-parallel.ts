@@ -3,7 +3,7 @@ import type { Storage } from '../dtype.js';
 import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
 import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
 import {
-  ALPHA_BYTE, chooseSplit, Command, CONTROL_INTS, dtypeCode, Part, PART_INTS, PARALLEL_MIN_WORK, sharedViews, Slot, viewOf,
+  chooseSplit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, sharedViews, Slot, viewOf,
   type OperandBuffers, type SharedViews, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, packedLength, prepareBlockedB } from './gemm-prepared.js';
@@ -86,7 +86,9 @@ export class ParallelGemm implements Backend {
   readonly name = 'parallel';
   readonly threads: number;
   private readonly ctrl: Int32Array;
-  private readonly alpha: Float64Array;
+  private readonly floats: Float64Array; // [0] alpha, [1 + w] worker w's time for its last part (ms)
+  /** Relative speed of each thread, the caller's first (always 1): parts are sized in proportion (see rebalance). */
+  private readonly speeds: number[];
   private buffers: OperandBuffers;
   private views: { a: SharedViews; b: SharedViews; c: SharedViews; bias: SharedViews };
   private sent = 0; // sequence number of the last message sent
@@ -101,8 +103,9 @@ export class ParallelGemm implements Backend {
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
   constructor(private readonly transport: WorkerTransport, control: SharedArrayBuffer, private readonly timeoutMs = 60_000) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
-    this.alpha = new Float64Array(control, ALPHA_BYTE, 1);
+    this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
     this.threads = transport.workers + 1;
+    this.speeds = new Array<number>(this.threads).fill(1);
     const empty = (): SharedArrayBuffer => new SharedArrayBuffer(8);
     this.buffers = { a: empty(), b: empty(), c: empty(), bias: empty() };
     this.views = { a: sharedViews(this.buffers.a), b: sharedViews(this.buffers.b), c: sharedViews(this.buffers.c), bias: sharedViews(this.buffers.bias) };
@@ -120,7 +123,7 @@ export class ParallelGemm implements Backend {
     const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
     const transB = p.transB ?? false;
     if (packed !== undefined) packed.check('gemm', k, n, p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB); // before any worker starts
-    const { byColumns, ranges } = chooseSplit(m, n, this.threads, packed !== undefined);
+    const { byColumns, ranges } = chooseSplit(m, n, this.speeds, packed !== undefined);
     if (ranges.length < 2) {
       gemmBlocked(p);
       return;
@@ -217,7 +220,7 @@ export class ParallelGemm implements Backend {
     ctrl[Slot.Accumulate] = accumulate ? 1 : 0; ctrl[Slot.HasBias] = bias ? 1 : 0;
     ctrl[Slot.DtA] = dtypeCode(a); ctrl[Slot.DtB] = dtypeCode(b); ctrl[Slot.DtC] = dtypeCode(c); ctrl[Slot.DtBias] = bias ? dtypeCode(bias) : 0;
     ctrl[Slot.PackedId] = shared ? shared.slot.id : -1;
-    this.alpha[0] = alpha;
+    this.floats[0] = alpha;
     for (let w = 0; w < this.transport.workers; w++) {
       const part = Slot.Parts + PART_INTS * w;
       const range = ranges[w + 1];
@@ -241,6 +244,7 @@ export class ParallelGemm implements Backend {
     Atomics.notify(ctrl, Slot.Generation);
 
     // This thread's part, straight from and into the caller's arrays.
+    const posted = performance.now();
     const rsA = transA ? 1 : lda, csA = transA ? lda : 1;
     const rsB = transB ? 1 : ldb, csB = transB ? ldb : 1;
     if (byColumns) {
@@ -249,8 +253,35 @@ export class ParallelGemm implements Backend {
       gemmBlockedStrided(w0, n, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed);
     }
 
+    const mine = performance.now() - posted;
     this.join();
+    this.rebalance(ranges, mine, performance.now() - posted - mine);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
+  }
+
+  /**
+   * Re-estimates each worker's speed relative to this thread's from the job just done, so that the
+   * next split gives every thread a share it finishes at the same moment. Static halves left this
+   * thread waiting ~15% of a training step on a quiet 2-vCPU machine (the worker starts after the
+   * operand copies, and a virtual CPU is not always there), more under load. A worker reports its
+   * own time; a start delay shows as this thread waiting in join, and is added to the slowest.
+   * Smoothed (a quarter per job) and clamped to [1/4, 4], so one odd job cannot starve a thread.
+   * Only the split moves: every element of C is computed the same way whoever computes it.
+   */
+  private rebalance(ranges: ReadonlyArray<readonly [number, number]>, mine: number, waited: number): void {
+    if (mine < 0.05) return; // too short to time
+    const size = (r: readonly [number, number]): number => r[1] - r[0]; // rows or columns: work ∝ size
+    const myRate = size(ranges[0]!) / mine;
+    let slowest = 0;
+    for (let w = 0; w + 1 < ranges.length; w++) slowest = Math.max(slowest, this.floats[1 + w]!);
+    // Waiting (beyond the ~µs of a join that finds the job done) means the slowest worker ended at mine + waited.
+    const delay = waited > 0.02 ? Math.max(0, mine + waited - slowest) : 0;
+    for (let w = 0; w + 1 < ranges.length; w++) {
+      const took = this.floats[1 + w]! + delay;
+      if (!(took > 0)) continue;
+      const relative = Math.min(4, Math.max(0.25, size(ranges[w + 1]!) / took / myRate));
+      this.speeds[w + 1] = 0.75 * this.speeds[w + 1]! + 0.25 * relative;
+    }
   }
 
   /** Blocks until every worker has finished the current job. */
