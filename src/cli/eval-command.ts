@@ -1,6 +1,7 @@
 import { Tape } from '../autograd/tape.js';
 import { TextCodec } from '../data/vocabulary.js';
 import { createParallelBackend } from '../node/gemm-workers.js';
+import { DEFAULT_THREADS } from './threads.js';
 import { dynamicEvaluate } from '../train/dynamic-eval.js';
 import { evaluate } from '../train/evaluate.js';
 import { FlagReader, parseCommandLine } from './args.js';
@@ -27,7 +28,7 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
-  const threads = f.int('threads', 1, 1, 64);
+  const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
   const [checkpointPath, textPath] = args.positionals as [string, string];
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);

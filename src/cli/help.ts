@@ -2,7 +2,7 @@ import { formatHelp, type FlagSpecs } from './args.js';
 
 const HELP_FLAG = { help: { type: 'boolean', short: 'h', help: 'show this help' } } as const satisfies FlagSpecs;
 const THREADS_FLAG = {
-  threads: { type: 'string', value: 'N', help: 'threads for the large matrix products (default 1); any N gives the same numbers' },
+  threads: { type: 'string', value: 'N', help: 'threads for the large matrix products (default: the CPU count, at most 4); any N gives the same numbers' },
 } as const satisfies FlagSpecs;
 
 export const TRAIN_FLAGS = {

@@ -2,6 +2,7 @@ import { CharLM, type CharLMConfig } from '../nn/charlm.js';
 import { encodeCheckpoint } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../node/files.js';
 import { createParallelBackend } from '../node/gemm-workers.js';
+import { DEFAULT_THREADS } from './threads.js';
 import { Tape } from '../autograd/tape.js';
 import { Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -107,7 +108,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const resume = f.flag('resume');
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEveryFlag = f.int('log-every', undefined, 1, 1e9);
-  const threads = f.int('threads', 1, 1, 64);
+  const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
   // Validate the remaining numeric flags before touching any file, so usage errors come first.
   readModelFlags(f, 1);
   readTrainerOptions(f);
