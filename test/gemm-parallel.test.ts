@@ -51,6 +51,15 @@ function problem(seed: number, m: number, n: number, k: number, transA: boolean,
   return { args, c: make(pad + (m - 1) * ldc + n + pad) };
 }
 
+/** The parallel backend's C equals the single-thread kernel's, bit for bit, on this problem. */
+function splitMatchesSingle({ args, c }: { args: GemmArgs; c: Storage }): boolean {
+  const single = c.slice();
+  const split = c.slice();
+  lib.blockedBackend.gemm({ ...args, c: single });
+  parallel.gemm({ ...args, c: split });
+  return identical(single, split);
+}
+
 describe('parallel GEMM (worker_threads)', () => {
   it('uses the requested threads', () => {
     expect(parallel.threads).toBe(3);
@@ -64,12 +73,7 @@ describe('parallel GEMM (worker_threads)', () => {
         (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
           const k = Math.max(1, Math.ceil(PARALLEL_MIN_WORK / (m * n))) + (seed % 5); // at least the split threshold
           if (k > 4000) return true; // n too small for a splittable problem of reasonable size
-          const { args, c } = problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad);
-          const single = c.slice();
-          const split = c.slice();
-          lib.blockedBackend.gemm({ ...args, c: single });
-          parallel.gemm({ ...args, c: split });
-          return identical(single, split);
+          return splitMatchesSingle(problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad));
         },
       ),
       { numRuns: 12 },
@@ -101,12 +105,7 @@ describe('parallel GEMM (worker_threads)', () => {
         (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
           const k = Math.ceil(PARALLEL_MIN_WORK / (m * n)) + (seed % 7);
           expect(chooseSplit(m, n, 3, false).byColumns).toBe(true);
-          const { args, c } = problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad);
-          const single = c.slice();
-          const split = c.slice();
-          lib.blockedBackend.gemm({ ...args, c: single });
-          parallel.gemm({ ...args, c: split });
-          return identical(single, split);
+          return splitMatchesSingle(problem(seed, m, n, k, transA, transB, f64, accumulate, withBias, pad));
         },
       ),
       { numRuns: 8 },

@@ -3,7 +3,7 @@ import {
   Command, CONTROL_INTS, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, sharedViews, Slot, viewOf,
   type SharedViews, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { packedBlockViews, packedColumns, type PackedBlocks } from './gemm-prepared.js';
+import { cachedColumns, packedBlockViews, type PackedBlocks } from './gemm-prepared.js';
 
 /*
  * The worker's side of the parallel GEMM (runtime-neutral: only SharedArrayBuffer and Atomics).
@@ -48,14 +48,7 @@ class WorkerBuffers {
   packedColumns(id: number, j0: number, j1: number): PackedBlocks {
     const p = this.packed.get(id);
     if (p === undefined) throw new Error(`gemm worker: prepared op(B) #${id} was never received (or was dropped)`);
-    if (j0 === 0 && j1 === p.n) return p;
-    const key = j0 * (p.n + 1) + j1;
-    let view = p.columns.get(key);
-    if (view === undefined) {
-      view = packedColumns(p.blocks, p.k, p.n, j0, j1);
-      p.columns.set(key, view);
-    }
-    return view;
+    return cachedColumns(p, p.k, p.n, j0, j1, p.columns);
   }
 }
 

@@ -60,14 +60,7 @@ export class BlockedPackedB implements PreparedB, PackedBlocks {
 
   /** The blocks of op(B)[:, j0:j1) (see packedColumns), made once per range and then reused. */
   columns(j0: number, j1: number): PackedBlocks {
-    if (j0 === 0 && j1 === this.n) return this;
-    const key = j0 * (this.n + 1) + j1;
-    let view = this.columnViews.get(key);
-    if (view === undefined) {
-      view = packedColumns(this.blocks, this.k, this.n, j0, j1);
-      this.columnViews.set(key, view);
-    }
-    return view;
+    return cachedColumns(this, this.k, this.n, j0, j1, this.columnViews);
   }
 
   /**
@@ -116,6 +109,21 @@ export function packedBlockViews(storage: Float64Array, k: number, n: number): F
     }
   }
   return blocks;
+}
+
+/**
+ * packedColumns of `whole` (op(B) [k,n]), made once per range and kept in `cache`: a thread asks
+ * for the same few ranges at every step. The whole range is `whole` itself.
+ */
+export function cachedColumns(whole: PackedBlocks, k: number, n: number, j0: number, j1: number, cache: Map<number, PackedBlocks>): PackedBlocks {
+  if (j0 === 0 && j1 === n) return whole;
+  const key = j0 * (n + 1) + j1;
+  let view = cache.get(key);
+  if (view === undefined) {
+    view = packedColumns(whole.blocks, k, n, j0, j1);
+    cache.set(key, view);
+  }
+  return view;
 }
 
 /**
