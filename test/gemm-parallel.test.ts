@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Backend, GemmArgs } from '../src/tensor/backend.js';
+import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
@@ -136,6 +136,28 @@ describe('parallel GEMM (worker_threads)', () => {
     }
   });
 
+  it('releaseB returns a slot for the next prepareB of that layout, whatever its b: a new weight per window reuses one slot', () => {
+    // A weight-normalised layer computes a new weight array every window; without release each would get new shared memory.
+    const slotIds = new Set<number>();
+    let previous: PreparedB | undefined;
+    for (let window = 0; window < 5; window++) {
+      const { args, c } = problem(100 + window, 32, 512, 128, false, true, false, false, false, 0);
+      const prepared = parallel.prepareB!(args);
+      slotIds.add((prepared as unknown as { slot: { id: number } }).slot.id);
+      const single = c.slice(), split = c.slice();
+      lib.blockedBackend.gemm({ ...args, c: single });
+      parallel.gemm({ ...args, c: split, packedB: prepared });
+      expect(identical(single, split)).toBe(true);
+      parallel.releaseB!(prepared);
+      parallel.releaseB!(prepared); // twice is harmless
+      expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: prepared })).toThrow(/gemm: packedB is stale: op\(B\) 128×512 was released/);
+      if (previous) expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: previous })).toThrow(/stale|another b/);
+      previous = prepared;
+    }
+    expect(slotIds.size).toBe(1);
+    parallel.releaseB!(lib.blockedBackend.prepareB!({ k: 4, n: 4, b: new Float32Array(16) })); // another backend's: ignored
+  });
+
   it('runs small problems on the calling thread with the same result', () => {
     const { args, c } = problem(7, 5, 9, 11, false, true, false, true, true, 1);
     const single = c.slice(), split = c.slice();
@@ -154,6 +176,7 @@ describe('parallel GEMM (worker_threads)', () => {
   it('threads: 1 is the single-thread kernel; close() is idempotent and gemm refuses afterwards', () => {
     const one = lib.createParallelBackend({ threads: 1 });
     expect(one.threads).toBe(1);
+    expect(one.prepareB).toBe(lib.blockedBackend.prepareB); // the recurrent loops still pack their weights once
     one.close();
     const two = lib.createParallelBackend({ threads: 2 });
     two.close();

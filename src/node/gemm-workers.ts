@@ -35,7 +35,7 @@ export function createParallelBackend(options: ParallelBackendOptions = {}): Clo
     throw new RangeError(`createParallelBackend: threads must be an integer in 1..65, got ${threads}`);
   }
   if (threads === 1 || typeof SharedArrayBuffer !== 'function') {
-    return Object.freeze({ name: 'blocked', threads: 1, gemm: blockedBackend.gemm, close: () => {} });
+    return Object.freeze({ name: 'blocked', threads: 1, gemm: blockedBackend.gemm, prepareB: blockedBackend.prepareB!, close: () => {} });
   }
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const transport = new NodeWorkerTransport(control, threads - 1);

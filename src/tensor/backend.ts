@@ -70,4 +70,10 @@ export interface Backend {
    * without it simply read b each call; callers write `args.packedB = backend.prepareB?.(args)`.
    */
   prepareB?(args: PrepareBArgs): PreparedB;
+  /**
+   * Optional: the caller will not use `prepared` (made by this backend's prepareB) again, so the
+   * backend may reuse its memory for the next prepareB (using it afterwards is an error). Callers
+   * that prepare in a loop write `backend.releaseB?.(prepared)` when the loop is done.
+   */
+  releaseB?(prepared: PreparedB): void;
 }

@@ -6,10 +6,12 @@ import {
   chooseSplit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, sharedViews, Slot, viewOf,
   type OperandBuffers, type SharedViews, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { BlockedPackedB, packedLength, prepareBlockedB } from './gemm-prepared.js';
+import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
+import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
 
 export { PARALLEL_MIN_WORK, partitionColumns, partitionRows, CONTROL_BYTES } from './gemm-parallel-protocol.js';
 export type { WorkerMessage } from './gemm-parallel-protocol.js';
+export { SharedPackedB } from './gemm-shared-packs.js';
 
 /*
  * Multi-threaded GEMM, the caller's side (runtime-neutral: SharedArrayBuffer and Atomics only;
@@ -26,9 +28,9 @@ export type { WorkerMessage } from './gemm-parallel-protocol.js';
  *
  * Prepared op(B)s (the weight of a recurrent time loop, packed once per window) are packed
  * straight into shared memory: workers read the same float64 panels the caller's thread does,
- * so a per-step product copies no weight and packs nothing. Each distinct (b, addressing) keeps
- * one shared slot, repacked in place by the next prepareB of that b (after an optimiser step),
- * so training allocates no new shared memory after its first step.
+ * so a per-step product copies no weight and packs nothing. Which shared slot a prepareB packs
+ * into is gemm-shared-packs.ts's business: released and per-b slots are repacked in place, so
+ * training allocates no new shared memory after its first step.
  */
 
 /** What a runtime adapter provides: started workers and a way to message them. */
@@ -39,46 +41,6 @@ export interface WorkerTransport {
   send(message: WorkerMessage): void;
   /** Ends the workers (after Command.Exit has been posted). */
   terminate(): void;
-}
-
-/** Prepared op(B)s kept per b: a caller that prepares more addressings of one b than this loses the oldest. */
-const SLOTS_PER_OPERAND = 8;
-
-/** One shared prepared op(B): where it lives and how often it has been (re)packed. */
-interface SharedSlot {
-  readonly id: number;
-  readonly k: number;
-  readonly n: number;
-  readonly bOffset: number;
-  readonly ldb: number;
-  readonly transB: boolean;
-  readonly storage: Float64Array; // over a SharedArrayBuffer the workers hold
-  /** Incremented by every prepareB into this slot; −1 once dropped. */
-  generation: number;
-}
-
-/**
- * op(B) prepared by ParallelGemm: a BlockedPackedB whose panels are in a shared slot. Valid until
- * the next prepareB of the same b and addressing on the same backend (which repacks the slot):
- * using it after that throws instead of silently reading the newer values.
- */
-export class SharedPackedB extends BlockedPackedB {
-  readonly generation: number;
-
-  constructor(k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean, readonly slot: SharedSlot) {
-    super(k, n, b, bOffset, ldb, transB, slot.storage);
-    this.generation = slot.generation;
-  }
-
-  override check(fn: string, k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean): void {
-    super.check(fn, k, n, b, bOffset, ldb, transB);
-    if (this.slot.generation !== this.generation) {
-      throw new Error(
-        `${fn}: packedB is stale: op(B) ${k}×${n} of this b was prepared again since (or dropped); ` +
-          'a prepared operand is valid until the next prepareB of the same b on this backend',
-      );
-    }
-  }
 }
 
 /** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
@@ -93,12 +55,7 @@ export class ParallelGemm implements Backend {
   private views: { a: SharedViews; b: SharedViews; c: SharedViews; bias: SharedViews };
   private sent = 0; // sequence number of the last message sent
   private closed = false;
-  private nextPackedId = 0;
-  private readonly slots = new WeakMap<Storage, { slots: SharedSlot[]; ids: number[] }>();
-  /** When a b with prepared slots is garbage-collected, the workers drop their views of them too. */
-  private readonly released = new FinalizationRegistry<number[]>((ids) => {
-    for (const id of ids) this.send({ kind: 'drop', id });
-  });
+  private readonly packs = new SharedPacks((message) => this.send(message));
 
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
   constructor(private readonly transport: WorkerTransport, control: SharedArrayBuffer, private readonly timeoutMs = 60_000) {
@@ -138,32 +95,12 @@ export class ParallelGemm implements Backend {
   prepareB(args: PrepareBArgs): PreparedB {
     checkPrepareBArgs(args, 'prepareB');
     if (this.closed || this.transport.workers === 0) return prepareBlockedB(args);
-    const { k, n, b } = args;
-    const transB = args.transB ?? false;
-    const bOffset = args.bOffset ?? 0;
-    const ldb = args.ldb ?? (transB ? k : n);
-    let entry = this.slots.get(b);
-    if (entry === undefined) {
-      entry = { slots: [], ids: [] };
-      this.slots.set(b, entry);
-      this.released.register(b, entry.ids);
-    }
-    let slot = entry.slots.find((s) => s.k === k && s.n === n && s.bOffset === bOffset && s.ldb === ldb && s.transB === transB);
-    if (slot === undefined) {
-      if (entry.slots.length === SLOTS_PER_OPERAND) {
-        const oldest = entry.slots.shift()!;
-        oldest.generation = -1;
-        entry.ids.splice(entry.ids.indexOf(oldest.id), 1);
-        this.send({ kind: 'drop', id: oldest.id });
-      }
-      const buffer = new SharedArrayBuffer(packedLength(k, n) * 8);
-      slot = { id: this.nextPackedId++, k, n, bOffset, ldb, transB, storage: new Float64Array(buffer), generation: 0 };
-      entry.slots.push(slot);
-      entry.ids.push(slot.id);
-      this.send({ kind: 'packed', id: slot.id, buffer, k, n });
-    }
-    slot.generation++;
-    return new SharedPackedB(k, n, b, bOffset, ldb, transB, slot);
+    return this.packs.prepare(args);
+  }
+
+  /** The caller will not use `prepared` again: its shared slot may serve the next prepareB of the same layout. */
+  releaseB(prepared: PreparedB): void {
+    if (prepared instanceof SharedPackedB) this.packs.releasePrepared(prepared);
   }
 
   private send(message: DistributiveOmit<WorkerMessage, 'seq'>): void {
