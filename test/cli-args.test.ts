@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { FlagReader, formatHelp, parseCommandLine, type FlagSpecs } from '../src/cli/args.js';
+import { expectPositionals, FlagReader, formatHelp, HELP_FLAG, parseCommandLine, startCommand, switchFlag, valueFlag, type FlagSpecs } from '../src/cli/args.js';
 import { CliError, describeError, oneLine, UsageError } from '../src/cli/errors.js';
 
 const specs = {
@@ -109,5 +109,43 @@ describe('formatHelp', () => {
       expect(text).toContain(s.help);
     }
     expect(text).toContain('-h, --help');
+  });
+});
+
+describe('flag constructors', () => {
+  it('build the same specs as the literal form, so tables written either way parse and print alike', () => {
+    const built = { lr: valueFlag('X', 'learning rate'), steps: valueFlag('N', 'steps'), cell: valueFlag('KIND', 'cell'), dynamic: switchFlag('dynamic'), ...HELP_FLAG };
+    const literal = { ...specs, help: { type: 'boolean', short: 'h', help: 'show this help' } } as const satisfies FlagSpecs;
+    expect(JSON.stringify(built)).toBe(JSON.stringify(literal));
+    expect(formatHelp('u', 'd', built)).toBe(formatHelp('u', 'd', literal));
+  });
+});
+
+describe('startCommand', () => {
+  it('prints the help and returns null on -h/--help, otherwise returns the parsed line and its reader', () => {
+    let printed = '';
+    const write = process.stdout.write;
+    process.stdout.write = ((s: string) => ((printed += s), true)) as typeof process.stdout.write;
+    try {
+      expect(startCommand('eval', ['ckpt', '-h', '--lr', '2'], specs, 'HELP TEXT\n')).toBeNull();
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(printed).toBe('HELP TEXT\n');
+    const line = startCommand('eval', ['ckpt', '--lr', '2'], specs, 'unused')!;
+    expect(line.args.positionals).toEqual(['ckpt']);
+    expect(line.f.number('lr', 1, {})).toBe(2);
+    expect(usage(() => startCommand('eval', ['--bogus'], specs, 'unused'))).toBe("eval: unknown option '--bogus' (see mlstm eval --help)");
+  });
+});
+
+describe('expectPositionals', () => {
+  it('returns exactly the named positionals, or says what was expected or which argument is extra', () => {
+    expect(expectPositionals('eval', ['m', 'f'], ['CHECKPOINT', 'FILE'])).toEqual(['m', 'f']);
+    expect(usage(() => expectPositionals('eval', [], ['CHECKPOINT', 'FILE']))).toBe('eval: expected CHECKPOINT FILE, got 0 argument(s) (see mlstm eval --help)');
+    expect(usage(() => expectPositionals('features', ['m'], ['CHECKPOINT', 'FILE.tsv']))).toBe(
+      'features: expected CHECKPOINT FILE.tsv, got 1 argument(s) (see mlstm features --help)',
+    );
+    expect(usage(() => expectPositionals('eval', ['m', 'f', 'x', 'y'], ['CHECKPOINT', 'FILE']))).toBe("eval: unexpected argument 'x'");
   });
 });

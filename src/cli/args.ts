@@ -12,6 +12,19 @@ export interface FlagSpec {
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
+/** A flag that takes a value; `value` is its placeholder in the help ('N', 'X', 'FILE'). */
+export function valueFlag<const V extends string>(value: V, help: string): { readonly type: 'string'; readonly value: V; readonly help: string } {
+  return { type: 'string', value, help };
+}
+
+/** A flag without a value: true when given. */
+export function switchFlag(help: string): { readonly type: 'boolean'; readonly help: string } {
+  return { type: 'boolean', help };
+}
+
+/** -h/--help, which every subcommand takes (spread last into its flags, so it is listed last). */
+export const HELP_FLAG = { help: { type: 'boolean', short: 'h', help: 'show this help' } } as const satisfies FlagSpecs;
+
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
@@ -30,6 +43,35 @@ export function parseCommandLine(command: string, argv: readonly string[], specs
   } catch (e) {
     throw new UsageError(`${command}: ${explainParseError(e)} (see mlstm ${command} --help)`);
   }
+}
+
+/** A subcommand's parsed command line and the reader of its flags. */
+export interface CommandLine {
+  args: ParsedArgs;
+  f: FlagReader;
+}
+
+/**
+ * How every subcommand starts: parse `argv` against its flags; with -h/--help, print `help` and return
+ * null (the command then exits 0 without looking at anything else on the line).
+ */
+export function startCommand(command: string, argv: readonly string[], specs: FlagSpecs, help: string): CommandLine | null {
+  const args = parseCommandLine(command, argv, specs);
+  const f = new FlagReader(command, args.values);
+  if (f.flag('help')) {
+    process.stdout.write(help);
+    return null;
+  }
+  return { args, f };
+}
+
+/** Exactly the positionals `names` (e.g. CHECKPOINT FILE), in order, or a usage error saying what was expected. */
+export function expectPositionals<const N extends readonly string[]>(command: string, positionals: readonly string[], names: N): { [K in keyof N]: string } {
+  if (positionals.length < names.length) {
+    throw new UsageError(`${command}: expected ${names.join(' ')}, got ${positionals.length} argument(s) (see mlstm ${command} --help)`);
+  }
+  if (positionals.length > names.length) throw new UsageError(`${command}: unexpected argument '${positionals[names.length]}'`);
+  return positionals.slice() as { [K in keyof N]: string };
 }
 
 function explainParseError(e: unknown): string {

@@ -4,7 +4,7 @@ import { createParallelBackend } from '../node/gemm-workers.js';
 import { DEFAULT_THREADS } from './threads.js';
 import { dynamicEvaluate } from '../train/dynamic-eval.js';
 import { evaluate } from '../train/evaluate.js';
-import { FlagReader, parseCommandLine } from './args.js';
+import { expectPositionals, startCommand } from './args.js';
 import { loadCheckpointFile } from './checkpoint-file.js';
 import { CliError, UsageError } from './errors.js';
 import { readInputFile, tokensOfFile } from './files.js';
@@ -15,21 +15,16 @@ export const DEFAULT_DYNAMIC_LR = 0.02;
 export const DEFAULT_DYNAMIC_SEQ = 50;
 
 export async function runEval(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(CMD, argv, EVAL_FLAGS);
-  const f = new FlagReader(CMD, args.values);
-  if (f.flag('help')) {
-    process.stdout.write(EVAL_HELP);
-    return 0;
-  }
-  if (args.positionals.length < 2) throw new UsageError(`${CMD}: expected CHECKPOINT FILE, got ${args.positionals.length} argument(s) (see mlstm ${CMD} --help)`);
-  if (args.positionals.length > 2) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[2]}'`);
+  const commandLine = startCommand(CMD, argv, EVAL_FLAGS, EVAL_HELP);
+  if (commandLine === null) return 0;
+  const { args, f } = commandLine;
+  const [checkpointPath, textPath] = expectPositionals(CMD, args.positionals, ['CHECKPOINT', 'FILE']);
   const dynamic = f.flag('dynamic');
   if (!dynamic && (f.has('dynamic-lr') || f.has('dynamic-seq'))) throw new UsageError(`${CMD}: --dynamic-lr and --dynamic-seq need --dynamic`);
   const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
   const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
-  const [checkpointPath, textPath] = args.positionals as [string, string];
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
   if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);

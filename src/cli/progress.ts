@@ -127,3 +127,22 @@ export class ProgressReporter {
     this.live = '';
   }
 }
+
+/**
+ * A status line on stderr, rewritten in place on a terminal and erased by `end`; nothing at all when
+ * stderr is a file or pipe (a log should not fill with intermediate states).
+ */
+export function terminalStatusLine(): { show: (text: string) => void; end: () => void } {
+  const live = process.stderr.isTTY === true;
+  let shown = false;
+  return {
+    show(text) {
+      if (!live) return;
+      process.stderr.write(`\r\x1b[K${text}`);
+      shown = true;
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import { sample } from '../train/sample.js';
-import { FlagReader, parseCommandLine } from './args.js';
+import { startCommand } from './args.js';
 import { loadCheckpointFile } from './checkpoint-file.js';
 import { UsageError } from './errors.js';
 import { SAMPLE_FLAGS, SAMPLE_HELP } from './help.js';
@@ -7,12 +7,9 @@ import { SAMPLE_FLAGS, SAMPLE_HELP } from './help.js';
 const CMD = 'sample';
 
 export async function runSample(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(CMD, argv, SAMPLE_FLAGS);
-  const f = new FlagReader(CMD, args.values);
-  if (f.flag('help')) {
-    process.stdout.write(SAMPLE_HELP);
-    return 0;
-  }
+  const commandLine = startCommand(CMD, argv, SAMPLE_FLAGS, SAMPLE_HELP);
+  if (commandLine === null) return 0;
+  const { args, f } = commandLine;
   if (args.positionals.length === 0) throw new UsageError(`${CMD}: missing CHECKPOINT (see mlstm ${CMD} --help)`);
   if (args.positionals.length > 1) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[1]}' (only one CHECKPOINT)`);
   const length = f.int('length', 500, 0, 1e7);

@@ -13,7 +13,7 @@ import { decodeUtf8Strict } from '../data/utf8.js';
 import { DEFAULT_MAX_BAD_STEPS, type TrainerOptions } from '../train/options.js';
 import { exportTrainerState, importTrainerState, readTrainMetadata } from '../train/state.js';
 import { Trainer, type CheckpointReason } from '../train/trainer.js';
-import { FlagReader, parseCommandLine } from './args.js';
+import { FlagReader, startCommand } from './args.js';
 import { decodeCheckpointOrExplain } from './checkpoint-file.js';
 import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from './errors.js';
 import { curvesPathFor, ensureParentDirectory, fileExists, readInputFile, tokensOfFile } from './files.js';
@@ -95,12 +95,9 @@ function resumedOptions(f: FlagReader, saved: TrainerOptions, outPath: string): 
 const countFormat = new Intl.NumberFormat('en-US');
 
 export async function runTrain(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(CMD, argv, TRAIN_FLAGS);
-  const f = new FlagReader(CMD, args.values);
-  if (f.flag('help')) {
-    process.stdout.write(TRAIN_HELP);
-    return 0;
-  }
+  const commandLine = startCommand(CMD, argv, TRAIN_FLAGS, TRAIN_HELP);
+  if (commandLine === null) return 0;
+  const { args, f } = commandLine;
   if (args.positionals.length > 0) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[0]}' (the text is given with --data FILE)`);
   const dataPath = f.requiredString('data', 'FILE (the training text)');
   const outPath = f.requiredString('out', 'FILE.safetensors (where to save the model)');

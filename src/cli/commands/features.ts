@@ -4,20 +4,19 @@
  * as one line.
  */
 import { encodeFeaturesSafetensors, formatFeaturesTsv, type LabelledFeatures } from '../../features/format.js';
-import { POOLS, type Pool } from '../../features/extract.js';
-import { formatHelp, FlagReader, parseCommandLine, type FlagSpecs } from '../args.js';
+import { expectPositionals, formatHelp, HELP_FLAG, startCommand, valueFlag, type FlagSpecs } from '../args.js';
 import { loadCheckpointFile } from '../checkpoint-file.js';
 import { UsageError } from '../errors.js';
-import { featuresOfExamples, readLabelledFile, writeOutputFile } from './labelled-input.js';
+import { featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG, writeOutputFile } from './labelled-input.js';
 
 const CMD = 'features';
 
 export const FEATURES_FLAGS = {
-  out: { type: 'string', value: 'FILE', help: 'write here (default: TSV on stdout); .tsv/.txt → TSV, anything else → safetensors, unless --format' },
-  pool: { type: 'string', value: 'KIND', help: "last: the top layer's final cell state c (default); mean: the mean of its hidden state h" },
-  format: { type: 'string', value: 'KIND', help: 'safetensors (features [N,H] F32, labels in the metadata) or tsv (label, then H numbers)' },
-  batch: { type: 'string', value: 'N', help: 'texts per forward pass (default 32)' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  out: valueFlag('FILE', 'write here (default: TSV on stdout); .tsv/.txt → TSV, anything else → safetensors, unless --format'),
+  pool: valueFlag('KIND', "last: the top layer's final cell state c (default); mean: the mean of its hidden state h"),
+  format: valueFlag('KIND', 'safetensors (features [N,H] F32, labels in the metadata) or tsv (label, then H numbers)'),
+  ...TEXT_BATCH_FLAG,
+  ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
 export const FEATURES_HELP = formatHelp(
@@ -30,21 +29,15 @@ export const FEATURES_HELP = formatHelp(
 );
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(CMD, argv, FEATURES_FLAGS);
-  const f = new FlagReader(CMD, args.values);
-  if (f.flag('help')) {
-    process.stdout.write(FEATURES_HELP);
-    return 0;
-  }
-  if (args.positionals.length < 2) throw new UsageError(`${CMD}: expected CHECKPOINT FILE.tsv, got ${args.positionals.length} argument(s) (see mlstm ${CMD} --help)`);
-  if (args.positionals.length > 2) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[2]}'`);
-  const pool = f.choice<Pool>('pool', 'last', POOLS);
-  const batch = f.int('batch', 32, 1, 1 << 14);
+  const commandLine = startCommand(CMD, argv, FEATURES_FLAGS, FEATURES_HELP);
+  if (commandLine === null) return 0;
+  const { args, f } = commandLine;
+  const [checkpointPath, tsvPath] = expectPositionals(CMD, args.positionals, ['CHECKPOINT', 'FILE.tsv']);
+  const { pool, batch } = readFeatureFlags(f);
   const out = f.string('out');
   const inferred = out !== undefined && !/\.(tsv|txt)$/i.test(out) ? 'safetensors' : 'tsv';
   const format = f.choice<'safetensors' | 'tsv'>('format', inferred, ['safetensors', 'tsv']);
   if (format === 'safetensors' && out === undefined) throw new UsageError(`${CMD}: --format safetensors needs --out FILE (stdout gets TSV)`);
-  const [checkpointPath, tsvPath] = args.positionals as [string, string];
 
   const examples = readLabelledFile(tsvPath, 'texts');
   const { model, vocab } = loadCheckpointFile(checkpointPath);

@@ -1,16 +1,29 @@
 /**
- * What `mlstm features` and `mlstm probe` share: reading a labelled TSV file with one-line errors,
- * turning its texts into features with a progress line, and writing an output file atomically.
+ * What `mlstm features` and `mlstm probe` share: their --pool and --batch reading, reading a labelled
+ * TSV file with one-line errors, turning its texts into features with a progress line, and writing an
+ * output file atomically.
  */
 import { decodeUtf8Strict } from '../../data/utf8.js';
 import { TextCodec, type Vocabulary } from '../../data/vocabulary.js';
-import { extractFeatures, type FeatureMatrix, type Pool } from '../../features/extract.js';
+import { extractFeatures, POOLS, type FeatureMatrix, type Pool } from '../../features/extract.js';
 import { encodeLabelledTexts, parseLabelledTsv, TsvError, type LabelledText } from '../../features/tsv.js';
 import type { CharLM } from '../../nn/charlm.js';
 import { ProbeFormatError } from '../../probe/persist.js';
 import { writeFileAtomic } from '../../node/files.js';
+import { valueFlag, type FlagReader } from '../args.js';
 import { CliError } from '../errors.js';
 import { ensureParentDirectory, readInputFile } from '../files.js';
+import { terminalStatusLine } from '../progress.js';
+
+const DEFAULT_TEXT_BATCH = 32;
+
+/** --batch of both commands (spread into their flags): how many texts one forward pass runs. */
+export const TEXT_BATCH_FLAG = { batch: valueFlag('N', `texts per forward pass (default ${DEFAULT_TEXT_BATCH})`) };
+
+/** --batch and --pool as both commands read them (each describes --pool in its own words). */
+export function readFeatureFlags(f: FlagReader): { pool: Pool; batch: number } {
+  return { pool: f.choice<Pool>('pool', 'last', POOLS), batch: f.int('batch', DEFAULT_TEXT_BATCH, 1, 1 << 14) };
+}
 
 /** Errors of the features/probe layers that are the user's input, not our bug: one line, exit 1. */
 export function asCliError(e: unknown): unknown {
@@ -28,22 +41,6 @@ export function readLabelledFile(path: string, what: string): LabelledText[] {
   }
 }
 
-/** A live "label: done/total texts" line on a terminal; nothing when stderr is a file or pipe. */
-function progressLine(label: string): { update: (done: number, total: number) => void; end: () => void } {
-  const live = process.stderr.isTTY === true;
-  let shown = false;
-  return {
-    update(done, total) {
-      if (!live) return;
-      process.stderr.write(`\r${label}: ${done}/${total} texts`);
-      shown = true;
-    },
-    end() {
-      if (shown) process.stderr.write('\r\x1b[K');
-    },
-  };
-}
-
 export interface TextFeatures {
   features: FeatureMatrix;
   seconds: number;
@@ -57,13 +54,13 @@ export function featuresOfExamples(model: CharLM, vocab: Vocabulary, examples: r
   } catch (e) {
     throw asCliError(e);
   }
-  const progress = progressLine(`features of ${path}`);
+  const status = terminalStatusLine();
   const start = performance.now();
   try {
-    const features = extractFeatures(model, tokens, { pool, batch, onProgress: progress.update });
+    const features = extractFeatures(model, tokens, { pool, batch, onProgress: (done, total) => status.show(`features of ${path}: ${done}/${total} texts`) });
     return { features, seconds: (performance.now() - start) / 1000 };
   } finally {
-    progress.end();
+    status.end();
   }
 }
 

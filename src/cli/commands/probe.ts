@@ -5,7 +5,7 @@
  * same probe is fitted on hashed character n-grams instead (the baseline; no checkpoint).
  * Failures are thrown (UsageError → exit 2, CliError → exit 1) for main() to print as one line.
  */
-import { POOLS, unitTraces, type Pool } from '../../features/extract.js';
+import { unitTraces, type Pool } from '../../features/extract.js';
 import type { LabelledText } from '../../features/tsv.js';
 import { TextCodec, type Vocabulary } from '../../data/vocabulary.js';
 import type { CharLM } from '../../nn/charlm.js';
@@ -15,29 +15,30 @@ import { encodeProbeSafetensors, probeToJSON } from '../../probe/persist.js';
 import { accuracy, fitProbe, nonZeroUnits, predict, topUnits, type Probe } from '../../probe/probe.js';
 import { bestSingleUnit } from '../../probe/single-unit.js';
 import { renderUnitSvg, valuesPerCharacter, type UnitTraceText } from '../../probe/svg.js';
-import { formatHelp, FlagReader, parseCommandLine, type FlagSpecs } from '../args.js';
+import { formatHelp, HELP_FLAG, startCommand, valueFlag, type FlagSpecs } from '../args.js';
 import { loadCheckpointFile } from '../checkpoint-file.js';
 import { CliError, UsageError } from '../errors.js';
-import { countsLine, featuresOfExamples, readLabelledFile, writeOutputFile } from './labelled-input.js';
+import { terminalStatusLine } from '../progress.js';
+import { countsLine, featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG, writeOutputFile } from './labelled-input.js';
 
 const CMD = 'probe';
 const SVG_CHARS = 320;
 
 export const PROBE_FLAGS = {
-  train: { type: 'string', value: 'FILE', help: 'labelled training texts, lines "label<TAB>text" (required)' },
-  test: { type: 'string', value: 'FILE', help: 'labelled test texts, same format (required)' },
-  l1: { type: 'string', value: 'X', help: 'L1 strength λ on the mean log-loss of standardised features; default: chosen by cross-validation' },
-  folds: { type: 'string', value: 'N', help: 'cross-validation folds when --l1 is not given (default 3)' },
-  pool: { type: 'string', value: 'KIND', help: 'features: last (final cell state c, default) or mean (mean hidden state h)' },
-  out: { type: 'string', value: 'FILE', help: 'save the probe: JSON, or safetensors if FILE ends in .safetensors' },
-  top: { type: 'string', value: 'K', help: 'list the K units with the largest |weight| (default 10)' },
-  svg: { type: 'string', value: 'FILE', help: "draw a unit's value character by character over a few test texts" },
-  'svg-unit': { type: 'string', value: 'N', help: 'the unit to draw (default: the best single unit)' },
-  'svg-texts': { type: 'string', value: 'N', help: 'test texts to draw, taken in turn from each class (default 6)' },
-  batch: { type: 'string', value: 'N', help: 'texts per forward pass (default 32)' },
-  ngrams: { type: 'string', value: 'N', help: 'baseline: hashed character n-grams, n = 1..N, instead of a model (no CHECKPOINT)' },
-  buckets: { type: 'string', value: 'N', help: 'hash buckets of --ngrams (default 65536)' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
+  train: valueFlag('FILE', 'labelled training texts, lines "label<TAB>text" (required)'),
+  test: valueFlag('FILE', 'labelled test texts, same format (required)'),
+  l1: valueFlag('X', 'L1 strength λ on the mean log-loss of standardised features; default: chosen by cross-validation'),
+  folds: valueFlag('N', 'cross-validation folds when --l1 is not given (default 3)'),
+  pool: valueFlag('KIND', 'features: last (final cell state c, default) or mean (mean hidden state h)'),
+  out: valueFlag('FILE', 'save the probe: JSON, or safetensors if FILE ends in .safetensors'),
+  top: valueFlag('K', 'list the K units with the largest |weight| (default 10)'),
+  svg: valueFlag('FILE', "draw a unit's value character by character over a few test texts"),
+  'svg-unit': valueFlag('N', 'the unit to draw (default: the best single unit)'),
+  'svg-texts': valueFlag('N', 'test texts to draw, taken in turn from each class (default 6)'),
+  ...TEXT_BATCH_FLAG,
+  ngrams: valueFlag('N', 'baseline: hashed character n-grams, n = 1..N, instead of a model (no CHECKPOINT)'),
+  buckets: valueFlag('N', 'hash buckets of --ngrams (default 65536)'),
+  ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
 export const PROBE_HELP = formatHelp(
@@ -55,12 +56,9 @@ function fmt(v: number): string {
 }
 
 export async function run(argv: readonly string[]): Promise<number> {
-  const args = parseCommandLine(CMD, argv, PROBE_FLAGS);
-  const f = new FlagReader(CMD, args.values);
-  if (f.flag('help')) {
-    process.stdout.write(PROBE_HELP);
-    return 0;
-  }
+  const commandLine = startCommand(CMD, argv, PROBE_FLAGS, PROBE_HELP);
+  if (commandLine === null) return 0;
+  const { args, f } = commandLine;
   const maxN = f.int('ngrams', undefined, 1, 16);
   const baseline = maxN !== undefined;
   if (baseline && args.positionals.length > 0) throw new UsageError(`${CMD}: --ngrams fits the n-gram baseline and takes no CHECKPOINT, got '${args.positionals[0]}'`);
@@ -76,9 +74,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const lambda = f.has('l1') ? f.number('l1', 0, { min: 0, max: 1e6 }) : undefined;
   const folds = f.int('folds', 3, 2, 100);
   if (lambda !== undefined && f.has('folds')) throw new UsageError(`${CMD}: --folds chooses --l1 by cross-validation; give one or the other`);
-  const pool = f.choice<Pool>('pool', 'last', POOLS);
+  const { pool, batch } = readFeatureFlags(f);
   const top = f.int('top', 10, 0, 1 << 20);
-  const batch = f.int('batch', 32, 1, 1 << 14);
   const buckets = f.int('buckets', 1 << 16, 1, 1 << 24);
   const svgPath = f.string('svg');
   const svgUnitFlag = f.int('svg-unit', undefined, 0, 1 << 20);
@@ -116,10 +113,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   const trainLabels = train.map((e) => e.label);
   const testLabels = test.map((e) => e.label);
   const started = performance.now();
-  const status = statusLine();
+  const status = terminalStatusLine();
   let fit;
   try {
-    fit = fitProbe(xTrain, trainLabels, { lambda, folds, info, onProgress: status.update });
+    fit = fitProbe(xTrain, trainLabels, { lambda, folds, info, onProgress: (message) => status.show(`probe: ${message}`) });
   } catch (e) {
     throw e instanceof RangeError ? new CliError(`--train '${trainPath}': ${e.message}`) : e;
   } finally {
@@ -178,22 +175,6 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   process.stderr.write(`probe: ${baseline ? '' : `features ${featureSeconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`);
   return 0;
-}
-
-/** A live status line on a terminal (erased when done); nothing when stderr is a file or pipe. */
-function statusLine(): { update: (message: string) => void; end: () => void } {
-  const live = process.stderr.isTTY === true;
-  let shown = false;
-  return {
-    update(message) {
-      if (!live) return;
-      process.stderr.write(`\r\x1b[Kprobe: ${message}`);
-      shown = true;
-    },
-    end() {
-      if (shown) process.stderr.write('\r\x1b[K');
-    },
-  };
 }
 
 /** Up to `count` test examples (with their row index), taking them in turn from each class. */
