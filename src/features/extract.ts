@@ -15,6 +15,7 @@
 import { Tape } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CharLM, LayerState } from '../nn/charlm.js';
+import { inEvalMode } from '../train/model.js';
 
 /** `last`: the top layer's final cell state c_T (h_T for the mRNN, which has no c); `mean`: the mean of its h_t. */
 export type Pool = 'last' | 'mean';
@@ -40,17 +41,6 @@ export interface ExtractOptions {
 
 function checkPositiveInt(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`${op}: ${name} must be a positive integer, got ${v}`);
-}
-
-/** Run `fn` with dropout off, restoring the model's mode afterwards. */
-function inEvalMode<T>(model: CharLM, fn: () => T): T {
-  const was = model.training;
-  model.train(false);
-  try {
-    return fn();
-  } finally {
-    model.train(was);
-  }
 }
 
 /** Indices of `sequences` ordered by decreasing length (stable, so ties keep input order). */

@@ -44,42 +44,23 @@ export function isSafetensorsDType(value: unknown): value is SafetensorsDType {
 }
 
 /** The in-memory array class each dtype is held in (F16/BF16 are widened to float32). */
+const DATA_CLASS: Readonly<Record<SafetensorsDType, new (length: number) => SafetensorsData>> = Object.freeze({
+  F32: Float32Array,
+  F16: Float32Array,
+  BF16: Float32Array,
+  F64: Float64Array,
+  I32: Int32Array,
+  I64: BigInt64Array,
+  U8: Uint8Array,
+  I8: Int8Array,
+});
+
 export function dataMatchesDType(data: unknown, dtype: SafetensorsDType): data is SafetensorsData {
-  switch (dtype) {
-    case 'F32':
-    case 'F16':
-    case 'BF16':
-      return data instanceof Float32Array;
-    case 'F64':
-      return data instanceof Float64Array;
-    case 'I32':
-      return data instanceof Int32Array;
-    case 'I64':
-      return data instanceof BigInt64Array;
-    case 'U8':
-      return data instanceof Uint8Array;
-    case 'I8':
-      return data instanceof Int8Array;
-  }
+  return data instanceof DATA_CLASS[dtype];
 }
 
 export function dataClassName(dtype: SafetensorsDType): string {
-  switch (dtype) {
-    case 'F32':
-    case 'F16':
-    case 'BF16':
-      return 'Float32Array';
-    case 'F64':
-      return 'Float64Array';
-    case 'I32':
-      return 'Int32Array';
-    case 'I64':
-      return 'BigInt64Array';
-    case 'U8':
-      return 'Uint8Array';
-    case 'I8':
-      return 'Int8Array';
-  }
+  return DATA_CLASS[dtype].name;
 }
 
 /** Name of a value's type for error messages ("Float64Array", "number", "null", …). */
