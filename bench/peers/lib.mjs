@@ -1,36 +1,17 @@
-// Shared by the peer measurements: benchmark.js medians (as the main bench does), seeded inputs, the row printer.
+// Shared by the peer measurements: benchmark.js medians and seeded inputs exactly as the main bench makes them
+// (bench/lib/sampling.mjs), the work's sizes, the row printer.
 import os from 'node:os';
 import Benchmark from 'benchmark';
+import { benchmarkMedianSeconds } from '../lib/sampling.mjs';
+
+export { fillTokens, fillUniform } from '../lib/sampling.mjs';
 
 /** The work, identical to the main bench's train suite (bench/suites/train.mjs). */
 export const CONFIG = { vocab: 96, embed: 64, hidden: 256, batch: 32, seq: 64 };
 
-/** Median seconds per call of `fn` under benchmark.js (synchronous). */
-export function medianSeconds(name, fn, { minSamples = 5, maxTime = 2 } = {}) {
-  const bench = new Benchmark(name, fn, { minSamples, maxTime, initCount: 1 });
-  bench.run({ async: false });
-  if (bench.error) throw bench.error;
-  const sample = [...bench.stats.sample].sort((x, y) => x - y);
-  const mid = sample.length >> 1;
-  return sample.length % 2 ? sample[mid] : (sample[mid - 1] + sample[mid]) / 2;
-}
-
-/** Seeded uniform [-1,1) fill and seeded tokens in [0, vocab): the same LCG as bench/lib/measure.mjs. */
-export function fillUniform(array, seed = 1) {
-  let s = seed >>> 0;
-  for (let i = 0; i < array.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    array[i] = s / 2 ** 31 - 1;
-  }
-  return array;
-}
-export function fillTokens(array, vocab, seed = 2) {
-  let s = seed >>> 0;
-  for (let i = 0; i < array.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    array[i] = (s >>> 8) % vocab;
-  }
-  return array;
+/** Median seconds per call of `fn` under this package's own benchmark.js (see benchmarkMedianSeconds). */
+export function medianSeconds(name, fn, options) {
+  return benchmarkMedianSeconds(Benchmark, name, fn, options);
 }
 
 /** Prints this process's result row as one JSON line (run.mjs reads the last line). */
