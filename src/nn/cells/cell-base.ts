@@ -70,14 +70,25 @@ export interface CellOptions {
 /** A weight matrix as the cell stores it: a plain parameter, or a weight-normalised (v, g) pair. */
 export type MatrixParam = { kind: 'plain'; w: Parameter } | { kind: 'wn'; v: Parameter; g: Parameter };
 
-/** What the three cells share: sizes, dtype, zero state, and parameter registration with init. */
-export abstract class RecurrentCellBase extends Module {
+/**
+ * What the three cells share: sizes, dtype, parameter registration with init, and zeroState / step /
+ * forward, written once here. A cell supplies its effective weights (`weights`), its fused ops
+ * (`runStep`, `runSequence`), the name of its first weight (how a cell tells its own weights from another
+ * kind's) and whether its state has a cell state c: `C` is Var for the mLSTM and LSTM, null for the mRNN.
+ */
+export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C extends Var | null = Var | null> extends Module {
   abstract readonly kind: CellKind;
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly dtype: DType;
   protected readonly rng: Rng;
   protected readonly initSpec: CellInit;
+  /** The key of the cell's first weight, which its own weights have and no other kind's ('wmx', 'wx'). */
+  protected abstract readonly firstWeight: string;
+  /** Whether the state carries a cell state c; true exactly when C is Var. */
+  protected abstract readonly hasCellState: C extends Var ? true : false;
+  /** How messages name the cell and its methods, e.g. 'MLSTMCell', 'MLSTMCell.step'. */
+  private readonly names: { readonly cell: string; readonly step: string; readonly forward: string };
 
   constructor(op: string, options: CellOptions) {
     super();
@@ -90,15 +101,42 @@ export abstract class RecurrentCellBase extends Module {
     this.dtype = options.dtype ?? 'float32';
     this.rng = options.rng;
     this.initSpec = options.init ?? {};
+    this.names = { cell: op, step: `${op}.step`, forward: `${op}.forward` };
   }
 
-  /** h = 0 (and c = 0 for cells with a cell state), [batch,H], not requiring gradients. */
-  abstract zeroState(batch: number, dtype?: DType): CellState;
-
-  protected zeroVar(op: string, batch: number, dtype: DType | undefined): Var {
-    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${op}.zeroState: batch must be a positive integer, got ${batch}`);
-    return new Var(zeros([batch, this.hiddenSize], dtype ?? this.dtype));
+  /** h = 0 (and c = 0 for cells with a cell state, else c = null), [batch,H], not requiring gradients. */
+  zeroState(batch: number, dtype?: DType): CellState {
+    const h = this.zeroVar(batch, dtype);
+    return { h, c: this.hasCellState ? this.zeroVar(batch, dtype) : null };
   }
+
+  /** The effective weights for one window (weight norm resolved and recorded on `tape`). */
+  abstract weights(tape: Tape): W;
+
+  /**
+   * One step, x [B,D]. Pass `weights` (from `weights(tape)`) to avoid resolving (re-normalising) them every
+   * step. The mRNN ignores a c in `state` (it has none) and returns c = null.
+   */
+  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+    const op = this.names.step;
+    const w = this.windowWeights(op, tape, weights);
+    return this.runStep(tape, x, state.h, this.cellStateOf(op, state), w);
+  }
+
+  /** A window, xs [T,B,D], as one fused op. */
+  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
+    const op = this.names.forward;
+    checkSequenceInput(op, xs, this.inputSize);
+    const c0 = this.cellStateOf(op, state);
+    const w = this.windowWeights(op, tape, weights);
+    return this.runSequence(tape, xs, state.h, c0, w);
+  }
+
+  /** The cell's fused step op on checked arguments. */
+  protected abstract runStep(tape: Tape, x: Var, h: Var, c: C, w: W): CellStepResult;
+
+  /** The cell's fused sequence op on checked arguments. */
+  protected abstract runSequence(tape: Tape, xs: Var, h0: Var, c0: C, w: W): CellForwardResult;
 
   /** Draw and register a weight matrix [rows,cols]; with weight norm as `name.v`, `name.g` (g = ‖v_row‖, so W starts equal to v). */
   protected addMatrix(name: string, rows: number, cols: number, role: 'input' | 'recurrent', normalised: boolean): MatrixParam {
@@ -124,22 +162,39 @@ export abstract class RecurrentCellBase extends Module {
     return this.addParameter('bias', b);
   }
 
-  /** The matrix value to compute with: the parameter itself, or g·v/‖v‖ recorded on `tape`. */
-  protected resolve(tape: Tape, name: string, p: MatrixParam): Var {
-    return p.kind === 'plain' ? p.w : weightNorm(tape, p.v, p.g, name);
+  /**
+   * The values to compute with, in registration order: each matrix as the parameter itself or
+   * g·v/‖v‖ recorded on `tape` (weight norm), then the bias.
+   */
+  protected resolveWeights<K extends string>(tape: Tape, mats: Record<K, MatrixParam>, bias: Parameter): Record<K | 'bias', Var> {
+    const w = {} as Record<K | 'bias', Var>;
+    for (const name in mats) {
+      const p = mats[name];
+      w[name] = p.kind === 'plain' ? p.w : weightNorm(tape, p.v, p.g, name);
+    }
+    w.bias = bias;
+    return w;
   }
 
-  /** Narrow CellWeights to this cell's own layout, by the presence of its first weight's name. */
-  protected ownWeights<W extends CellWeights>(op: string, weights: CellWeights, firstName: string): W {
-    if (!(firstName in weights)) {
+  private zeroVar(batch: number, dtype: DType | undefined): Var {
+    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${this.names.cell}.zeroState: batch must be a positive integer, got ${batch}`);
+    return new Var(zeros([batch, this.hiddenSize], dtype ?? this.dtype));
+  }
+
+  /** `weights` narrowed to this cell's own layout (by the presence of its first weight's name), or resolved afresh. */
+  private windowWeights(op: string, tape: Tape, weights: CellWeights | undefined): W {
+    if (!weights) return this.weights(tape);
+    if (!(this.firstWeight in weights)) {
       throw new Error(`${op}: weights of another cell kind (keys ${Object.keys(weights).join(', ')}); use this cell's weights(tape)`);
     }
     return weights as W;
   }
 
-  protected requireCellState(op: string, state: CellState): Var {
+  /** The state's c for a cell with a cell state (an error if it is null), null for one without (a c given is ignored). */
+  private cellStateOf(op: string, state: CellState): C {
+    if (!this.hasCellState) return null as C;
     if (!state.c) throw new Error(`${op}: the ${this.kind} cell needs a cell state c (got c = null; use zeroState)`);
-    return state.c;
+    return state.c as C;
   }
 }
 

@@ -4,7 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, lastRowCopy, recurrentCall, recurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
@@ -37,29 +37,23 @@ export interface LSTMStepResult {
 
 /** Run the LSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
 export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
-  const op = 'lstmSequence';
-  const dims = recurrentDims(op, 'sequence', x, h0, c0, { h: 'h0', c: 'c0' });
-  return lstmCore(tape, op, x, h0, c0, w, dims);
+  return lstmCore(tape, 'lstmSequence', 'sequence', x, h0, c0, w);
 }
 
 /** One LSTM step: x [B,D], h [B,H], c [B,H]. */
 export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): LSTMStepResult {
-  const op = 'lstmStep';
-  const dims = recurrentDims(op, 'step', x, h, c, { h: 'h', c: 'c' });
-  const r = lstmCore(tape, op, x, h, c, w, dims);
+  const r = lstmCore(tape, 'lstmStep', 'step', x, h, c, w);
   return { h: r.hT, c: r.cT };
 }
 
-function lstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: LSTMWeights, sizes: Omit<RecurrentDims, 'dtype'>): LSTMSequenceResult {
-  const { T, B, D, H } = sizes;
+function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
+  const { T, B, D, H } = recurrentDims(op, form, x, h0, c0);
   const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
   checkWeight(op, 'wx', w.wx, [4 * H, D], legend('[4H,D]'));
   checkWeight(op, 'wh', w.wh, [4 * H, H], legend('[4H,H]'));
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
-  const dtype = commonDtype(inputs);
-  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
-  const record = tape.needsGrad(...inputs);
+  const { dtype, backend, ws, record } = recurrentCall(tape, inputs);
   const G = 4 * H;
   const BH = B * H;
   const BG = B * G;

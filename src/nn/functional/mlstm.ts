@@ -1,11 +1,10 @@
-import type { GemmArgs } from '../../tensor/backend.js';
 import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, stepRows } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -49,17 +48,13 @@ export interface MLSTMStepResult {
 
 /** Run the mLSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
 export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeights): MLSTMSequenceResult {
-  const op = 'mlstmSequence';
-  const dims = recurrentDims(op, 'sequence', x, h0, c0, { h: 'h0', c: 'c0' });
-  return mlstmCore(tape, op, x, h0, c0, w, dims);
+  return mlstmCore(tape, 'mlstmSequence', 'sequence', x, h0, c0, w);
 }
 
 /** One mLSTM step (sampling, step-by-step teaching): x [B,D], h [B,H], c [B,H]; the same kernels as the sequence op with T = 1. */
 export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): MLSTMStepResult {
-  const op = 'mlstmStep';
-  const dims = recurrentDims(op, 'step', x, h, c, { h: 'h', c: 'c' });
-  const r = mlstmCore(tape, op, x, h, c, w, dims);
-  return { h: r.hT, c: r.cT, m: r.ms.reshape([dims.B, dims.H]) };
+  const r = mlstmCore(tape, 'mlstmStep', 'step', x, h, c, w);
+  return { h: r.hT, c: r.cT, m: r.ms.reshape(r.hT.shape) };
 }
 
 function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
@@ -71,43 +66,30 @@ function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
 }
 
-function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWeights, sizes: Omit<RecurrentDims, 'dtype'>): MLSTMSequenceResult {
-  const { T, B, D, H } = sizes;
+function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, c0: Var, w: MLSTMWeights): MLSTMSequenceResult {
+  const { T, B, D, H } = recurrentDims(op, form, x, h0, c0);
   checkWeights(op, w, H, D);
   const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
-  const dtype = commonDtype(inputs);
-  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
-  const record = tape.needsGrad(...inputs);
+  const call = recurrentCall(tape, inputs);
+  const { dtype, backend, ws, record } = call;
   const G = 4 * H;
   const BH = B * H;
   const BG = B * G;
   const TB = T * B;
   const SW = LSTM_SAVED_PER_UNIT * H; // saved values per batch row
-  const xd = x.data; // [T,B,D] (or [B,D] for a step)
-  const wmh = w.wmh.data;
-  const whm = w.whm.data;
+  const dims = { T, B, D, H, G };
 
-  // ---- forward. Input halves of every step at once: XM = x·wmxᵀ [T·B,H], Z = x·whxᵀ + bias [T·B,4H].
-  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
-  const Z = ws.acquire(dtype, TB * G); // [T,B,4H]; each step adds m_t·whmᵀ into its own rows, making them z_t (later DZ: see backward)
-  if (TB > 0) {
-    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
-    backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
-  }
+  // ---- forward.
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 is h_{−1} = h0, row t+1 is h_t
   const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: likewise for c
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
-  const M = allocate(dtype, TB * H); // [T,B,H] m_t
-  // Without a recording, HM and the saved gate values of a step are dead after it: keep one row.
-  const hmStride = record ? BH : 0;
+  // The multiplicative half, shared with the mRNN: XM = x·wmxᵀ [T·B,H] and Z = x·whxᵀ + bias [T·B,4H] for every
+  // step at once, m_t (M), h_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
+  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hbuf);
+  // Without a recording, the saved gate values of a step are dead after it: keep one row.
   const savedStride = record ? B * SW : 0;
-  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
   const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
-
-  // One argument object per gemm, re-aimed each step (nothing allocated in the loop); weights packed once: withLoopWeight.
-  const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
-  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true });
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
@@ -144,12 +126,8 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     if (hT.grad) dh.set(hT.grad.data);
     if (cT.grad) dc.set(cT.grad.data);
     const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const DXM = ws.acquire(dtype, TB * H); // [T,B,H]
-    const DHM = ws.acquire(dtype, TB * H); // [T,B,H]
-    const dm = allocate(dtype, BH); // [B,H] one step's ∂L/∂m
     const needH0 = h0.requiresGrad;
-    const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: whm, c: dm });
-    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh });
+    const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
@@ -165,7 +143,7 @@ function mlstmCore(tape: Tape, op: string, x: Var, h0: Var, c0: Var, w: MLSTMWei
     if (gh0) addInto(gh0, dh, BH);
     const gc0 = gradBuffer(c0);
     if (gc0) addInto(gc0, dc, BH);
-    accumulateMultiplicativeGrads(backend, { T, B, D, H, G, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+    accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
     ws.release(DXM, DHM);
   }, () => ws.release(XM, Z, HM, S)); // when the graph is discarded: only the backward reads these
   return result;

@@ -1,11 +1,10 @@
-import type { GemmArgs } from '../../tensor/backend.js';
 import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, commonDtype, lastRowCopy, recurrentDims, type RecurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, stepRows } from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -37,21 +36,17 @@ export interface MRNNStepResult {
 
 /** Run the mRNN over a window: x [T,B,D], h0 [B,H]. */
 export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
-  const op = 'mrnnSequence';
-  const dims = recurrentDims(op, 'sequence', x, h0, null, { h: 'h0', c: 'c0' });
-  return mrnnCore(tape, op, x, h0, w, dims);
+  return mrnnCore(tape, 'mrnnSequence', 'sequence', x, h0, w);
 }
 
 /** One mRNN step: x [B,D], h [B,H]. */
 export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights): MRNNStepResult {
-  const op = 'mrnnStep';
-  const dims = recurrentDims(op, 'step', x, h, null, { h: 'h', c: 'c' });
-  const r = mrnnCore(tape, op, x, h, w, dims);
-  return { h: r.hT, m: r.ms.reshape([dims.B, dims.H]) };
+  const r = mrnnCore(tape, 'mrnnStep', 'step', x, h, w);
+  return { h: r.hT, m: r.ms.reshape(r.hT.shape) };
 }
 
-function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes: Omit<RecurrentDims, 'dtype'>): MRNNSequenceResult {
-  const { T, B, D, H } = sizes;
+function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
+  const { T, B, D, H } = recurrentDims(op, form, x, h0, null);
   const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
   checkWeight(op, 'wmx', w.wmx, [H, D], legend('[H,D]'));
   checkWeight(op, 'wmh', w.wmh, [H, H], legend('[H,H]'));
@@ -59,29 +54,17 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
   checkWeight(op, 'whm', w.whm, [H, H], legend('[H,H]'));
   checkWeight(op, 'bias', w.bias, [H], legend('[H]'));
   const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
-  const dtype = commonDtype(inputs);
-  const backend = tape.backend, ws = tape.workspace; // ws lends the internal buffers, reused window after window
-  const record = tape.needsGrad(...inputs);
+  const call = recurrentCall(tape, inputs);
+  const { dtype, backend, ws, record } = call;
   const BH = B * H;
-  const TB = T * B;
-  const xd = x.data; // [T,B,D]
-  const wmh = w.wmh.data;
-  const whm = w.whm.data;
+  const dims = { T, B, D, H, G: H }; // G: whx, whm and bias have H rows (the mLSTM's 4H)
 
-  // ---- forward: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step at once (each [T·B,H]).
-  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
-  const Z = ws.acquire(dtype, TB * H); // [T,B,H]; step t adds m_t·whmᵀ into its rows (later DZ: see backward)
-  if (TB > 0) {
-    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
-    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
-  }
+  // ---- forward.
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   Hbuf.set(h0.data);
-  const M = allocate(dtype, TB * H); // [T,B,H]
-  const hmStride = record ? BH : 0;
-  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H] h_{t−1}·wmhᵀ
-  const hmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: wmh, transB: true, c: HM, cOffset: 0 });
-  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: M, aOffset: 0, b: whm, transB: true, c: Z, cOffset: 0, accumulate: true });
+  // The multiplicative half, shared with the mLSTM: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step
+  // at once (each [T·B,H]), m_t (M), h_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
+  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hbuf);
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
@@ -111,12 +94,8 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     const dh = allocate(dtype, BH); // [B,H]
     if (hT.grad) dh.set(hT.grad.data);
     const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const DXM = ws.acquire(dtype, TB * H);
-    const DHM = ws.acquire(dtype, TB * H);
-    const dm = allocate(dtype, BH);
     const needH0 = h0.requiresGrad;
-    const dmArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DZ, aOffset: 0, b: whm, c: dm });
-    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: wmh, c: dh });
+    const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
     for (let t = T - 1; t >= 0; t--) {
       if (dHs) addInto(dh, dHs, BH, t * BH);
       tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);
@@ -130,7 +109,7 @@ function mrnnCore(tape: Tape, op: string, x: Var, h0: Var, w: MRNNWeights, sizes
     }
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);
-    accumulateMultiplicativeGrads(backend, { T, B, D, H, G: H, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+    accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
     ws.release(DXM, DHM);
   }, () => ws.release(XM, Z, HM)); // when the graph is discarded: only the backward reads these
   return result;

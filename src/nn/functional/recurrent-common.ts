@@ -1,11 +1,15 @@
 import type { Backend, GemmArgs } from '../../tensor/backend.js';
-import { promote, type DType, type Storage } from '../../tensor/dtype.js';
+import { allocate, promote, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, ShapeError } from '../../tensor/shape.js';
+import type { Workspace } from '../../tensor/workspace.js';
+import type { Tape } from '../../autograd/tape.js';
 import type { Var } from '../../autograd/var.js';
 
 /**
- * Shape checking and small helpers shared by the fused recurrent ops (mlstm.ts, lstm.ts, mrnn.ts).
- * The ops themselves keep their forward and backward side by side in their own files.
+ * Shape checking and small helpers shared by the fused recurrent ops (mlstm.ts, lstm.ts, mrnn.ts), and the
+ * set-up of the multiplicative half that the mLSTM and the mRNN share. The ops themselves keep their
+ * forward and backward side by side in their own files, time loops included: a loop reads only locals,
+ * with no call through a shared helper per step.
  */
 
 /** Sizes of one recurrent call: T steps (1 for a step op), batch B, input D, hidden H. */
@@ -19,17 +23,10 @@ export interface RecurrentDims {
 }
 
 /**
- * Validate x, h (and c) of a sequence op (x [T,B,D]) or a step op (x [B,D]) and read off the sizes.
- * `names` are how the state arguments are called in messages (h0/c0 for sequences, h/c for steps).
+ * Validate x, h (and c) of a sequence op (x [T,B,D]; messages call the state h0, c0) or a step op
+ * (x [B,D]; messages call it h, c) and read off the sizes.
  */
-export function recurrentDims(
-  op: string,
-  form: 'sequence' | 'step',
-  x: Var,
-  h: Var,
-  c: Var | null,
-  names: { h: string; c: string },
-): Omit<RecurrentDims, 'dtype'> {
+export function recurrentDims(op: string, form: 'sequence' | 'step', x: Var, h: Var, c: Var | null): Omit<RecurrentDims, 'dtype'> {
   const xs = x.shape;
   let T: number;
   let B: number;
@@ -43,15 +40,32 @@ export function recurrentDims(
     [B, D] = xs as [number, number];
   }
   if (B < 1 || D < 1) throw new ShapeError(`${op}: x ${formatShape(xs)} has an empty batch or feature dimension`);
+  const hName = form === 'sequence' ? 'h0' : 'h';
   const hs = h.shape;
   if (hs.length !== 2 || hs[0] !== B || hs[1]! < 1) {
-    throw new ShapeError(`${op}: ${names.h} must be [B,H] with B=${B} to match x ${formatShape(xs)}, got ${formatShape(hs)}`);
+    throw new ShapeError(`${op}: ${hName} must be [B,H] with B=${B} to match x ${formatShape(xs)}, got ${formatShape(hs)}`);
   }
   const H = hs[1]!;
   if (c && (c.shape.length !== 2 || c.shape[0] !== B || c.shape[1] !== H)) {
-    throw new ShapeError(`${op}: ${names.c} must have the shape of ${names.h} ${formatShape(hs)}, got ${formatShape(c.shape)}`);
+    throw new ShapeError(`${op}: ${form === 'sequence' ? 'c0' : 'c'} must have the shape of ${hName} ${formatShape(hs)}, got ${formatShape(c.shape)}`);
   }
   return { T, B, D, H };
+}
+
+/** What a fused recurrent op computes with, from recurrentCall. */
+export interface RecurrentCall {
+  /** float64 as soon as one operand is float64. */
+  dtype: DType;
+  backend: Backend;
+  /** Lends the op's internal buffers, reused window after window. */
+  ws: Workspace;
+  /** Whether the tape records the op (some operand needs a gradient). */
+  record: boolean;
+}
+
+/** The dtype, backend, workspace and recording of one call of a fused recurrent op over `inputs` (every operand). */
+export function recurrentCall(tape: Tape, inputs: readonly Var[]): RecurrentCall {
+  return { dtype: commonDtype(inputs), backend: tape.backend, ws: tape.workspace, record: tape.needsGrad(...inputs) };
 }
 
 /** Throw unless `v` has exactly `expected`; `legend` says what the symbols are (e.g. "[4H,D] with H=5, D=3"). */
@@ -93,16 +107,86 @@ export function withLoopWeight(backend: Backend, steps: number, args: GemmArgs):
   return args;
 }
 
-/** What the multiplicative cells (mLSTM, mRNN) keep from a window for their parameter gradients. */
-export interface MultiplicativeWindow {
+/** The weights of a multiplicative cell (mLSTM, mRNN): wmx [H,D], wmh [H,H], whx [G,D], whm [G,H], bias [G]. */
+export type MultiplicativeWeights = Readonly<Record<'wmx' | 'wmh' | 'whx' | 'whm' | 'bias', Var>>;
+
+/** Sizes of a multiplicative cell's window: T steps, batch B, input D, hidden H, and G rows of whx/whm/bias (4H for the mLSTM's gates i,f,g,o; H for the mRNN). */
+export interface MultiplicativeDims {
   T: number;
   B: number;
   D: number;
   H: number;
-  /** Rows of whx/whm/bias: 4H for the mLSTM (gates i,f,g,o), H for the mRNN. */
   G: number;
+}
+
+/** What the forward time loop of a multiplicative cell works on, from multiplicativeForwardSetup. */
+export interface MultiplicativeForward {
+  XM: Storage; // [T,B,H] x_t·wmxᵀ
+  Z: Storage; // [T,B,G] x_t·whxᵀ + bias; step t adds m_t·whmᵀ into its rows, making them z_t (later DZ: see the ops' backward)
+  M: Storage; // [T,B,H] m_t
+  HM: Storage; // [T,B,H] h_{t−1}·wmhᵀ; [B,H] when not recording
+  /** Row stride of HM: B·H when recording, 0 without (HM_t is dead after its step: one row serves all). */
+  hmStride: number;
+  /** HM_t = h_{t−1}·wmhᵀ: the loop sets aOffset = t·BH (Hbuf row t), cOffset = t·hmStride. */
+  hmArgs: GemmArgs;
+  /** z_t = Z_t + m_t·whmᵀ: the loop sets aOffset = t·BH, cOffset = t·BG. */
+  zArgs: GemmArgs;
+}
+
+/**
+ * Everything the forward time loop of the mLSTM and the mRNN needs for their common multiplicative half,
+ * m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ) feeding z_t = x_t·whxᵀ + m_t·whmᵀ + bias:
+ * the input halves of every step at once (XM = x·wmxᵀ [T·B,H], Z = x·whxᵀ + bias [T·B,G], two large gemms),
+ * M and HM, and one argument object per loop gemm, re-aimed each step (nothing allocated in the loop),
+ * its weight packed once (withLoopWeight). Hbuf [T+1,B,H] holds h_{t−1} in row t.
+ */
+export function multiplicativeForwardSetup(call: RecurrentCall, dims: MultiplicativeDims, x: Var, w: MultiplicativeWeights, Hbuf: Storage): MultiplicativeForward {
+  const { dtype, backend, ws, record } = call;
+  const { T, B, D, H, G } = dims;
+  const TB = T * B;
+  const BH = B * H;
+  const xd = x.data; // [T,B,D] (or [B,D] for a step)
+  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
+  const Z = ws.acquire(dtype, TB * G); // [T,B,G]
+  if (TB > 0) {
+    backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
+    backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
+  }
+  const M = allocate(dtype, TB * H); // [T,B,H]
+  const hmStride = record ? BH : 0;
+  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H], or [B,H] reused by every step
+  const hmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: w.wmh.data, transB: true, c: HM, cOffset: 0 });
+  const zArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: M, aOffset: 0, b: w.whm.data, transB: true, c: Z, cOffset: 0, accumulate: true });
+  return { XM, Z, M, HM, hmStride, hmArgs, zArgs };
+}
+
+/** What the backward sweep of a multiplicative cell works on, from multiplicativeBackwardSetup. */
+export interface MultiplicativeBackward {
+  DXM: Storage; // [T,B,H] ∂L/∂(x_t·wmxᵀ); the caller releases it to the workspace
+  DHM: Storage; // [T,B,H] ∂L/∂(h_{t−1}·wmhᵀ); likewise
+  dm: Storage; // [B,H] one step's ∂L/∂m
+  /** dm_t = dz_t·whm: the sweep sets aOffset = t·BG. */
+  dmArgs: GemmArgs;
+  /** dh ← dHM_t·wmh (overwrites: dh_t has been consumed): the sweep sets aOffset = t·BH. */
+  dhArgs: GemmArgs;
+}
+
+/** The buffers and re-aimed gemm arguments of the backward sweep's multiplicative half (mLSTM, mRNN); dh [B,H] is the sweep's running ∂L/∂h. */
+export function multiplicativeBackwardSetup(call: RecurrentCall, dims: MultiplicativeDims, DZ: Storage, w: MultiplicativeWeights, dh: Storage): MultiplicativeBackward {
+  const { dtype, backend, ws } = call;
+  const { T, B, H, G } = dims;
+  const DXM = ws.acquire(dtype, T * B * H); // [T,B,H]
+  const DHM = ws.acquire(dtype, T * B * H); // [T,B,H]
+  const dm = allocate(dtype, B * H); // [B,H]
+  const dmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: w.whm.data, c: dm });
+  const dhArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: w.wmh.data, c: dh });
+  return { DXM, DHM, dm, dmArgs, dhArgs };
+}
+
+/** What the multiplicative cells (mLSTM, mRNN) keep from a window for their parameter gradients. */
+export interface MultiplicativeWindow extends MultiplicativeDims {
   x: Var; // [T,B,D]
-  w: { wmx: Var; wmh: Var; whx: Var; whm: Var; bias: Var };
+  w: MultiplicativeWeights;
   DZ: Storage; // [T,B,G] ∂L/∂z_t
   DXM: Storage; // [T,B,H] ∂L/∂(x_t·wmxᵀ)
   DHM: Storage; // [T,B,H] ∂L/∂(h_{t−1}·wmhᵀ)
