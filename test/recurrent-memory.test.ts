@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Tape } from '../src/autograd/tape.js';
+import type { Backend, PreparedB } from '../src/tensor/backend.js';
+import { blockedBackend } from '../src/tensor/kernels/index.js';
 import type { Var } from '../src/autograd/var.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -177,6 +179,45 @@ describe('fused recurrent ops: workspace buffers (Tape.workspace) are reused onl
           const idle = quiet.workspace.idleStats.buffers;
           quiet.noGrad(() => build(quiet, sizes));
           expect(quiet.workspace.idleStats.buffers).toBe(idle);
+        }),
+        { numRuns: 15 },
+      );
+    });
+  }
+});
+
+describe('fused recurrent ops: loop weights are released (Backend.releaseB) when their loop is done', () => {
+  for (const [name, build] of Object.entries(OPS).filter(([n]) => n.endsWith('Sequence'))) {
+    it(`${name}: every prepareB is released exactly once, after the gemms that read it`, () => {
+      fc.assert(
+        fc.property(cellSizesArb, (sizes) => {
+          const live = new Set<PreparedB>();
+          let prepared = 0, released = 0;
+          const counting: Backend = {
+            name: 'counting',
+            gemm: (args) => {
+              if (args.packedB !== undefined) expect(live.has(args.packedB)).toBe(true); // never used after its release
+              blockedBackend.gemm(args);
+            },
+            prepareB: (args) => {
+              const p = blockedBackend.prepareB!(args);
+              live.add(p);
+              prepared++;
+              return p;
+            },
+            releaseB: (p) => {
+              expect(live.delete(p)).toBe(true); // once, and only what was prepared
+              released++;
+            },
+          };
+          const tape = new Tape({ backend: counting });
+          const { outputs } = build(tape, sizes);
+          const out = pack(tape, ...outputs);
+          tape.backward(out, randn(new Rng(sizes.seed), [out.size]));
+          tape.noGrad(() => build(tape, sizes));
+          expect(released).toBe(prepared);
+          expect(live.size).toBe(0);
+          if (sizes.T >= 2) expect(prepared).toBeGreaterThan(0);
         }),
         { numRuns: 15 },
       );

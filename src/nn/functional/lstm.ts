@@ -4,7 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, lastRowCopy, recurrentCall, recurrentDims, stepRows, withLoopWeight } from './recurrent-common.js';
+import { addColumnSums, addInto, checkWeight, lastRowCopy, recurrentCall, recurrentDims, releaseLoopWeights, stepRows, withLoopWeight } from './recurrent-common.js';
 
 /**
  * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
@@ -78,6 +78,7 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
     backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
   }
+  releaseLoopWeights(backend, zArgs);
 
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
@@ -106,6 +107,7 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
         dhArgs.aOffset = t * BG;
         backend.gemm(dhArgs); // dh ← dz_t·wh
       }
+    releaseLoopWeights(backend, dhArgs);
     }
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);

@@ -4,7 +4,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, stepRows } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, releaseLoopWeights, stepRows } from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -100,6 +100,7 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
   }
+  releaseLoopWeights(backend, hmArgs, zArgs);
 
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
@@ -138,6 +139,7 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
         dhArgs.aOffset = t * BH;
         backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
       }
+    releaseLoopWeights(backend, dmArgs, dhArgs);
     }
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);

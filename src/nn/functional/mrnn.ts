@@ -4,7 +4,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, stepRows } from './recurrent-common.js';
+import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, releaseLoopWeights, stepRows } from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -75,6 +75,7 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
     tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
   }
+  releaseLoopWeights(backend, hmArgs, zArgs);
 
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
@@ -106,6 +107,7 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
         dhArgs.aOffset = t * BH;
         backend.gemm(dhArgs);
       }
+    releaseLoopWeights(backend, dmArgs, dhArgs);
     }
     const gh0 = gradBuffer(h0);
     if (gh0) addInto(gh0, dh, BH);

@@ -244,3 +244,15 @@ export function stepRows(buf: Storage, rowSize: number, T: number): Storage {
 export function lastRowCopy(buf: Storage, rowSize: number, T: number): Storage {
   return buf.slice(T * rowSize, (T + 1) * rowSize);
 }
+
+/**
+ * Hands the weights withLoopWeight prepared back to the backend once their loop is done
+ * (Backend.releaseB), so the next window's prepareB reuses that memory: the parallel backend's
+ * shared slots stay a fixed few even when every window brings a new weight array (weight norm).
+ */
+export function releaseLoopWeights(backend: Backend, ...loops: GemmArgs[]): void {
+  for (const args of loops) {
+    if (args.packedB !== undefined) backend.releaseB?.(args.packedB);
+    delete args.packedB;
+  }
+}
