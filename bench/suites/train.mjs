@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { medianSeconds } from '../lib/measure.mjs';
+import { fillTokens, medianSeconds } from '../lib/measure.mjs';
 
 export const TRAIN_CONFIG = { vocab: 96, embed: 64, batch: 32, seq: 64 };
 export const TRAIN_ROWS = [
@@ -21,16 +21,6 @@ export const TRAIN_ROWS = [
   ['lstm', 512, 1],
   ['lstm', 512, 2],
 ];
-
-/** Seeded tokens in [0, vocab) (an LCG: the bench must not depend on Math.random). */
-function fillTokens(array, vocab, seed) {
-  let s = seed >>> 0;
-  for (let i = 0; i < array.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    array[i] = (s >>> 8) % vocab;
-  }
-  return array;
-}
 
 /**
  * Builds the model, optimiser and one window of tokens, and returns `step()`: one training step exactly as
