@@ -17,7 +17,7 @@
  * (weights β, intercept b = a + Σ μ_j β_j / s_j), the same as FISTA's.
  */
 import { StandardizedMatrix, type ColumnMatrix, type DesignMatrix } from './design.js';
-import { checkOptions, checkTargets, kktViolation, l1, meanLoss, sigmoid, type L1LogisticFit, type L1LogisticOptions } from './logistic-objective.js';
+import { checkFit, kktViolation, l1, meanLoss, sigmoid, type L1LogisticFit, type L1LogisticOptions } from './logistic-objective.js';
 
 /** Newton weights p(1−p) are floored so the quadratic model stays strictly convex near saturation. */
 const MIN_WEIGHT = 1e-5;
@@ -33,11 +33,7 @@ function unwrap(op: string, x: DesignMatrix): { base: ColumnMatrix; mean: Float6
 
 export function fitL1LogisticCD(x: DesignMatrix, y: ArrayLike<number>, options: L1LogisticOptions): L1LogisticFit {
   const op = 'fitL1LogisticCD';
-  checkTargets(op, x, y);
-  checkOptions(op, x, options);
-  const { lambda } = options;
-  const tol = options.tolerance ?? 1e-6;
-  const maxSweeps = options.maxIterations ?? 5000;
+  const { lambda, tol, maxIterations: maxSweeps } = checkFit(op, x, y, options);
   const { base, mean, scale } = unwrap(op, x);
   const n = x.rows;
   const d = x.cols;

@@ -5,7 +5,7 @@
  * The probe's solver for dense features (logistic.ts says when each solver is used and why).
  */
 import type { DesignMatrix } from './design.js';
-import { checkOptions, checkTargets, kktViolation, l1, meanLoss, sigmoid, type L1LogisticFit, type L1LogisticOptions } from './logistic-objective.js';
+import { checkFit, kktViolation, l1, meanLoss, sigmoid, type L1LogisticFit, type L1LogisticOptions } from './logistic-objective.js';
 
 /** A lower estimate of the Lipschitz constant of the gradient (backtracking corrects it upward). */
 function estimateLipschitz(x: DesignMatrix): number {
@@ -34,11 +34,7 @@ function estimateLipschitz(x: DesignMatrix): number {
 
 export function fitL1LogisticFista(x: DesignMatrix, y: ArrayLike<number>, options: L1LogisticOptions): L1LogisticFit {
   const op = 'fitL1LogisticFista';
-  checkTargets(op, x, y);
-  checkOptions(op, x, options);
-  const { lambda } = options;
-  const tol = options.tolerance ?? 1e-6;
-  const maxIterations = options.maxIterations ?? 5000;
+  const { lambda, tol, maxIterations } = checkFit(op, x, y, options);
   const n = x.rows;
   const d = x.cols;
 

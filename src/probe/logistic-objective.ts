@@ -106,14 +106,17 @@ export function kktViolation(x: DesignMatrix, y: ArrayLike<number>, z: Float64Ar
   return m;
 }
 
-export function checkOptions(op: string, x: DesignMatrix, options: L1LogisticOptions): void {
+/** What both solvers start with: the targets and options checked, and the options with their defaults filled in. */
+export function checkFit(op: string, x: DesignMatrix, y: ArrayLike<number>, options: L1LogisticOptions): { lambda: number; tol: number; maxIterations: number } {
+  checkTargets(op, x, y);
   const { lambda } = options;
   const tol = options.tolerance ?? 1e-6;
   if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`${op}: lambda must be a finite number ≥ 0, got ${lambda}`);
   if (!(tol > 0)) throw new RangeError(`${op}: tolerance must be > 0, got ${tol}`);
-  const max = options.maxIterations ?? 5000;
-  if (!Number.isInteger(max) || max < 0) throw new RangeError(`${op}: maxIterations must be an integer ≥ 0, got ${max}`);
+  const maxIterations = options.maxIterations ?? 5000;
+  if (!Number.isInteger(maxIterations) || maxIterations < 0) throw new RangeError(`${op}: maxIterations must be an integer ≥ 0, got ${maxIterations}`);
   if (options.initial && options.initial.weights.length !== x.cols) {
     throw new RangeError(`${op}: initial weights have length ${options.initial.weights.length}, expected ${x.cols}`);
   }
+  return { lambda, tol, maxIterations };
 }
