@@ -5,6 +5,7 @@ import { decodeCheckpoint } from '../src/io/checkpoint.js';
 import { TextCodec } from '../src/data/vocabulary.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { dynamicEvaluate } from '../src/train/dynamic-eval.js';
+import { DEFAULT_DYNAMIC_LR } from '../src/cli/eval-command.js';
 import { ensureBuilt, runCli, tempDir } from './cli-helpers.js';
 import { wordCorpus } from './train-helpers.js';
 
@@ -71,6 +72,22 @@ describe('mlstm train / sample / eval', () => {
     const tokens = new TextCodec(vocab).encode(readFileSync(text, 'utf8'));
     const expected = `bpc ${evaluate(model, tokens).bpc.toFixed(4)}\ndynamic bpc ${dynamicEvaluate(model, tokens, { lr: 0.1, seq: 25 }).bpc.toFixed(4)}\n`;
     expect(r.stdout).toBe(expected);
+  });
+
+  it('eval --json prints one object with the full-precision numbers of the library', async () => {
+    const text = join(dir, 'held-out-json.txt');
+    writeFileSync(text, wordCorpus(600, 78));
+    const r = await runCli(['eval', ckpt, text, '--json', '--batch', '2', '--dynamic', '--dynamic-seq', '25']);
+    expect(r.code, r.stderr).toBe(0);
+    const { model, vocab } = decodeCheckpoint(readFileSync(ckpt));
+    const tokens = new TextCodec(vocab).encode(readFileSync(text, 'utf8'));
+    const plain = evaluate(model, tokens, { batch: 2 });
+    const dyn = dynamicEvaluate(model, tokens, { lr: DEFAULT_DYNAMIC_LR, seq: 25 });
+    expect(r.stdout.endsWith('\n')).toBe(true);
+    expect(JSON.parse(r.stdout)).toEqual({
+      bpc: plain.bpc, nats: plain.nats, predictions: plain.predictions, streams: 2,
+      dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions,
+    });
   });
 });
 

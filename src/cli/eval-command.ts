@@ -25,16 +25,20 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
   const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
+  const json = f.flag('json');
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
   if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
   const backend = createParallelBackend({ threads }); // the same numbers for any thread count
   try {
     const result = evaluate(model, tokens, { batch, tape: new Tape({ backend }) });
-    process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
-    if (dynamic) {
-      const dyn = dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq, tape: new Tape({ backend }) });
-      process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+    if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
+    const dyn = dynamic ? dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq, tape: new Tape({ backend }) }) : null;
+    if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+    if (json) {
+      const { bpc, nats, predictions, streams } = result;
+      const report = { bpc, nats, predictions, streams, ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}) };
+      process.stdout.write(`${JSON.stringify(report)}\n`);
     }
   } finally {
     backend.close();

@@ -48,6 +48,7 @@ export const EVAL_FLAGS = {
   'dynamic-lr': valueFlag('X', 'SGD learning rate of dynamic evaluation (default 0.02)'),
   'dynamic-seq': valueFlag('N', 'segment length of dynamic evaluation (default 50)'),
   batch: valueFlag('N', 'score the text as N parallel streams (faster; default 1 = one sequence)'),
+  json: switchFlag('print one JSON object instead: bpc and nats to full precision, predictions scored, streams (and dynamic_*)'),
   ...THREADS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
