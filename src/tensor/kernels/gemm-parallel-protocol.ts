@@ -99,52 +99,66 @@ export const dtypeCode = (x: Storage): number => (x instanceof Float64Array ? 1 
 export type ThreadWeights = number | readonly number[];
 
 /**
- * Splits [0, size) into contiguous [start, end) ranges cut at multiples of `unit`, one per thread
- * and sized in proportion to its weight (its measured speed), each at least one unit. Fewer
- * ranges (the first threads') when size has fewer units than there are threads.
+ * Splits [0, size) into contiguous ranges cut at multiples of `unit`, one per thread and sized in
+ * proportion to its weight (its measured speed), each at least one unit; fewer ranges (the first
+ * threads') when size has fewer units than there are threads. Writes the cut points into
+ * `bounds` (range p is [bounds[p], bounds[p + 1])) and returns the number of ranges: the caller
+ * keeps one `bounds` for all its calls, so splitting allocates nothing (it runs inside time loops).
  */
-export function partitionRange(size: number, weights: ThreadWeights, unit: number): Array<[number, number]> {
+export function partitionInto(bounds: Int32Array, size: number, weights: ThreadWeights, unit: number): number {
   const parts = typeof weights === 'number' ? weights : weights.length;
-  const weightOf = (p: number): number => (typeof weights === 'number' ? 1 : weights[p]!);
   const units = Math.ceil(size / unit);
   const count = Math.max(1, Math.min(parts, units));
   let total = 0;
-  for (let p = 0; p < count; p++) total += weightOf(p);
-  const ranges: Array<[number, number]> = [];
+  for (let p = 0; p < count; p++) total += typeof weights === 'number' ? 1 : weights[p]!;
   let start = 0; // in units
   let cumulative = 0;
+  bounds[0] = 0;
   for (let p = 0; p < count; p++) {
-    cumulative += weightOf(p);
+    cumulative += typeof weights === 'number' ? 1 : weights[p]!;
     const left = count - 1 - p; // ranges still to come, one unit each at least
     const end = p === count - 1 ? units : Math.min(units - left, Math.max(start + 1, Math.round((units * cumulative) / total)));
-    ranges.push([start * unit, Math.min(size, end * unit)]);
+    bounds[p + 1] = Math.min(size, end * unit);
     start = end;
   }
-  return ranges;
+  return count;
 }
 
-/** Rows of C cut at multiples of MR, so no part but the last has a partial register tile. */
+/** partitionInto as a list of [start, end) ranges. */
+export function partitionRange(size: number, weights: ThreadWeights, unit: number): Array<[number, number]> {
+  const bounds = new Int32Array((typeof weights === 'number' ? weights : weights.length) + 1);
+  const count = partitionInto(bounds, size, weights, unit);
+  return Array.from({ length: count }, (_, p): [number, number] => [bounds[p]!, bounds[p + 1]!]);
+}
+
+/** Rows of C are cut at multiples of MR, so no part but the last has a partial register tile. */
 export const partitionRows = (m: number, weights: ThreadWeights): Array<[number, number]> => partitionRange(m, weights, MR);
 
 /**
- * Columns of C cut at whole NR panels; with a prepared op(B) wider than one column block (NC),
- * at whole column blocks, so each part's panels are a contiguous view of the packed blocks
+ * Columns of C are cut at whole NR panels; with a prepared op(B) wider than one column block
+ * (NC), at whole column blocks, so each part's panels are a contiguous view of the packed blocks
  * (packedColumns).
  */
+export const columnUnit = (n: number, prepared: boolean): number => (prepared && n > NC ? NC : NR);
+
 export const partitionColumns = (n: number, weights: ThreadWeights, prepared: boolean): Array<[number, number]> =>
-  partitionRange(n, weights, prepared && n > NC ? NC : NR);
+  partitionRange(n, weights, columnUnit(n, prepared));
 
 /**
- * How to cut C between threads. By rows when C is at least as tall as wide (each thread packs its
- * own rows of A and reads all of op(B)); by columns when it is wider (the recurrent steps: m = B =
- * 32 rows, n = H or 4H): each thread then reads only its panels of op(B), the operand that
- * dominates the traffic, instead of every thread streaming all of it for a few rows.
+ * How to cut C between `threads` threads. By rows when C is at least as tall as wide (each thread
+ * packs its own rows of A and reads all of op(B)); by columns when it is wider (the recurrent
+ * steps: m = B = 32 rows, n = H or 4H) and that gives as many parts: each thread then reads only
+ * its panels of op(B), the operand that dominates the traffic, instead of every thread streaming
+ * all of it for a few rows.
  */
+export function splitsByColumns(m: number, n: number, threads: number, prepared: boolean): boolean {
+  if (m >= n) return false;
+  return Math.min(threads, Math.ceil(n / columnUnit(n, prepared))) >= Math.min(threads, Math.ceil(m / MR));
+}
+
+/** splitsByColumns and the ranges, as lists (for tests and diagnostics; ParallelGemm uses partitionInto). */
 export function chooseSplit(m: number, n: number, weights: ThreadWeights, prepared: boolean): { byColumns: boolean; ranges: Array<[number, number]> } {
-  const rows = partitionRows(m, weights);
-  if (m < n) {
-    const columns = partitionColumns(n, weights, prepared);
-    if (columns.length >= rows.length) return { byColumns: true, ranges: columns };
-  }
-  return { byColumns: false, ranges: rows };
+  const threads = typeof weights === 'number' ? weights : weights.length;
+  const byColumns = splitsByColumns(m, n, threads, prepared);
+  return { byColumns, ranges: byColumns ? partitionColumns(n, weights, prepared) : partitionRows(m, weights) };
 }

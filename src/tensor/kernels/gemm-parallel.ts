@@ -1,9 +1,10 @@
 import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
+import { MR } from './gemm-panels.js';
 import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
 import {
-  chooseSplit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, sharedViews, Slot, viewOf,
+  columnUnit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, sharedViews, Slot, splitsByColumns, viewOf,
   type OperandBuffers, type SharedViews, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
@@ -19,7 +20,7 @@ export { SharedPackedB } from './gemm-shared-packs.js';
  * src/node/gemm-workers.ts). The protocol is in gemm-parallel-protocol.ts, the workers' side in
  * gemm-parallel-worker.ts.
  *
- * C is cut into one part per thread, by rows or by columns (chooseSplit); the caller's thread
+ * C is cut into one part per thread, by rows or by columns (splitsByColumns); the caller's thread
  * computes the first part straight from and into the caller's arrays, each worker one further
  * part from shared copies of just the operand regions it reads. Every part runs
  * gemmBlockedStrided, whose arithmetic for an element of C depends only on k (same k-blocks,
@@ -51,6 +52,8 @@ export class ParallelGemm implements Backend {
   private readonly floats: Float64Array; // [0] alpha, [1 + w] worker w's time for its last part (ms)
   /** Relative speed of each thread, the caller's first (always 1): parts are sized in proportion (see rebalance). */
   private readonly speeds: number[];
+  /** The current job's parts: part p is [bounds[p], bounds[p + 1]) of C's rows or columns (reused by every call). */
+  private readonly bounds: Int32Array;
   private buffers: OperandBuffers;
   private views: { a: SharedViews; b: SharedViews; c: SharedViews; bias: SharedViews };
   private sent = 0; // sequence number of the last message sent
@@ -63,6 +66,7 @@ export class ParallelGemm implements Backend {
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
     this.threads = transport.workers + 1;
     this.speeds = new Array<number>(this.threads).fill(1);
+    this.bounds = new Int32Array(this.threads + 1);
     const empty = (): SharedArrayBuffer => new SharedArrayBuffer(8);
     this.buffers = { a: empty(), b: empty(), c: empty(), bias: empty() };
     this.views = { a: sharedViews(this.buffers.a), b: sharedViews(this.buffers.b), c: sharedViews(this.buffers.c), bias: sharedViews(this.buffers.bias) };
@@ -80,12 +84,14 @@ export class ParallelGemm implements Backend {
     const packed = p.packedB instanceof BlockedPackedB ? p.packedB : undefined;
     const transB = p.transB ?? false;
     if (packed !== undefined) packed.check('gemm', k, n, p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB); // before any worker starts
-    const { byColumns, ranges } = chooseSplit(m, n, this.speeds, packed !== undefined);
-    if (ranges.length < 2) {
+    const prepared = packed !== undefined;
+    const byColumns = splitsByColumns(m, n, this.threads, prepared);
+    const parts = partitionInto(this.bounds, byColumns ? n : m, this.speeds, byColumns ? columnUnit(n, prepared) : MR);
+    if (parts < 2) {
       gemmBlocked(p);
       return;
     }
-    this.runParallel(p, byColumns, ranges, packed);
+    this.runParallel(p, byColumns, parts, packed);
   }
 
   /**
@@ -109,7 +115,7 @@ export class ParallelGemm implements Backend {
     this.transport.send({ ...message, seq: this.sent } as WorkerMessage);
   }
 
-  private runParallel(p: GemmArgs, byColumns: boolean, ranges: Array<[number, number]>, packed: BlockedPackedB | undefined): void {
+  private runParallel(p: GemmArgs, byColumns: boolean, parts: number, packed: BlockedPackedB | undefined): void {
     const { m, n, k, a, b, c } = p;
     const transA = p.transA ?? false;
     const transB = p.transB ?? false;
@@ -122,7 +128,8 @@ export class ParallelGemm implements Backend {
     const bias = p.bias;
     const biasOff = p.biasOffset ?? 0;
     const shared = packed instanceof SharedPackedB ? packed : undefined; // else the workers pack B themselves
-    const w0 = ranges[1]![0]; // where the workers' parts start: rows [w0, m) or columns [w0, n)
+    const bounds = this.bounds;
+    const w0 = bounds[1]!; // where the workers' parts start: rows [w0, m) or columns [w0, n)
 
     // The workers' regions, copied densely into shared memory: op(A) rows [w0, m) or all of op(A);
     // op(B) whole or its columns [w0, n) (nothing with a shared prepared op(B)); C likewise.
@@ -160,12 +167,11 @@ export class ParallelGemm implements Backend {
     this.floats[0] = alpha;
     for (let w = 0; w < this.transport.workers; w++) {
       const part = Slot.Parts + PART_INTS * w;
-      const range = ranges[w + 1];
-      if (range === undefined) {
+      if (w + 1 >= parts) {
         ctrl[part + Part.M] = 0; // idle: fewer parts than threads
         continue;
       }
-      const [s, e] = range;
+      const s = bounds[w + 1]!, e = bounds[w + 2]!;
       const r = s - w0; // where the part starts in the workers' region
       ctrl[part + Part.M] = byColumns ? m : e - s;
       ctrl[part + Part.N] = byColumns ? e - s : n;
@@ -192,7 +198,7 @@ export class ParallelGemm implements Backend {
 
     const mine = performance.now() - posted;
     this.join();
-    this.rebalance(ranges, mine, performance.now() - posted - mine);
+    this.rebalance(parts, mine, performance.now() - posted - mine);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
   }
 
@@ -205,18 +211,18 @@ export class ParallelGemm implements Backend {
    * Smoothed (a quarter per job) and clamped to [1/4, 4], so one odd job cannot starve a thread.
    * Only the split moves: every element of C is computed the same way whoever computes it.
    */
-  private rebalance(ranges: ReadonlyArray<readonly [number, number]>, mine: number, waited: number): void {
+  private rebalance(parts: number, mine: number, waited: number): void {
     if (mine < 0.05) return; // too short to time
-    const size = (r: readonly [number, number]): number => r[1] - r[0]; // rows or columns: work ∝ size
-    const myRate = size(ranges[0]!) / mine;
+    const bounds = this.bounds; // part p has bounds[p + 1] − bounds[p] rows or columns: its work is proportional
+    const myRate = (bounds[1]! - bounds[0]!) / mine;
     let slowest = 0;
-    for (let w = 0; w + 1 < ranges.length; w++) slowest = Math.max(slowest, this.floats[1 + w]!);
+    for (let w = 0; w + 1 < parts; w++) slowest = Math.max(slowest, this.floats[1 + w]!);
     // Waiting (beyond the ~µs of a join that finds the job done) means the slowest worker ended at mine + waited.
     const delay = waited > 0.02 ? Math.max(0, mine + waited - slowest) : 0;
-    for (let w = 0; w + 1 < ranges.length; w++) {
+    for (let w = 0; w + 1 < parts; w++) {
       const took = this.floats[1 + w]! + delay;
       if (!(took > 0)) continue;
-      const relative = Math.min(4, Math.max(0.25, size(ranges[w + 1]!) / took / myRate));
+      const relative = Math.min(4, Math.max(0.25, (bounds[w + 2]! - bounds[w + 1]!) / took / myRate));
       this.speeds[w + 1] = 0.75 * this.speeds[w + 1]! + 0.25 * relative;
     }
   }
