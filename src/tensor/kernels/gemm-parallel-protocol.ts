@@ -86,6 +86,9 @@ export type WorkerMessage =
   /** The prepared op(B) `id` will not be used again. */
   | { seq: number; kind: 'drop'; id: number };
 
+/** A message before the caller numbers it (the caller's send adds `seq`). */
+export type UnnumberedMessage = WorkerMessage extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never;
+
 /** A shared buffer seen with the dtype a job names. */
 export interface SharedViews {
   f32: Float32Array;

@@ -5,7 +5,7 @@ import { MR } from './gemm-panels.js';
 import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
 import {
   columnUnit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, sharedViews, Slot, splitsByColumns, viewOf,
-  type OperandBuffers, type SharedViews, type WorkerMessage,
+  type OperandBuffers, type SharedViews, type UnnumberedMessage, type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
@@ -109,7 +109,7 @@ export class ParallelGemm implements Backend {
     if (prepared instanceof SharedPackedB) this.packs.releasePrepared(prepared);
   }
 
-  private send(message: DistributiveOmit<WorkerMessage, 'seq'>): void {
+  private send(message: UnnumberedMessage): void {
     if (this.closed) return;
     this.sent++;
     this.transport.send({ ...message, seq: this.sent } as WorkerMessage);
@@ -272,8 +272,6 @@ export class ParallelGemm implements Backend {
     this.transport.terminate();
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * dst[rows,cols] (row stride dstLd, from dstOff) ← src[rows,cols] (row stride srcLd, from srcOff):

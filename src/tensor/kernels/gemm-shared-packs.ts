@@ -1,6 +1,6 @@
 import type { PrepareBArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
-import type { WorkerMessage } from './gemm-parallel-protocol.js';
+import type { UnnumberedMessage } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, packedLength } from './gemm-prepared.js';
 
 /*
@@ -76,7 +76,7 @@ export class SharedPacks {
     for (const id of ids) this.send({ kind: 'drop', id });
   });
 
-  constructor(private readonly send: (message: PackMessage) => void) {}
+  constructor(private readonly send: (message: UnnumberedMessage) => void) {}
 
   /** Packs op(B) into a slot (its own, a free one of its layout, or a new one) and returns it prepared. */
   prepare(args: PrepareBArgs): SharedPackedB {
@@ -139,8 +139,5 @@ export class SharedPacks {
     else this.send({ kind: 'drop', id: slot.id });
   }
 }
-
-/** The messages this pool sends the workers (ParallelGemm numbers them). */
-export type PackMessage = Extract<WorkerMessage, { kind: 'packed' | 'drop' }> extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never;
 
 const layoutKey = (k: number, n: number): string => `${k}x${n}`;
