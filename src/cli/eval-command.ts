@@ -1,7 +1,6 @@
 import { Tape } from '../autograd/tape.js';
 import { TextCodec } from '../data/vocabulary.js';
-import { createParallelBackend } from '../node/gemm-workers.js';
-import { DEFAULT_THREADS } from './threads.js';
+import { readThreads, withThreads } from './threads.js';
 import { dynamicEvaluate } from '../train/dynamic-eval.js';
 import { evaluate } from '../train/evaluate.js';
 import { expectPositionals, startCommand } from './args.js';
@@ -24,24 +23,22 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
-  const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
+  const threads = readThreads(f);
   const json = f.flag('json');
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
   if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
-  const backend = createParallelBackend({ threads }); // the same numbers for any thread count
-  try {
-    const result = evaluate(model, tokens, { batch, tape: new Tape({ backend }) });
+  await withThreads(threads, (backend) => {
+    const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
+    const result = evaluate(model, tokens, { batch, tape });
     if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
-    const dyn = dynamic ? dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq, tape: new Tape({ backend }) }) : null;
+    const dyn = dynamic ? dynamicEvaluate(model, tokens, { lr: dynamicLr, seq: dynamicSeq, tape }) : null;
     if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
     if (json) {
       const { bpc, nats, predictions, streams } = result;
       const report = { bpc, nats, predictions, streams, ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}) };
       process.stdout.write(`${JSON.stringify(report)}\n`);
     }
-  } finally {
-    backend.close();
-  }
+  });
   return 0;
 }

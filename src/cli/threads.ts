@@ -1,4 +1,6 @@
 import os from 'node:os';
+import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
+import type { FlagReader } from './args.js';
 
 /**
  * Threads the CLI uses for the large matrix products when --threads is not given: every CPU,
@@ -7,3 +9,16 @@ import os from 'node:os';
  * default only decides how soon.
  */
 export const DEFAULT_THREADS = Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+
+/** The --threads flag of a command that computes (train, eval). */
+export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_THREADS, 1, 64);
+
+/** Runs `work` on a backend of `threads` threads and stops its workers afterwards, however `work` ends. */
+export async function withThreads<T>(threads: number, work: (backend: ClosableBackend) => Promise<T> | T): Promise<T> {
+  const backend = createParallelBackend({ threads });
+  try {
+    return await work(backend);
+  } finally {
+    backend.close();
+  }
+}

@@ -1,8 +1,7 @@
 import { CharLM, type CharLMConfig } from '../nn/charlm.js';
 import { encodeCheckpoint } from '../io/checkpoint.js';
 import { writeFileAtomic } from '../node/files.js';
-import { createParallelBackend } from '../node/gemm-workers.js';
-import { DEFAULT_THREADS } from './threads.js';
+import { readThreads, withThreads } from './threads.js';
 import { Tape } from '../autograd/tape.js';
 import { Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -105,7 +104,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const resume = f.flag('resume');
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEveryFlag = f.int('log-every', undefined, 1, 1e9);
-  const threads = f.int('threads', DEFAULT_THREADS, 1, 64);
+  const threads = readThreads(f);
   // Validate the remaining numeric flags before touching any file, so usage errors come first.
   readModelFlags(f, 1);
   readTrainerOptions(f);
@@ -153,8 +152,7 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
 
   const rng = model.dropoutRng ?? undefined;
   const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
-  const backend = createParallelBackend({ threads }); // the same numbers for any thread count
-  try {
+  return withThreads(threads, async (backend) => {
     const trainer = new Trainer(model, { ...split, source, unit }, options, { tape: new Tape({ backend }), ...(rng ? { rng } : {}) });
     if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
     if (trainer.step >= options.steps) {
@@ -228,7 +226,5 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     const valid = outcome.validBpc !== undefined ? `validation bpc ${outcome.validBpc.toFixed(4)}; ` : '';
     process.stdout.write(`done: ${outcome.step} steps in ${elapsed}; ${valid}saved '${outPath}' and '${svgPath}'\n`);
     return 0;
-  } finally {
-    backend.close();
-  }
+  });
 }
