@@ -10,9 +10,8 @@ import {
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
 
-export { PARALLEL_MIN_WORK, partitionColumns, partitionRows, CONTROL_BYTES } from './gemm-parallel-protocol.js';
+export { CONTROL_BYTES } from './gemm-parallel-protocol.js';
 export type { WorkerMessage } from './gemm-parallel-protocol.js';
-export { SharedPackedB } from './gemm-shared-packs.js';
 
 /*
  * Multi-threaded GEMM, the caller's side (runtime-neutral: SharedArrayBuffer and Atomics only;

@@ -67,6 +67,7 @@ export class SharedPackedB extends BlockedPackedB {
   }
 }
 
+/** Which shared slot each prepareB packs into, and when the workers may drop one (see the top of this file). */
 export class SharedPacks {
   private nextId = 0;
   private readonly owned = new WeakMap<Storage, OwnedSlots>();
@@ -108,13 +109,6 @@ export class SharedPacks {
   /** The caller is done with `prepared`: its slot goes to the free list of its layout (stale from now on). */
   releasePrepared(prepared: SharedPackedB): void {
     if (prepared.slot.generation === prepared.generation) this.release(prepared.slot);
-  }
-
-  /** Slots held: by a b, and free (for tests and diagnostics). */
-  get counts(): { free: number } {
-    let free = 0;
-    for (const list of this.free.values()) free += list.length;
-    return { free };
   }
 
   private create(k: number, n: number): SharedSlot {
