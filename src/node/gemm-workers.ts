@@ -3,6 +3,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../tensor/backend.js';
 import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
+import { MAX_WORKERS } from '../tensor/kernels/gemm-parallel-protocol.js';
 
 /** A Backend that may hold threads: call close() when done with it. */
 export interface ClosableBackend extends Backend {
@@ -31,8 +32,8 @@ export interface ParallelBackendOptions {
 export function createParallelBackend(options: ParallelBackendOptions = {}): ClosableBackend {
   const available = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const threads = options.threads ?? Math.min(8, available);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 65) {
-    throw new RangeError(`createParallelBackend: threads must be an integer in 1..65, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1) {
+    throw new RangeError(`createParallelBackend: threads must be an integer in 1..${MAX_WORKERS + 1}, got ${threads}`);
   }
   if (threads === 1 || typeof SharedArrayBuffer !== 'function') {
     return Object.freeze({ name: 'blocked', threads: 1, gemm: blockedBackend.gemm, prepareB: blockedBackend.prepareB!, close: () => {} });
