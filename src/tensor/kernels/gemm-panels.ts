@@ -128,6 +128,7 @@ export function copyPackedB(dst: Float64Array, dstOff: number, len: number): voi
  * micro-panel from index ai times the B micro-panel from index bi. The `| 0` on the indices lets
  * V8 drop int32 overflow checks (indices stay below the panel sizes, far under 2³¹).
  */
+// prettier-ignore: one line per row of the register tile, so the code reads as the tile it computes
 export function microKernel(kc: number, ai: number, bi: number): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
@@ -156,6 +157,7 @@ export function microKernel(kc: number, ai: number, bi: number): void {
  * The k-loop is microKernel's, duplicated because a shared helper would not keep the
  * accumulators in registers.
  */
+// prettier-ignore: one line per row of the register tile, so the code reads as the tile it computes
 export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
@@ -189,6 +191,7 @@ export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, 
  * the A panel only, so the zero padding rows cost nothing (the 3-row kernel would spend 1/3 or 2/3
  * of its multiplies on them). Same sums in the same order, hence the same values.
  */
+// prettier-ignore: one line per row of the register tile, so the code reads as the tile it computes
 export function microKernelTailInto(rows: number, kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
