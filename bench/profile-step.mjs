@@ -113,8 +113,10 @@ const print = (title, map, extra = () => '') => {
   console.log(`\n${title}`);
   for (const [k, v] of [...map].sort((x, y) => y[1] - x[1])) console.log(`  ${pct(v)} ${msCol(v)} ms  ${k}${extra(k)}`);
 };
-console.log(`profile of one ${cell} H=${hidden} training step, V=96 E=64 B=${B} T=${T}, ${threads} thread(s), ` +
-  `${steps} steps after a warm-up; load average ${os.loadavg()[0].toFixed(2)}`);
+console.log(
+  `profile of one ${cell} H=${hidden} training step, V=96 E=64 B=${B} T=${T}, ${threads} thread(s), ` +
+    `${steps} steps after a warm-up; load average ${os.loadavg()[0].toFixed(2)}`,
+);
 console.log(`wall ${wall.toFixed(0)} ms/step = ${((B * T) / (wall / 1e3)).toFixed(0)} chars/s (with timers)`);
 print('stages (share of the step, ms per step)', stageTime);
 print('GEMM by role (calls per step)', gemmTime, (k) => `  ×${gemmCalls.get(k) / steps}`);
@@ -143,7 +145,9 @@ for (let i = 0; i < profile.samples.length; i++) {
   add(selfUs, key, dts[i] ?? 0);
 }
 const totalUs = [...selfUs.values()].reduce((x, y) => x + y, 0);
-console.log(`\nfunctions by self time (V8 sampling profiler, ${steps} untimed steps, ${(totalUs / 1e3 / steps).toFixed(0)} ms/step sampled)`);
+console.log(
+  `\nfunctions by self time (V8 sampling profiler, ${steps} untimed steps, ${(totalUs / 1e3 / steps).toFixed(0)} ms/step sampled)`,
+);
 for (const [k, v] of [...selfUs].sort((x, y) => y[1] - x[1]).slice(0, 18)) {
   console.log(`  ${((100 * v) / totalUs).toFixed(1).padStart(5)}% ${(v / 1e3 / steps).toFixed(1).padStart(8)} ms  ${k}`);
 }

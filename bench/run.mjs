@@ -33,7 +33,10 @@ const SUITES = {
   train: {
     run: () =>
       runTrainSuite({
-        log: (r) => process.stderr.write(`  ${r.cell} H=${r.hidden} ×${r.threads}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`),
+        log: (r) =>
+          process.stderr.write(
+            `  ${r.cell} H=${r.hidden} ×${r.threads}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`,
+          ),
       }),
     columns: TRAIN_COLUMNS,
   },
@@ -49,7 +52,8 @@ function parseArgs(argv) {
     if (options.json === undefined || options.suites.includes(undefined)) throw new Error(`bench/run.mjs: ${arg} needs a value`);
   }
   for (const name of options.suites) {
-    if (!(name in SUITES)) throw new Error(`bench/run.mjs: unknown suite ${JSON.stringify(name)} (have: ${Object.keys(SUITES).join(', ')})`);
+    if (!(name in SUITES))
+      throw new Error(`bench/run.mjs: unknown suite ${JSON.stringify(name)} (have: ${Object.keys(SUITES).join(', ')})`);
   }
   if (options.suites.length === 0) options.suites = Object.keys(SUITES);
   return options;
@@ -59,7 +63,9 @@ const options = parseArgs(process.argv.slice(2));
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const load = os.loadavg()[0].toFixed(2);
 // Wall-clock medians: other processes on the machine slow them down; the load average says how busy it was.
-console.log(`mlstm bench — Node ${process.version}, ${cpu}, ${os.cpus().length} logical CPUs, load average ${load}; medians of benchmark.js samples`);
+console.log(
+  `mlstm bench — Node ${process.version}, ${cpu}, ${os.cpus().length} logical CPUs, load average ${load}; medians of benchmark.js samples`,
+);
 const results = {};
 for (const name of options.suites) {
   const suite = SUITES[name];

@@ -66,7 +66,9 @@ function escapeTsv(text) {
 /** The bodies of one group's messages (filtered, truncated), in file order. */
 function bodies(dataDir, group, seen) {
   const out = [];
-  const files = readdirSync(join(dataDir, group)).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(join(dataDir, group))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   for (const file of files) {
     const message = JSON.parse(readFileSync(join(dataDir, group, file), 'utf8'));
     const text = message.text.replace(/\r\n/g, '\n');
@@ -74,7 +76,10 @@ function bodies(dataDir, group, seen) {
     if (split < 0) continue;
     const headers = text.slice(0, split);
     if (/^content-transfer-encoding:\s*base64/im.test(headers)) continue;
-    const body = Array.from(text.slice(split + 2).replace(/^\s+/, '')).slice(0, MAX_CHARS).join('').replace(/\s+$/, '');
+    const body = Array.from(text.slice(split + 2).replace(/^\s+/, ''))
+      .slice(0, MAX_CHARS)
+      .join('')
+      .replace(/\s+$/, '');
     if (body.length === 0 || seen.has(body)) continue;
     seen.add(body);
     out.push({ id: `${group}/${message.id}`, body });
@@ -97,14 +102,20 @@ function main() {
   const hamPick = pick(ham);
   const spamPick = pick(spam);
   const line = (label, m) => `${label}\t${escapeTsv(m.body)}`;
-  const split = (from, to) => [...hamPick.slice(from, to).map((m) => ({ label: 'ham', m })), ...spamPick.slice(from, to).map((m) => ({ label: 'spam', m }))];
+  const split = (from, to) => [
+    ...hamPick.slice(from, to).map((m) => ({ label: 'ham', m })),
+    ...spamPick.slice(from, to).map((m) => ({ label: 'spam', m })),
+  ];
   const train = shuffle(split(0, TRAIN_PER_CLASS), random);
   const test = shuffle(split(TRAIN_PER_CLASS, need), random);
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'train.tsv'), `${train.map(({ label, m }) => line(label, m)).join('\n')}\n`);
   writeFileSync(join(OUT, 'test.tsv'), `${test.map(({ label, m }) => line(label, m)).join('\n')}\n`);
   // Which messages were taken, so the subset can be traced back to the corpus.
-  writeFileSync(join(OUT, 'sources.txt'), [...train.map((e) => `train ${e.label} ${e.m.id}`), ...test.map((e) => `test ${e.label} ${e.m.id}`)].join('\n') + '\n');
+  writeFileSync(
+    join(OUT, 'sources.txt'),
+    [...train.map((e) => `train ${e.label} ${e.m.id}`), ...test.map((e) => `test ${e.label} ${e.m.id}`)].join('\n') + '\n',
+  );
   console.error(`wrote ${train.length} training and ${test.length} test messages to ${OUT}`);
 }
 

@@ -76,7 +76,9 @@ function parseProbe(stdout) {
   const [trainAccuracy] = get(/^train accuracy (\S+)$/m);
   const [lambda] = get(/^l1 (\S+)/m);
   const [nonZero, units] = get(/^non-zero units: (\d+) of (\d+)$/m);
-  const [unit, name, singleAccuracy, singleTrain] = get(/^best single unit (\d+)(?: ("(?:[^"\\]|\\.)*"))?: accuracy (\S+) \(train ([\d.]+)/m);
+  const [unit, name, singleAccuracy, singleTrain] = get(
+    /^best single unit (\d+)(?: ("(?:[^"\\]|\\.)*"))?: accuracy (\S+) \(train ([\d.]+)/m,
+  );
   const top = stdout.split('\n').filter((l) => /^ {2}unit /.test(l));
   return { accuracy, trainAccuracy, lambda, nonZero, units, unit, name, singleAccuracy, singleTrain, top };
 }
@@ -103,7 +105,32 @@ async function main() {
   const heldOut = join(DIR, 'test-bodies.txt');
   writeFileSync(heldOut, `${texts(testTsv).join('\n\n')}\n`);
   const lm = join(DIR, 'lm.safetensors');
-  const trainArgs = ['train', '--data', corpus, '--out', lm, '--bytes', '--hidden', String(HIDDEN), '--embed', '32', '--batch', '32', '--seq', '64', '--steps', String(STEPS), '--lr', '3e-3', '--schedule', 'cosine', '--warmup', '50', '--seed', String(SEED)];
+  const trainArgs = [
+    'train',
+    '--data',
+    corpus,
+    '--out',
+    lm,
+    '--bytes',
+    '--hidden',
+    String(HIDDEN),
+    '--embed',
+    '32',
+    '--batch',
+    '32',
+    '--seq',
+    '64',
+    '--steps',
+    String(STEPS),
+    '--lr',
+    '3e-3',
+    '--schedule',
+    'cosine',
+    '--warmup',
+    '50',
+    '--seed',
+    String(SEED),
+  ];
   const training = await mlstm(trainArgs);
   const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32']);
   const bpc = evaluation.stdout.match(/^bpc (\S+)/m)?.[1];
@@ -114,8 +141,32 @@ async function main() {
   const model = new CharLM({ cell: 'mlstm', weightNorm: false, vocab: 256, embed: 32, hidden: HIDDEN, layers: 1 }, { rng: new Rng(SEED) });
   writeFileSync(untrained, encodeCheckpoint(model, { kind: 'bytes' }));
 
-  const probeLast = await mlstm(['probe', lm, '--train', trainTsv, '--test', testTsv, '--pool', 'last', '--out', join(DIR, 'probe-last.json'), '--svg', SVG]);
-  const probeMean = await mlstm(['probe', lm, '--train', trainTsv, '--test', testTsv, '--pool', 'mean', '--out', join(DIR, 'probe-mean.json')]);
+  const probeLast = await mlstm([
+    'probe',
+    lm,
+    '--train',
+    trainTsv,
+    '--test',
+    testTsv,
+    '--pool',
+    'last',
+    '--out',
+    join(DIR, 'probe-last.json'),
+    '--svg',
+    SVG,
+  ]);
+  const probeMean = await mlstm([
+    'probe',
+    lm,
+    '--train',
+    trainTsv,
+    '--test',
+    testTsv,
+    '--pool',
+    'mean',
+    '--out',
+    join(DIR, 'probe-mean.json'),
+  ]);
   const randomLast = await mlstm(['probe', untrained, '--train', trainTsv, '--test', testTsv, '--pool', 'last']);
   const randomMean = await mlstm(['probe', untrained, '--train', trainTsv, '--test', testTsv, '--pool', 'mean']);
   const ngrams = await mlstm(['probe', '--ngrams', '3', '--train', trainTsv, '--test', testTsv, '--out', join(DIR, 'probe-ngrams.json')]);
@@ -131,7 +182,10 @@ async function main() {
   const pct = (v) => (v === undefined ? '?' : `${(100 * Number(v)).toFixed(1)}%`);
   const minutes = (s) => (s < 90 ? `${s.toFixed(0)} s` : `${(s / 60).toFixed(1)} min`);
   const table = rows
-    .map(({ name, run, p }) => `| ${name} | ${p.units} | ${pct(p.accuracy)} | ${p.nonZero} | ${p.unit}${p.name ? ` ${p.name.replace(/\|/g, '\\|')}` : ''}: ${pct(p.singleAccuracy)} | ${minutes(run.seconds)} |`)
+    .map(
+      ({ name, run, p }) =>
+        `| ${name} | ${p.units} | ${pct(p.accuracy)} | ${p.nonZero} | ${p.unit}${p.name ? ` ${p.name.replace(/\|/g, '\\|')}` : ''}: ${pct(p.singleAccuracy)} | ${minutes(run.seconds)} |`,
+    )
     .join('\n');
   const last = rows[0].p;
   const md = `# Ham vs spam: results

@@ -47,10 +47,14 @@ describe('gradcheck: mlstmSequence', () => {
   it('w.r.t. x, h0, c0, wmx, wmh, whx, whm, bias', () => {
     fc.assert(
       fc.property(cellSizesArb, outputsArb, (sizes, outs) => {
-        gradcheck((tape, x, h0, c0, wmx, wmh, whx, whm, bias) => {
-          const r = mlstmSequence(tape, x!, h0!, c0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! });
-          return pack(tape, ...outs.map((o) => r[o]));
-        }, mlstmTensors(sizes), TOL);
+        gradcheck(
+          (tape, x, h0, c0, wmx, wmh, whx, whm, bias) => {
+            const r = mlstmSequence(tape, x!, h0!, c0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! });
+            return pack(tape, ...outs.map((o) => r[o]));
+          },
+          mlstmTensors(sizes),
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -66,21 +70,34 @@ describe('gradcheck: mlstmSequence', () => {
           return g;
         };
         const inputs = [
-          randn(rng, [T, B, D]), randn(rng, [B, H], 0.5), randn(rng, [B, H], 0.5),
-          mat(rng, H, D), gain(H), mat(rng, H, H), gain(H), mat(rng, 4 * H, D), gain(4 * H), mat(rng, 4 * H, H), gain(4 * H),
+          randn(rng, [T, B, D]),
+          randn(rng, [B, H], 0.5),
+          randn(rng, [B, H], 0.5),
+          mat(rng, H, D),
+          gain(H),
+          mat(rng, H, H),
+          gain(H),
+          mat(rng, 4 * H, D),
+          gain(4 * H),
+          mat(rng, 4 * H, H),
+          gain(4 * H),
           randn(rng, [4 * H], 0.5),
         ];
-        gradcheck((tape, x, h0, c0, mxv, mxg, mhv, mhg, hxv, hxg, hmv, hmg, bias) => {
-          const w = {
-            wmx: weightNorm(tape, mxv!, mxg!),
-            wmh: weightNorm(tape, mhv!, mhg!),
-            whx: weightNorm(tape, hxv!, hxg!),
-            whm: weightNorm(tape, hmv!, hmg!),
-            bias: bias!,
-          };
-          const r = mlstmSequence(tape, x!, h0!, c0!, w);
-          return pack(tape, r.hs, r.cT);
-        }, inputs, TOL);
+        gradcheck(
+          (tape, x, h0, c0, mxv, mxg, mhv, mhg, hxv, hxg, hmv, hmg, bias) => {
+            const w = {
+              wmx: weightNorm(tape, mxv!, mxg!),
+              wmh: weightNorm(tape, mhv!, mhg!),
+              whx: weightNorm(tape, hxv!, hxg!),
+              whm: weightNorm(tape, hmv!, hmg!),
+              bias: bias!,
+            };
+            const r = mlstmSequence(tape, x!, h0!, c0!, w);
+            return pack(tape, r.hs, r.cT);
+          },
+          inputs,
+          TOL,
+        );
       }),
       { numRuns: 15 },
     );
@@ -95,12 +112,16 @@ describe('gradcheck: mlstmStep', () => {
         const BD = sizes.B * sizes.D;
         const xA0 = new Tensor(x!.data.slice(0, BD), [sizes.B, sizes.D]);
         const xB0 = new Tensor(x!.data.slice(BD), [sizes.B, sizes.D]);
-        gradcheck((tape, xA, xB, h, c, wmx, wmh, whx, whm, bias) => {
-          const ws = { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! };
-          const s1 = mlstmStep(tape, xA!, h!, c!, ws);
-          const s2 = mlstmStep(tape, xB!, s1.h, s1.c, ws);
-          return pack(tape, s1.h, s2.h, s2.c);
-        }, [xA0, xB0, h0!, c0!, ...w], TOL);
+        gradcheck(
+          (tape, xA, xB, h, c, wmx, wmh, whx, whm, bias) => {
+            const ws = { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! };
+            const s1 = mlstmStep(tape, xA!, h!, c!, ws);
+            const s2 = mlstmStep(tape, xB!, s1.h, s1.c, ws);
+            return pack(tape, s1.h, s2.h, s2.c);
+          },
+          [xA0, xB0, h0!, c0!, ...w],
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -109,17 +130,28 @@ describe('gradcheck: mlstmStep', () => {
 
 function lstmTensors({ T, B, D, H, seed }: CellSizes): Tensor[] {
   const rng = new Rng(seed);
-  return [randn(rng, [T, B, D]), randn(rng, [B, H], 0.5), randn(rng, [B, H], 0.5), mat(rng, 4 * H, D), mat(rng, 4 * H, H), randn(rng, [4 * H], 0.5)];
+  return [
+    randn(rng, [T, B, D]),
+    randn(rng, [B, H], 0.5),
+    randn(rng, [B, H], 0.5),
+    mat(rng, 4 * H, D),
+    mat(rng, 4 * H, H),
+    randn(rng, [4 * H], 0.5),
+  ];
 }
 
 describe('gradcheck: lstmSequence / lstmStep', () => {
   it('sequence w.r.t. x, h0, c0, wx, wh, bias', () => {
     fc.assert(
       fc.property(cellSizesArb, outputsArb, (sizes, outs) => {
-        gradcheck((tape, x, h0, c0, wx, wh, bias) => {
-          const r = lstmSequence(tape, x!, h0!, c0!, { wx: wx!, wh: wh!, bias: bias! });
-          return pack(tape, ...outs.map((o) => r[o]));
-        }, lstmTensors(sizes), TOL);
+        gradcheck(
+          (tape, x, h0, c0, wx, wh, bias) => {
+            const r = lstmSequence(tape, x!, h0!, c0!, { wx: wx!, wh: wh!, bias: bias! });
+            return pack(tape, ...outs.map((o) => r[o]));
+          },
+          lstmTensors(sizes),
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -129,10 +161,14 @@ describe('gradcheck: lstmSequence / lstmStep', () => {
     fc.assert(
       fc.property(cellSizesArb, (sizes) => {
         const [x, ...rest] = lstmTensors({ ...sizes, T: 1 });
-        gradcheck((tape, xs, h, c, wx, wh, bias) => {
-          const r = lstmStep(tape, xs!, h!, c!, { wx: wx!, wh: wh!, bias: bias! });
-          return pack(tape, r.h, r.c);
-        }, [x!.reshape([sizes.B, sizes.D]), ...rest], TOL);
+        gradcheck(
+          (tape, xs, h, c, wx, wh, bias) => {
+            const r = lstmStep(tape, xs!, h!, c!, { wx: wx!, wh: wh!, bias: bias! });
+            return pack(tape, r.h, r.c);
+          },
+          [x!.reshape([sizes.B, sizes.D]), ...rest],
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -141,17 +177,29 @@ describe('gradcheck: lstmSequence / lstmStep', () => {
 
 function mrnnTensors({ T, B, D, H, seed }: CellSizes): Tensor[] {
   const rng = new Rng(seed);
-  return [randn(rng, [T, B, D]), randn(rng, [B, H], 0.5), mat(rng, H, D), mat(rng, H, H), mat(rng, H, D), mat(rng, H, H), randn(rng, [H], 0.5)];
+  return [
+    randn(rng, [T, B, D]),
+    randn(rng, [B, H], 0.5),
+    mat(rng, H, D),
+    mat(rng, H, H),
+    mat(rng, H, D),
+    mat(rng, H, H),
+    randn(rng, [H], 0.5),
+  ];
 }
 
 describe('gradcheck: mrnnSequence / mrnnStep', () => {
   it('sequence w.r.t. x, h0, wmx, wmh, whx, whm, bias', () => {
     fc.assert(
       fc.property(cellSizesArb, mrnnOutputsArb, (sizes, outs) => {
-        gradcheck((tape, x, h0, wmx, wmh, whx, whm, bias) => {
-          const r = mrnnSequence(tape, x!, h0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! });
-          return pack(tape, ...outs.map((o) => r[o]));
-        }, mrnnTensors(sizes), TOL);
+        gradcheck(
+          (tape, x, h0, wmx, wmh, whx, whm, bias) => {
+            const r = mrnnSequence(tape, x!, h0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! });
+            return pack(tape, ...outs.map((o) => r[o]));
+          },
+          mrnnTensors(sizes),
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -161,10 +209,11 @@ describe('gradcheck: mrnnSequence / mrnnStep', () => {
     fc.assert(
       fc.property(cellSizesArb, (sizes) => {
         const [x, ...rest] = mrnnTensors({ ...sizes, T: 1 });
-        gradcheck((tape, xs, h, wmx, wmh, whx, whm, bias) => mrnnStep(tape, xs!, h!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! }).h, [
-          x!.reshape([sizes.B, sizes.D]),
-          ...rest,
-        ], TOL);
+        gradcheck(
+          (tape, xs, h, wmx, wmh, whx, whm, bias) => mrnnStep(tape, xs!, h!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! }).h,
+          [x!.reshape([sizes.B, sizes.D]), ...rest],
+          TOL,
+        );
       }),
       RUNS,
     );
@@ -174,10 +223,15 @@ describe('gradcheck: mrnnSequence / mrnnStep', () => {
 describe('gradcheck: weightNorm', () => {
   it('w.r.t. v and g, random [rows,cols] incl. 1', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (rows, cols, seed) => {
-        const rng = new Rng(seed);
-        gradcheck((tape: Tape, v: Var, g: Var) => weightNorm(tape, v, g), [randn(rng, [rows, cols]), randn(rng, [rows])], TOL);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (rows, cols, seed) => {
+          const rng = new Rng(seed);
+          gradcheck((tape: Tape, v: Var, g: Var) => weightNorm(tape, v, g), [randn(rng, [rows, cols]), randn(rng, [rows])], TOL);
+        },
+      ),
       { numRuns: 100 },
     );
   });

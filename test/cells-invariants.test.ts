@@ -18,7 +18,10 @@ import { cellSizesArb, maxRelDiff, pack, randn, type CellSizes } from './cells-s
 const EXACT = 1e-12;
 
 function scaled(t: Tensor, alpha: number): Tensor {
-  return new Tensor(t.data.map((v) => v * alpha), t.shape);
+  return new Tensor(
+    t.data.map((v) => v * alpha),
+    t.shape,
+  );
 }
 
 function mlstmInputs(tape: Tape, { T, B, D, H, seed }: CellSizes) {
@@ -33,7 +36,13 @@ function mlstmInputs(tape: Tape, { T, B, D, H, seed }: CellSizes) {
 }
 
 function asVars(tape: Tape, w: Record<keyof MLSTMWeights, Tensor>): MLSTMWeights {
-  return { wmx: tape.constant(w.wmx), wmh: tape.constant(w.wmh), whx: tape.constant(w.whx), whm: tape.constant(w.whm), bias: tape.constant(w.bias) };
+  return {
+    wmx: tape.constant(w.wmx),
+    wmh: tape.constant(w.wmh),
+    whx: tape.constant(w.whx),
+    whm: tape.constant(w.whm),
+    bias: tape.constant(w.bias),
+  };
 }
 
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
@@ -108,11 +117,30 @@ describe('mRNN invariants', () => {
         const [x1, x2] = [randn(rng, [B, D]), randn(rng, [B, D])];
         const [h1, h2] = [randn(rng, [B, H]), randn(rng, [B, H])];
         const m = (x: Tensor, h: Tensor): Float64Array => mrnnStep(tape, tape.constant(x), tape.constant(h), w).m.data as Float64Array;
-        const add = (a: Tensor, b: Tensor): Tensor => new Tensor(a.data.map((v, i) => v + b.data[i]!), a.shape);
+        const add = (a: Tensor, b: Tensor): Tensor =>
+          new Tensor(
+            a.data.map((v, i) => v + b.data[i]!),
+            a.shape,
+          );
         const base = m(x1, h1);
-        expect(maxRelDiff(m(scaled(x1, alpha), scaled(h1, beta)), base.map((v) => alpha * beta * v))).toBeLessThan(EXACT);
-        expect(maxRelDiff(m(add(x1, x2), h1), base.map((v, i) => v + m(x2, h1)[i]!))).toBeLessThan(EXACT);
-        expect(maxRelDiff(m(x1, add(h1, h2)), base.map((v, i) => v + m(x1, h2)[i]!))).toBeLessThan(EXACT);
+        expect(
+          maxRelDiff(
+            m(scaled(x1, alpha), scaled(h1, beta)),
+            base.map((v) => alpha * beta * v),
+          ),
+        ).toBeLessThan(EXACT);
+        expect(
+          maxRelDiff(
+            m(add(x1, x2), h1),
+            base.map((v, i) => v + m(x2, h1)[i]!),
+          ),
+        ).toBeLessThan(EXACT);
+        expect(
+          maxRelDiff(
+            m(x1, add(h1, h2)),
+            base.map((v, i) => v + m(x1, h2)[i]!),
+          ),
+        ).toBeLessThan(EXACT);
       }),
       { numRuns: 50 },
     );
@@ -123,7 +151,14 @@ const kindArb = fc.constantFrom<CellKind>('mlstm', 'lstm', 'mrnn');
 const wnArb = fc.boolean();
 
 function makeCell(kind: CellKind, weightNorm: boolean, { D, H, seed }: CellSizes) {
-  return createCell(kind, { inputSize: D, hiddenSize: H, rng: new Rng(seed), dtype: 'float64', weightNorm: kind === 'mlstm' && weightNorm, init: { input: 'fanIn', recurrent: 'orthogonal' } });
+  return createCell(kind, {
+    inputSize: D,
+    hiddenSize: H,
+    rng: new Rng(seed),
+    dtype: 'float64',
+    weightNorm: kind === 'mlstm' && weightNorm,
+    init: { input: 'fanIn', recurrent: 'orthogonal' },
+  });
 }
 
 function initialState(tape: Tape, kind: CellKind, B: number, H: number, rng: Rng): CellState {
@@ -168,7 +203,12 @@ describe('step-by-step equals the fused window', () => {
         }
         stepTape.backward(pack(stepTape, ...hs, state.c ?? state.h), upstream);
 
-        expect(maxRelDiff(hs.flatMap((h) => [...h.data]), fused.hs.data)).toBeLessThan(EXACT);
+        expect(
+          maxRelDiff(
+            hs.flatMap((h) => [...h.data]),
+            fused.hs.data,
+          ),
+        ).toBeLessThan(EXACT);
         expect(maxRelDiff(state.h.data, fused.state.h.data)).toBeLessThan(EXACT);
         if (fused.cs) expect(maxRelDiff(cs, fused.cs.data)).toBeLessThan(EXACT);
         if (fused.ms) expect(maxRelDiff(ms, fused.ms.data)).toBeLessThan(EXACT);

@@ -23,25 +23,68 @@ describe('cell parameters: contract names, order and shapes', () => {
   const D = 3;
   const H = 5;
   const table: [string, () => { namedParameters(): [string, { shape: readonly number[] }][] }, [string, number[]][]][] = [
-    ['mlstm', () => new MLSTMCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }), [['wmx', [H, D]], ['wmh', [H, H]], ['whx', [4 * H, D]], ['whm', [4 * H, H]], ['bias', [4 * H]]]],
+    [
+      'mlstm',
+      () => new MLSTMCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }),
+      [
+        ['wmx', [H, D]],
+        ['wmh', [H, H]],
+        ['whx', [4 * H, D]],
+        ['whm', [4 * H, H]],
+        ['bias', [4 * H]],
+      ],
+    ],
     [
       'mlstm_wn',
       () => new MLSTMCell({ inputSize: D, hiddenSize: H, rng: new Rng(1), weightNorm: true }),
-      [['wmx.v', [H, D]], ['wmx.g', [H]], ['wmh.v', [H, H]], ['wmh.g', [H]], ['whx.v', [4 * H, D]], ['whx.g', [4 * H]], ['whm.v', [4 * H, H]], ['whm.g', [4 * H]], ['bias', [4 * H]]],
+      [
+        ['wmx.v', [H, D]],
+        ['wmx.g', [H]],
+        ['wmh.v', [H, H]],
+        ['wmh.g', [H]],
+        ['whx.v', [4 * H, D]],
+        ['whx.g', [4 * H]],
+        ['whm.v', [4 * H, H]],
+        ['whm.g', [4 * H]],
+        ['bias', [4 * H]],
+      ],
     ],
-    ['lstm', () => new LSTMCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }), [['wx', [4 * H, D]], ['wh', [4 * H, H]], ['bias', [4 * H]]]],
-    ['mrnn', () => new MRNNCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }), [['wmx', [H, D]], ['wmh', [H, H]], ['whx', [H, D]], ['whm', [H, H]], ['bias', [H]]]],
+    [
+      'lstm',
+      () => new LSTMCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }),
+      [
+        ['wx', [4 * H, D]],
+        ['wh', [4 * H, H]],
+        ['bias', [4 * H]],
+      ],
+    ],
+    [
+      'mrnn',
+      () => new MRNNCell({ inputSize: D, hiddenSize: H, rng: new Rng(1) }),
+      [
+        ['wmx', [H, D]],
+        ['wmh', [H, H]],
+        ['whx', [H, D]],
+        ['whm', [H, H]],
+        ['bias', [H]],
+      ],
+    ],
   ];
   for (const [kind, make, expected] of table) {
     it(kind, () => {
-      expect(make().namedParameters().map(([n, p]) => [n, [...p.shape]])).toEqual(expected);
+      expect(
+        make()
+          .namedParameters()
+          .map(([n, p]) => [n, [...p.shape]]),
+      ).toEqual(expected);
     });
   }
 });
 
 describe('cell initialisation', () => {
   it('is deterministic given the seed, and differs between seeds', () => {
-    const values = (seed: number): number[] => new MLSTMCell({ inputSize: 4, hiddenSize: 6, rng: new Rng(seed) }).parameters().flatMap((p) => [...p.data]);
+    const values = (seed: number): number[] =>
+      new MLSTMCell({ inputSize: 4, hiddenSize: 6, rng: new Rng(seed) }).parameters().flatMap((p) => [...p.data]);
     expect(values(3)).toEqual(values(3));
     expect(values(3)).not.toEqual(values(4));
   });
@@ -68,11 +111,17 @@ describe('cell initialisation', () => {
     const cell = new MLSTMCell({ inputSize: 4, hiddenSize: 3, rng: new Rng(2), weightNorm: true });
     const w = cell.weights(new Tape());
     const params = new Map(cell.namedParameters());
-    for (const name of ['wmx', 'wmh', 'whx', 'whm'] as const) expect(maxRelDiff(w[name].data, params.get(`${name}.v`)!.data)).toBeLessThan(1e-6);
+    for (const name of ['wmx', 'wmh', 'whx', 'whm'] as const)
+      expect(maxRelDiff(w[name].data, params.get(`${name}.v`)!.data)).toBeLessThan(1e-6);
   });
 
   it('init options: forgetBias null keeps the drawn block, zero biases, custom and orthogonal matrices', () => {
-    const cell = new LSTMCell({ inputSize: 2, hiddenSize: 3, rng: new Rng(0), init: { bias: 'zeros', forgetBias: null, input: (t) => t.data.fill(0.25), recurrent: 'orthogonal' } });
+    const cell = new LSTMCell({
+      inputSize: 2,
+      hiddenSize: 3,
+      rng: new Rng(0),
+      init: { bias: 'zeros', forgetBias: null, input: (t) => t.data.fill(0.25), recurrent: 'orthogonal' },
+    });
     const p = new Map(cell.namedParameters());
     expect([...p.get('bias')!.data]).toEqual(new Array(12).fill(0));
     expect([...p.get('wx')!.data]).toEqual(new Array(24).fill(0.25));
@@ -96,12 +145,22 @@ function expectOrthonormal(t: Tensor, tol: number): void {
 describe('initialisers', () => {
   it('initOrthogonal: orthonormal columns (tall) or rows (wide), times gain', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 1000 }), (rows, cols, seed) => {
-        const t = initOrthogonal(zeros([rows, cols], 'float64'), new Rng(seed));
-        expectOrthonormal(t, 1e-12);
-        const g = initOrthogonal(zeros([rows, cols], 'float64'), new Rng(seed), 2);
-        expect(maxRelDiff(g.data, t.data.map((v) => 2 * v))).toBe(0);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (rows, cols, seed) => {
+          const t = initOrthogonal(zeros([rows, cols], 'float64'), new Rng(seed));
+          expectOrthonormal(t, 1e-12);
+          const g = initOrthogonal(zeros([rows, cols], 'float64'), new Rng(seed), 2);
+          expect(
+            maxRelDiff(
+              g.data,
+              t.data.map((v) => 2 * v),
+            ),
+          ).toBe(0);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -199,7 +258,10 @@ describe('sequence ops: recording paths and edge cases', () => {
 
 /** A backend that refuses any gemm reaching outside its buffers or writing C over A or B (a fast kernel may assume both). */
 function checkingBackend(calls: GemmArgs[]): Backend {
-  const extent = (off: number, rows: number, cols: number, ld: number): [number, number] => [off, rows === 0 || cols === 0 ? off : off + (rows - 1) * ld + cols];
+  const extent = (off: number, rows: number, cols: number, ld: number): [number, number] => [
+    off,
+    rows === 0 || cols === 0 ? off : off + (rows - 1) * ld + cols,
+  ];
   return {
     name: 'checking',
     gemm(p: GemmArgs): void {
@@ -213,9 +275,14 @@ function checkingBackend(calls: GemmArgs[]): Backend {
         ['B', p.b, extent(p.bOffset ?? 0, bRows, bCols, p.ldb ?? bCols)],
         ['C', p.c, extent(p.cOffset ?? 0, m, n, p.ldc ?? n)],
       ];
-      for (const [name, buf, [lo, hi]] of spans) if (lo < 0 || hi > buf.length) throw new Error(`gemm ${name} [${lo},${hi}) outside a buffer of ${buf.length}`);
+      for (const [name, buf, [lo, hi]] of spans)
+        if (lo < 0 || hi > buf.length) throw new Error(`gemm ${name} [${lo},${hi}) outside a buffer of ${buf.length}`);
       if (p.bias && (p.biasOffset ?? 0) + n > p.bias.length) throw new Error('gemm bias out of range');
-      for (const [name, buf] of [['A', p.a], ['B', p.b]] as const) if (buf.buffer === p.c.buffer) throw new Error(`gemm C shares storage with ${name}`);
+      for (const [name, buf] of [
+        ['A', p.a],
+        ['B', p.b],
+      ] as const)
+        if (buf.buffer === p.c.buffer) throw new Error(`gemm C shares storage with ${name}`);
       calls.push(p);
       gemmNaive(p);
     },
@@ -231,9 +298,21 @@ describe('sequence ops issue only in-bounds, non-aliasing gemms', () => {
         const rng = new Rng(seed);
         const leaf = (shape: number[]) => tape.leaf(randn(rng, shape, 0.5));
         const [x, h0, c0] = [leaf([T, B, D]), leaf([B, H]), leaf([B, H])];
-        const m = mlstmSequence(tape, x, h0, c0, { wmx: leaf([H, D]), wmh: leaf([H, H]), whx: leaf([4 * H, D]), whm: leaf([4 * H, H]), bias: leaf([4 * H]) });
+        const m = mlstmSequence(tape, x, h0, c0, {
+          wmx: leaf([H, D]),
+          wmh: leaf([H, H]),
+          whx: leaf([4 * H, D]),
+          whm: leaf([4 * H, H]),
+          bias: leaf([4 * H]),
+        });
         const l = lstmSequence(tape, x, h0, c0, { wx: leaf([4 * H, D]), wh: leaf([4 * H, H]), bias: leaf([4 * H]) });
-        const r = mrnnSequence(tape, x, h0, { wmx: leaf([H, D]), wmh: leaf([H, H]), whx: leaf([H, D]), whm: leaf([H, H]), bias: leaf([H]) });
+        const r = mrnnSequence(tape, x, h0, {
+          wmx: leaf([H, D]),
+          wmh: leaf([H, H]),
+          whx: leaf([H, D]),
+          whm: leaf([H, H]),
+          bias: leaf([H]),
+        });
         const out = pack(tape, m.hs, m.cT, l.hs, l.cT, r.hs);
         tape.backward(out, randn(rng, [out.size]));
         expect(calls.length).toBeGreaterThan(0);
@@ -250,11 +329,17 @@ describe('errors name the op, the argument and the shapes', () => {
   it('x of the wrong rank or batch', () => {
     expect(() => mlstmSequence(tape, v(zeros([2, 3])), v(h0), v(c0), w)).toThrow(/mlstmSequence: x must be \[T,B,D\].*\[2,3\]/);
     expect(() => mlstmSequence(tape, v(x), v(zeros([3, 4])), v(c0), w)).toThrow(/mlstmSequence: h0 must be \[B,H\] with B=2.*\[3,4\]/);
-    expect(() => mlstmSequence(tape, v(x), v(h0), v(zeros([2, 5])), w)).toThrow(/mlstmSequence: c0 must have the shape of h0 \[2,4\], got \[2,5\]/);
+    expect(() => mlstmSequence(tape, v(x), v(h0), v(zeros([2, 5])), w)).toThrow(
+      /mlstmSequence: c0 must have the shape of h0 \[2,4\], got \[2,5\]/,
+    );
   });
   it('a weight of the wrong shape', () => {
-    expect(() => mlstmSequence(tape, v(x), v(h0), v(c0), { ...w, whm: v(zeros([4, 4])) })).toThrow(/mlstmSequence: weight 'whm' has shape \[4,4\] but \[4H,H\] with H=4, D=3 = \[16,4\]/);
-    expect(() => lstmSequence(tape, v(x), v(h0), v(c0), { wx: v(zeros([16, 2])), wh: v(zeros([16, 4])), bias: v(zeros([16])) })).toThrow(/lstmSequence: weight 'wx'.*\[16,2\].*\[16,3\]/);
+    expect(() => mlstmSequence(tape, v(x), v(h0), v(c0), { ...w, whm: v(zeros([4, 4])) })).toThrow(
+      /mlstmSequence: weight 'whm' has shape \[4,4\] but \[4H,H\] with H=4, D=3 = \[16,4\]/,
+    );
+    expect(() => lstmSequence(tape, v(x), v(h0), v(c0), { wx: v(zeros([16, 2])), wh: v(zeros([16, 4])), bias: v(zeros([16])) })).toThrow(
+      /lstmSequence: weight 'wx'.*\[16,2\].*\[16,3\]/,
+    );
   });
   it('cells: wrong input size, missing c, foreign weights, bad sizes and kinds', () => {
     const cell = new MLSTMCell({ inputSize: 3, hiddenSize: 4, rng: new Rng(0) });
@@ -268,8 +353,12 @@ describe('errors name the op, the argument and the shapes', () => {
     expect(new MRNNCell({ inputSize: 3, hiddenSize: 4, rng: new Rng(0) }).zeroState(2).c).toBeNull();
     expect(() => new MLSTMCell({ inputSize: 0, hiddenSize: 4, rng: new Rng(0) })).toThrow(/MLSTMCell: inputSize and hiddenSize/);
     expect(() => cell.zeroState(0)).toThrow(/zeroState: batch/);
-    expect(() => createCell('lstm', { inputSize: 1, hiddenSize: 1, rng: new Rng(0), weightNorm: true })).toThrow(/createCell: weight norm is only defined for the mlstm/);
-    expect(() => createCell('gru' as CellKind, { inputSize: 1, hiddenSize: 1, rng: new Rng(0) })).toThrow(/createCell: unknown cell kind 'gru'/);
+    expect(() => createCell('lstm', { inputSize: 1, hiddenSize: 1, rng: new Rng(0), weightNorm: true })).toThrow(
+      /createCell: weight norm is only defined for the mlstm/,
+    );
+    expect(() => createCell('gru' as CellKind, { inputSize: 1, hiddenSize: 1, rng: new Rng(0) })).toThrow(
+      /createCell: unknown cell kind 'gru'/,
+    );
   });
   it('weightNorm: zero row and mismatched g', () => {
     expect(() => weightNorm(tape, v(zeros([2, 3])), v(zeros([2])), 'wmx')).toThrow(/weightNorm: row 0 of 'wmx.v' \[2,3\] has norm 0/);

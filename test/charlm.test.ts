@@ -103,14 +103,29 @@ describe('checkpoints', () => {
       const extra = new Map([['train.rng', new Tensor(Float64Array.of(1, 2, 3, 4294967295), [4])]]);
       const bytes = encodeCheckpoint(model, vocab, { tensors: extra, metadata: { note: 'hi' } });
       const back = decodeCheckpoint(bytes, { source: 'x.safetensors' });
-      expect(back.config).toEqual({ cell: config.cell, weightNorm: config.weightNorm, vocab: 5, embed: 3, hidden: 4, layers: config.layers });
+      expect(back.config).toEqual({
+        cell: config.cell,
+        weightNorm: config.weightNorm,
+        vocab: 5,
+        embed: 3,
+        hidden: 4,
+        layers: config.layers,
+      });
       expect(back.vocab).toEqual(vocab);
       expect(back.metadata.note).toBe('hi');
       expect(Array.from(back.extraTensors.get('train.rng')!.data)).toEqual([1, 2, 3, 4294967295]);
-      for (const [n, p] of model.namedParameters()) expect(Array.from(back.model.stateDict().get(n)!.data), n).toEqual(Array.from(p.value.data));
+      for (const [n, p] of model.namedParameters())
+        expect(Array.from(back.model.stateDict().get(n)!.data), n).toEqual(Array.from(p.value.data));
       const raw = decodeSafetensors(bytes);
       expect(raw.metadata.format).toBe('mlstm-charlm/1');
-      expect(JSON.parse(raw.metadata.config!)).toEqual({ cell: config.cell, weight_norm: config.weightNorm, vocab: 5, embed: 3, hidden: 4, layers: config.layers });
+      expect(JSON.parse(raw.metadata.config!)).toEqual({
+        cell: config.cell,
+        weight_norm: config.weightNorm,
+        vocab: 5,
+        embed: 3,
+        hidden: 4,
+        layers: config.layers,
+      });
       expect(raw.tensors.get('embed.weight')!.dtype).toBe('F32');
     }
   });
@@ -133,11 +148,23 @@ describe('checkpoints', () => {
     const cases: [string, Uint8Array, RegExp][] = [
       ['format', rewrite((f) => (f.metadata.format = 'other/2')), /not an mlstm checkpoint/],
       ['config json', rewrite((f) => (f.metadata.config = '{')), /'config' is not valid JSON/],
-      ['config field', rewrite((f) => (f.metadata.config = good.metadata.config!.replace('"hidden":4', '"hidden":-1'))), /hidden must be a positive integer/],
+      [
+        'config field',
+        rewrite((f) => (f.metadata.config = good.metadata.config!.replace('"hidden":4', '"hidden":-1'))),
+        /hidden must be a positive integer/,
+      ],
       ['vocab size', rewrite((f) => (f.metadata.vocab = '["a","b"]')), /2 symbols but config.vocab is 5/],
       ['missing param', rewrite((f) => f.tensors.delete('layers.1.whm')), /missing parameter\(s\) layers.1.whm/],
-      ['unexpected param', rewrite((f) => f.tensors.set('layers.2.whm', f.tensors.get('layers.1.whm')!)), /unexpected parameter\(s\) layers.2.whm/],
-      ['shape', rewrite((f) => f.tensors.set('head.bias', { dtype: 'F32', shape: [4], data: new Float32Array(4) })), /'head.bias' has shape \[5\] in the model but \[4\]/],
+      [
+        'unexpected param',
+        rewrite((f) => f.tensors.set('layers.2.whm', f.tensors.get('layers.1.whm')!)),
+        /unexpected parameter\(s\) layers.2.whm/,
+      ],
+      [
+        'shape',
+        rewrite((f) => f.tensors.set('head.bias', { dtype: 'F32', shape: [4], data: new Float32Array(4) })),
+        /'head.bias' has shape \[5\] in the model but \[4\]/,
+      ],
     ];
     for (const [what, bytes, pattern] of cases) {
       expect(() => decodeCheckpoint(bytes, { source: 'm.safetensors' }), what).toThrow(CheckpointError);

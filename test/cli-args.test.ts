@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { expectPositionals, FlagReader, formatHelp, HELP_FLAG, parseCommandLine, startCommand, switchFlag, valueFlag, type FlagSpecs } from '../src/cli/args.js';
+import {
+  expectPositionals,
+  FlagReader,
+  formatHelp,
+  HELP_FLAG,
+  parseCommandLine,
+  startCommand,
+  switchFlag,
+  valueFlag,
+  type FlagSpecs,
+} from '../src/cli/args.js';
 import { CliError, describeError, oneLine, UsageError } from '../src/cli/errors.js';
 
 const specs = {
@@ -29,7 +39,9 @@ describe('parseCommandLine', () => {
     expect(usage(() => parseCommandLine('train', ['--lr', '-1'], specs))).toBe(
       "train: --lr needs a value (write --lr=VALUE for a value starting with '-') (see mlstm train --help)",
     );
-    expect(usage(() => parseCommandLine('eval', ['--dynamic=yes'], specs))).toBe('eval: --dynamic does not take a value (see mlstm eval --help)');
+    expect(usage(() => parseCommandLine('eval', ['--dynamic=yes'], specs))).toBe(
+      'eval: --dynamic does not take a value (see mlstm eval --help)',
+    );
   });
 
   it('accepts --flag=value, short flags and positionals', () => {
@@ -114,7 +126,13 @@ describe('formatHelp', () => {
 
 describe('flag constructors', () => {
   it('build the same specs as the literal form, so tables written either way parse and print alike', () => {
-    const built = { lr: valueFlag('X', 'learning rate'), steps: valueFlag('N', 'steps'), cell: valueFlag('KIND', 'cell'), dynamic: switchFlag('dynamic'), ...HELP_FLAG };
+    const built = {
+      lr: valueFlag('X', 'learning rate'),
+      steps: valueFlag('N', 'steps'),
+      cell: valueFlag('KIND', 'cell'),
+      dynamic: switchFlag('dynamic'),
+      ...HELP_FLAG,
+    };
     const literal = { ...specs, help: { type: 'boolean', short: 'h', help: 'show this help' } } as const satisfies FlagSpecs;
     expect(JSON.stringify(built)).toBe(JSON.stringify(literal));
     expect(formatHelp('u', 'd', built)).toBe(formatHelp('u', 'd', literal));
@@ -142,7 +160,9 @@ describe('startCommand', () => {
 describe('expectPositionals', () => {
   it('returns exactly the named positionals, or says what was expected or which argument is extra', () => {
     expect(expectPositionals('eval', ['m', 'f'], ['CHECKPOINT', 'FILE'])).toEqual(['m', 'f']);
-    expect(usage(() => expectPositionals('eval', [], ['CHECKPOINT', 'FILE']))).toBe('eval: expected CHECKPOINT FILE, got 0 argument(s) (see mlstm eval --help)');
+    expect(usage(() => expectPositionals('eval', [], ['CHECKPOINT', 'FILE']))).toBe(
+      'eval: expected CHECKPOINT FILE, got 0 argument(s) (see mlstm eval --help)',
+    );
     expect(usage(() => expectPositionals('features', ['m'], ['CHECKPOINT', 'FILE.tsv']))).toBe(
       'features: expected CHECKPOINT FILE.tsv, got 1 argument(s) (see mlstm features --help)',
     );

@@ -55,7 +55,11 @@ describe('mlstm: usage errors exit 2 with one line', () => {
     ['negative temperature', ['sample', 'm.safetensors', '--temperature=-0.5'], /--temperature must be at least 0/],
     ['non-numeric top-k', ['sample', 'm.safetensors', '--top-k', 'many'], /--top-k must be an integer, got 'many'/],
     ['eval with one argument', ['eval', 'm.safetensors'], /eval: expected CHECKPOINT FILE/],
-    ['dynamic-lr without --dynamic', ['eval', 'm.safetensors', 'f.txt', '--dynamic-lr', '0.1'], /--dynamic-lr and --dynamic-seq need --dynamic/],
+    [
+      'dynamic-lr without --dynamic',
+      ['eval', 'm.safetensors', 'f.txt', '--dynamic-lr', '0.1'],
+      /--dynamic-lr and --dynamic-seq need --dynamic/,
+    ],
   ];
   for (const [name, args, pattern] of cases) {
     it(name, async () => expectOneLineError(await runCli(args), 2, pattern));
@@ -64,8 +68,16 @@ describe('mlstm: usage errors exit 2 with one line', () => {
 
 describe('mlstm: bad input files exit 1 with one line', () => {
   it('missing, directory and empty data files', async () => {
-    expectOneLineError(await runCli(['train', '--data', join(dir, 'nope.txt'), '--out', join(dir, 'o.safetensors')]), 1, /cannot read --data '.*nope.txt': no such file/);
-    expectOneLineError(await runCli(['train', '--data', dir, '--out', join(dir, 'o.safetensors')]), 1, /cannot read --data '.*': is a directory/);
+    expectOneLineError(
+      await runCli(['train', '--data', join(dir, 'nope.txt'), '--out', join(dir, 'o.safetensors')]),
+      1,
+      /cannot read --data '.*nope.txt': no such file/,
+    );
+    expectOneLineError(
+      await runCli(['train', '--data', dir, '--out', join(dir, 'o.safetensors')]),
+      1,
+      /cannot read --data '.*': is a directory/,
+    );
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLineError(await runCli(['train', '--data', empty, '--out', join(dir, 'o.safetensors')]), 1, /--data '.*empty.txt' is empty/);
@@ -84,7 +96,11 @@ describe('mlstm: bad input files exit 1 with one line', () => {
   it('text that is not UTF-8 (without --bytes), naming the byte offset', async () => {
     const latin1 = join(dir, 'latin1.txt');
     writeFileSync(latin1, Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from(' au lait '.repeat(50))]));
-    expectOneLineError(await runCli(['train', '--data', latin1, '--out', join(dir, 'o.safetensors')]), 1, /not valid UTF-8 at byte offset 3 \(byte 0xe9\); train with --bytes/);
+    expectOneLineError(
+      await runCli(['train', '--data', latin1, '--out', join(dir, 'o.safetensors')]),
+      1,
+      /not valid UTF-8 at byte offset 3 \(byte 0xe9\); train with --bytes/,
+    );
   });
 
   it('malformed, truncated and foreign checkpoints', async () => {
@@ -98,7 +114,11 @@ describe('mlstm: bad input files exit 1 with one line', () => {
     const foreign = join(dir, 'foreign.safetensors');
     writeFileSync(foreign, encodeSafetensors(new Map([['w', { dtype: 'F32', shape: [1], data: new Float32Array(1) }]]), {}));
     expectOneLineError(await runCli(['eval', foreign, corpus]), 1, /foreign.safetensors: not an mlstm checkpoint/);
-    expectOneLineError(await runCli(['sample', join(dir, 'absent.safetensors')]), 1, /cannot read checkpoint '.*absent.safetensors': no such file/);
+    expectOneLineError(
+      await runCli(['sample', join(dir, 'absent.safetensors')]),
+      1,
+      /cannot read checkpoint '.*absent.safetensors': no such file/,
+    );
     const empty = join(dir, 'empty.safetensors');
     writeFileSync(empty, '');
     expectOneLineError(await runCli(['sample', empty]), 1, /checkpoint '.*empty.safetensors' is empty/);
@@ -107,7 +127,11 @@ describe('mlstm: bad input files exit 1 with one line', () => {
   it('a text the checkpoint vocabulary cannot encode, naming the character and its offset', async () => {
     const other = join(dir, 'other.txt');
     writeFileSync(other, 'the cat sat on a Zebra');
-    expectOneLineError(await runCli(['eval', checkpoint, other]), 1, /other.txt: character 'Z' \(U\+005A\) at offset 17 \(line 1, column 18\) is not in the model's vocabulary/);
+    expectOneLineError(
+      await runCli(['eval', checkpoint, other]),
+      1,
+      /other.txt: character 'Z' \(U\+005A\) at offset 17 \(line 1, column 18\) is not in the model's vocabulary/,
+    );
     expectOneLineError(await runCli(['sample', checkpoint, '--prime', 'Qat']), 1, /--prime: character 'Q' \(U\+0051\) at offset 0/);
     // a validation file with a character the training text (hence the vocabulary) does not have
     expectOneLineError(
@@ -118,9 +142,21 @@ describe('mlstm: bad input files exit 1 with one line', () => {
   });
 
   it('resume without a checkpoint to resume, and a resume that changes the model', async () => {
-    expectOneLineError(await runCli(['train', '--data', corpus, '--out', join(dir, 'none.safetensors'), '--resume']), 1, /cannot resume: --out '.*none.safetensors' does not exist/);
-    expectOneLineError(await runCli(['train', '--data', corpus, '--out', checkpoint, '--resume', '--hidden', '16']), 2, /--hidden 16 does not match the model in/);
-    expectOneLineError(await runCli(['train', '--data', corpus, '--out', checkpoint, '--resume', '--batch', '2', '--steps', '8']), 2, /--batch differs from the run saved in/);
+    expectOneLineError(
+      await runCli(['train', '--data', corpus, '--out', join(dir, 'none.safetensors'), '--resume']),
+      1,
+      /cannot resume: --out '.*none.safetensors' does not exist/,
+    );
+    expectOneLineError(
+      await runCli(['train', '--data', corpus, '--out', checkpoint, '--resume', '--hidden', '16']),
+      2,
+      /--hidden 16 does not match the model in/,
+    );
+    expectOneLineError(
+      await runCli(['train', '--data', corpus, '--out', checkpoint, '--resume', '--batch', '2', '--steps', '8']),
+      2,
+      /--batch differs from the run saved in/,
+    );
   });
 
   it('an output path that cannot be created', async () => {
@@ -142,7 +178,24 @@ describe('mlstm --help', () => {
   }
   it('train --help lists every flag of the issue', async () => {
     const r = await runCli(['train', '--help']);
-    for (const flag of ['--data', '--valid', '--cell', '--weight-norm', '--hidden', '--embed', '--layers', '--batch', '--seq', '--steps', '--lr', '--clip', '--seed', '--out', '--resume', '--bytes']) {
+    for (const flag of [
+      '--data',
+      '--valid',
+      '--cell',
+      '--weight-norm',
+      '--hidden',
+      '--embed',
+      '--layers',
+      '--batch',
+      '--seq',
+      '--steps',
+      '--lr',
+      '--clip',
+      '--seed',
+      '--out',
+      '--resume',
+      '--bytes',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
   });

@@ -47,7 +47,10 @@ export function ensureBuilt(): void {
     }
     try {
       if (isFresh()) return;
-      const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
       // Type errors elsewhere in a working tree still emit JavaScript; only a missing emit is fatal here.
       if (!isFresh()) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
       return;
@@ -65,7 +68,10 @@ export interface RunResult {
 }
 
 /** Run `node dist/cli/main.js …args` (not a TTY), optionally calling `onStdout` as output arrives. */
-export function runCli(args: readonly string[], options: { onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void; cwd?: string } = {}): Promise<RunResult> {
+export function runCli(
+  args: readonly string[],
+  options: { onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

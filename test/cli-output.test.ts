@@ -7,7 +7,15 @@ describe('loss-curve SVG', () => {
   it('is one well-formed svg element with both curves, the validation points and axis labels', () => {
     const train = Float32Array.from({ length: 300 }, (_, i) => 4 - 2 * (1 - Math.exp(-i / 60)) + 0.1 * Math.sin(i));
     train[17] = NaN; // a skipped step leaves a gap, not a NaN in the path
-    const svg = lossCurvesSvg({ train, valid: [[100, 2.9], [200, 2.4], [300, 2.2]], title: 'mlstm <1×128> & co' });
+    const svg = lossCurvesSvg({
+      train,
+      valid: [
+        [100, 2.9],
+        [200, 2.4],
+        [300, 2.2],
+      ],
+      title: 'mlstm <1×128> & co',
+    });
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     expect(svg).not.toMatch(/NaN|Infinity|undefined/);
@@ -96,7 +104,10 @@ describe('progress', () => {
     const plain: string[] = [];
     const log = new ProgressReporter({ write: (s) => plain.push(s), isTTY: false }, 5, () => 0);
     for (let s = 1; s <= 10; s++) log.update(snap(s));
-    expect(plain).toEqual([`${'step  5/10  train bpc 2.000  1.0k chars/s  ETA 1s'}\n`, 'step 10/10  train bpc 2.000  1.0k chars/s  ETA 1s\n']);
+    expect(plain).toEqual([
+      `${'step  5/10  train bpc 2.000  1.0k chars/s  ETA 1s'}\n`,
+      'step 10/10  train bpc 2.000  1.0k chars/s  ETA 1s\n',
+    ]);
     expect(plain.join('')).not.toContain('\r');
   });
 });

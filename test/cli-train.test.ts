@@ -35,17 +35,38 @@ describe('mlstm train / sample / eval', () => {
 
   beforeAll(async () => {
     ckpt = join(dir, 'run', 'model.safetensors'); // the directory does not exist yet
-    const r = await runCli(['train', '--data', corpus, '--out', ckpt, ...TINY, '--steps', '30', '--valid-every', '10', '--log-every', '10']);
+    const r = await runCli([
+      'train',
+      '--data',
+      corpus,
+      '--out',
+      ckpt,
+      ...TINY,
+      '--steps',
+      '30',
+      '--valid-every',
+      '10',
+      '--log-every',
+      '10',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     trainOut = r.stdout;
   });
 
   it('prints plain progress lines when not on a terminal, validation lines, and writes the checkpoint and the curves', () => {
     const lines = trainOut.trim().split('\n');
-    expect(lines[0]).toMatch(/^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 12; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps( on \d+ threads)?$/);
-    expect(lines.filter((l) => /^step +\d+\/30  train bpc \d+\.\d{3}  [\d.]+k? chars\/s  ETA \S+$/.test(l)).map((l) => Number(/step +(\d+)/.exec(l)![1]))).toEqual([10, 20, 30]);
+    expect(lines[0]).toMatch(
+      /^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 12; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps( on \d+ threads)?$/,
+    );
+    expect(
+      lines
+        .filter((l) => /^step +\d+\/30  train bpc \d+\.\d{3}  [\d.]+k? chars\/s  ETA \S+$/.test(l))
+        .map((l) => Number(/step +(\d+)/.exec(l)![1])),
+    ).toEqual([10, 20, 30]);
     expect(lines.filter((l) => /^step \d+: validation bpc \d+\.\d{4}$/.test(l))).toHaveLength(3);
-    expect(lines[lines.length - 1]).toMatch(/^done: 30 steps in \S+; validation bpc \d+\.\d{4}; saved '.*model.safetensors' and '.*model.svg'$/);
+    expect(lines[lines.length - 1]).toMatch(
+      /^done: 30 steps in \S+; validation bpc \d+\.\d{4}; saved '.*model.safetensors' and '.*model.svg'$/,
+    );
     expect(trainOut).not.toContain('\r');
     const svg = readFileSync(join(dir, 'run', 'model.svg'), 'utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -85,8 +106,13 @@ describe('mlstm train / sample / eval', () => {
     const dyn = dynamicEvaluate(model, tokens, { lr: DEFAULT_DYNAMIC_LR, seq: 25 });
     expect(r.stdout.endsWith('\n')).toBe(true);
     expect(JSON.parse(r.stdout)).toEqual({
-      bpc: plain.bpc, nats: plain.nats, predictions: plain.predictions, streams: 2,
-      dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions,
+      bpc: plain.bpc,
+      nats: plain.nats,
+      predictions: plain.predictions,
+      streams: 2,
+      dynamic_bpc: dyn.bpc,
+      dynamic_nats: dyn.nats,
+      dynamic_predictions: dyn.predictions,
     });
   });
 });
@@ -104,7 +130,11 @@ describe('mlstm train: Ctrl-C and --resume', () => {
       },
     });
     expect(r.code, r.stderr).toBe(130);
-    const at = Number(/interrupted at step (\d+) after \S+; saved '.*interrupted.safetensors' \(continue with the same command and --resume\)/.exec(r.stdout)?.[1]);
+    const at = Number(
+      /interrupted at step (\d+) after \S+; saved '.*interrupted.safetensors' \(continue with the same command and --resume\)/.exec(
+        r.stdout,
+      )?.[1],
+    );
     expect(at).toBeGreaterThanOrEqual(3);
     expect(r.stderr).toBe('');
     expect(existsSync(interrupted)).toBe(true);

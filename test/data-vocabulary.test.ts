@@ -35,31 +35,27 @@ describe('character vocabulary', () => {
 
   it('names the first character it cannot encode, with its character offset, line and column', () => {
     fc.assert(
-      fc.property(
-        fc.string({ unit: fc.constantFrom('a', 'b', '\n', 'é', '😀'), minLength: 1, maxLength: 60 }),
-        fc.nat(),
-        (base, pos) => {
-          const chars = codePoints(base);
-          const k = pos % (chars.length + 1);
-          const text = [...chars.slice(0, k), 'Z', ...chars.slice(k), 'Z'].join('');
-          const codec = new TextCodec(buildCharVocabulary(base));
-          let err: unknown;
-          try {
-            codec.encode(text, 'valid.txt');
-          } catch (e) {
-            err = e;
-          }
-          expect(err).toBeInstanceOf(VocabularyError);
-          const before = chars.slice(0, k);
-          const line = before.filter((c) => c === '\n').length + 1;
-          const lastNl = before.lastIndexOf('\n');
-          const column = k - (lastNl + 1) + 1;
-          expect((err as VocabularyError).offset).toBe(k);
-          expect((err as Error).message).toBe(
-            `valid.txt: character 'Z' (U+005A) at offset ${k} (line ${line}, column ${column}) is not in the model's vocabulary of ${codec.size} characters`,
-          );
-        },
-      ),
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '\n', 'é', '😀'), minLength: 1, maxLength: 60 }), fc.nat(), (base, pos) => {
+        const chars = codePoints(base);
+        const k = pos % (chars.length + 1);
+        const text = [...chars.slice(0, k), 'Z', ...chars.slice(k), 'Z'].join('');
+        const codec = new TextCodec(buildCharVocabulary(base));
+        let err: unknown;
+        try {
+          codec.encode(text, 'valid.txt');
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(VocabularyError);
+        const before = chars.slice(0, k);
+        const line = before.filter((c) => c === '\n').length + 1;
+        const lastNl = before.lastIndexOf('\n');
+        const column = k - (lastNl + 1) + 1;
+        expect((err as VocabularyError).offset).toBe(k);
+        expect((err as Error).message).toBe(
+          `valid.txt: character 'Z' (U+005A) at offset ${k} (line ${line}, column ${column}) is not in the model's vocabulary of ${codec.size} characters`,
+        );
+      }),
     );
   });
 
@@ -113,18 +109,28 @@ describe('strict UTF-8', () => {
     }
   };
   // Bytes biased towards multi-byte lead and continuation bytes so malformed and valid sequences both occur.
-  const utf8ish = fc.array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xbf }), fc.integer({ min: 0xc0, max: 0xff })), { maxLength: 24 }).map((a) => Uint8Array.from(a));
+  const utf8ish = fc
+    .array(fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0x80, max: 0xbf }), fc.integer({ min: 0xc0, max: 0xff })), {
+      maxLength: 24,
+    })
+    .map((a) => Uint8Array.from(a));
 
   it('agrees with TextDecoder (fatal) on validity, and the prefix before the reported offset is valid', () => {
     fc.assert(
-      fc.property(fc.oneof(utf8ish, fc.string({ unit: 'binary' }).map((s) => new TextEncoder().encode(s))), (bytes) => {
-        const bad = firstInvalidUtf8Offset(bytes);
-        expect(bad === -1).toBe(validByTextDecoder(bytes));
-        if (bad >= 0) {
-          expect(validByTextDecoder(bytes.subarray(0, bad))).toBe(true);
-          expect(bad).toBeLessThan(bytes.length);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          utf8ish,
+          fc.string({ unit: 'binary' }).map((s) => new TextEncoder().encode(s)),
+        ),
+        (bytes) => {
+          const bad = firstInvalidUtf8Offset(bytes);
+          expect(bad === -1).toBe(validByTextDecoder(bytes));
+          if (bad >= 0) {
+            expect(validByTextDecoder(bytes.subarray(0, bad))).toBe(true);
+            expect(bad).toBeLessThan(bytes.length);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -132,7 +138,9 @@ describe('strict UTF-8', () => {
   it('reports the file and byte offset of malformed input', () => {
     const bytes = Uint8Array.from([0x61, 0x62, 0xe2, 0x82, 0x61]);
     expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow(Utf8Error);
-    expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow('x.txt: not valid UTF-8 at byte offset 2 (byte 0xe2); train with --bytes for arbitrary input');
+    expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow(
+      'x.txt: not valid UTF-8 at byte offset 2 (byte 0xe2); train with --bytes for arbitrary input',
+    );
   });
 });
 

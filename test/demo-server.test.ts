@@ -21,7 +21,9 @@ function get(path: string, method = 'GET'): Promise<{ status: number; type: stri
     const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        done({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks) }),
+      );
     });
     req.on('error', fail);
     req.end();
@@ -29,7 +31,10 @@ function get(path: string, method = 'GET'): Promise<{ status: number; type: stri
 }
 
 beforeAll(async () => {
-  server = spawn(process.execPath, [join(ROOT, 'scripts', 'serve-demo.mjs')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  server = spawn(process.execPath, [join(ROOT, 'scripts', 'serve-demo.mjs')], {
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   port = await new Promise<number>((done, fail) => {
     let out = '';
     server.stdout!.on('data', (c: Buffer) => {

@@ -66,7 +66,9 @@ describe('checkLink (the checker itself)', () => {
   });
 
   it('reports a missing file, a line out of range, a bad anchor and a line that moved', () => {
-    expect(checkLink(doc, { line: 3, text: 'x', target: '../src/nope.ts#L1' })).toEqual(['docs/example.md:3 → ../src/nope.ts#L1: no such file']);
+    expect(checkLink(doc, { line: 3, text: 'x', target: '../src/nope.ts#L1' })).toEqual([
+      'docs/example.md:3 → ../src/nope.ts#L1: no such file',
+    ]);
     expect(checkLink(doc, { line: 4, text: 'x', target: `${target}#L99999` })[0]).toMatch(/lines 99999-99999 are outside/);
     expect(checkLink(doc, { line: 5, text: 'x', target: `${target}#here` })[0]).toMatch(/is not #Lx/);
     expect(checkLink(doc, { line: 6, text: '`export function mlstmSequence`', target: `${target}#L${n + 2}` })).toEqual([

@@ -106,9 +106,15 @@ describe('extractFeatures', () => {
 
   it('rejects empty sequences, tokens outside the vocabulary and bad options, naming them', () => {
     const model = new CharLM(CONFIG, { rng: new Rng(9) });
-    expect(() => extractFeatures(model, [Int32Array.of(1), new Int32Array(0)])).toThrow('extractFeatures: sequence 1 is empty; a feature needs at least one token');
-    expect(() => extractFeatures(model, [Int32Array.of(1, 11)])).toThrow('extractFeatures: sequence 0 has token 11 at position 1, outside the vocabulary of 11');
-    expect(() => extractFeatures(model, [Int32Array.of(1)], { batch: 0 })).toThrow('extractFeatures: batch must be a positive integer, got 0');
+    expect(() => extractFeatures(model, [Int32Array.of(1), new Int32Array(0)])).toThrow(
+      'extractFeatures: sequence 1 is empty; a feature needs at least one token',
+    );
+    expect(() => extractFeatures(model, [Int32Array.of(1, 11)])).toThrow(
+      'extractFeatures: sequence 0 has token 11 at position 1, outside the vocabulary of 11',
+    );
+    expect(() => extractFeatures(model, [Int32Array.of(1)], { batch: 0 })).toThrow(
+      'extractFeatures: batch must be a positive integer, got 0',
+    );
     expect(() => extractFeatures(model, [Int32Array.of(1)], { pool: 'max' as Pool })).toThrow(/pool must be one of last, mean/);
     expect(extractFeatures(model, []).rows).toBe(0);
   });

@@ -11,11 +11,19 @@ describe('parseLabelledTsv', () => {
       { label: 'neg', text: 'dull\tand long', line: 3 },
       { label: 'spam', text: 'buy\nnow \\ \t ok \\q', line: 4 },
     ]);
-    expect(labelCounts(rows)).toEqual(new Map([['pos', 1], ['neg', 1], ['spam', 1]]));
+    expect(labelCounts(rows)).toEqual(
+      new Map([
+        ['pos', 1],
+        ['neg', 1],
+        ['spam', 1],
+      ]),
+    );
   });
 
   it('names the file and line of a line with no tab', () => {
-    expect(() => parseLabelledTsv('a\tok\nno tab here\n', 'train.tsv')).toThrow(/^train.tsv: line 2: no tab: expected 'label<TAB>text', got "no tab here"$/);
+    expect(() => parseLabelledTsv('a\tok\nno tab here\n', 'train.tsv')).toThrow(
+      /^train.tsv: line 2: no tab: expected 'label<TAB>text', got "no tab here"$/,
+    );
     try {
       parseLabelledTsv('a\tok\n\nb\tok\nbroken', 'x.tsv');
     } catch (e) {

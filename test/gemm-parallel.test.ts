@@ -4,7 +4,13 @@ import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRange, partitionRows } from '../src/tensor/kernels/gemm-parallel-protocol.js';
+import {
+  chooseSplit,
+  PARALLEL_MIN_WORK,
+  partitionColumns,
+  partitionRange,
+  partitionRows,
+} from '../src/tensor/kernels/gemm-parallel-protocol.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
@@ -33,19 +39,44 @@ afterAll(() => parallel?.close());
 
 const identical = (x: Storage, y: Storage): boolean => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
 
-function problem(seed: number, m: number, n: number, k: number, transA: boolean, transB: boolean, f64: boolean, accumulate: boolean, withBias: boolean, pad: number): { args: GemmArgs; c: Storage } {
+function problem(
+  seed: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  f64: boolean,
+  accumulate: boolean,
+  withBias: boolean,
+  pad: number,
+): { args: GemmArgs; c: Storage } {
   const rng = new Rng(seed);
   const make = (len: number): Storage => {
     const x = f64 ? new Float64Array(len) : new Float32Array(len);
     for (let i = 0; i < len; i++) x[i] = rng.uniform(-1, 1);
     return x;
   };
-  const lda = (transA ? m : k) + pad, ldb = (transB ? k : n) + pad, ldc = n + pad;
+  const lda = (transA ? m : k) + pad,
+    ldb = (transB ? k : n) + pad,
+    ldc = n + pad;
   const args: GemmArgs = {
-    m, n, k, transA, transB, lda, ldb, ldc, accumulate, alpha: rng.uniform(-2, 2),
-    a: make(pad + ((transA ? k : m) - 1) * lda + (transA ? m : k)), aOffset: pad,
-    b: make(pad + ((transB ? n : k) - 1) * ldb + (transB ? k : n)), bOffset: pad,
-    c: new Float32Array(0), cOffset: pad,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    lda,
+    ldb,
+    ldc,
+    accumulate,
+    alpha: rng.uniform(-2, 2),
+    a: make(pad + ((transA ? k : m) - 1) * lda + (transA ? m : k)),
+    aOffset: pad,
+    b: make(pad + ((transB ? n : k) - 1) * ldb + (transB ? k : n)),
+    bOffset: pad,
+    c: new Float32Array(0),
+    cOffset: pad,
   };
   if (withBias) args.bias = make(n);
   return { args, c: make(pad + (m - 1) * ldc + n + pad) };
@@ -68,8 +99,15 @@ describe('parallel GEMM (worker_threads)', () => {
   it('is bit-identical to the single-thread blocked kernel on problems large enough to split', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 2 * MR, max: 160 }), fc.integer({ min: 1, max: 300 }), fc.boolean(), fc.boolean(), fc.boolean(),
-        fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e9 }),
+        fc.integer({ min: 2 * MR, max: 160 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 1e9 }),
         (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
           const k = Math.max(1, Math.ceil(PARALLEL_MIN_WORK / (m * n))) + (seed % 5); // at least the split threshold
           if (k > 4000) return true; // n too small for a splittable problem of reasonable size
@@ -81,7 +119,11 @@ describe('parallel GEMM (worker_threads)', () => {
   }, 120_000);
 
   it('with a prepared B (read by the calling thread, packed from b by the workers) is bit-identical to the single-thread kernel', () => {
-    for (const [seed, m, n, k, transB] of [[1, 32, 256, 256, true], [2, 32, 200, 1030, false], [3, 7, 9, 11, true]] as const) {
+    for (const [seed, m, n, k, transB] of [
+      [1, 32, 256, 256, true],
+      [2, 32, 200, 1030, false],
+      [3, 7, 9, 11, true],
+    ] as const) {
       const { args, c } = problem(seed, m, n, k, false, transB, false, seed === 2, false, 1);
       const single = c.slice();
       lib.blockedBackend.gemm({ ...args, c: single });
@@ -100,8 +142,15 @@ describe('parallel GEMM (worker_threads)', () => {
   it('splits wide products by columns, also past one column block (n > NC), bit-identically', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 40 }), fc.integer({ min: NC + 1, max: 2 * NC + 60 }), fc.boolean(), fc.boolean(), fc.boolean(),
-        fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 1e9 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: NC + 1, max: 2 * NC + 60 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 1e9 }),
         (m, n, transA, transB, f64, accumulate, withBias, pad, seed) => {
           const k = Math.ceil(PARALLEL_MIN_WORK / (m * n)) + (seed % 7);
           expect(chooseSplit(m, n, 3, false).byColumns).toBe(true);
@@ -114,7 +163,11 @@ describe('parallel GEMM (worker_threads)', () => {
 
   it('a prepared B lives in shared memory: workers read it, the next prepareB of that b repacks it, the old one is refused', () => {
     // The recurrent loop's pattern: prepare, T gemms, optimiser step changes b, prepare again.
-    for (const [seed, m, n, k, transB] of [[11, 32, 1024, 64, true], [12, 8, 2 * NC + 8, 80, false], [13, 200, 48, 160, true]] as const) {
+    for (const [seed, m, n, k, transB] of [
+      [11, 32, 1024, 64, true],
+      [12, 8, 2 * NC + 8, 80, false],
+      [13, 200, 48, 160, true],
+    ] as const) {
       const { args, c } = problem(seed, m, n, k, false, transB, false, false, seed === 12, 0);
       for (let round = 0; round < 2; round++) {
         if (round === 1) for (let i = 0; i < args.b.length; i++) args.b[i] = -0.5 * args.b[i]! + 0.25; // the "optimiser step"
@@ -144,13 +197,16 @@ describe('parallel GEMM (worker_threads)', () => {
       const { args, c } = problem(100 + window, 32, 512, 128, false, true, false, false, false, 0);
       const prepared = parallel.prepareB!(args);
       slotIds.add((prepared as unknown as { slot: { id: number } }).slot.id);
-      const single = c.slice(), split = c.slice();
+      const single = c.slice(),
+        split = c.slice();
       lib.blockedBackend.gemm({ ...args, c: single });
       parallel.gemm({ ...args, c: split, packedB: prepared });
       expect(identical(single, split)).toBe(true);
       parallel.releaseB!(prepared);
       parallel.releaseB!(prepared); // twice is harmless
-      expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: prepared })).toThrow(/gemm: packedB is stale: op\(B\) 128×512 was released/);
+      expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: prepared })).toThrow(
+        /gemm: packedB is stale: op\(B\) 128×512 was released/,
+      );
       if (previous) expect(() => parallel.gemm({ ...args, c: c.slice(), packedB: previous })).toThrow(/stale|another b/);
       previous = prepared;
     }
@@ -160,17 +216,20 @@ describe('parallel GEMM (worker_threads)', () => {
 
   it('runs small problems on the calling thread with the same result', () => {
     const { args, c } = problem(7, 5, 9, 11, false, true, false, true, true, 1);
-    const single = c.slice(), split = c.slice();
+    const single = c.slice(),
+      split = c.slice();
     lib.blockedBackend.gemm({ ...args, c: single });
     parallel.gemm({ ...args, c: split });
     expect(identical(single, split)).toBe(true);
   });
 
   it('validates arguments like the single-thread kernel', () => {
-    const m = 128, n = 128, k = 128;
-    expect(() => parallel.gemm({ m, n, k, a: new Float32Array(m * k - 1), b: new Float32Array(k * n), c: new Float32Array(m * n) })).toThrow(
-      /gemm: a stored as \[128,128\].*needs 16384 elements, has 16383/,
-    );
+    const m = 128,
+      n = 128,
+      k = 128;
+    expect(() =>
+      parallel.gemm({ m, n, k, a: new Float32Array(m * k - 1), b: new Float32Array(k * n), c: new Float32Array(m * n) }),
+    ).toThrow(/gemm: a stored as \[128,128\].*needs 16384 elements, has 16383/);
   });
 
   it('threads: 1 is the single-thread kernel; close() is idempotent and gemm refuses afterwards', () => {
@@ -182,7 +241,9 @@ describe('parallel GEMM (worker_threads)', () => {
     two.close();
     two.close();
     const m = 128;
-    expect(() => two.gemm({ m, n: m, k: m, a: new Float32Array(m * m), b: new Float32Array(m * m), c: new Float32Array(m * m) })).toThrow(/closed/);
+    expect(() => two.gemm({ m, n: m, k: m, a: new Float32Array(m * m), b: new Float32Array(m * m), c: new Float32Array(m * m) })).toThrow(
+      /closed/,
+    );
   });
 });
 
@@ -206,10 +267,19 @@ describe('partitionColumns / chooseSplit', () => {
   });
 
   it('splits by columns only when C is wider than tall and that gives at least as many parts', () => {
-    expect(chooseSplit(32, 1024, 2, true)).toEqual({ byColumns: true, ranges: [[0, 512], [512, 1024]] });
+    expect(chooseSplit(32, 1024, 2, true)).toEqual({
+      byColumns: true,
+      ranges: [
+        [0, 512],
+        [512, 1024],
+      ],
+    });
     expect(chooseSplit(2048, 96, 2, false).byColumns).toBe(false);
     expect(chooseSplit(1024, 1024, 2, false).byColumns).toBe(false);
-    expect(chooseSplit(32, 1500, 2, true).ranges).toEqual([[0, 1024], [1024, 1500]]); // prepared, n > NC: whole blocks
+    expect(chooseSplit(32, 1500, 2, true).ranges).toEqual([
+      [0, 1024],
+      [1024, 1500],
+    ]); // prepared, n > NC: whole blocks
     expect(chooseSplit(11, 12, 4, false).byColumns).toBe(false); // 3 panels but 4 row tiles: rows give more parts
   });
 });
@@ -218,7 +288,9 @@ describe('partitionRange with thread speeds', () => {
   it('sizes the parts in proportion to the weights (within a unit or two), each at least one unit, covering [0, size)', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 3000 }), fc.array(fc.double({ min: 0.25, max: 4, noNaN: true }), { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 3000 }),
+        fc.array(fc.double({ min: 0.25, max: 4, noNaN: true }), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 8 }),
         (size, weights, unit) => {
           const ranges = partitionRange(size, weights, unit);
           const units = Math.ceil(size / unit);
@@ -237,7 +309,10 @@ describe('partitionRange with thread speeds', () => {
         },
       ),
     );
-    expect(partitionRange(32, [1, 3], 4)).toEqual([[0, 8], [8, 32]]);
+    expect(partitionRange(32, [1, 3], 4)).toEqual([
+      [0, 8],
+      [8, 32],
+    ]);
     expect(partitionRange(1024, [1, 1], 4)).toEqual(partitionRange(1024, 2, 4));
   });
 });

@@ -104,13 +104,20 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
     // The parallel backend gives each thread such a view; the cut must fall on a panel (n ≤ NC) or a column block (n > NC).
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 9 }), fc.oneof(fc.integer({ min: 2, max: 80 }), edges([NC, NC + 1, 2 * NC + 5])),
-        fc.oneof(fc.integer({ min: 1, max: 40 }), edges([KC, KC + 1])), fc.boolean(), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.oneof(fc.integer({ min: 2, max: 80 }), edges([NC, NC + 1, 2 * NC + 5])),
+        fc.oneof(fc.integer({ min: 1, max: 40 }), edges([KC, KC + 1])),
+        fc.boolean(),
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         (m, n, k, transB, cut0, cut1, seed) => {
           const unit = n <= NC ? NR : NC;
           const units = Math.ceil(n / unit);
-          const u0 = cut0 % units, u1 = u0 + 1 + (cut1 % (units - u0));
-          const j0 = u0 * unit, j1 = Math.min(n, u1 * unit);
+          const u0 = cut0 % units,
+            u1 = u0 + 1 + (cut1 % (units - u0));
+          const j0 = u0 * unit,
+            j1 = Math.min(n, u1 * unit);
           const rng = new Rng(seed);
           const b = fill(rng, new Float32Array(k * n));
           const a = fill(rng, new Float32Array(m * k));
@@ -134,7 +141,9 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
       { numRuns: 40 },
     );
     const prepared = prepareBlockedB({ k: 5, n: 10, b: new Float32Array(50) });
-    expect(() => packedColumns(prepared.blocks, 5, 10, 2, 8)).toThrow(/packedColumns: columns \[2, 8\) of a packed op\(B\) \[5,10\] must be cut at multiples of 4/);
+    expect(() => packedColumns(prepared.blocks, 5, 10, 2, 8)).toThrow(
+      /packedColumns: columns \[2, 8\) of a packed op\(B\) \[5,10\] must be cut at multiples of 4/,
+    );
     const wide = prepareBlockedB({ k: 2, n: NC + 8, b: new Float32Array(2 * (NC + 8)) });
     expect(() => packedColumns(wide.blocks, 2, NC + 8, 4, NC + 8)).toThrow(/multiples of 1024/);
   });
@@ -156,9 +165,12 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
     const b = new Float32Array(12 * 10);
     const a = new Float32Array(8 * 12);
     const prepared = blockedBackend.prepareB!({ k: 12, n: 10, b });
-    const call = (patch: Partial<GemmArgs>) => () => gemmBlocked({ m: 8, n: 10, k: 12, a, b, c: new Float32Array(80), packedB: prepared, ...patch });
+    const call = (patch: Partial<GemmArgs>) => () =>
+      gemmBlocked({ m: 8, n: 10, k: 12, a, b, c: new Float32Array(80), packedB: prepared, ...patch });
     expect(call({})).not.toThrow();
-    expect(call({ transB: true, ldb: 12, n: 10, k: 12 })).toThrow(/gemm: packedB was prepared for op\(B\) \[12,10\].*transB false.*transB true/);
+    expect(call({ transB: true, ldb: 12, n: 10, k: 12 })).toThrow(
+      /gemm: packedB was prepared for op\(B\) \[12,10\].*transB false.*transB true/,
+    );
     expect(call({ b: new Float32Array(120) })).toThrow(/gemm: packedB .* from another b/);
     expect(call({ k: 11, a: new Float32Array(88), b, ldb: 10 })).toThrow(/gemm: packedB was prepared for op\(B\) \[12,10\].*\[11,10\]/);
     expect(call({ bOffset: 1, b: new Float32Array(121) })).toThrow(/gemm: packedB/);
@@ -182,7 +194,9 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
   });
 
   it('prepareB validates its operand like gemm, naming prepareB', () => {
-    expect(() => blockedBackend.prepareB!({ k: 4, n: 3, b: new Float32Array(11) })).toThrow(/prepareB: b stored as \[4,3\].*needs 12 elements, has 11/);
+    expect(() => blockedBackend.prepareB!({ k: 4, n: 3, b: new Float32Array(11) })).toThrow(
+      /prepareB: b stored as \[4,3\].*needs 12 elements, has 11/,
+    );
     expect(() => blockedBackend.prepareB!({ k: -1, n: 3, b: new Float32Array(11) })).toThrow(/prepareB: k must be a non-negative integer/);
   });
 });
@@ -197,10 +211,19 @@ describe('recurrent ops with prepared weights', () => {
 
   function run(kind: Kind, backend: Backend, dtype: Dt, seed: number): Storage[] {
     const rng = new Rng(seed);
-    const T = 4, B = 5, D = 7, H = 13;
+    const T = 4,
+      B = 5,
+      D = 7,
+      H = 13;
     const tape = new Tape({ backend });
     const t = (shape: number[], scale = 0.4): Tensor => {
-      const x = new Tensor(make(dtype, shape.reduce((p, q) => p * q, 1)), shape);
+      const x = new Tensor(
+        make(
+          dtype,
+          shape.reduce((p, q) => p * q, 1),
+        ),
+        shape,
+      );
       rng.fillNormal(x.data, 0, scale);
       return x;
     };
@@ -214,11 +237,23 @@ describe('recurrent ops with prepared weights', () => {
       leaves.push(w.wx, w.wh, w.bias);
       hs = lstmSequence(tape, x, h0, c0, w).hs;
     } else if (kind === 'mlstm') {
-      const w = { wmx: tape.leaf(t([H, D])), wmh: tape.leaf(t([H, H])), whx: tape.leaf(t([4 * H, D])), whm: tape.leaf(t([4 * H, H])), bias: tape.leaf(t([4 * H])) };
+      const w = {
+        wmx: tape.leaf(t([H, D])),
+        wmh: tape.leaf(t([H, H])),
+        whx: tape.leaf(t([4 * H, D])),
+        whm: tape.leaf(t([4 * H, H])),
+        bias: tape.leaf(t([4 * H])),
+      };
       leaves.push(w.wmx, w.wmh, w.whx, w.whm, w.bias);
       hs = mlstmSequence(tape, x, h0, c0, w).hs;
     } else {
-      const w = { wmx: tape.leaf(t([H, D])), wmh: tape.leaf(t([H, H])), whx: tape.leaf(t([H, D])), whm: tape.leaf(t([H, H])), bias: tape.leaf(t([H])) };
+      const w = {
+        wmx: tape.leaf(t([H, D])),
+        wmh: tape.leaf(t([H, H])),
+        whx: tape.leaf(t([H, D])),
+        whm: tape.leaf(t([H, H])),
+        bias: tape.leaf(t([H])),
+      };
       leaves.push(w.wmx, w.wmh, w.whx, w.whm, w.bias);
       hs = mrnnSequence(tape, x, h0, w).hs;
     }
@@ -231,7 +266,11 @@ describe('recurrent ops with prepared weights', () => {
       it(`${kind} (${dtype}): outputs and every gradient bit-identical with and without prepareB`, () => {
         for (const seed of [1, 2]) {
           let prepared = 0; // the blocked backend, counting that the ops do use prepareB
-          const counting: Backend = { name: 'blocked-counting', gemm: gemmBlocked, prepareB: (p) => (prepared++, blockedBackend.prepareB!(p)) };
+          const counting: Backend = {
+            name: 'blocked-counting',
+            gemm: gemmBlocked,
+            prepareB: (p) => (prepared++, blockedBackend.prepareB!(p)),
+          };
           const fast = run(kind, counting, dtype, seed);
           expect(prepared).toBe(kind === 'lstm' ? 2 : 4); // forward and backward loop weights
           const plain = run(kind, unprepared, dtype, seed);

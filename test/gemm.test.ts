@@ -94,11 +94,22 @@ function build(p: Problem): Built {
   const b = fill(make(p.dtB, p.bOffset + (bRows - 1) * ldb + bCols + p.padB));
   const c0 = fill(make(p.dtC, p.cOffset + (p.m - 1) * ldc + p.n + p.padC));
   const args: GemmArgs = {
-    m: p.m, n: p.n, k: p.k,
-    a, aOffset: p.aOffset, lda, transA: p.transA,
-    b, bOffset: p.bOffset, ldb, transB: p.transB,
-    c: c0.slice(), cOffset: p.cOffset, ldc,
-    accumulate: p.accumulate, alpha: p.alpha,
+    m: p.m,
+    n: p.n,
+    k: p.k,
+    a,
+    aOffset: p.aOffset,
+    lda,
+    transA: p.transA,
+    b,
+    bOffset: p.bOffset,
+    ldb,
+    transB: p.transB,
+    c: c0.slice(),
+    cOffset: p.cOffset,
+    ldc,
+    accumulate: p.accumulate,
+    alpha: p.alpha,
   };
   if (p.withBias) {
     args.bias = fill(make(p.dtC, p.biasOffset + p.n));
@@ -119,8 +130,13 @@ function compare(p: Problem): string | null {
   // Magnitude bound per element: |alpha|·|A|·|B| + |bias| + |C_old| (a naive GEMM on |·|).
   const mag = absCopy(c0);
   gemmNaive({
-    ...args, a: absCopy(args.a), b: absCopy(args.b), c: mag, alpha: Math.abs(args.alpha ?? 1),
-    accumulate: args.accumulate, bias: args.bias ? absCopy(args.bias) : undefined,
+    ...args,
+    a: absCopy(args.a),
+    b: absCopy(args.b),
+    c: mag,
+    alpha: Math.abs(args.alpha ?? 1),
+    accumulate: args.accumulate,
+    bias: args.bias ? absCopy(args.bias) : undefined,
   });
   const kBlocks = Math.ceil(p.k / KC);
   const rel = p.dtC === 'float64' ? 4e-16 * (p.k + 2) : 4e-16 * (p.k + 2) + 1.2e-7 * (kBlocks + 1);
@@ -180,7 +196,16 @@ describe('blocked GEMM edge cases', () => {
         const bias = new Float32Array([10, 20, 30]);
         gemmBlocked({ m: 2, n: 3, k: 0, a: new Float32Array(0), b: new Float32Array(0), c, accumulate, ...(withBias ? { bias } : {}) });
         const expected = new Float32Array([1, 2, 3, 4, 5, 6]);
-        gemmNaive({ m: 2, n: 3, k: 0, a: new Float32Array(0), b: new Float32Array(0), c: expected, accumulate, ...(withBias ? { bias } : {}) });
+        gemmNaive({
+          m: 2,
+          n: 3,
+          k: 0,
+          a: new Float32Array(0),
+          b: new Float32Array(0),
+          c: expected,
+          accumulate,
+          ...(withBias ? { bias } : {}),
+        });
         expect(Array.from(c)).toEqual(Array.from(expected));
       }
     }
@@ -194,8 +219,11 @@ describe('blocked GEMM edge cases', () => {
   });
 
   it('accumulate does not read C when off: NaN garbage in C is overwritten', () => {
-    const m = 20, n = 20, k = 20;
-    const a = new Float64Array(m * k).fill(0.5), b = new Float64Array(k * n).fill(2);
+    const m = 20,
+      n = 20,
+      k = 20;
+    const a = new Float64Array(m * k).fill(0.5),
+      b = new Float64Array(k * n).fill(2);
     const c = new Float64Array(m * n).fill(NaN);
     gemmBlocked({ m, n, k, a, b, c });
     expect(c.every((v) => v === k)).toBe(true);
@@ -208,7 +236,8 @@ describe('blocked GEMM edge cases', () => {
         const second = build(p);
         gemmBlocked(first.args);
         gemmBlocked(second.args);
-        const x = first.args.c, y = second.args.c;
+        const x = first.args.c,
+          y = second.args.c;
         for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return false;
         return true;
       }),
@@ -218,14 +247,22 @@ describe('blocked GEMM edge cases', () => {
 
   it('computes each row independently of the others: any row split is bit-identical (what the parallel backend relies on)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 2, max: 200 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 300 }),
-        fc.boolean(), fc.boolean(), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 1e9 }),
+      fc.property(
+        fc.integer({ min: 2, max: 200 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 0, max: 1e9 }),
         (m, n, k, transA, transB, at, seed) => {
           const rng = new Rng(seed);
           const a = Float32Array.from({ length: m * k }, () => rng.uniform(-1, 1));
           const b = Float32Array.from({ length: k * n }, () => rng.uniform(-1, 1));
-          const rsA = transA ? 1 : k, csA = transA ? m : 1;
-          const rsB = transB ? 1 : n, csB = transB ? k : 1;
+          const rsA = transA ? 1 : k,
+            csA = transA ? m : 1;
+          const rsB = transB ? 1 : n,
+            csB = transB ? k : 1;
           const whole = new Float32Array(m * n);
           gemmBlockedStrided(m, n, k, a, 0, rsA, csA, b, 0, rsB, csB, whole, 0, n, 1, false, undefined, 0);
           const split = Math.max(1, Math.min(m - 1, Math.floor(at * m)));
@@ -233,7 +270,8 @@ describe('blocked GEMM edge cases', () => {
           gemmBlockedStrided(split, n, k, a, 0, rsA, csA, b, 0, rsB, csB, parts, 0, n, 1, false, undefined, 0);
           gemmBlockedStrided(m - split, n, k, a, split * rsA, rsA, csA, b, 0, rsB, csB, parts, split * n, n, 1, false, undefined, 0);
           return whole.every((v, i) => Object.is(v, parts[i]));
-        }),
+        },
+      ),
       { numRuns: 30 },
     );
   });
@@ -257,7 +295,9 @@ describe('blocked GEMM rejects bad arguments with a message naming gemm and the 
 
   it('C overlapping A in one buffer', () => {
     const buf = new Float32Array(20);
-    expect(() => gemmBlocked({ m: 2, n: 3, k: 4, a: buf, b: new Float32Array(12), c: buf, cOffset: 4 })).toThrow(/gemm: c \[2,3\] overlaps a/);
+    expect(() => gemmBlocked({ m: 2, n: 3, k: 4, a: buf, b: new Float32Array(12), c: buf, cOffset: 4 })).toThrow(
+      /gemm: c \[2,3\] overlaps a/,
+    );
     // Disjoint regions of one buffer are fine.
     expect(() => gemmBlocked({ m: 2, n: 3, k: 4, a: buf, b: new Float32Array(12), c: buf, cOffset: 8 })).not.toThrow();
   });

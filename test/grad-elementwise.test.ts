@@ -146,7 +146,17 @@ describe('gradients of binary ops with broadcasting', () => {
     const b = tape.leaf(tensor([[1], [2]], undefined, 'float64'));
     const y = mul(tape, a, b);
     expect(y.value.dtype).toBe('float64');
-    tape.backward(y, tensor([[1, 1, 1], [1, 1, 1]], undefined, 'float64'));
+    tape.backward(
+      y,
+      tensor(
+        [
+          [1, 1, 1],
+          [1, 1, 1],
+        ],
+        undefined,
+        'float64',
+      ),
+    );
     expect(a.grad!.dtype).toBe('float32');
     expect(a.grad!.toArray()).toEqual([[3, 3, 3]]); // Σ over the broadcast rows of b
     expect(b.grad!.toArray()).toEqual([[6], [6]]); // Σ over the broadcast columns of a

@@ -77,7 +77,9 @@ describe('gatherRows / scatterAddRows', () => {
       'gatherRows: index shape [2,2] needs 4 indices but 3 were given',
     );
     expect(() => gatherRows(zeros([5]), Int32Array.from([0]))).toThrow('gatherRows: table must be 2-D [rows, width], got shape [5]');
-    expect(() => scatterAddRows(zeros([2, 3]), Int32Array.from([0, 5]), 5)).toThrow(/scatterAddRows: index 5 at position \[1\] is out of range for 5 rows/);
+    expect(() => scatterAddRows(zeros([2, 3]), Int32Array.from([0, 5]), 5)).toThrow(
+      /scatterAddRows: index 5 at position \[1\] is out of range for 5 rows/,
+    );
   });
 });
 

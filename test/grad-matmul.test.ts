@@ -19,7 +19,14 @@ function randn(shape: readonly number[], seed: number): Tensor {
 
 function countingBackend(): Backend & { calls: GemmArgs[] } {
   const calls: GemmArgs[] = [];
-  return { name: 'counting', calls, gemm: (args) => { calls.push(args); naiveBackend.gemm(args); } };
+  return {
+    name: 'counting',
+    calls,
+    gemm: (args) => {
+      calls.push(args);
+      naiveBackend.gemm(args);
+    },
+  };
 }
 
 const dim = fc.integer({ min: 1, max: 7 });
@@ -28,7 +35,9 @@ const seedArb = fc.integer({ min: 0, max: 1e6 });
 describe('gradient of matmul', () => {
   // layout: 0 = both 2-D, 1 = equal batch axes, 2 = b 2-D shared across a's batch, 3 = a 2-D shared
   const caseArb = fc.record({
-    m: dim, k: dim, n: dim,
+    m: dim,
+    k: dim,
+    n: dim,
     batch: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
     layout: fc.integer({ min: 0, max: 3 }),
     transA: fc.boolean(),
@@ -50,7 +59,12 @@ describe('gradient of matmul', () => {
   });
 
   it('backward is gemm calls with accumulate on the original buffers (no materialised transpose)', () => {
-    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const be = countingBackend();
       const tape = new Tape({ backend: be });
       const a = tape.leaf(randn(transA ? [2, 4, 3] : [2, 3, 4], 1));

@@ -61,11 +61,23 @@ describe('gradients of reductions', () => {
 
   it('max sends the whole gradient to the first of tied maxima (documented choice)', () => {
     const tape = new Tape();
-    const x = tape.leaf(tensor([[1, 4, 4], [2, 2, 2]], undefined, 'float64'));
+    const x = tape.leaf(
+      tensor(
+        [
+          [1, 4, 4],
+          [2, 2, 2],
+        ],
+        undefined,
+        'float64',
+      ),
+    );
     const m = max(tape, x, 1);
     expect(m.value.toArray()).toEqual([4, 2]);
     tape.backward(m, tensor([10, 20], [2], 'float64'));
-    expect(x.grad!.toArray()).toEqual([[0, 10, 0], [20, 0, 0]]);
+    expect(x.grad!.toArray()).toEqual([
+      [0, 10, 0],
+      [20, 0, 0],
+    ]);
   });
 
   it('mean over all of a [n] vector gives every element 1/n; sum gives 1', () => {

@@ -75,31 +75,43 @@ describe('gradients of shape ops', () => {
 
   it('concat of 1..3 inputs along a random axis', () => {
     fc.assert(
-      fc.property(dims(1, 3), seedArb, fc.nat(), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), (shape, seed, ra, lens) => {
-        const axis = ra % shape.length;
-        const parts = lens.map((len, p) => {
-          const s = shape.slice();
-          s[axis] = len;
-          return randn(s, seed + p);
-        });
-        gradcheck((t, ...vs) => concat(t, vs, axis), parts, { seed });
-      }),
+      fc.property(
+        dims(1, 3),
+        seedArb,
+        fc.nat(),
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+        (shape, seed, ra, lens) => {
+          const axis = ra % shape.length;
+          const parts = lens.map((len, p) => {
+            const s = shape.slice();
+            s[axis] = len;
+            return randn(s, seed + p);
+          });
+          gradcheck((t, ...vs) => concat(t, vs, axis), parts, { seed });
+        },
+      ),
       runs,
     );
   });
 
   it('split: every part (combined by concat in reverse order) and a single part alone', () => {
     fc.assert(
-      fc.property(dims(1, 3), seedArb, fc.nat(), fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }), (shape, seed, ra, lens) => {
-        const axis = ra % shape.length;
-        const s = shape.slice();
-        s[axis] = lens.reduce((a, b) => a + b, 0);
-        const x = randn(s, seed);
-        // (reversing the returned array must not confuse the backward about which part is which)
-        gradcheck((t, v) => concat(t, split(t, v, lens, axis).reverse(), axis), [x], { seed });
-        // only the last part is used: the other parts get no gradient and contribute zero
-        gradcheck((t, v) => split(t, v, lens, axis)[lens.length - 1]!, [x], { seed: seed + 1 });
-      }),
+      fc.property(
+        dims(1, 3),
+        seedArb,
+        fc.nat(),
+        fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }),
+        (shape, seed, ra, lens) => {
+          const axis = ra % shape.length;
+          const s = shape.slice();
+          s[axis] = lens.reduce((a, b) => a + b, 0);
+          const x = randn(s, seed);
+          // (reversing the returned array must not confuse the backward about which part is which)
+          gradcheck((t, v) => concat(t, split(t, v, lens, axis).reverse(), axis), [x], { seed });
+          // only the last part is used: the other parts get no gradient and contribute zero
+          gradcheck((t, v) => split(t, v, lens, axis)[lens.length - 1]!, [x], { seed: seed + 1 });
+        },
+      ),
       runs,
     );
   });

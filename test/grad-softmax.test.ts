@@ -27,11 +27,17 @@ const runs = { numRuns: 40 };
 
 describe('gradients of softmax / logSoftmax', () => {
   it('softmax passes gradcheck on random shapes', () => {
-    fc.assert(fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => softmax(t, x), [randn(shape, seed, 2)], { seed })), runs);
+    fc.assert(
+      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => softmax(t, x), [randn(shape, seed, 2)], { seed })),
+      runs,
+    );
   });
 
   it('logSoftmax passes gradcheck on random shapes', () => {
-    fc.assert(fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => logSoftmax(t, x), [randn(shape, seed, 2)], { seed })), runs);
+    fc.assert(
+      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => logSoftmax(t, x), [randn(shape, seed, 2)], { seed })),
+      runs,
+    );
   });
 
   it('gradients stay finite at ±1e4 and equal the closed forms', () => {
@@ -80,7 +86,16 @@ describe('gradient of the fused softmaxCrossEntropy', () => {
   it('at logits [1e4, −1e4, 0] the loss is 0 / 2e4 and the gradient is (onehot(argmax) − onehot(target))/N, finite', () => {
     for (const dtype of ['float64', 'float32'] as const) {
       const tape = new Tape();
-      const x = tape.leaf(tensor([[1e4, -1e4, 0], [1e4, -1e4, 0]], undefined, dtype));
+      const x = tape.leaf(
+        tensor(
+          [
+            [1e4, -1e4, 0],
+            [1e4, -1e4, 0],
+          ],
+          undefined,
+          dtype,
+        ),
+      );
       const loss = softmaxCrossEntropy(tape, x, Int32Array.from([0, 1]));
       expect(loss.value.item()).toBe(1e4); // (0 + 2e4) / 2
       loss.backward();

@@ -19,7 +19,11 @@ function cube(tape: Tape, x: Var, bugAt = -1): Var {
   if (tape.needsGrad(x)) {
     tape.record('cube', [x], [out], () => {
       const g = out.grad!;
-      accumulateGrad(x, mapTensor(x.value, (v, i) => 3 * v * v * g.data[i]! + (i === bugAt ? 0.5 * g.data[i]! : 0)), 'cube');
+      accumulateGrad(
+        x,
+        mapTensor(x.value, (v, i) => 3 * v * v * g.data[i]! + (i === bugAt ? 0.5 * g.data[i]! : 0)),
+        'cube',
+      );
     });
   }
   return out;
@@ -31,8 +35,16 @@ function mul(tape: Tape, a: Var, b: Var, swapBug = false): Var {
   if (tape.needsGrad(a, b)) {
     tape.record('mul', [a, b], [out], () => {
       const g = out.grad!.data;
-      accumulateGrad(a, mapTensor(b.value, (v, i) => v * g[i]!), 'mul');
-      accumulateGrad(b, mapTensor(swapBug ? b.value : a.value, (v, i) => v * g[i]!), 'mul');
+      accumulateGrad(
+        a,
+        mapTensor(b.value, (v, i) => v * g[i]!),
+        'mul',
+      );
+      accumulateGrad(
+        b,
+        mapTensor(swapBug ? b.value : a.value, (v, i) => v * g[i]!),
+        'mul',
+      );
     });
   }
   return out;
@@ -42,13 +54,33 @@ function mul(tape: Tape, a: Var, b: Var, swapBug = false): Var {
 function cubeIgnoringUpstream(tape: Tape, x: Var): Var {
   const out = new Var(mapTensor(x.value, (v) => v * v * v));
   if (tape.needsGrad(x)) {
-    tape.record('cube', [x], [out], () => accumulateGrad(x, mapTensor(x.value, (v) => 3 * v * v), 'cube'));
+    tape.record('cube', [x], [out], () =>
+      accumulateGrad(
+        x,
+        mapTensor(x.value, (v) => 3 * v * v),
+        'cube',
+      ),
+    );
   }
   return out;
 }
 
-const x23 = tensor([[0.3, -1.2, 0.7], [1.5, -0.4, 0.9]], undefined, 'float64');
-const y23 = tensor([[1.1, 0.2, -0.8], [-1.3, 0.6, 2.0]], undefined, 'float64');
+const x23 = tensor(
+  [
+    [0.3, -1.2, 0.7],
+    [1.5, -0.4, 0.9],
+  ],
+  undefined,
+  'float64',
+);
+const y23 = tensor(
+  [
+    [1.1, 0.2, -0.8],
+    [-1.3, 0.6, 2.0],
+  ],
+  undefined,
+  'float64',
+);
 
 describe('gradcheck', () => {
   it('passes a correct op and checks every element of every input', () => {
@@ -122,10 +154,13 @@ describe('gradcheck', () => {
   it('converts inputs to float64 and leaves the caller tensors untouched', () => {
     const x32 = tensor([0.5, -0.25, 2], [3], 'float32');
     const before = x32.data.slice();
-    const r = gradcheck((t, a) => {
-      expect(a.value.dtype).toBe('float64');
-      return cube(t, a);
-    }, [x32]);
+    const r = gradcheck(
+      (t, a) => {
+        expect(a.value.dtype).toBe('float64');
+        return cube(t, a);
+      },
+      [x32],
+    );
     expect(r.ok).toBe(true);
     expect(x32.data).toEqual(before);
   });

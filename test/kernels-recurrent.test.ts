@@ -18,7 +18,12 @@ import {
  * larger arrays (the way the sequence ops address time step t) so an offset slip shows up.
  */
 
-const sizes = fc.record({ B: fc.integer({ min: 1, max: 5 }), H: fc.integer({ min: 1, max: 9 }), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), scale: fc.constantFrom(0.5, 3, 40) });
+const sizes = fc.record({
+  B: fc.integer({ min: 1, max: 5 }),
+  H: fc.integer({ min: 1, max: 9 }),
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  scale: fc.constantFrom(0.5, 3, 40),
+});
 
 function randArray(rng: Rng, n: number, scale: number): Float64Array {
   const a = new Float64Array(n);
@@ -168,7 +173,10 @@ describe('multiplicativeForward / multiplicativeBackward', () => {
         const u = randArray(rng, n, 1);
         const v = randArray(rng, n, 1);
         const L = (s: number): number => {
-          const p = multiplicativeForwardNaive(xm.map((a, i) => a + s * u[i]!), hm.map((a, i) => a + s * v[i]!));
+          const p = multiplicativeForwardNaive(
+            xm.map((a, i) => a + s * u[i]!),
+            hm.map((a, i) => a + s * v[i]!),
+          );
           return p.reduce((acc, pv, i) => acc + pv * dm[i]!, 0);
         };
         const numeric = (L(1e-3) - L(-1e-3)) / 2e-3;

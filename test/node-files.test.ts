@@ -175,14 +175,18 @@ describe.each(['async', 'sync'] as const)('%s', (flavour: Flavour) => {
 
   it('read errors name the path: missing file, empty file, directory, corrupt file', async () => {
     const missing = join(dir, 'missing.safetensors');
-    expect((await rejection(read(missing))).message).toMatch(new RegExp(`${missing.replace(/[.]/g, '\\.')}: cannot read: no such file or directory \\(ENOENT\\)`));
+    expect((await rejection(read(missing))).message).toMatch(
+      new RegExp(`${missing.replace(/[.]/g, '\\.')}: cannot read: no such file or directory \\(ENOENT\\)`),
+    );
     const empty = join(dir, 'empty.safetensors');
     writeFileSync(empty, '');
     expect((await rejection(read(empty))).message).toMatch(/empty\.safetensors: file is empty \(0 bytes\)/);
     expect((await rejection(read(dir))).message).toMatch(new RegExp(`${dir}: cannot read: is a directory \\(EISDIR\\)`));
     const corrupt = join(dir, 'corrupt.safetensors');
     writeFileSync(corrupt, encodeSafetensors(sample()).subarray(0, 40));
-    expect((await rejection(read(corrupt))).message).toMatch(new RegExp(`^decodeSafetensors: ${corrupt.replace(/[.]/g, '\\.')}: header length`));
+    expect((await rejection(read(corrupt))).message).toMatch(
+      new RegExp(`^decodeSafetensors: ${corrupt.replace(/[.]/g, '\\.')}: header length`),
+    );
   });
 });
 

@@ -28,12 +28,37 @@ function history(p0: readonly number[], k: number, steps: number, skip: (k: numb
 
 describe('optimiser classes against the naive references', () => {
   const cases: [string, (p: [string, Var][]) => Optimizer, (p0: number[], g: number[][], lrs: number[]) => number[][]][] = [
-    ['Adam', (p) => new Adam(p, { betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.01 }), (p0, g, lrs) => referenceAdam(p0, g, lrs, { beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.01, amsgrad: false, decoupled: false })],
-    ['Adam amsgrad', (p) => new Adam(p, { amsgrad: true }), (p0, g, lrs) => referenceAdam(p0, g, lrs, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: true, decoupled: false })],
-    ['AdamW', (p) => new AdamW(p, { weightDecay: 0.1 }), (p0, g, lrs) => referenceAdam(p0, g, lrs, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, amsgrad: false, decoupled: true })],
-    ['SGD Nesterov', (p) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.05 }), (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0.9, dampening: 0, weightDecay: 0.05, nesterov: true })],
-    ['SGD dampened', (p) => new SGD(p, { lr: 0.1, momentum: 0.5, dampening: 0.3 }), (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0.5, dampening: 0.3, weightDecay: 0, nesterov: false })],
-    ['SGD plain', (p) => new SGD(p, { lr: 0.1 }), (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false })],
+    [
+      'Adam',
+      (p) => new Adam(p, { betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.01 }),
+      (p0, g, lrs) =>
+        referenceAdam(p0, g, lrs, { beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.01, amsgrad: false, decoupled: false }),
+    ],
+    [
+      'Adam amsgrad',
+      (p) => new Adam(p, { amsgrad: true }),
+      (p0, g, lrs) => referenceAdam(p0, g, lrs, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: true, decoupled: false }),
+    ],
+    [
+      'AdamW',
+      (p) => new AdamW(p, { weightDecay: 0.1 }),
+      (p0, g, lrs) => referenceAdam(p0, g, lrs, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, amsgrad: false, decoupled: true }),
+    ],
+    [
+      'SGD Nesterov',
+      (p) => new SGD(p, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.05 }),
+      (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0.9, dampening: 0, weightDecay: 0.05, nesterov: true }),
+    ],
+    [
+      'SGD dampened',
+      (p) => new SGD(p, { lr: 0.1, momentum: 0.5, dampening: 0.3 }),
+      (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0.5, dampening: 0.3, weightDecay: 0, nesterov: false }),
+    ],
+    [
+      'SGD plain',
+      (p) => new SGD(p, { lr: 0.1 }),
+      (p0, g, lrs) => referenceSgd(p0, g, lrs, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }),
+    ],
   ];
   for (const [name, build, reference] of cases) {
     for (const dtype of ['float64', 'float32'] as const) {
@@ -89,10 +114,33 @@ describe('optimiser classes against the naive references', () => {
     ]);
     opt.lr = 0.5;
     expect(opt.lr).toBe(0.5);
-    expect(opt.hyperparameters()).toEqual({ name: 'adamw', lr: 0.5, beta1: 0.85, beta2: 0.995, eps: 1e-7, weight_decay: 0.3, amsgrad: true });
-    expect(new SGD(vars, { lr: 0.1, momentum: 0.9, nesterov: true }).hyperparameters()).toEqual({ name: 'sgd', lr: 0.1, momentum: 0.9, dampening: 0, weight_decay: 0, nesterov: true });
+    expect(opt.hyperparameters()).toEqual({
+      name: 'adamw',
+      lr: 0.5,
+      beta1: 0.85,
+      beta2: 0.995,
+      eps: 1e-7,
+      weight_decay: 0.3,
+      amsgrad: true,
+    });
+    expect(new SGD(vars, { lr: 0.1, momentum: 0.9, nesterov: true }).hyperparameters()).toEqual({
+      name: 'sgd',
+      lr: 0.1,
+      momentum: 0.9,
+      dampening: 0,
+      weight_decay: 0,
+      nesterov: true,
+    });
     expect(new AdamW(vars).weightDecay).toBe(0.01); // PyTorch's defaults
-    expect(new Adam(vars).hyperparameters()).toEqual({ name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0, amsgrad: false });
+    expect(new Adam(vars).hyperparameters()).toEqual({
+      name: 'adam',
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      weight_decay: 0,
+      amsgrad: false,
+    });
   });
 
   it('a non-finite update finishes the step for every parameter, then throws naming the parameter', () => {
@@ -129,15 +177,56 @@ describe('hyperparameter validation', () => {
     ['string amsgrad', () => new Adam(vars(), { amsgrad: 'yes' as unknown as boolean }), /Adam: amsgrad must be a boolean, got "yes"/],
     ['negative momentum', () => new SGD(vars(), { lr: 0.1, momentum: -0.9 }), /SGD: invalid momentum -0\.9/],
     ['dampening 2', () => new SGD(vars(), { lr: 0.1, momentum: 0.9, dampening: 2 }), /SGD: invalid dampening 2/],
-    ['nesterov without momentum', () => new SGD(vars(), { lr: 0.1, nesterov: true }), /SGD: nesterov requires momentum > 0 and dampening = 0 \(got momentum 0, dampening 0\)/],
-    ['nesterov with dampening', () => new SGD(vars(), { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }), /SGD: nesterov requires .*dampening 0\.1/],
-    ['lr setter', () => { new Adam(vars()).lr = -1; }, /Adam: invalid lr -1/],
+    [
+      'nesterov without momentum',
+      () => new SGD(vars(), { lr: 0.1, nesterov: true }),
+      /SGD: nesterov requires momentum > 0 and dampening = 0 \(got momentum 0, dampening 0\)/,
+    ],
+    [
+      'nesterov with dampening',
+      () => new SGD(vars(), { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }),
+      /SGD: nesterov requires .*dampening 0\.1/,
+    ],
+    [
+      'lr setter',
+      () => {
+        new Adam(vars()).lr = -1;
+      },
+      /Adam: invalid lr -1/,
+    ],
     ['empty parameter list', () => new Adam([]), /Adam: got an empty parameter list/],
-    ['duplicate names', () => new Adam([['w', vars()[0]!], ['w', vars()[1]!]]), /Adam: duplicate parameter name 'w'/],
-    ['same Var twice', () => { const v = vars()[0]!; return new SGD([v, v], { lr: 1 }); }, /SGD: parameter '1' appears more than once/],
-    ['mixed Vars and pairs', () => new Adam([vars()[0]!, ['w', vars()[1]!]] as unknown as Var[]), /Adam: parameters must be all Vars or all \[name, Var\] pairs \(entry 1 differs\)/],
-    ['unknown optimiser name', () => makeOptimizer(vars(), { name: 'rmsprop' } as never), /makeOptimizer: unknown optimiser name "rmsprop"/],
-    ['unknown config key', () => makeOptimizer(vars(), { name: 'adam', lr: 0.1, weightdecay: 0.1 } as never), /makeOptimizer\(adam\): unknown option 'weightdecay'/],
+    [
+      'duplicate names',
+      () =>
+        new Adam([
+          ['w', vars()[0]!],
+          ['w', vars()[1]!],
+        ]),
+      /Adam: duplicate parameter name 'w'/,
+    ],
+    [
+      'same Var twice',
+      () => {
+        const v = vars()[0]!;
+        return new SGD([v, v], { lr: 1 });
+      },
+      /SGD: parameter '1' appears more than once/,
+    ],
+    [
+      'mixed Vars and pairs',
+      () => new Adam([vars()[0]!, ['w', vars()[1]!]] as unknown as Var[]),
+      /Adam: parameters must be all Vars or all \[name, Var\] pairs \(entry 1 differs\)/,
+    ],
+    [
+      'unknown optimiser name',
+      () => makeOptimizer(vars(), { name: 'rmsprop' } as never),
+      /makeOptimizer: unknown optimiser name "rmsprop"/,
+    ],
+    [
+      'unknown config key',
+      () => makeOptimizer(vars(), { name: 'adam', lr: 0.1, weightdecay: 0.1 } as never),
+      /makeOptimizer\(adam\): unknown option 'weightdecay'/,
+    ],
     ['bad config value', () => makeOptimizer(vars(), { name: 'adamw', beta2: 1.5 }), /AdamW: invalid beta2 1\.5/],
   ];
   for (const [what, fn, message] of bad) it(`rejects ${what}`, () => expect(fn).toThrow(message));

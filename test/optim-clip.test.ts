@@ -81,7 +81,13 @@ describe('clipGradNorm', () => {
 
   it('returns a non-finite norm and leaves every gradient untouched', () => {
     for (const bad of [NaN, Infinity, -Infinity]) {
-      const p = makeParams([[1, 2], [bad, 3]], 'float32');
+      const p = makeParams(
+        [
+          [1, 2],
+          [bad, 3],
+        ],
+        'float32',
+      );
       const norm = clipGradNorm(p, 0.5);
       expect(Number.isFinite(norm)).toBe(false);
       expect(Array.from(p[0]!.grad!.data)).toEqual([1, 2]);

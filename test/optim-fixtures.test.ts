@@ -59,7 +59,10 @@ describe('update 1 of the charlm fixtures (clip + torch Adam/AdamW)', () => {
           v.grad = tensors.get(`grad.${n}`)!.astype(dtype);
           return [n, v];
         });
-        const norm = clipGradNorm(params.map(([, v]) => v), config.clip_norm);
+        const norm = clipGradNorm(
+          params.map(([, v]) => v),
+          config.clip_norm,
+        );
         const refNorm = tensors.get('step1.grad_norm')!.item();
         expect(Math.abs(norm - refNorm) / refNorm).toBeLessThan(dtype === 'float64' ? 1e-14 : 1e-6);
         const opt = makeOptimizer(params, config.optimizer);

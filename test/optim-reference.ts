@@ -48,7 +48,12 @@ export function referenceSgd(p0: readonly number[], grads: readonly (readonly nu
  * computes (running max of the raw v, bias-corrected with the current t); the documentation box
  * writes the max over v̂ instead, which PyTorch does not implement.
  */
-export function referenceAdam(p0: readonly number[], grads: readonly (readonly number[])[], lrs: readonly number[], hp: RefAdam): number[][] {
+export function referenceAdam(
+  p0: readonly number[],
+  grads: readonly (readonly number[])[],
+  lrs: readonly number[],
+  hp: RefAdam,
+): number[][] {
   const p = p0.slice();
   const m = p0.map(() => 0);
   const v = p0.map(() => 0);

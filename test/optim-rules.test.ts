@@ -10,18 +10,20 @@ import { maxScaledError, referenceAdam, referenceSgd } from './optim-reference.j
 /** Uniform on [min, max] (fc.double spreads over exponents, so most of its draws are tiny: useless for hyperparameters). */
 const uniform = (min: number, max: number) => fc.integer({ min: 0, max: 2 ** 30 }).map((k) => min + ((max - min) * k) / 2 ** 30);
 /** Parameter and gradient entries: mostly O(1), sometimes exactly 0 or tiny. */
-const value = fc.oneof({ weight: 8, arbitrary: uniform(-5, 5) }, { weight: 1, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.double({ min: -1e-6, max: 1e-6, noNaN: true }) });
+const value = fc.oneof(
+  { weight: 8, arbitrary: uniform(-5, 5) },
+  { weight: 1, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.double({ min: -1e-6, max: 1e-6, noNaN: true }) },
+);
 
 /** n elements, T steps: initial params, T gradient vectors, T learning rates. */
-const run = fc
-  .record({ n: fc.integer({ min: 1, max: 9 }), T: fc.integer({ min: 1, max: 6 }) })
-  .chain(({ n, T }) =>
-    fc.record({
-      p0: fc.array(value, { minLength: n, maxLength: n }),
-      grads: fc.array(fc.array(value, { minLength: n, maxLength: n }), { minLength: T, maxLength: T }),
-      lrs: fc.array(fc.oneof(uniform(0, 0.1), fc.constant(0)), { minLength: T, maxLength: T }),
-    }),
-  );
+const run = fc.record({ n: fc.integer({ min: 1, max: 9 }), T: fc.integer({ min: 1, max: 6 }) }).chain(({ n, T }) =>
+  fc.record({
+    p0: fc.array(value, { minLength: n, maxLength: n }),
+    grads: fc.array(fc.array(value, { minLength: n, maxLength: n }), { minLength: T, maxLength: T }),
+    lrs: fc.array(fc.oneof(uniform(0, 0.1), fc.constant(0)), { minLength: T, maxLength: T }),
+  }),
+);
 
 const adamHp = fc.record({
   // β₁ below ~1e-3 (but not 0) is left out: there torch's lerp, m − (g − m)·(1 − (1 − β₁)), loses β₁ to the
@@ -67,7 +69,12 @@ describe('adamStep / adamwStep against the naive reference', () => {
       fc.assert(
         fc.property(run, adamHp, (r, hp) => {
           const got = runAdamRule(rule, r, hp, 'float32');
-          const ref = referenceAdam(r.p0.map(Math.fround), r.grads.map((g) => g.map(Math.fround)), r.lrs, { ...hp, decoupled });
+          const ref = referenceAdam(
+            r.p0.map(Math.fround),
+            r.grads.map((g) => g.map(Math.fround)),
+            r.lrs,
+            { ...hp, decoupled },
+          );
           got.forEach((g, t) => expect(maxScaledError(g, ref[t]!)).toBeLessThan(1e-5));
         }),
         { numRuns: 100 },
@@ -78,12 +85,20 @@ describe('adamStep / adamwStep against the naive reference', () => {
   it('step 1 moves every element by lr·|g|/(|g| + eps) ≈ lr, whatever the betas (bias correction)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(uniform(1e-3, 100), fc.boolean()).map(([a, neg]) => (neg ? -a : a)), { minLength: 1, maxLength: 8 }),
+        fc.array(
+          fc.tuple(uniform(1e-3, 100), fc.boolean()).map(([a, neg]) => (neg ? -a : a)),
+          { minLength: 1, maxLength: 8 },
+        ),
         adamHp,
         uniform(1e-4, 0.1),
         (g, hp, lr) => {
           const p = new Float64Array(g.length).fill(0.5);
-          adamStep(p, Float64Array.from(g), new Float64Array(g.length), new Float64Array(g.length), 1, { ...hp, lr, weightDecay: 0, amsgrad: false });
+          adamStep(p, Float64Array.from(g), new Float64Array(g.length), new Float64Array(g.length), 1, {
+            ...hp,
+            lr,
+            weightDecay: 0,
+            amsgrad: false,
+          });
           g.forEach((gi, i) => {
             const delta = p[i]! - 0.5;
             expect(Math.sign(delta)).toBe(-Math.sign(gi));
@@ -107,7 +122,15 @@ describe('adamStep / adamwStep against the naive reference', () => {
           const withWd = { ...hp, lr, weightDecay: wd };
           const noWd = { ...hp, lr, weightDecay: 0 };
           adamStep(l2.p, g, l2.m, l2.v, k + 1, withWd, l2.mx);
-          adamStep(l2Alt.p, g.map((x, i) => x + wd * l2Alt.p[i]!), l2Alt.m, l2Alt.v, k + 1, noWd, l2Alt.mx);
+          adamStep(
+            l2Alt.p,
+            g.map((x, i) => x + wd * l2Alt.p[i]!),
+            l2Alt.m,
+            l2Alt.v,
+            k + 1,
+            noWd,
+            l2Alt.mx,
+          );
           adamwStep(dec.p, g, dec.m, dec.v, k + 1, withWd, dec.mx);
           decAlt.p.set(decAlt.p.map((x) => x * (1 - lr * wd)));
           adamStep(decAlt.p, g, decAlt.m, decAlt.v, k + 1, noWd, decAlt.mx);
@@ -136,7 +159,9 @@ describe('adamStep / adamwStep against the naive reference', () => {
     fc.assert(
       fc.property(run, adamHp, (r, hp) => {
         const mags = r.grads.map((g) => g.map(Math.abs));
-        const grads = mags.map((g, t) => g.map((x, i) => mags.slice(0, t + 1).reduce((mx, row) => Math.max(mx, row[i]!), x) * (i % 2 ? -1 : 1)));
+        const grads = mags.map((g, t) =>
+          g.map((x, i) => mags.slice(0, t + 1).reduce((mx, row) => Math.max(mx, row[i]!), x) * (i % 2 ? -1 : 1)),
+        );
         const plain = runAdamRule(adamStep, { ...r, grads }, { ...hp, weightDecay: 0, amsgrad: false }, 'float64');
         const ams = runAdamRule(adamStep, { ...r, grads }, { ...hp, weightDecay: 0, amsgrad: true }, 'float64');
         expect(ams.map((x) => Array.from(x))).toEqual(plain.map((x) => Array.from(x)));
@@ -190,7 +215,12 @@ describe('sgdStep against the naive reference', () => {
     fc.assert(
       fc.property(run, sgdHp, (r, hp) => {
         const got = runSgdRule(r, hp, 'float32');
-        const ref = referenceSgd(r.p0.map(Math.fround), r.grads.map((g) => g.map(Math.fround)), r.lrs, hp);
+        const ref = referenceSgd(
+          r.p0.map(Math.fround),
+          r.grads.map((g) => g.map(Math.fround)),
+          r.lrs,
+          hp,
+        );
         got.forEach((g, t) => expect(maxScaledError(g, ref[t]!)).toBeLessThan(1e-5));
       }),
     );
@@ -218,13 +248,22 @@ describe('sgdStep against the naive reference', () => {
   it('never writes into the gradient', () => {
     const g = Float32Array.of(1, -2, 3);
     sgdStep(new Float32Array(3), g, new Float32Array(3), true, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.1, nesterov: true });
-    adamStep(Float32Array.of(1, 1, 1), g, new Float32Array(3), new Float32Array(3), 1, { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, amsgrad: false });
+    adamStep(Float32Array.of(1, 1, 1), g, new Float32Array(3), new Float32Array(3), 1, {
+      lr: 0.1,
+      beta1: 0.9,
+      beta2: 0.99,
+      eps: 1e-8,
+      weightDecay: 0.1,
+      amsgrad: false,
+    });
     expect(Array.from(g)).toEqual([1, -2, 3]);
   });
 
   it('rejects a missing momentum buffer and mismatched lengths', () => {
     const hp = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false };
     expect(() => sgdStep(new Float32Array(2), new Float32Array(2), null, true, hp)).toThrow(/sgdStep: momentum 0.9 needs a momentumBuffer/);
-    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), new Float32Array(1), true, hp)).toThrow(/sgdStep: momentumBuffer has 1 elements but param has 2/);
+    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), new Float32Array(1), true, hp)).toThrow(
+      /sgdStep: momentumBuffer has 1 elements but param has 2/,
+    );
   });
 });

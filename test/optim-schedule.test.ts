@@ -74,8 +74,14 @@ describe('schedules', () => {
     expect(() => constant(1)(-1)).toThrow(/constant: step must be an integer >= 0, got -1/);
     expect(() => cosine(1, 5)(1.5)).toThrow(/cosine: step must be an integer >= 0, got 1.5/);
     expect(() => makeSchedule({ kind: 'exponential' } as unknown as ScheduleSpec)).toThrow(/makeSchedule: unknown kind "exponential"/);
-    expect(() => makeSchedule({ kind: 'linear', lr: 1, steps: 5, flor: 0 } as unknown as ScheduleSpec)).toThrow(/makeSchedule\("linear"\): unknown option 'flor'/);
-    expect(() => makeSchedule({ kind: 'constant', lr: '0.1' } as unknown as ScheduleSpec)).toThrow(/constant: lr must be a number, got "0.1"/);
-    expect(() => makeSchedule({ kind: 'warmup', steps: 2, then: { kind: 'cosine', lr: 1 } } as unknown as ScheduleSpec)).toThrow(/cosine: steps must be a number, got undefined/);
+    expect(() => makeSchedule({ kind: 'linear', lr: 1, steps: 5, flor: 0 } as unknown as ScheduleSpec)).toThrow(
+      /makeSchedule\("linear"\): unknown option 'flor'/,
+    );
+    expect(() => makeSchedule({ kind: 'constant', lr: '0.1' } as unknown as ScheduleSpec)).toThrow(
+      /constant: lr must be a number, got "0.1"/,
+    );
+    expect(() => makeSchedule({ kind: 'warmup', steps: 2, then: { kind: 'cosine', lr: 1 } } as unknown as ScheduleSpec)).toThrow(
+      /cosine: steps must be a number, got undefined/,
+    );
   });
 });

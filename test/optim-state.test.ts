@@ -87,7 +87,12 @@ describe('optimiser state save → load → continue', () => {
       expect(sd.get(`optim.layer.0.w.${b}`)!.shape).toEqual([3, 4]);
     }
     expect(new SGD(params, { lr: 0.1, momentum: 0.9 }).stateDict().get('optim.layer.1.w.momentum_buffer')!.shape).toEqual([5]);
-    expect([...new SGD(params, { lr: 0.1 }).stateDict().keys()]).toEqual(['optim.step', 'optim.layer.0.w.step', 'optim.layer.1.w.step', 'optim.layer.2.w.step']);
+    expect([...new SGD(params, { lr: 0.1 }).stateDict().keys()]).toEqual([
+      'optim.step',
+      'optim.layer.0.w.step',
+      'optim.layer.1.w.step',
+      'optim.layer.2.w.step',
+    ]);
   });
 });
 
@@ -108,14 +113,42 @@ describe('loadStateDict checks', () => {
   });
 
   const cases: [string, (sd: Map<string, Tensor>) => void, RegExp][] = [
-    ['a missing buffer', (sd) => sd.delete('optim.layer.1.w.exp_avg_sq'), /Adam\.loadStateDict \(run\/ckpt\.safetensors\): missing optim\.layer\.1\.w\.exp_avg_sq/],
+    [
+      'a missing buffer',
+      (sd) => sd.delete('optim.layer.1.w.exp_avg_sq'),
+      /Adam\.loadStateDict \(run\/ckpt\.safetensors\): missing optim\.layer\.1\.w\.exp_avg_sq/,
+    ],
     ['a missing global step', (sd) => sd.delete('optim.step'), /missing optim\.step/],
-    ['state of another optimiser kind', (sd) => sd.set('optim.layer.0.w.max_exp_avg_sq', new Tensor(new Float32Array(12), [3, 4])), /unexpected optim\.layer\.0\.w\.max_exp_avg_sq/],
-    ['a parameter the optimiser does not have', (sd) => sd.set('optim.layer.9.w.step', new Tensor(Float64Array.of(1), [1])), /unexpected optim\.layer\.9\.w\.step/],
-    ['a buffer of the wrong shape', (sd) => sd.set('optim.layer.0.w.exp_avg', new Tensor(new Float32Array(12), [4, 3])), /parameter 'layer\.0\.w' has shape \[3,4\] but 'optim\.layer\.0\.w\.exp_avg' has \[4,3\]/],
-    ['a fractional step count', (sd) => sd.set('optim.step', new Tensor(Float64Array.of(2.5), [1])), /'optim\.step' must be one non-negative integer, got 2\.5/],
-    ['a negative step count', (sd) => sd.set('optim.layer.2.w.step', new Tensor(Float64Array.of(-1), [1])), /'optim\.layer\.2\.w\.step' must be one non-negative integer, got -1/],
-    ['a step count of several elements', (sd) => sd.set('optim.step', new Tensor(new Float64Array(2), [2])), /'optim\.step' must be one non-negative integer, got a tensor of shape \[2\]/],
+    [
+      'state of another optimiser kind',
+      (sd) => sd.set('optim.layer.0.w.max_exp_avg_sq', new Tensor(new Float32Array(12), [3, 4])),
+      /unexpected optim\.layer\.0\.w\.max_exp_avg_sq/,
+    ],
+    [
+      'a parameter the optimiser does not have',
+      (sd) => sd.set('optim.layer.9.w.step', new Tensor(Float64Array.of(1), [1])),
+      /unexpected optim\.layer\.9\.w\.step/,
+    ],
+    [
+      'a buffer of the wrong shape',
+      (sd) => sd.set('optim.layer.0.w.exp_avg', new Tensor(new Float32Array(12), [4, 3])),
+      /parameter 'layer\.0\.w' has shape \[3,4\] but 'optim\.layer\.0\.w\.exp_avg' has \[4,3\]/,
+    ],
+    [
+      'a fractional step count',
+      (sd) => sd.set('optim.step', new Tensor(Float64Array.of(2.5), [1])),
+      /'optim\.step' must be one non-negative integer, got 2\.5/,
+    ],
+    [
+      'a negative step count',
+      (sd) => sd.set('optim.layer.2.w.step', new Tensor(Float64Array.of(-1), [1])),
+      /'optim\.layer\.2\.w\.step' must be one non-negative integer, got -1/,
+    ],
+    [
+      'a step count of several elements',
+      (sd) => sd.set('optim.step', new Tensor(new Float64Array(2), [2])),
+      /'optim\.step' must be one non-negative integer, got a tensor of shape \[2\]/,
+    ],
   ];
   for (const [what, corrupt, message] of cases) {
     it(`rejects ${what}, naming the key, and changes nothing`, () => {

@@ -22,7 +22,9 @@ describe('parity: cells against the PyTorch fixtures (float32 engine)', () => {
 
   const extra = process.env['MLSTM_EXTRA_FIXTURES'];
   if (extra) {
-    for (const file of readdirSync(extra).filter((f) => f.endsWith('.safetensors')).sort()) {
+    for (const file of readdirSync(extra)
+      .filter((f) => f.endsWith('.safetensors'))
+      .sort()) {
       const name = file.slice(0, -'.safetensors'.length);
       const fixture = loadFixture(name, extra);
       if (!isCellFixture(fixture)) continue; // charlm cases belong to the model/optimiser parity

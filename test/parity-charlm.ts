@@ -13,7 +13,8 @@ const CONFIG_KEYS = ['steps', 'batch', 'vocab', 'embed', 'hidden', 'layers', 'op
 
 function positiveInt(f: Fixture, key: string): number {
   const v = f.config[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`parity ${f.name}: config.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new Error(`parity ${f.name}: config.${key} must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -41,7 +42,8 @@ export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32'): Par
   }
   const rec = new ParityRecorder({ ...fixture, tensors, ints });
   const unknown = Object.keys(fixture.config).filter((k) => !CONFIG_KEYS.includes(k));
-  if (unknown.length) rec.checks.push({ key: 'config', relativeError: NaN, tolerance: 0, ok: false, note: `unknown config key(s) ${unknown.join(', ')}` });
+  if (unknown.length)
+    rec.checks.push({ key: 'config', relativeError: NaN, tolerance: 0, ok: false, note: `unknown config key(s) ${unknown.join(', ')}` });
   const T = positiveInt(fixture, 'steps');
   const B = positiveInt(fixture, 'batch');
   const updates = positiveInt(fixture, 'updates');
@@ -49,7 +51,14 @@ export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32'): Par
   if (typeof clip !== 'number' || !(clip > 0)) throw new Error(`parity ${fixture.name}: config.clip_norm must be a positive number`);
 
   const model = new CharLM(
-    { cell: 'mlstm', weightNorm: false, vocab: positiveInt(fixture, 'vocab'), embed: positiveInt(fixture, 'embed'), hidden: positiveInt(fixture, 'hidden'), layers: positiveInt(fixture, 'layers') },
+    {
+      cell: 'mlstm',
+      weightNorm: false,
+      vocab: positiveInt(fixture, 'vocab'),
+      embed: positiveInt(fixture, 'embed'),
+      hidden: positiveInt(fixture, 'hidden'),
+      layers: positiveInt(fixture, 'layers'),
+    },
     { rng: new Rng(0), dtype },
   );
   const params = model.namedParameters();
@@ -73,7 +82,10 @@ export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32'): Par
       rec.compare('out.loss', new Tensor(Float64Array.from(loss.value.data), [1]), FORWARD_TOLERANCE);
       for (const [n, p] of params) rec.compare(`grad.${n}`, p.grad, GRADIENT_TOLERANCE);
     }
-    const norm = clipGradNorm(params.map(([, p]) => p), clip);
+    const norm = clipGradNorm(
+      params.map(([, p]) => p),
+      clip,
+    );
     rec.compare(`step${s}.grad_norm`, new Tensor(Float64Array.of(norm), [1]), GRADIENT_TOLERANCE);
     opt.step();
     for (const [n, p] of params) {

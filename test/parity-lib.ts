@@ -100,10 +100,23 @@ export class ParityRecorder {
   compare(key: string, actual: Tensor | null, tolerance: number): void {
     const ref = this.fixture.tensors.get(key);
     this.used.add(key);
-    if (!ref) return void this.checks.push({ key, relativeError: Infinity, tolerance, ok: false, note: 'expected tensor missing from the fixture' });
+    if (!ref)
+      return void this.checks.push({
+        key,
+        relativeError: Infinity,
+        tolerance,
+        ok: false,
+        note: 'expected tensor missing from the fixture',
+      });
     if (actual === null) actual = new Tensor(new Float64Array(ref.size), ref.shape);
     if (!shapesEqual(actual.shape, ref.shape)) {
-      return void this.checks.push({ key, relativeError: Infinity, tolerance, ok: false, note: `shape ${formatShape(actual.shape)} vs ${formatShape(ref.shape)}` });
+      return void this.checks.push({
+        key,
+        relativeError: Infinity,
+        tolerance,
+        ok: false,
+        note: `shape ${formatShape(actual.shape)} vs ${formatShape(ref.shape)}`,
+      });
     }
     const e = relativeError(actual.data, ref.data);
     this.checks.push({ key, relativeError: e, tolerance, ok: e <= tolerance });
@@ -115,7 +128,13 @@ export class ParityRecorder {
    */
   compareValues(key: string, actual: ArrayLike<number>, ref: ArrayLike<number>, tolerance: number): void {
     if (actual.length !== ref.length) {
-      return void this.checks.push({ key, relativeError: Infinity, tolerance, ok: false, note: `${actual.length} values vs ${ref.length} expected` });
+      return void this.checks.push({
+        key,
+        relativeError: Infinity,
+        tolerance,
+        ok: false,
+        note: `${actual.length} values vs ${ref.length} expected`,
+      });
     }
     const e = relativeError(actual, ref);
     this.checks.push({ key, relativeError: e, tolerance, ok: e <= tolerance });
@@ -127,13 +146,20 @@ export class ParityRecorder {
    */
   finish(alsoUsed: readonly string[] = []): ParityReport {
     for (const key of alsoUsed) {
-      if (!this.has(key)) this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'claimed as used but not in the fixture' });
+      if (!this.has(key))
+        this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'claimed as used but not in the fixture' });
       this.used.add(key);
     }
     for (const key of [...this.fixture.tensors.keys(), ...this.fixture.ints.keys()]) {
-      if (!this.used.has(key)) this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'key not understood by the harness' });
+      if (!this.used.has(key))
+        this.checks.push({ key, relativeError: NaN, tolerance: 0, ok: false, note: 'key not understood by the harness' });
     }
-    return { name: this.fixture.name, kind: this.fixture.kind, checks: this.checks, ok: this.checks.length > 0 && this.checks.every((c) => c.ok) };
+    return {
+      name: this.fixture.name,
+      kind: this.fixture.kind,
+      checks: this.checks,
+      ok: this.checks.length > 0 && this.checks.every((c) => c.ok),
+    };
   }
 }
 
@@ -150,7 +176,8 @@ export function isCellFixture(fixture: Fixture): boolean {
 
 function configInt(fixture: Fixture, key: string): number {
   const v = fixture.config[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`parity ${fixture.name}: config.${key} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new Error(`parity ${fixture.name}: config.${key} must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -168,7 +195,13 @@ export function runCellParity(fixture: Fixture, dtype: DType = 'float32'): Parit
   }
   const hasC = spec.cell !== 'mrnn';
   const H = configInt(fixture, 'hidden');
-  const cell = createCell(spec.cell, { inputSize: configInt(fixture, 'input'), hiddenSize: H, rng: new Rng(0), dtype, weightNorm: spec.weightNorm });
+  const cell = createCell(spec.cell, {
+    inputSize: configInt(fixture, 'input'),
+    hiddenSize: H,
+    rng: new Rng(0),
+    dtype,
+    weightNorm: spec.weightNorm,
+  });
   const params = cell.namedParameters();
   cell.loadStateDict(new Map(params.map(([n]) => [n, rec.input(n)])), { strict: true, source: fixture.name });
 
@@ -207,7 +240,9 @@ export function runCellParity(fixture: Fixture, dtype: DType = 'float32'): Parit
 /** The worst check of each tolerance class, for one printed line per case. */
 export function summarize(report: ParityReport): string {
   const worst = (tol: number): ParityCheck | undefined =>
-    report.checks.filter((c) => c.tolerance === tol).reduce<ParityCheck | undefined>((w, c) => (!w || !(c.relativeError <= w.relativeError) ? c : w), undefined);
+    report.checks
+      .filter((c) => c.tolerance === tol)
+      .reduce<ParityCheck | undefined>((w, c) => (!w || !(c.relativeError <= w.relativeError) ? c : w), undefined);
   const f = worst(FORWARD_TOLERANCE);
   const g = worst(GRADIENT_TOLERANCE);
   const fmt = (c: ParityCheck | undefined): string => (c ? `${c.relativeError.toExponential(2)} (${c.key})` : '-');

@@ -25,7 +25,12 @@ function runCase(fixture: Fixture): ParityReport {
   };
 }
 
-const files = existsSync(dir) && statSync(dir).isDirectory() ? readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort() : [];
+const files =
+  existsSync(dir) && statSync(dir).isDirectory()
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.safetensors'))
+        .sort()
+    : [];
 
 describe(`parity against the PyTorch float64 fixtures in ${dir}`, () => {
   it('the folder holds at least one case', () => {
@@ -59,7 +64,11 @@ describe('the parity suite fails when it should', () => {
   });
 
   it('a perturbed loss, gradient or grad norm fails', () => {
-    for (const [key, rel] of [['out.loss', 1e-4], ['grad.head.weight', 1e-2], ['step1.grad_norm', 1e-2]] as const) {
+    for (const [key, rel] of [
+      ['out.loss', 1e-4],
+      ['grad.head.weight', 1e-2],
+      ['step1.grad_norm', 1e-2],
+    ] as const) {
       const fixture = loadFixture('charlm_adamw_2layer', local);
       const t = fixture.tensors.get(key)!;
       let norm = 0;

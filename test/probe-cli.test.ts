@@ -88,7 +88,20 @@ describe('mlstm probe', () => {
   });
 
   it('fits the n-gram baseline with --ngrams and names the top n-gram', async () => {
-    const r = await invoke(runProbe, ['--ngrams', '2', '--buckets', '4096', '--train', trainTsv, '--test', testTsv, '--l1', '0.01', '--top', '1']);
+    const r = await invoke(runProbe, [
+      '--ngrams',
+      '2',
+      '--buckets',
+      '4096',
+      '--train',
+      trainTsv,
+      '--test',
+      testTsv,
+      '--l1',
+      '0.01',
+      '--top',
+      '1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^accuracy 1\.0000$/m);
     expect(r.stdout).toMatch(/^ {2}unit +\d+ {2}\d+\.\d{4} {2}with x {2}"x"$/m);
@@ -111,7 +124,11 @@ describe('mlstm probe', () => {
   }
 
   it('usage error, exit 2: --svg-unit beyond the model', async () => {
-    expectOneLineError(await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--svg', join(dir, 's.svg'), '--svg-unit', '5']), 2, /--svg-unit 5 is out of range: the model has 5 units/);
+    expectOneLineError(
+      await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--svg', join(dir, 's.svg'), '--svg-unit', '5']),
+      2,
+      /--svg-unit 5 is out of range: the model has 5 units/,
+    );
   });
 
   it('warns about test labels the training texts lack, and counts them as errors', async () => {
@@ -126,20 +143,36 @@ describe('mlstm probe', () => {
   it('a bad TSV line is one line naming the file and line number, exit 1', async () => {
     const bad = join(dir, 'bad.tsv');
     writeFileSync(bad, 'with x\tabc x\nwithout\tabc\nthis line has no tab\n');
-    expectOneLineError(await invoke(runProbe, [ckpt, '--train', bad, '--test', testTsv]), 1, new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 3: no tab`));
+    expectOneLineError(
+      await invoke(runProbe, [ckpt, '--train', bad, '--test', testTsv]),
+      1,
+      new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 3: no tab`),
+    );
   });
 
   it('a character outside the model vocabulary names the line and offset, exit 1', async () => {
     const bad = join(dir, 'badchar.tsv');
     writeFileSync(bad, 'with x\tabc x\nwithout\tab Q\n');
-    expectOneLineError(await invoke(runProbe, [ckpt, '--train', bad, '--test', testTsv]), 1, /badchar.tsv: line 2: character 'Q' \(U\+0051\) at offset 3 of the text is not in the model's vocabulary/);
+    expectOneLineError(
+      await invoke(runProbe, [ckpt, '--train', bad, '--test', testTsv]),
+      1,
+      /badchar.tsv: line 2: character 'Q' \(U\+0051\) at offset 3 of the text is not in the model's vocabulary/,
+    );
   });
 
   it('a missing file and a single-class training set are one-line errors, exit 1', async () => {
-    expectOneLineError(await invoke(runProbe, [ckpt, '--train', join(dir, 'nope.tsv'), '--test', testTsv]), 1, /cannot read --train '.*nope.tsv': no such file/);
+    expectOneLineError(
+      await invoke(runProbe, [ckpt, '--train', join(dir, 'nope.tsv'), '--test', testTsv]),
+      1,
+      /cannot read --train '.*nope.tsv': no such file/,
+    );
     const one = join(dir, 'one.tsv');
     writeFileSync(one, 'a\tabc\na\tdef\n');
-    expectOneLineError(await invoke(runProbe, [ckpt, '--train', one, '--test', testTsv, '--l1', '0.1']), 1, /--train '.*one.tsv': fitProbe: the training labels hold 1 class/);
+    expectOneLineError(
+      await invoke(runProbe, [ckpt, '--train', one, '--test', testTsv, '--l1', '0.1']),
+      1,
+      /--train '.*one.tsv': fitProbe: the training labels hold 1 class/,
+    );
   });
 });
 

@@ -10,7 +10,10 @@ export function xCounterModel(seed: number): { model: CharLM; codec: TextCodec }
   const vocab = buildCharVocabulary(ALPHABET);
   const codec = new TextCodec(vocab);
   const H = 5;
-  const model = new CharLM({ cell: 'mlstm', weightNorm: false, vocab: ALPHABET.length, embed: 3, hidden: H, layers: 1 }, { rng: new Rng(seed) });
+  const model = new CharLM(
+    { cell: 'mlstm', weightNorm: false, vocab: ALPHABET.length, embed: 3, hidden: H, layers: 1 },
+    { rng: new Rng(seed) },
+  );
   const p = new Map(model.namedParameters());
   const x = codec.encode('x')[0]!;
   const embed = p.get('embed.weight')!.value.data; // [V,E]

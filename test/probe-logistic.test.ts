@@ -12,7 +12,7 @@ function randomProblem(seed: number, n: number, d: number): { x: Float64Array; y
   for (let i = 0; i < x.length; i++) x[i] = rng.normal() * (1 + (i % d)) * 0.5 + (i % d === 0 ? 1 : 0);
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const z = 1.5 * x[i * d]! - x[i * d + 1 % d]! + 0.3;
+    const z = 1.5 * x[i * d]! - x[i * d + (1 % d)]! + 0.3;
     y[i] = rng.uniform() < sigmoid(z) ? 1 : 0;
   }
   if (y.every((v) => v === y[0])) y[0] = 1 - y[0]!;
@@ -91,20 +91,26 @@ function coordinateDescent(x: Float64Array, y: Float64Array, n: number, d: numbe
 describe.each(['cd', 'fista'] as const)('fitL1Logistic, solver %s', (solver) => {
   it('meets the KKT conditions to 1e-6 on random problems (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1e6 }), fc.integer({ min: 8, max: 60 }), fc.integer({ min: 1, max: 7 }), fc.double({ min: 0.02, max: 1.2, noNaN: true }), (seed, n, d, frac) => {
-        const { x, y } = randomProblem(seed, n, d);
-        const X = new DenseMatrix(x, n, d);
-        const lambda = frac * lambdaMax(X, y);
-        const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-9, maxIterations: 200000, solver });
-        const { gw, gb } = gradient(x, y, n, d, fit.weights, fit.bias);
-        expect(Math.abs(gb)).toBeLessThan(1e-6);
-        for (let j = 0; j < d; j++) {
-          const wj = fit.weights[j]!;
-          if (wj === 0) expect(Math.abs(gw[j]!)).toBeLessThanOrEqual(lambda + 1e-6);
-          else expect(Math.abs(gw[j]! + lambda * Math.sign(wj))).toBeLessThan(1e-6);
-        }
-        if (frac >= 1) expect(Array.from(fit.weights).every((v) => v === 0)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.integer({ min: 8, max: 60 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.double({ min: 0.02, max: 1.2, noNaN: true }),
+        (seed, n, d, frac) => {
+          const { x, y } = randomProblem(seed, n, d);
+          const X = new DenseMatrix(x, n, d);
+          const lambda = frac * lambdaMax(X, y);
+          const fit = fitL1Logistic(X, y, { lambda, tolerance: 1e-9, maxIterations: 200000, solver });
+          const { gw, gb } = gradient(x, y, n, d, fit.weights, fit.bias);
+          expect(Math.abs(gb)).toBeLessThan(1e-6);
+          for (let j = 0; j < d; j++) {
+            const wj = fit.weights[j]!;
+            if (wj === 0) expect(Math.abs(gw[j]!)).toBeLessThanOrEqual(lambda + 1e-6);
+            else expect(Math.abs(gw[j]! + lambda * Math.sign(wj))).toBeLessThan(1e-6);
+          }
+          if (frac >= 1) expect(Array.from(fit.weights).every((v) => v === 0)).toBe(true);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -185,7 +191,9 @@ describe.each(['cd', 'fista'] as const)('fitL1Logistic, solver %s', (solver) => 
     expect(() => fitL1Logistic(X, [0], { lambda: 0.1, solver })).toThrow(/1 targets for a matrix of 2 rows/);
     expect(() => fitL1Logistic(X, [0, 1], { lambda: -1, solver })).toThrow(/lambda must be a finite number ≥ 0/);
     expect(() => fitL1Logistic(X, [0, 1], { lambda: NaN, solver })).toThrow(/lambda/);
-    expect(() => fitL1Logistic(X, [0, 1], { lambda: 0.1, solver, initial: { weights: new Float64Array(3), bias: 0 } })).toThrow(/initial weights have length 3, expected 2/);
+    expect(() => fitL1Logistic(X, [0, 1], { lambda: 0.1, solver, initial: { weights: new Float64Array(3), bias: 0 } })).toThrow(
+      /initial weights have length 3, expected 2/,
+    );
   });
 
   it('warm starts from another solution reach the same optimum', () => {
@@ -194,7 +202,12 @@ describe.each(['cd', 'fista'] as const)('fitL1Logistic, solver %s', (solver) => 
     const lmax = lambdaMax(X, y);
     const cold = fitL1Logistic(X, y, { lambda: 0.05 * lmax, tolerance: 1e-10, solver });
     const start = fitL1Logistic(X, y, { lambda: 0.5 * lmax, tolerance: 1e-10, solver });
-    const warm = fitL1Logistic(X, y, { lambda: 0.05 * lmax, tolerance: 1e-10, solver, initial: { weights: start.weights, bias: start.bias } });
+    const warm = fitL1Logistic(X, y, {
+      lambda: 0.05 * lmax,
+      tolerance: 1e-10,
+      solver,
+      initial: { weights: start.weights, bias: start.bias },
+    });
     for (let j = 0; j < 6; j++) expect(warm.weights[j]).toBeCloseTo(cold.weights[j]!, 7);
     expect(warm.bias).toBeCloseTo(cold.bias, 7);
   });
@@ -249,12 +262,13 @@ describe('fitL1Logistic: the two solvers', () => {
   });
 
   it('names an unknown solver', () => {
-    expect(() => fitL1Logistic(new DenseMatrix(new Float64Array(2), 2, 1), [0, 1], { lambda: 0.1, solver: 'sgd' as 'cd' })).toThrow(/solver must be 'auto', 'cd' or 'fista', got "sgd"/);
+    expect(() => fitL1Logistic(new DenseMatrix(new Float64Array(2), 2, 1), [0, 1], { lambda: 0.1, solver: 'sgd' as 'cd' })).toThrow(
+      /solver must be 'auto', 'cd' or 'fista', got "sgd"/,
+    );
   });
 });
 
 describe('numerics', () => {
-
   it('softplus and sigmoid are stable at extreme arguments', () => {
     expect(softplus(1000)).toBe(1000);
     expect(softplus(-1000)).toBe(0);

@@ -24,11 +24,28 @@ describe('planted signal through a hand-wired mLSTM', () => {
     };
     const xTrain = features(train);
     const xTest = features(test);
-    const fit = fitProbe(xTrain, train.map((r) => r.label));
-    expect(accuracy(predict(fit.probe, xTest), test.map((r) => r.label))).toBe(1);
+    const fit = fitProbe(
+      xTrain,
+      train.map((r) => r.label),
+    );
+    expect(
+      accuracy(
+        predict(fit.probe, xTest),
+        test.map((r) => r.label),
+      ),
+    ).toBe(1);
     expect(topUnits(fit.probe, 1)[0]).toMatchObject({ unit: 0, class: 'with x' });
     const { classes, targets } = encodeLabels(train.map((r) => r.label));
-    const single = bestSingleUnit(xTrain, targets, xTest, encodeLabels(test.map((r) => r.label), classes).targets, 2);
+    const single = bestSingleUnit(
+      xTrain,
+      targets,
+      xTest,
+      encodeLabels(
+        test.map((r) => r.label),
+        classes,
+      ).targets,
+      2,
+    );
     expect(single.unit).toBe(0);
     expect(single.testAccuracy).toBe(1);
     // The threshold sits between "no x" (c ≈ 0) and "one x" (c ≈ 1).

@@ -121,7 +121,9 @@ describe('fitProbe: more than two classes (one-vs-rest)', () => {
   it('names a test label the probe has never seen', () => {
     const train = plantedFeatures(8, 40, 3, 0, 3);
     const fit = fitProbe(train.x, train.labels, { lambda: 0.01 });
-    expect(() => encodeLabels(['neg', 'maybe'], fit.probe.classes)).toThrow(/label "maybe" of row 1 is not one of the probe's classes \["neg","pos"\]/);
+    expect(() => encodeLabels(['neg', 'maybe'], fit.probe.classes)).toThrow(
+      /label "maybe" of row 1 is not one of the probe's classes \["neg","pos"\]/,
+    );
   });
 
   it('refuses a single class', () => {

@@ -167,7 +167,8 @@ describe('fused recurrent ops: workspace buffers (Tape.workspace) are reused onl
           const both = new Tape();
           const a = build(both, sizes);
           const b = build(both, other);
-          const outA = pack(both, ...a.outputs), outB = pack(both, ...b.outputs);
+          const outA = pack(both, ...a.outputs),
+            outB = pack(both, ...b.outputs);
           both.backward(outA, randn(new Rng(sizes.seed ^ 0x5eed), [outA.size]), { retainGraph: true });
           expect(gradsOf(a.leaves)).toEqual(fresh1);
           for (const v of [outA, ...a.outputs]) v.zeroGrad(); // so the second sweep does not run a's nodes again
@@ -192,7 +193,8 @@ describe('fused recurrent ops: loop weights are released (Backend.releaseB) when
       fc.assert(
         fc.property(cellSizesArb, (sizes) => {
           const live = new Set<PreparedB>();
-          let prepared = 0, released = 0;
+          let prepared = 0,
+            released = 0;
           const counting: Backend = {
             name: 'counting',
             gemm: (args) => {

@@ -15,10 +15,22 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'web'].map((d) => join(ROOT, 'src', d));
+const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'web'].map((d) =>
+  join(ROOT, 'src', d),
+);
 
 /** Globals that exist in Node but not in browsers or workers. */
-const NODE_GLOBALS = new Set(['process', 'Buffer', 'require', '__dirname', '__filename', 'global', 'setImmediate', 'clearImmediate', 'NodeJS']);
+const NODE_GLOBALS = new Set([
+  'process',
+  'Buffer',
+  'require',
+  '__dirname',
+  '__filename',
+  'global',
+  'setImmediate',
+  'clearImmediate',
+  'NodeJS',
+]);
 const BUILTINS = new Set(builtinModules.flatMap((m) => [m, m.split('/')[0]!]));
 
 interface Finding {
@@ -33,8 +45,17 @@ function isNodeModuleSpecifier(spec: string): boolean {
 /** Is this identifier a name being declared or a property name, rather than a reference to a global? */
 function isNotAReference(id: ts.Identifier): boolean {
   const p = id.parent;
-  if ((ts.isPropertyAccessExpression(p) || ts.isQualifiedName(p)) && (ts.isPropertyAccessExpression(p) ? p.name : p.right) === id) return true;
-  if ((ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p) || ts.isPropertySignature(p) || ts.isMethodDeclaration(p) || ts.isMethodSignature(p)) && p.name === id) return true;
+  if ((ts.isPropertyAccessExpression(p) || ts.isQualifiedName(p)) && (ts.isPropertyAccessExpression(p) ? p.name : p.right) === id)
+    return true;
+  if (
+    (ts.isPropertyAssignment(p) ||
+      ts.isPropertyDeclaration(p) ||
+      ts.isPropertySignature(p) ||
+      ts.isMethodDeclaration(p) ||
+      ts.isMethodSignature(p)) &&
+    p.name === id
+  )
+    return true;
   if ((ts.isGetAccessorDeclaration(p) || ts.isSetAccessorDeclaration(p) || ts.isEnumMember(p)) && p.name === id) return true;
   if (ts.isBindingElement(p) && p.propertyName === id) return true;
   if (ts.isImportSpecifier(p) || ts.isExportSpecifier(p)) return true;
@@ -47,7 +68,11 @@ function declaredNames(source: ts.SourceFile): Set<string> {
   const names = new Set<string>();
   const visit = (node: ts.Node): void => {
     if (
-      (ts.isVariableDeclaration(node) || ts.isParameter(node) || ts.isFunctionDeclaration(node) || ts.isClassDeclaration(node) || ts.isBindingElement(node)) &&
+      (ts.isVariableDeclaration(node) ||
+        ts.isParameter(node) ||
+        ts.isFunctionDeclaration(node) ||
+        ts.isClassDeclaration(node) ||
+        ts.isBindingElement(node)) &&
       node.name &&
       ts.isIdentifier(node.name)
     ) {
@@ -81,7 +106,11 @@ export function findNodeDependencies(fileName: string, text: string, allowedRoot
     }
   };
   const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       checkSpecifier(node, node.moduleSpecifier.text);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       findings.push({ line: lineOf(node), what: 'uses import = require(…)' });
@@ -91,7 +120,12 @@ export function findNodeDependencies(fileName: string, text: string, allowedRoot
       else findings.push({ line: lineOf(node), what: 'uses a dynamic import() of a computed specifier' });
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       checkSpecifier(node, node.argument.literal.text);
-    } else if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'globalThis' && NODE_GLOBALS.has(node.name.text)) {
+    } else if (
+      ts.isPropertyAccessExpression(node) &&
+      ts.isIdentifier(node.expression) &&
+      node.expression.text === 'globalThis' &&
+      NODE_GLOBALS.has(node.name.text)
+    ) {
       findings.push({ line: lineOf(node), what: `uses the Node global 'globalThis.${node.name.text}'` });
     } else if (ts.isIdentifier(node) && NODE_GLOBALS.has(node.text) && !own.has(node.text) && !isNotAReference(node)) {
       findings.push({ line: lineOf(node), what: `uses the Node global '${node.text}'` });
@@ -174,7 +208,11 @@ describe('the runtime-neutral layers', () => {
   const files = NEUTRAL_DIRS.flatMap((d) => sourceFiles(d));
 
   it('are present (the scan below is not vacuous)', () => {
-    for (const dir of NEUTRAL_DIRS) expect(files.some((f) => f.startsWith(dir + sep)), relative(ROOT, dir)).toBe(true);
+    for (const dir of NEUTRAL_DIRS)
+      expect(
+        files.some((f) => f.startsWith(dir + sep)),
+        relative(ROOT, dir),
+      ).toBe(true);
   });
 
   it('import nothing from Node and use no Node global', () => {

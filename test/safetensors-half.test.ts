@@ -72,7 +72,9 @@ describe.each(['F16', 'BF16'] as const)('%s', (kind) => {
       }
     }
     const encoded = encodeValues(kind, inputs);
-    const mismatches = encoded.flatMap((h, i) => (h === expected[i] ? [] : [`${inputs[i]} → 0x${h.toString(16)}, want 0x${expected[i]!.toString(16)}`]));
+    const mismatches = encoded.flatMap((h, i) =>
+      h === expected[i] ? [] : [`${inputs[i]} → 0x${h.toString(16)}, want 0x${expected[i]!.toString(16)}`],
+    );
     expect(mismatches.slice(0, 5)).toEqual([]);
   });
 

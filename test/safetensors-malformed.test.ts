@@ -33,7 +33,11 @@ describe('decodeSafetensors: malformed files', () => {
     ['header not starting with {', rawFile(' {}'), /must start with '\{' at byte 8 \(found byte 0x20\)/],
     ['header is an array', rawFile('[]'), /must start with '\{'/],
     ['invalid JSON', rawFile('{"w": {"dtype": "F32",}}'), /header is not valid JSON: .* at header character 22/],
-    ['trailing garbage after JSON', rawFile('{} x'), /header is not valid JSON: unexpected content after the JSON value at header character 3/],
+    [
+      'trailing garbage after JSON',
+      rawFile('{} x'),
+      /header is not valid JSON: unexpected content after the JSON value at header character 3/,
+    ],
     ['entry not an object', rawFile({ w: 3 }), /tensor "w": entry is a number, not an object/],
     ['missing dtype', rawFile({ w: { shape: [], data_offsets: [0, 0] } }), /tensor "w": missing "dtype"/],
     ['missing shape', rawFile({ w: { dtype: 'F32', data_offsets: [0, 0] } }), /tensor "w": missing "shape"/],
@@ -42,27 +46,83 @@ describe('decodeSafetensors: malformed files', () => {
     ['unknown dtype', rawFile({ w: entry('F8_E4M3', [1], [0, 1]) }, [0]), /tensor "w": unsupported dtype "F8_E4M3" \(supported: /],
     ['lower-case dtype', rawFile({ w: entry('f32', [1], [0, 4]) }, [0, 0, 0, 0]), /tensor "w": unsupported dtype "f32"/],
     ['shape not an array', rawFile({ w: entry('F32', '1', [0, 4]) }, [0, 0, 0, 0]), /tensor "w": "shape" is a string, not an array/],
-    ['negative dim', rawFile({ w: entry('F32', [1, -2], [0, 0]) }), /tensor "w": shape \[1,-2\] has dimension 1 = -2; dimensions must be non-negative integers/],
+    [
+      'negative dim',
+      rawFile({ w: entry('F32', [1, -2], [0, 0]) }),
+      /tensor "w": shape \[1,-2\] has dimension 1 = -2; dimensions must be non-negative integers/,
+    ],
     ['fractional dim', rawFile({ w: entry('F32', [1.5], [0, 0]) }), /tensor "w": shape \[1.5\] has dimension 0 = 1.5/],
     ['string dim', rawFile({ w: entry('F32', ['2'], [0, 8]) }, new Array(8).fill(0)), /tensor "w": shape \["2"\] has dimension 0 = "2"/],
-    ['dim beyond 2^53', rawFile('{"w":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,0]}}'), /tensor "w": shape .* has dimension 0/],
-    ['one offset', rawFile({ w: entry('F32', [], [0]) }), /tensor "w": "data_offsets" must be an array \[begin, end\] of two integers \(found 1 items\)/],
+    [
+      'dim beyond 2^53',
+      rawFile('{"w":{"dtype":"U8","shape":[9007199254740993],"data_offsets":[0,0]}}'),
+      /tensor "w": shape .* has dimension 0/,
+    ],
+    [
+      'one offset',
+      rawFile({ w: entry('F32', [], [0]) }),
+      /tensor "w": "data_offsets" must be an array \[begin, end\] of two integers \(found 1 items\)/,
+    ],
     ['offsets an object', rawFile({ w: entry('F32', [], { a: 0 }) }), /tensor "w": "data_offsets" must be .* \(found an object\)/],
-    ['fractional offset', rawFile({ w: entry('U8', [1], [0, 1.5]) }, [0, 0]), /tensor "w": data_offsets \[0,1.5\] must be non-negative integers/],
+    [
+      'fractional offset',
+      rawFile({ w: entry('U8', [1], [0, 1.5]) }, [0, 0]),
+      /tensor "w": data_offsets \[0,1.5\] must be non-negative integers/,
+    ],
     ['negative offset', rawFile({ w: entry('U8', [1], [-1, 0]) }, [0]), /tensor "w": data_offsets \[-1,0\] must be non-negative integers/],
     ['begin > end', rawFile({ w: entry('U8', [0], [4, 0]) }, [0, 0, 0, 0]), /tensor "w": data_offsets \[4,0\] have begin > end/],
-    ['end past the buffer', rawFile({ w: entry('F32', [2], [0, 8]) }, [0, 0, 0, 0]), /tensor "w": data_offsets \[0,8\] end past the data buffer, which holds 4 bytes \(file offset \d+ > file size \d+\)/],
-    ['size mismatch', rawFile({ w: entry('F32', [3], [0, 8]) }, new Array(8).fill(0)), /tensor "w": data_offsets \[0,8\] hold 8 bytes but shape \[3\] of F32 \(4 bytes each\) needs 12/],
-    ['overflowing shape', rawFile({ w: entry('F64', [2 ** 40, 2 ** 40, 2 ** 40], [0, 8]) }, new Array(8).fill(0)), /tensor "w": .* hold 8 bytes but shape .* needs more than 9007199254740991/],
-    ['overlap', rawFile({ a: entry('U8', [4], [0, 4]), b: entry('U8', [4], [2, 6]) }, new Array(6).fill(0)), /tensors "a" \(data_offsets \[0,4\]\) and "b" \(data_offsets \[2,6\]\) overlap/],
-    ['same range twice', rawFile({ a: entry('U8', [2], [0, 2]), b: entry('U8', [2], [0, 2]) }, [0, 0]), /tensors "a" .* and "b" .* overlap/],
-    ['hole', rawFile({ a: entry('U8', [2], [0, 2]), b: entry('U8', [2], [3, 5]) }, new Array(5).fill(0)), /data bytes \[2,3\) \(file offset \d+\) before tensor "b" belong to no tensor/],
-    ['trailing bytes', rawFile({ a: entry('U8', [2], [0, 2]) }, [0, 0, 9]), /1 trailing bytes after the last tensor \(data offset 2, file offset \d+\)/],
+    [
+      'end past the buffer',
+      rawFile({ w: entry('F32', [2], [0, 8]) }, [0, 0, 0, 0]),
+      /tensor "w": data_offsets \[0,8\] end past the data buffer, which holds 4 bytes \(file offset \d+ > file size \d+\)/,
+    ],
+    [
+      'size mismatch',
+      rawFile({ w: entry('F32', [3], [0, 8]) }, new Array(8).fill(0)),
+      /tensor "w": data_offsets \[0,8\] hold 8 bytes but shape \[3\] of F32 \(4 bytes each\) needs 12/,
+    ],
+    [
+      'overflowing shape',
+      rawFile({ w: entry('F64', [2 ** 40, 2 ** 40, 2 ** 40], [0, 8]) }, new Array(8).fill(0)),
+      /tensor "w": .* hold 8 bytes but shape .* needs more than 9007199254740991/,
+    ],
+    [
+      'overlap',
+      rawFile({ a: entry('U8', [4], [0, 4]), b: entry('U8', [4], [2, 6]) }, new Array(6).fill(0)),
+      /tensors "a" \(data_offsets \[0,4\]\) and "b" \(data_offsets \[2,6\]\) overlap/,
+    ],
+    [
+      'same range twice',
+      rawFile({ a: entry('U8', [2], [0, 2]), b: entry('U8', [2], [0, 2]) }, [0, 0]),
+      /tensors "a" .* and "b" .* overlap/,
+    ],
+    [
+      'hole',
+      rawFile({ a: entry('U8', [2], [0, 2]), b: entry('U8', [2], [3, 5]) }, new Array(5).fill(0)),
+      /data bytes \[2,3\) \(file offset \d+\) before tensor "b" belong to no tensor/,
+    ],
+    [
+      'trailing bytes',
+      rawFile({ a: entry('U8', [2], [0, 2]) }, [0, 0, 9]),
+      /1 trailing bytes after the last tensor \(data offset 2, file offset \d+\)/,
+    ],
     ['metadata not an object', rawFile({ __metadata__: ['x'] }), /"__metadata__" is an array, not an object of strings/],
-    ['metadata value not a string', rawFile({ __metadata__: { step: 3 } }), /"__metadata__" value for key "step" is a number, not a string/],
-    ['duplicate tensor name', rawFile('{"w":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"w":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'), /header has the key "w" twice \(at header character 53\); names must be unique/],
+    [
+      'metadata value not a string',
+      rawFile({ __metadata__: { step: 3 } }),
+      /"__metadata__" value for key "step" is a number, not a string/,
+    ],
+    [
+      'duplicate tensor name',
+      rawFile('{"w":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"w":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'),
+      /header has the key "w" twice \(at header character 53\); names must be unique/,
+    ],
     ['duplicate field', rawFile('{"w":{"dtype":"U8","dtype":"I8","shape":[0],"data_offsets":[0,0]}}'), /header has the key "dtype" twice/],
-    ['deep nesting', rawFile(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), /header is not valid JSON: nesting deeper than 64 levels/],
+    [
+      'deep nesting',
+      rawFile(`{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
+      /header is not valid JSON: nesting deeper than 64 levels/,
+    ],
   ];
 
   it.each(cases)('%s', (_label, bytes, message) => {
@@ -78,7 +138,8 @@ describe('decodeSafetensors: malformed files', () => {
   });
 
   it('names the source in every message when given', () => {
-    for (const [, bytes] of cases) expect(decodeError(bytes, 'ckpt/model.safetensors').message).toMatch(/^decodeSafetensors: ckpt\/model.safetensors: /);
+    for (const [, bytes] of cases)
+      expect(decodeError(bytes, 'ckpt/model.safetensors').message).toMatch(/^decodeSafetensors: ckpt\/model.safetensors: /);
   });
 
   it('rejects non-byte input with a SafetensorsError', () => {
@@ -115,7 +176,16 @@ const smallTensorArb: fc.Arbitrary<SafetensorsTensor> = fc.oneof(
   fc.float32Array({ maxLength: 4 }).map((data): SafetensorsTensor => ({ dtype: 'F16', shape: [data.length], data })),
 );
 const validFileArb = fc
-  .tuple(fc.uniqueArray(fc.tuple(fc.string({ maxLength: 4 }).filter((n) => n !== '__metadata__'), smallTensorArb), { selector: ([n]) => n, maxLength: 4 }), fc.boolean())
+  .tuple(
+    fc.uniqueArray(
+      fc.tuple(
+        fc.string({ maxLength: 4 }).filter((n) => n !== '__metadata__'),
+        smallTensorArb,
+      ),
+      { selector: ([n]) => n, maxLength: 4 },
+    ),
+    fc.boolean(),
+  )
   .map(([entries, meta]) => encodeSafetensors(new Map(entries), meta ? { kind: 'mlstm', n: '1' } : undefined));
 
 /** Decoding must succeed or throw SafetensorsError; anything decoded must be self-consistent and re-encodable. */
@@ -140,7 +210,10 @@ describe('decodeSafetensors: fuzzing', () => {
   });
 
   it('random byte overwrites of valid files (anywhere, and concentrated in the header)', () => {
-    const edit = fc.tuple(fc.nat(), fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...Array.from('{}[]",:-.0123456789eE ', (c) => c.charCodeAt(0)))));
+    const edit = fc.tuple(
+      fc.nat(),
+      fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...Array.from('{}[]",:-.0123456789eE ', (c) => c.charCodeAt(0)))),
+    );
     fc.assert(
       fc.property(validFileArb, fc.array(edit, { minLength: 1, maxLength: 6 }), fc.boolean(), (bytes, edits, headerOnly) => {
         const corrupt = bytes.slice();
@@ -153,7 +226,21 @@ describe('decodeSafetensors: fuzzing', () => {
   });
 
   it('numbers in the header replaced by hostile values', () => {
-    const hostile = fc.constantFrom('-1', '1.5', '1e400', '-0', '9007199254740993', '18446744073709551616', '4294967296', '0', '1', '99999999', 'null', '"7"', '[]');
+    const hostile = fc.constantFrom(
+      '-1',
+      '1.5',
+      '1e400',
+      '-0',
+      '9007199254740993',
+      '18446744073709551616',
+      '4294967296',
+      '0',
+      '1',
+      '99999999',
+      'null',
+      '"7"',
+      '[]',
+    );
     fc.assert(
       fc.property(validFileArb, fc.nat(), hostile, (bytes, pick, value) => {
         const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -169,7 +256,10 @@ describe('decodeSafetensors: fuzzing', () => {
   });
 
   it('random bytes and random JSON headers', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => decodesOrRejects(bytes)), { numRuns: 1000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => decodesOrRejects(bytes)),
+      { numRuns: 1000 },
+    );
     fc.assert(
       fc.property(fc.json(), fc.uint8Array({ maxLength: 16 }), (json, data) => decodesOrRejects(rawFile(json, data))),
       { numRuns: 1000 },

@@ -49,19 +49,39 @@ export function referenceRead(bytes: Uint8Array): { header: Record<string, unkno
   const tensors = new Map<string, ReferenceTensor>();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const { dtype, shape, data_offsets: [begin, end] } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
     const values: Array<number | bigint> = [];
     const size = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, U8: 1, I8: 1 }[dtype]!;
     for (let p = 8 + n + begin; p < 8 + n + end; p += size) {
       switch (dtype) {
-        case 'F64': values.push(view.getFloat64(p, true)); break;
-        case 'F32': values.push(view.getFloat32(p, true)); break;
-        case 'I64': values.push(view.getBigInt64(p, true)); break;
-        case 'I32': values.push(view.getInt32(p, true)); break;
-        case 'F16': values.push(halfToNumber(view.getUint16(p, true))); break;
-        case 'BF16': values.push(bfloatToNumber(view.getUint16(p, true))); break;
-        case 'U8': values.push(view.getUint8(p)); break;
-        case 'I8': values.push(view.getInt8(p)); break;
+        case 'F64':
+          values.push(view.getFloat64(p, true));
+          break;
+        case 'F32':
+          values.push(view.getFloat32(p, true));
+          break;
+        case 'I64':
+          values.push(view.getBigInt64(p, true));
+          break;
+        case 'I32':
+          values.push(view.getInt32(p, true));
+          break;
+        case 'F16':
+          values.push(halfToNumber(view.getUint16(p, true)));
+          break;
+        case 'BF16':
+          values.push(bfloatToNumber(view.getUint16(p, true)));
+          break;
+        case 'U8':
+          values.push(view.getUint8(p));
+          break;
+        case 'I8':
+          values.push(view.getInt8(p));
+          break;
       }
     }
     tensors.set(name, { dtype, shape, values });

@@ -19,7 +19,9 @@ import { bfloatToNumber, halfToNumber, referenceRead } from './safetensors-refer
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const SHARED_FIXTURES = '/work/shared/fixtures';
-const FIXTURE_FILES = readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors')).sort();
+const FIXTURE_FILES = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.safetensors'))
+  .sort();
 
 // ---------------------------------------------------------------- generators
 
@@ -30,24 +32,46 @@ const shapeArb = fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 4 }); // 
 function dataArb(dtype: SafetensorsDType, n: number): fc.Arbitrary<SafetensorsTensor['data']> {
   const len = { minLength: n, maxLength: n };
   switch (dtype) {
-    case 'F32': return fc.float32Array(len);
-    case 'F64': return fc.float64Array(len);
-    case 'I32': return fc.int32Array(len);
-    case 'I64': return fc.bigInt64Array(len);
-    case 'U8': return fc.uint8Array(len);
-    case 'I8': return fc.int8Array(len);
-    case 'F16': return fc.array(fc.integer({ min: 0, max: 0xffff }), len).map((hs) => Float32Array.from(hs, halfToNumber));
-    case 'BF16': return fc.array(fc.integer({ min: 0, max: 0xffff }), len).map((hs) => Float32Array.from(hs, bfloatToNumber));
+    case 'F32':
+      return fc.float32Array(len);
+    case 'F64':
+      return fc.float64Array(len);
+    case 'I32':
+      return fc.int32Array(len);
+    case 'I64':
+      return fc.bigInt64Array(len);
+    case 'U8':
+      return fc.uint8Array(len);
+    case 'I8':
+      return fc.int8Array(len);
+    case 'F16':
+      return fc.array(fc.integer({ min: 0, max: 0xffff }), len).map((hs) => Float32Array.from(hs, halfToNumber));
+    case 'BF16':
+      return fc.array(fc.integer({ min: 0, max: 0xffff }), len).map((hs) => Float32Array.from(hs, bfloatToNumber));
   }
 }
 
-const tensorArb: fc.Arbitrary<SafetensorsTensor> = fc
-  .tuple(fc.constantFrom(...ALL_DTYPES), shapeArb)
-  .chain(([dtype, shape]) => dataArb(dtype, shape.reduce((a, b) => a * b, 1)).map((data) => ({ dtype, shape, data })));
+const tensorArb: fc.Arbitrary<SafetensorsTensor> = fc.tuple(fc.constantFrom(...ALL_DTYPES), shapeArb).chain(([dtype, shape]) =>
+  dataArb(
+    dtype,
+    shape.reduce((a, b) => a * b, 1),
+  ).map((data) => ({ dtype, shape, data })),
+);
 
-const nameArb = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.constantFrom('0', '10', '2', '__proto__', 'layers.0.wx'));
+const nameArb = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'grapheme' }),
+  fc.constantFrom('0', '10', '2', '__proto__', 'layers.0.wx'),
+);
 const tensorsArb = fc
-  .uniqueArray(fc.tuple(nameArb.filter((n) => n !== '__metadata__'), tensorArb), { selector: ([name]) => name, maxLength: 6 })
+  .uniqueArray(
+    fc.tuple(
+      nameArb.filter((n) => n !== '__metadata__'),
+      tensorArb,
+    ),
+    { selector: ([name]) => name, maxLength: 6 },
+  )
   .map((entries) => new Map(entries));
 const metadataArb = fc.option(fc.dictionary(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' })), { nil: undefined });
 
@@ -118,7 +142,10 @@ describe('encodeSafetensors / decodeSafetensors round trip', () => {
   });
 
   it('copies data out: the decoded arrays never alias the input bytes', () => {
-    const bytes = encodeSafetensors({ a: { dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) }, b: { dtype: 'U8', shape: [1], data: Uint8Array.from([7]) } });
+    const bytes = encodeSafetensors({
+      a: { dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) },
+      b: { dtype: 'U8', shape: [1], data: Uint8Array.from([7]) },
+    });
     const decoded = decodeSafetensors(bytes);
     for (const t of decoded.tensors.values()) expect(t.data.buffer).not.toBe(bytes.buffer);
     bytes.fill(0xff, bytes.length - 9);
@@ -238,15 +265,24 @@ describe('toTensor / toIntArray / fromTensor', () => {
     expect(t.dtype).toBe('float32');
     t.data[0] = 5;
     expect(entry.data[0]).toBe(1);
-    expect(() => toTensor({ dtype: 'I32', shape: [1], data: Int32Array.of(1) }, 'tokens')).toThrow(/toTensor: tensor "tokens" has integer dtype I32; read it with toIntArray/);
-    expect(() => toTensor({ dtype: 'F32', shape: [3], data: Float32Array.of(1) }, 'w')).toThrow(/toTensor: tensor "w": shape \[3\] does not match its 1 elements/);
-    expect(() => toTensor({ dtype: 'F32', shape: [1], data: Float64Array.of(1) }, 'w')).toThrow(/tensor "w": dtype F32 needs its data in a Float32Array, got Float64Array/);
+    expect(() => toTensor({ dtype: 'I32', shape: [1], data: Int32Array.of(1) }, 'tokens')).toThrow(
+      /toTensor: tensor "tokens" has integer dtype I32; read it with toIntArray/,
+    );
+    expect(() => toTensor({ dtype: 'F32', shape: [3], data: Float32Array.of(1) }, 'w')).toThrow(
+      /toTensor: tensor "w": shape \[3\] does not match its 1 elements/,
+    );
+    expect(() => toTensor({ dtype: 'F32', shape: [1], data: Float64Array.of(1) }, 'w')).toThrow(
+      /tensor "w": dtype F32 needs its data in a Float32Array, got Float64Array/,
+    );
   });
 
   it('toIntArray reads I32/I64/U8/I8 and names tensor and element for out-of-range I64', () => {
     expect(Array.from(toIntArray({ dtype: 'U8', shape: [2], data: Uint8Array.of(0, 255) }))).toEqual([0, 255]);
     expect(Array.from(toIntArray({ dtype: 'I8', shape: [2], data: Int8Array.of(-128, 127) }))).toEqual([-128, 127]);
-    expect(Array.from(toIntArray({ dtype: 'I64', shape: [2], data: BigInt64Array.of(-(2n ** 31n), 2n ** 31n - 1n) }))).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+    expect(Array.from(toIntArray({ dtype: 'I64', shape: [2], data: BigInt64Array.of(-(2n ** 31n), 2n ** 31n - 1n) }))).toEqual([
+      -(2 ** 31),
+      2 ** 31 - 1,
+    ]);
     const tokens: SafetensorsTensor = { dtype: 'I32', shape: [2], data: Int32Array.of(3, 4) };
     const read = toIntArray(tokens);
     read[0] = 0;
@@ -254,7 +290,9 @@ describe('toTensor / toIntArray / fromTensor', () => {
     expect(() => toIntArray({ dtype: 'I64', shape: [2, 2], data: BigInt64Array.of(0n, 0n, 0n, 2n ** 31n) }, 'step')).toThrow(
       /toIntArray: tensor "step": I64 value 2147483648 at element 3 \(index \[1,1\]\) is outside the int32 range/,
     );
-    expect(() => toIntArray({ dtype: 'F32', shape: [1], data: Float32Array.of(1) }, 'w')).toThrow(/tensor "w" has float dtype F32; read it with toTensor/);
+    expect(() => toIntArray({ dtype: 'F32', shape: [1], data: Float32Array.of(1) }, 'w')).toThrow(
+      /tensor "w" has float dtype F32; read it with toTensor/,
+    );
   });
 
   it('every conversion failure is a SafetensorsError', () => {
@@ -270,13 +308,37 @@ describe('encodeSafetensors rejects bad input, naming the tensor', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['reserved name', () => encodeSafetensors({ __metadata__: f32(1) }), /tensor "__metadata__": the name is reserved/],
     ['unknown dtype', () => encodeSafetensors({ w: { ...f32(1), dtype: 'F8' as 'F32' } }), /tensor "w": unsupported dtype "F8"/],
-    ['wrong data class', () => encodeSafetensors({ w: { dtype: 'I32', shape: [1], data: new Float32Array(1) } }), /tensor "w": dtype I32 needs its data in a Int32Array, got Float32Array/],
-    ['F16 needs float32', () => encodeSafetensors({ h: { dtype: 'F16', shape: [1], data: new Float64Array(1) } }), /tensor "h": dtype F16 needs its data in a Float32Array/],
-    ['length mismatch', () => encodeSafetensors({ w: { ...f32(2), shape: [3] } }), /tensor "w": shape \[3\] needs 3 elements but data has 2/],
+    [
+      'wrong data class',
+      () => encodeSafetensors({ w: { dtype: 'I32', shape: [1], data: new Float32Array(1) } }),
+      /tensor "w": dtype I32 needs its data in a Int32Array, got Float32Array/,
+    ],
+    [
+      'F16 needs float32',
+      () => encodeSafetensors({ h: { dtype: 'F16', shape: [1], data: new Float64Array(1) } }),
+      /tensor "h": dtype F16 needs its data in a Float32Array/,
+    ],
+    [
+      'length mismatch',
+      () => encodeSafetensors({ w: { ...f32(2), shape: [3] } }),
+      /tensor "w": shape \[3\] needs 3 elements but data has 2/,
+    ],
     ['negative dim', () => encodeSafetensors({ w: { ...f32(0), shape: [-1] } }), /tensor "w": shape \[-1\] has dimension 0 = -1/],
-    ['overflowing shape', () => encodeSafetensors({ w: { ...f32(1), shape: [2 ** 52, 2 ** 52] } }), /tensor "w": shape .* needs more than 9007199254740991 elements/],
-    ['metadata value not a string', () => encodeSafetensors({}, { steps: 3 as unknown as string }), /metadata value for key "steps" is number, not a string/],
-    ['metadata not an object', () => encodeSafetensors({}, ['x'] as unknown as Record<string, string>), /metadata must be an object of strings, got array/],
+    [
+      'overflowing shape',
+      () => encodeSafetensors({ w: { ...f32(1), shape: [2 ** 52, 2 ** 52] } }),
+      /tensor "w": shape .* needs more than 9007199254740991 elements/,
+    ],
+    [
+      'metadata value not a string',
+      () => encodeSafetensors({}, { steps: 3 as unknown as string }),
+      /metadata value for key "steps" is number, not a string/,
+    ],
+    [
+      'metadata not an object',
+      () => encodeSafetensors({}, ['x'] as unknown as Record<string, string>),
+      /metadata must be an object of strings, got array/,
+    ],
   ];
   it.each(cases)('%s', (_label, run, message) => {
     expect(run).toThrow(SafetensorsError);

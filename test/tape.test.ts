@@ -76,7 +76,11 @@ describe('Tape', () => {
     expect(tape.length).toBe(0);
     expect(y.requiresGrad).toBe(false);
     expect(tape.recording).toBe(true);
-    expect(() => tape.noGrad(() => { throw new Error('boom'); })).toThrow('boom');
+    expect(() =>
+      tape.noGrad(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(tape.recording).toBe(true);
     mul(tape, x, x);
     expect(tape.length).toBe(1);
@@ -132,7 +136,13 @@ describe('Tape', () => {
     const x = tape.leaf(tensor([1, 2]));
     let released = 0;
     const y = new Var(tensor([3]));
-    tape.record('probe', [x], [y], () => accumulateGrad(x, tensor([1, 1]), 'probe'), () => released++);
+    tape.record(
+      'probe',
+      [x],
+      [y],
+      () => accumulateGrad(x, tensor([1, 1]), 'probe'),
+      () => released++,
+    );
     tape.backward(y, undefined, { retainGraph: true });
     expect(released).toBe(0);
     tape.backward(y);
@@ -140,7 +150,13 @@ describe('Tape', () => {
     tape.clear();
     expect(released).toBe(1);
     const z = new Var(tensor([4]));
-    tape.record('probe', [x], [z], () => {}, () => released++);
+    tape.record(
+      'probe',
+      [x],
+      [z],
+      () => {},
+      () => released++,
+    );
     tape.clear();
     expect(released).toBe(2);
   });

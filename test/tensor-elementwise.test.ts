@@ -145,8 +145,17 @@ describe('binary element-wise kernels with broadcasting', () => {
         const a = uniformTensor(shape, seed);
         const b = uniformTensor(shape, seed + 7);
         const s = uniformTensor([], seed + 9);
-        for (const [row, fast] of [[addRow, addTensor], [mulRow, mulTensor], [divRow, divTensor], [maximumRow, maximumTensor]] as const) {
-          for (const [x, y] of [[a, b], [a, s], [s, b]] as const) {
+        for (const [row, fast] of [
+          [addRow, addTensor],
+          [mulRow, mulTensor],
+          [divRow, divTensor],
+          [maximumRow, maximumTensor],
+        ] as const) {
+          for (const [x, y] of [
+            [a, b],
+            [a, s],
+            [s, b],
+          ] as const) {
             const viaStrides = new Float64Array(a.size);
             broadcastBinaryStrided(row, x.data, x.shape, y.data, y.shape, viaStrides, shape);
             expect(viaStrides).toEqual(fast(x, y).data);

@@ -55,21 +55,33 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
 /** A backend that records every gemm call (to check call counts and that no copies are passed). */
 function countingBackend(): Backend & { calls: GemmArgs[] } {
   const calls: GemmArgs[] = [];
-  return { name: 'counting', calls, gemm: (args) => { calls.push(args); naiveBackend.gemm(args); } };
+  return {
+    name: 'counting',
+    calls,
+    gemm: (args) => {
+      calls.push(args);
+      naiveBackend.gemm(args);
+    },
+  };
 }
 
 const dim = fc.integer({ min: 1, max: 7 });
 const flags = fc.record({ transA: fc.boolean(), transB: fc.boolean() });
 // batch layout: 0 = both 2-D, 1 = equal batch axes, 2 = b 2-D shared, 3 = a 2-D shared
 const caseArb = fc.record({
-  m: dim, k: dim, n: dim,
+  m: dim,
+  k: dim,
+  n: dim,
   batch: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 2 }),
   layout: fc.integer({ min: 0, max: 3 }),
   flags,
   seed: fc.integer({ min: 0, max: 1e6 }),
 });
 
-function operands(c: { m: number; k: number; n: number; batch: number[]; layout: number; flags: { transA: boolean; transB: boolean }; seed: number }, dtype: DType = 'float64') {
+function operands(
+  c: { m: number; k: number; n: number; batch: number[]; layout: number; flags: { transA: boolean; transB: boolean }; seed: number },
+  dtype: DType = 'float64',
+) {
   const aMat = c.flags.transA ? [c.k, c.m] : [c.m, c.k];
   const bMat = c.flags.transB ? [c.n, c.k] : [c.k, c.n];
   const aBatch = c.layout === 1 || c.layout === 2 ? c.batch : [];
@@ -143,15 +155,22 @@ describe('matmul', () => {
 describe('linear (x·Wᵀ + b)', () => {
   it('matches the reference x·Wᵀ + b on random shapes, with and without bias', () => {
     fc.assert(
-      fc.property(fc.array(dim, { minLength: 1, maxLength: 3 }), dim, dim, fc.boolean(), fc.integer({ min: 0, max: 1e6 }), (lead, inF, outF, withBias, seed) => {
-        const x = randn([...lead, inF], seed);
-        const w = randn([outF, inF], seed + 1);
-        const bias = withBias ? randn([outF], seed + 2) : undefined;
-        const out = linear(x, w, bias);
-        expect(out.shape).toEqual([...lead, outF]);
-        const ref = naiveMatmul(x.reshape([-1, inF]), w, false, true).data.map((v, i) => v + (bias ? bias.data[i % outF]! : 0));
-        expectClose(out.data, ref, 1e-12);
-      }),
+      fc.property(
+        fc.array(dim, { minLength: 1, maxLength: 3 }),
+        dim,
+        dim,
+        fc.boolean(),
+        fc.integer({ min: 0, max: 1e6 }),
+        (lead, inF, outF, withBias, seed) => {
+          const x = randn([...lead, inF], seed);
+          const w = randn([outF, inF], seed + 1);
+          const bias = withBias ? randn([outF], seed + 2) : undefined;
+          const out = linear(x, w, bias);
+          expect(out.shape).toEqual([...lead, outF]);
+          const ref = naiveMatmul(x.reshape([-1, inF]), w, false, true).data.map((v, i) => v + (bias ? bias.data[i % outF]! : 0));
+          expectClose(out.data, ref, 1e-12);
+        },
+      ),
     );
   });
 

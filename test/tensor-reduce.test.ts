@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { argmaxTensor, maxTensor, maxWithIndices, meanTensor, reduceToShape, reductionLayout, sumTensor } from '../src/tensor/ops/reduce.js';
+import {
+  argmaxTensor,
+  maxTensor,
+  maxWithIndices,
+  meanTensor,
+  reduceToShape,
+  reductionLayout,
+  sumTensor,
+} from '../src/tensor/ops/reduce.js';
 import { tensor, zeros, type Tensor } from '../src/tensor/tensor.js';
 import { allIndices, broadcastPairArb, seedArb, shapeArb, uniformTensor } from './support/tensor-arbitraries.js';
 
@@ -8,9 +16,9 @@ import { allIndices, broadcastPairArb, seedArb, shapeArb, uniformTensor } from '
 const reductionCaseArb = shapeArb().chain((shape) =>
   fc.record({
     shape: fc.constant(shape),
-    axes: fc.subarray(shape.map((_, i) => i)).chain((axes) =>
-      fc.tuple(...axes.map((a) => fc.constantFrom(a, a - shape.length))).map((xs) => xs as number[]),
-    ),
+    axes: fc
+      .subarray(shape.map((_, i) => i))
+      .chain((axes) => fc.tuple(...axes.map((a) => fc.constantFrom(a, a - shape.length))).map((xs) => xs as number[])),
     keepdims: fc.boolean(),
     seed: seedArb,
   }),
@@ -78,17 +86,45 @@ describe('reductions against a naive per-index fold', () => {
     const values = [1e8, ...new Array<number>(1000).fill(1), -1e8];
     expect(sumTensor(tensor(values, [values.length], 'float32')).item()).toBe(1000);
     // the same along the leading axis (the kept-row inner loop)
-    const cols = tensor(values.flatMap((v) => [v, 2 * v]), [values.length, 2], 'float32');
+    const cols = tensor(
+      values.flatMap((v) => [v, 2 * v]),
+      [values.length, 2],
+      'float32',
+    );
     expect(sumTensor(cols, 0).toArray()).toEqual([1000, 2000]);
   });
 
   it('max propagates NaN and resolves ties to the first element', () => {
     expect(maxTensor(tensor([1, NaN, 3], [3], 'float64')).item()).toBeNaN();
-    expect(maxTensor(tensor([[1, 2], [NaN, 0]], undefined, 'float64'), 0).toArray()).toEqual([NaN, 2]);
+    expect(
+      maxTensor(
+        tensor(
+          [
+            [1, 2],
+            [NaN, 0],
+          ],
+          undefined,
+          'float64',
+        ),
+        0,
+      ).toArray(),
+    ).toEqual([NaN, 2]);
     const allNegInf = maxWithIndices(tensor([-Infinity, -Infinity], [2], 'float64'));
     expect(allNegInf.values.item()).toBe(-Infinity);
     expect(allNegInf.indices[0]).toBe(0);
-    expect(argmaxTensor(tensor([[3, 5, 5], [7, 7, 1]], undefined, 'float64'), 1).toArray()).toEqual([1, 0]);
+    expect(
+      argmaxTensor(
+        tensor(
+          [
+            [3, 5, 5],
+            [7, 7, 1],
+          ],
+          undefined,
+          'float64',
+        ),
+        1,
+      ).toArray(),
+    ).toEqual([1, 0]);
   });
 
   it('argmax along an axis is the index into that axis; without an axis the flat index', () => {
@@ -131,7 +167,13 @@ describe('reductions against a naive per-index fold', () => {
   });
 
   it('plans layouts with merged neighbours', () => {
-    expect(reductionLayout([4, 5, 1, 6], [0, 1])).toMatchObject({ dims: [20, 6], reduced: [true, false], outStrides: [0, 1], outSize: 6, count: 20 });
+    expect(reductionLayout([4, 5, 1, 6], [0, 1])).toMatchObject({
+      dims: [20, 6],
+      reduced: [true, false],
+      outStrides: [0, 1],
+      outSize: 6,
+      count: 20,
+    });
     expect(reductionLayout([2, 3, 4, 5], [1, 3])).toMatchObject({ dims: [2, 3, 4, 5], outStrides: [4, 0, 1, 0], outSize: 8, count: 15 });
   });
 });

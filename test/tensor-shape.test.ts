@@ -49,11 +49,14 @@ describe('permute / transpose', () => {
         const x = randn(shape, seed);
         const axes = shuffled(shape.length, seed + 1);
         const out = permute(x, axes);
-        const expected = fromIndex(axes.map((a) => shape[a]!), (j) => {
-          const i = new Array<number>(shape.length);
-          axes.forEach((a, d) => (i[a] = j[d]!));
-          return x.get(...i);
-        });
+        const expected = fromIndex(
+          axes.map((a) => shape[a]!),
+          (j) => {
+            const i = new Array<number>(shape.length);
+            axes.forEach((a, d) => (i[a] = j[d]!));
+            return x.get(...i);
+          },
+        );
         expect(out.shape).toEqual(expected.shape);
         expect(Array.from(out.data)).toEqual(Array.from(expected.data));
       }),
@@ -68,7 +71,10 @@ describe('permute / transpose', () => {
         const axes = shuffled(shape.length, seed);
         const inv = new Array<number>(axes.length);
         axes.forEach((a, i) => (inv[a] = i));
-        const back = permute(permute(x, axes), inv.map((a) => a - shape.length));
+        const back = permute(
+          permute(x, axes),
+          inv.map((a) => a - shape.length),
+        );
         expect(back.shape).toEqual(x.shape);
         expect(back.dtype).toBe('float32');
         expect(back.data).toEqual(x.data);
@@ -77,8 +83,15 @@ describe('permute / transpose', () => {
   });
 
   it('transpose of a matrix is the matrix transpose; with axes it swaps exactly those two', () => {
-    const m = tensor([[1, 2, 3], [4, 5, 6]]);
-    expect(transpose(m).toArray()).toEqual([[1, 4], [2, 5], [3, 6]]);
+    const m = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
+    expect(transpose(m).toArray()).toEqual([
+      [1, 4],
+      [2, 5],
+      [3, 6],
+    ]);
     const x = randn([2, 3, 4], 5);
     const t = transpose(x, 0, 2);
     expect(t.shape).toEqual([4, 3, 2]);
@@ -121,9 +134,18 @@ describe('slice', () => {
   });
 
   it('counts negative bounds from the end and defaults end to the axis length', () => {
-    const x = tensor([[0, 1, 2, 3], [4, 5, 6, 7]]);
-    expect(slice(x, 1, -3, -1).toArray()).toEqual([[1, 2], [5, 6]]);
-    expect(slice(x, -1, 2).toArray()).toEqual([[2, 3], [6, 7]]);
+    const x = tensor([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
+    expect(slice(x, 1, -3, -1).toArray()).toEqual([
+      [1, 2],
+      [5, 6],
+    ]);
+    expect(slice(x, -1, 2).toArray()).toEqual([
+      [2, 3],
+      [6, 7],
+    ]);
     expect(slice(x, 0, 1, 1).shape).toEqual([0, 4]);
   });
 
@@ -221,7 +243,9 @@ describe('concat / split / stack', () => {
     expect(() => concat([])).toThrow('concat: needs at least one tensor');
     expect(() => split(zeros([5, 2]), 2)).toThrow('split: cannot split axis 0 of shape [5,2] (length 5) into 2 equal parts');
     expect(() => split(zeros([5, 2]), [2, 2])).toThrow('split: sizes [2,2] do not partition axis 0 of shape [5,2] (length 5)');
-    expect(() => stack([zeros([2]), zeros([3])])).toThrow('stack: shapes [2] (tensor 0) and [3] (tensor 1) differ; stack needs equal shapes');
+    expect(() => stack([zeros([2]), zeros([3])])).toThrow(
+      'stack: shapes [2] (tensor 0) and [3] (tensor 1) differ; stack needs equal shapes',
+    );
   });
 });
 

@@ -77,7 +77,10 @@ describe('softmax / logSoftmax (last axis)', () => {
     fc.assert(
       fc.property(shapeArb, seedArb, fc.double({ min: -1000, max: 1000, noNaN: true }), (shape, seed, c) => {
         const x = randn(shape, seed);
-        const shifted = new Tensor(x.data.map((v) => v + c), x.shape);
+        const shifted = new Tensor(
+          x.data.map((v) => v + c),
+          x.shape,
+        );
         expectClose(softmax(shifted).data, softmax(x).data, 1e-10);
       }),
     );
@@ -85,8 +88,18 @@ describe('softmax / logSoftmax (last axis)', () => {
 
   it('stays finite and exact at logits of ±1e4 (float64 and float32)', () => {
     for (const dtype of ['float64', 'float32'] as const) {
-      const x = tensor([[1e4, -1e4, 0], [-1e4, -1e4, -1e4], [1e4, 1e4, -1e4]], undefined, dtype);
-      expect(Array.from(softmax(x).data)).toEqual([1, 0, 0, 1 / 3, 1 / 3, 1 / 3, 0.5, 0.5, 0].map((v) => (dtype === 'float32' ? Math.fround(v) : v)));
+      const x = tensor(
+        [
+          [1e4, -1e4, 0],
+          [-1e4, -1e4, -1e4],
+          [1e4, 1e4, -1e4],
+        ],
+        undefined,
+        dtype,
+      );
+      expect(Array.from(softmax(x).data)).toEqual(
+        [1, 0, 0, 1 / 3, 1 / 3, 1 / 3, 0.5, 0.5, 0].map((v) => (dtype === 'float32' ? Math.fround(v) : v)),
+      );
       const lp = Array.from(logSoftmax(x).data);
       expect(lp.slice(0, 3)).toEqual([0, -2e4, -1e4]);
       expectClose(lp.slice(3), [-Math.log(3), -Math.log(3), -Math.log(3), -Math.LN2, -Math.LN2, -2e4 - Math.LN2], 1e-6);
@@ -127,7 +140,15 @@ describe('softmaxCrossEntropy (fused)', () => {
 
   it('is exact at ±1e4: [1e4, −1e4, 0] gives 0, 2e4, 1e4 for targets 0, 1, 2', () => {
     for (const dtype of ['float64', 'float32'] as const) {
-      const x = tensor([[1e4, -1e4, 0], [1e4, -1e4, 0], [1e4, -1e4, 0]], undefined, dtype);
+      const x = tensor(
+        [
+          [1e4, -1e4, 0],
+          [1e4, -1e4, 0],
+          [1e4, -1e4, 0],
+        ],
+        undefined,
+        dtype,
+      );
       const t = Int32Array.from([0, 1, 2]);
       expect(Array.from(softmaxCrossEntropy(x, t, { reduction: 'none' }).loss.data)).toEqual([0, 2e4, 1e4]);
       expect(softmaxCrossEntropy(x, t).loss.item()).toBe(1e4);
@@ -150,7 +171,11 @@ describe('softmaxCrossEntropy (fused)', () => {
         const { logProbs, count } = softmaxCrossEntropy(x, t);
         const g = new Float64Array(n * v).fill(1);
         softmaxCrossEntropyBackwardInto(logProbs.data, t, n, v, Float64Array.of(upstream), { count }, g, true);
-        expectClose(g, expected.map((e) => e + 1), 1e-13);
+        expectClose(
+          g,
+          expected.map((e) => e + 1),
+          1e-13,
+        );
       }),
     );
   });
@@ -164,7 +189,14 @@ describe('softmaxCrossEntropy (fused)', () => {
     const mean = softmaxCrossEntropy(x, t, { ignoreIndex: -100 });
     expect(mean.count).toBe(2);
     expectClose([mean.loss.item()], [(none[0]! + none[2]!) / 2], 1e-15);
-    const kept = softmaxCrossEntropy(tensor([x.data.slice(0, 5), x.data.slice(10, 15)].flatMap((r) => Array.from(r)), [2, 5], 'float64'), Int32Array.from([1, 4]));
+    const kept = softmaxCrossEntropy(
+      tensor(
+        [x.data.slice(0, 5), x.data.slice(10, 15)].flatMap((r) => Array.from(r)),
+        [2, 5],
+        'float64',
+      ),
+      Int32Array.from([1, 4]),
+    );
     expectClose([mean.loss.item()], [kept.loss.item()], 1e-15);
     const allIgnored = softmaxCrossEntropy(x, Int32Array.from([-1, -1, -1, -1]), { ignoreIndex: -1 });
     expect(allIgnored.loss.item()).toBe(0);

@@ -30,7 +30,9 @@ const torchProbe = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe', ti
 const torchAvailable = torchProbe.status === 0;
 if (!torchAvailable) {
   const why = torchProbe.error ? torchProbe.error.message : String(torchProbe.stderr).trim().split('\n').pop();
-  console.warn(`torch-interop: SKIPPED — ${PYTHON} cannot import torch (${why}); install python3-torch to run the PyTorch checkpoint checks`);
+  console.warn(
+    `torch-interop: SKIPPED — ${PYTHON} cannot import torch (${why}); install python3-torch to run the PyTorch checkpoint checks`,
+  );
 }
 
 // CI installs torch (.ci/run) and sets MLSTM_REQUIRE_TORCH, so there a missing torch fails instead of skipping.
@@ -163,9 +165,27 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
 
       const pyCkpt = join(dir, `torch-${c.seed}.safetensors`);
       const fromArgs = [
-        pyCkpt, '--cell', c.cell, ...(c.weightNorm ? ['--weight-norm'] : []), '--embed', String(EMBED), '--hidden', String(HIDDEN),
-        '--layers', String(c.layers), ...(c.bytes ? ['--bytes'] : ['--vocab-json', JSON.stringify(SYMBOLS)]), '--seed', String(c.seed),
-        '--eval-file', text, '--batch', String(EVAL_BATCH), '--seq', String(EVAL_SEQ), '--dump-logits', JSON.stringify(grid),
+        pyCkpt,
+        '--cell',
+        c.cell,
+        ...(c.weightNorm ? ['--weight-norm'] : []),
+        '--embed',
+        String(EMBED),
+        '--hidden',
+        String(HIDDEN),
+        '--layers',
+        String(c.layers),
+        ...(c.bytes ? ['--bytes'] : ['--vocab-json', JSON.stringify(SYMBOLS)]),
+        '--seed',
+        String(c.seed),
+        '--eval-file',
+        text,
+        '--batch',
+        String(EVAL_BATCH),
+        '--seq',
+        String(EVAL_SEQ),
+        '--dump-logits',
+        JSON.stringify(grid),
       ];
       const written = runPython('write_checkpoint.py', fromArgs);
       written.catch(() => undefined);
@@ -186,7 +206,9 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
       const logitErr = relativeError(logits, py.logits);
       const bpc = engineBpc(model, vocab, text);
       const bpcErr = Math.abs(bpc - py.evaluation.bpc) / py.evaluation.bpc;
-      console.log(`torch-interop mlstm→torch ${c.name}: logits rel err ${logitErr.toExponential(2)}, bpc ${bpc.toFixed(6)} vs ${py.evaluation.bpc.toFixed(6)} (rel ${bpcErr.toExponential(2)})`);
+      console.log(
+        `torch-interop mlstm→torch ${c.name}: logits rel err ${logitErr.toExponential(2)}, bpc ${bpc.toFixed(6)} vs ${py.evaluation.bpc.toFixed(6)} (rel ${bpcErr.toExponential(2)})`,
+      );
       expect(logitErr).toBeLessThanOrEqual(FORWARD_TOL);
       expect(bpcErr).toBeLessThanOrEqual(FORWARD_TOL);
       expect(py.evaluation.streams).toBe(EVAL_BATCH);
@@ -205,14 +227,23 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
       const { ckpt, tokens, text, result } = fromTorch.get(c.name)!;
       const py = await result;
       const loaded = decodeCheckpoint(new Uint8Array(readFileSync(ckpt)), { source: ckpt });
-      expect(loaded.config).toEqual({ cell: c.cell, weightNorm: c.weightNorm, vocab: py.shape[1], embed: EMBED, hidden: HIDDEN, layers: c.layers });
+      expect(loaded.config).toEqual({
+        cell: c.cell,
+        weightNorm: c.weightNorm,
+        vocab: py.shape[1],
+        embed: EMBED,
+        hidden: HIDDEN,
+        layers: c.layers,
+      });
       expect(loaded.vocab).toEqual(vocabularyOf(c));
       expect([...loaded.extraTensors.keys()]).toEqual(['optim.note']); // the extra tensor rides along, not in the model
       expect(loaded.metadata['writer']).toBe('tools/torch');
       const logitErr = relativeError(engineLogits(loaded.model, tokens), py.logits);
       const bpc = engineBpc(loaded.model, loaded.vocab, text);
       const bpcErr = Math.abs(bpc - py.evaluation.bpc) / py.evaluation.bpc;
-      console.log(`torch-interop torch→mlstm ${c.name}: logits rel err ${logitErr.toExponential(2)}, bpc ${bpc.toFixed(6)} vs ${py.evaluation.bpc.toFixed(6)} (rel ${bpcErr.toExponential(2)})`);
+      console.log(
+        `torch-interop torch→mlstm ${c.name}: logits rel err ${logitErr.toExponential(2)}, bpc ${bpc.toFixed(6)} vs ${py.evaluation.bpc.toFixed(6)} (rel ${bpcErr.toExponential(2)})`,
+      );
       expect(logitErr).toBeLessThanOrEqual(FORWARD_TOL);
       expect(bpcErr).toBeLessThanOrEqual(FORWARD_TOL);
     }, 300_000);

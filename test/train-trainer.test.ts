@@ -87,13 +87,20 @@ describe('resume', () => {
     trainer.trainStep();
     const saved = exportTrainerState(trainer);
     const other = prepare(wordCorpus(6000, 124));
-    expect(() => importTrainerState(new Trainer(tinyModel(data.codec.size, 3), other, tinyOptions()), saved.tensors, saved.metadata, 'ckpt')).toThrow(
-      /ckpt: the training text differs/,
+    expect(() =>
+      importTrainerState(new Trainer(tinyModel(data.codec.size, 3), other, tinyOptions()), saved.tensors, saved.metadata, 'ckpt'),
+    ).toThrow(/ckpt: the training text differs/);
+    expect(() =>
+      importTrainerState(
+        new Trainer(tinyModel(data.codec.size, 3), data, tinyOptions({ batch: 4, validBatch: 4 })),
+        saved.tensors,
+        saved.metadata,
+        'ckpt',
+      ),
+    ).toThrow(/ckpt: the run used --batch 8, not 4/);
+    expect(() => importTrainerState(new Trainer(tinyModel(data.codec.size, 3), data, tinyOptions()), saved.tensors, {}, 'ckpt')).toThrow(
+      /ckpt has no training state/,
     );
-    expect(() => importTrainerState(new Trainer(tinyModel(data.codec.size, 3), data, tinyOptions({ batch: 4, validBatch: 4 })), saved.tensors, saved.metadata, 'ckpt')).toThrow(
-      /ckpt: the run used --batch 8, not 4/,
-    );
-    expect(() => importTrainerState(new Trainer(tinyModel(data.codec.size, 3), data, tinyOptions()), saved.tensors, {}, 'ckpt')).toThrow(/ckpt has no training state/);
   });
 });
 

@@ -75,7 +75,10 @@ describe('createWebParallelBackend: the single-thread fallback', () => {
     const Worker = vi.fn();
     vi.stubGlobal('Worker', Worker);
     vi.stubGlobal('crossOriginIsolated', false);
-    await expectFallback({ threads: 2 }, /not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+    await expectFallback(
+      { threads: 2 },
+      /not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/,
+    );
     expect(Worker).not.toHaveBeenCalled();
   });
 
@@ -99,9 +102,13 @@ describe('createWebParallelBackend: the single-thread fallback', () => {
 
   it('rejects a bad thread count or timeout, naming the function', async () => {
     for (const threads of [0, 1.5, 66, Number.NaN]) {
-      await expect(createWebParallelBackend({ threads })).rejects.toThrow(/createWebParallelBackend: threads must be an integer in 1\.\.65/);
+      await expect(createWebParallelBackend({ threads })).rejects.toThrow(
+        /createWebParallelBackend: threads must be an integer in 1\.\.65/,
+      );
     }
-    await expect(createWebParallelBackend({ threads: 2, timeoutMs: 0 })).rejects.toThrow(/createWebParallelBackend: timeoutMs must be a positive number/);
+    await expect(createWebParallelBackend({ threads: 2, timeoutMs: 0 })).rejects.toThrow(
+      /createWebParallelBackend: timeoutMs must be a positive number/,
+    );
   });
 });
 
@@ -192,12 +199,16 @@ describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through
   it('rejects, naming the script, when a worker cannot load', async () => {
     vi.stubGlobal('Worker', NodeWebWorker);
     const workerUrl = new URL('dist/web/no-such-worker.js', `file://${ROOT}`);
-    await expect(lib.createWebParallelBackend({ threads: 2, workerUrl, timeoutMs: 20_000 })).rejects.toThrow(/gemm worker 1 \(file:.*no-such-worker\.js\)/);
+    await expect(lib.createWebParallelBackend({ threads: 2, workerUrl, timeoutMs: 20_000 })).rejects.toThrow(
+      /gemm worker 1 \(file:.*no-such-worker\.js\)/,
+    );
   });
 
   it('rejects when a worker never reports ready (a script that is not the gemm worker)', async () => {
     vi.stubGlobal('Worker', NodeWebWorker);
     const workerUrl = new URL('dist/web/index.js', `file://${ROOT}`);
-    await expect(lib.createWebParallelBackend({ threads: 2, workerUrl, timeoutMs: 300 })).rejects.toThrow(/did not report ready within 300 ms/);
+    await expect(lib.createWebParallelBackend({ threads: 2, workerUrl, timeoutMs: 300 })).rejects.toThrow(
+      /did not report ready within 300 ms/,
+    );
   });
 });

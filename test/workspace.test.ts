@@ -22,22 +22,26 @@ describe('Workspace (buffers reused across steps)', () => {
 
   it('never lends one buffer twice: held buffers are not reused, whatever the order of acquire and release', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.nat()), { maxLength: 60 }), fc.integer({ min: 0, max: 4 }), (ops, maxFree) => {
-        const ws = new Workspace(maxFree);
-        const held: Float32Array[] = [];
-        for (const [take, len, pick] of ops) {
-          if (take || held.length === 0) {
-            const b = ws.acquire('float32', len) as Float32Array;
-            expect(held).not.toContain(b);
-            expect(b.every((v) => v === 0)).toBe(true);
-            b.fill(1); // dirty it while held
-            held.push(b);
-          } else {
-            ws.release(held.splice(pick % held.length, 1)[0]!);
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.nat()), { maxLength: 60 }),
+        fc.integer({ min: 0, max: 4 }),
+        (ops, maxFree) => {
+          const ws = new Workspace(maxFree);
+          const held: Float32Array[] = [];
+          for (const [take, len, pick] of ops) {
+            if (take || held.length === 0) {
+              const b = ws.acquire('float32', len) as Float32Array;
+              expect(held).not.toContain(b);
+              expect(b.every((v) => v === 0)).toBe(true);
+              b.fill(1); // dirty it while held
+              held.push(b);
+            } else {
+              ws.release(held.splice(pick % held.length, 1)[0]!);
+            }
+            expect(ws.idleStats.buffers).toBeLessThanOrEqual(maxFree);
           }
-          expect(ws.idleStats.buffers).toBeLessThanOrEqual(maxFree);
-        }
-      }),
+        },
+      ),
     );
   });
 
@@ -54,7 +58,9 @@ describe('Workspace (buffers reused across steps)', () => {
 
   it('refuses a buffer it did not lend, or one released twice, naming it', () => {
     const ws = new Workspace();
-    expect(() => ws.release(new Float64Array(3))).toThrow(/Workspace.release: a float64\[3\] buffer that is not on loan from this workspace/);
+    expect(() => ws.release(new Float64Array(3))).toThrow(
+      /Workspace.release: a float64\[3\] buffer that is not on loan from this workspace/,
+    );
     const b = ws.acquire('float32', 5);
     ws.release(b);
     expect(() => ws.release(b)).toThrow(/not on loan .*released twice/);

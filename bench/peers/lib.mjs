@@ -16,7 +16,5 @@ export function medianSeconds(name, fn, options) {
 
 /** Prints this process's result row as one JSON line (run.mjs reads the last line). */
 export function emit(row) {
-  process.stdout.write(
-    `${JSON.stringify({ ...row, peak_rss_mb: process.resourceUsage().maxRSS / 1024, load: os.loadavg()[0] })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ ...row, peak_rss_mb: process.resourceUsage().maxRSS / 1024, load: os.loadavg()[0] })}\n`);
 }

@@ -22,7 +22,9 @@ const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
 if (jsonAt >= 0 && !jsonFile) throw new Error('bench/peers/run.mjs: --json needs a file name');
 
-console.log(`mlstm bench peers — Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
+console.log(
+  `mlstm bench peers — Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, load average ${os.loadavg()[0].toFixed(2)}`,
+);
 const rows = [];
 for (const [script, ...scriptArgs] of MEASUREMENTS) {
   const label = [script.replace('.mjs', ''), ...scriptArgs].join(' ');
@@ -32,7 +34,11 @@ for (const [script, ...scriptArgs] of MEASUREMENTS) {
   if (child.status === 0 && last.startsWith('{')) {
     rows.push(JSON.parse(last));
   } else {
-    const error = (child.stderr.split('\n').find((l) => /Error/.test(l)) ?? child.stderr.trim().split('\n').pop() ?? `exit ${child.status}`).trim();
+    const error = (
+      child.stderr.split('\n').find((l) => /Error/.test(l)) ??
+      child.stderr.trim().split('\n').pop() ??
+      `exit ${child.status}`
+    ).trim();
     rows.push({ system: label, what: 'failed', error });
   }
 }
@@ -47,7 +53,16 @@ const columns = [
   ['load', 'load avg'],
   ['error', 'error'],
 ];
-const cell = (v) => (v === undefined || v === null ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v >= 100 ? v.toFixed(0) : v.toFixed(2)) : String(v));
+const cell = (v) =>
+  v === undefined || v === null
+    ? '—'
+    : typeof v === 'number'
+      ? Number.isInteger(v)
+        ? String(v)
+        : v >= 100
+          ? v.toFixed(0)
+          : v.toFixed(2)
+      : String(v);
 const table = [columns.map(([, title]) => title), ...rows.map((r) => columns.map(([key]) => cell(r[key])))];
 const widths = columns.map((_, i) => Math.max(...table.map((r) => r[i].length)));
 const line = (r) => r.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');

@@ -58,5 +58,13 @@ const step = () => {
 // No separate warm-up: benchmark.js calls `step` once untimed before each timed sample.
 const seconds = medianSeconds(`tfjs-${backendName} train`, step, { minSamples: Number(process.env.PEER_SAMPLES ?? 2), maxTime: 0.1 });
 if (!Number.isFinite(lastLoss)) throw new Error(`tfjs-train: loss is ${lastLoss}`);
-const simd = backendName === 'wasm' ? ` (SIMD ${await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')}, threads ${await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')})` : '';
-emit({ system: `tfjs ${tf.version.tfjs} ${tf.getBackend()}${simd}`, what: 'LSTM H=256 train', chars_per_s: (B * T) / seconds, step_ms: seconds * 1e3 });
+const simd =
+  backendName === 'wasm'
+    ? ` (SIMD ${await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')}, threads ${await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')})`
+    : '';
+emit({
+  system: `tfjs ${tf.version.tfjs} ${tf.getBackend()}${simd}`,
+  what: 'LSTM H=256 train',
+  chars_per_s: (B * T) / seconds,
+  step_ms: seconds * 1e3,
+});

@@ -93,7 +93,8 @@ export function runTrainSuite({ log = () => {}, rows = TRAIN_ROWS } = {}) {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    if (child.status !== 0) throw new Error(`bench train ${cell} H=${hidden} ×${threads}: child exited with ${child.status ?? child.signal}`);
+    if (child.status !== 0)
+      throw new Error(`bench train ${cell} H=${hidden} ×${threads}: child exited with ${child.status ?? child.signal}`);
     const row = JSON.parse(child.stdout.trim().split('\n').pop());
     out.push(row);
     log(row);

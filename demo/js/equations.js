@@ -47,32 +47,62 @@ export function equationsHTML(result, j, t, ranges = {}) {
     const hm = at('hm');
     rows.push(row('input factor', '(W<sub>mx</sub> x<sub>t</sub>)<sub>j</sub>', 'depends on the character only', xm));
     rows.push(row('recurrent factor', '(W<sub>mh</sub> h<sub>t−1</sub>)<sub>j</sub>', 'depends on the past only', hm));
-    rows.push(row('multiplicative state', 'm<sub>t,j</sub> = (W<sub>mx</sub>x<sub>t</sub>)<sub>j</sub> · (W<sub>mh</sub>h<sub>t−1</sub>)<sub>j</sub>', `${par(xm)} × ${par(hm)}`, at('m'), 'm', ranges.m));
+    rows.push(
+      row(
+        'multiplicative state',
+        'm<sub>t,j</sub> = (W<sub>mx</sub>x<sub>t</sub>)<sub>j</sub> · (W<sub>mh</sub>h<sub>t−1</sub>)<sub>j</sub>',
+        `${par(xm)} × ${par(hm)}`,
+        at('m'),
+        'm',
+        ranges.m,
+      ),
+    );
     note =
       `<p class="eq-note">The character '${ch}' multiplies unit ${j}'s share of the recurrent signal by ${fmt(xm)}. ` +
       `Every character does this to every unit, so each input character applies its own recurrent transition ` +
       `W<sub>hm</sub>·diag(W<sub>mx</sub>x<sub>t</sub>)·W<sub>mh</sub> to h<sub>t−1</sub> — in an LSTM the transition W<sub>h</sub> is the same for all inputs.</p>`;
   }
   if (kind === 'mrnn') {
-    rows.push(row('pre-activation', 'z<sub>t,j</sub> = (W<sub>hx</sub>x<sub>t</sub> + W<sub>hm</sub>m<sub>t</sub> + b)<sub>j</sub>', '', at('z')));
+    rows.push(
+      row('pre-activation', 'z<sub>t,j</sub> = (W<sub>hx</sub>x<sub>t</sub> + W<sub>hm</sub>m<sub>t</sub> + b)<sub>j</sub>', '', at('z')),
+    );
     rows.push(row('hidden state', 'h<sub>t,j</sub> = tanh(z<sub>t,j</sub>)', `tanh(${fmt(at('z'))})`, at('h'), 'h', 1));
   } else {
-    const zsum = kind === 'mlstm' ? 'W<sub>hx</sub>x<sub>t</sub> + W<sub>hm</sub>m<sub>t</sub> + b' : 'W<sub>x</sub>x<sub>t</sub> + W<sub>h</sub>h<sub>t−1</sub> + b';
-    rows.push(row('pre-activations', `z<sub>t</sub> = ${zsum}`, `z<sub>i</sub> ${fmt(at('zi'))}, z<sub>f</sub> ${fmt(at('zf'))}, z<sub>g</sub> ${fmt(at('zg'))}, z<sub>o</sub> ${fmt(at('zo'))}`, NaN));
+    const zsum =
+      kind === 'mlstm'
+        ? 'W<sub>hx</sub>x<sub>t</sub> + W<sub>hm</sub>m<sub>t</sub> + b'
+        : 'W<sub>x</sub>x<sub>t</sub> + W<sub>h</sub>h<sub>t−1</sub> + b';
+    rows.push(
+      row(
+        'pre-activations',
+        `z<sub>t</sub> = ${zsum}`,
+        `z<sub>i</sub> ${fmt(at('zi'))}, z<sub>f</sub> ${fmt(at('zf'))}, z<sub>g</sub> ${fmt(at('zg'))}, z<sub>o</sub> ${fmt(at('zo'))}`,
+        NaN,
+      ),
+    );
     rows.push(row('input gate', 'i = σ(z<sub>i</sub>)', `σ(${fmt(at('zi'))})`, at('i'), 'i'));
     rows.push(row('forget gate', 'f = σ(z<sub>f</sub>)', `σ(${fmt(at('zf'))})`, at('f'), 'f'));
     rows.push(row('candidate', 'g = tanh(z<sub>g</sub>)', `tanh(${fmt(at('zg'))})`, at('g'), 'g', 1));
     rows.push(row('output gate', 'o = σ(z<sub>o</sub>)', `σ(${fmt(at('zo'))})`, at('o'), 'o'));
     const cPrev = at('c', t - 1);
-    rows.push(row('cell state', 'c<sub>t</sub> = f·c<sub>t−1</sub> + i·g', `${fmt(at('f'))} × ${par(cPrev)} + ${fmt(at('i'))} × ${par(at('g'))}`, at('c'), 'c', ranges.c));
+    rows.push(
+      row(
+        'cell state',
+        'c<sub>t</sub> = f·c<sub>t−1</sub> + i·g',
+        `${fmt(at('f'))} × ${par(cPrev)} + ${fmt(at('i'))} × ${par(at('g'))}`,
+        at('c'),
+        'c',
+        ranges.c,
+      ),
+    );
     rows.push(row('hidden state', 'h<sub>t</sub> = o·tanh(c<sub>t</sub>)', `${fmt(at('o'))} × tanh(${fmt(at('c'))})`, at('h'), 'h', 1));
   }
   const shown = (c) => esc(c === ' ' ? '␣' : visibleChar(c));
-  const guesses = result.top[t].map(({ symbol, p }) => `<span class="guess"><b>${shown(symbol)}</b> ${(100 * p).toFixed(0)}%</span>`).join(' ');
+  const guesses = result.top[t]
+    .map(({ symbol, p }) => `<span class="guess"><b>${shown(symbol)}</b> ${(100 * p).toFixed(0)}%</span>`)
+    .join(' ');
   const actual =
-    t + 1 < result.T
-      ? `actual next: <b>${shown(chars[t + 1])}</b>, ${result.surprisal[t].toFixed(2)} bits of surprise`
-      : 'end of text';
+    t + 1 < result.T ? `actual next: <b>${shown(chars[t + 1])}</b>, ${result.surprisal[t].toFixed(2)} bits of surprise` : 'end of text';
   return (
     head +
     `<table class="eq-table"><thead><tr><th>equation</th><th>with the numbers</th><th>value</th></tr></thead><tbody>${rows.join('')}</tbody></table>` +

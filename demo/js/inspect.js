@@ -69,7 +69,20 @@ export function inspectText(model, codec, text, layer = 0) {
       const check = compareWithFused(values, fused, T * H);
       const predictions = predictNext(tape, model, rowsOf(x, T, H), tokens, codec);
       const chars = Array.from(tokens, (t) => tokenSymbol(codec.vocab, t));
-      return { kind: cell.kind, layer, layers: L, T, H, D, chars, truncated, series: values, check, ...predictions, unitOrder: unitsByVariance(values.h, T, H) };
+      return {
+        kind: cell.kind,
+        layer,
+        layers: L,
+        T,
+        H,
+        D,
+        chars,
+        truncated,
+        series: values,
+        check,
+        ...predictions,
+        unitOrder: unitsByVariance(values.h, T, H),
+      };
     });
   } finally {
     model.train(wasTraining);
@@ -79,7 +92,12 @@ export function inspectText(model, codec, text, layer = 0) {
 /** Run the cell's equations one step at a time with the engine's linear op; every quantity [T,H]. */
 function recompute(tape, kind, w, x, T, H) {
   const out = {};
-  const names = kind === 'mrnn' ? ['xm', 'hm', 'm', 'z', 'h'] : kind === 'lstm' ? ['zi', 'zf', 'zg', 'zo', 'i', 'f', 'g', 'o', 'c', 'h'] : ['xm', 'hm', 'm', 'zi', 'zf', 'zg', 'zo', 'i', 'f', 'g', 'o', 'c', 'h'];
+  const names =
+    kind === 'mrnn'
+      ? ['xm', 'hm', 'm', 'z', 'h']
+      : kind === 'lstm'
+        ? ['zi', 'zf', 'zg', 'zo', 'i', 'f', 'g', 'o', 'c', 'h']
+        : ['xm', 'hm', 'm', 'zi', 'zf', 'zg', 'zo', 'i', 'f', 'g', 'o', 'c', 'h'];
   for (const n of names) out[n] = new Float32Array(T * H);
   // Input halves of every step at once (they do not depend on the recurrence).
   const G = kind === 'mrnn' ? H : 4 * H;

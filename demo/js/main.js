@@ -106,7 +106,9 @@ function setState(state, message) {
 function showInfo(info) {
   page.info = info;
   ui.params.textContent = info.parameters.toLocaleString('en');
-  const text = info.trainChars ? `trains on ${info.sourceName} (${info.trainChars.toLocaleString('en')} characters${info.validChars ? `, ${info.validChars.toLocaleString('en')} held out` : ''})` : `from ${info.sourceName}`;
+  const text = info.trainChars
+    ? `trains on ${info.sourceName} (${info.trainChars.toLocaleString('en')} characters${info.validChars ? `, ${info.validChars.toLocaleString('en')} held out` : ''})`
+    : `from ${info.sourceName}`;
   ui.modelInfo.textContent =
     `${info.cell}${info.weightNorm ? ' (weight-normalised)' : ''}, ${info.layers} layer${info.layers > 1 ? 's' : ''} of H = ${info.hidden}, ` +
     `E = ${info.embed}, vocabulary ${info.vocab} ${info.vocabKind === 'bytes' ? 'bytes' : 'characters'}; ${text}.`;
@@ -138,7 +140,9 @@ function requestInspect() {
 
 function fillUnits(result) {
   const previous = Number(ui.unit.value);
-  ui.unit.replaceChildren(...result.unitOrder.map(({ unit, variance }) => new Option(`${unit}  (spread ${Math.sqrt(variance).toFixed(2)})`, String(unit))));
+  ui.unit.replaceChildren(
+    ...result.unitOrder.map(({ unit, variance }) => new Option(`${unit}  (spread ${Math.sqrt(variance).toFixed(2)})`, String(unit))),
+  );
   // Keep the user's unit; otherwise start with the busiest unit on this text.
   ui.unit.value = String(page.unitChosenByUser && previous < result.H ? previous : result.unitOrder[0].unit);
 }
@@ -239,7 +243,8 @@ worker.onerror = (e) => setStatus(`the training worker failed: ${e.message || 'c
 ui.train.addEventListener('click', () => {
   const source = ui.config.elements.source.value;
   const text = source === 'paste' ? ui.paste.value : null;
-  if (source === 'paste' && text.length < 200) return setStatus('Paste at least a few hundred characters of text (more is better), or choose Moby-Dick.', 'error');
+  if (source === 'paste' && text.length < 200)
+    return setStatus('Paste at least a few hundred characters of text (more is better), or choose Moby-Dick.', 'error');
   chart.reset();
   ui.sampleHistory.replaceChildren();
   send({ type: 'settings', sampleEvery: Number(ui.sampleEvery.value) || 25, temperature: Number(ui.temperature.value) });
@@ -270,7 +275,9 @@ ui.reset.addEventListener('click', () => {
   ui.useSample.disabled = true;
   ui.heatmap.replaceChildren();
 });
-ui.sampleEvery.addEventListener('change', () => send({ type: 'settings', sampleEvery: Math.max(1, Math.round(Number(ui.sampleEvery.value) || 25)) }));
+ui.sampleEvery.addEventListener('change', () =>
+  send({ type: 'settings', sampleEvery: Math.max(1, Math.round(Number(ui.sampleEvery.value) || 25)) }),
+);
 ui.temperature.addEventListener('input', () => {
   ui.temperatureValue.textContent = Number(ui.temperature.value).toFixed(2);
   send({ type: 'settings', temperature: Number(ui.temperature.value) });

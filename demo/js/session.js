@@ -35,10 +35,14 @@ export function checkConfig(raw) {
   const ints = { hidden: [4, 512], embed: [2, 256], seq: [2, 512], batch: [1, 256], seed: [0, 2 ** 31 - 1] };
   for (const [k, [lo, hi]] of Object.entries(ints)) {
     const v = Number(raw[k] ?? DEFAULT_CONFIG[k]);
-    if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`config: ${k} must be an integer in ${lo}..${hi}, got ${JSON.stringify(raw[k])}`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      throw new RangeError(`config: ${k} must be an integer in ${lo}..${hi}, got ${JSON.stringify(raw[k])}`);
     out[k] = v;
   }
-  for (const [k, lo, hi] of [['lr', 1e-6, 1], ['clip', 0, 1e6]]) {
+  for (const [k, lo, hi] of [
+    ['lr', 1e-6, 1],
+    ['clip', 0, 1e6],
+  ]) {
     const v = Number(raw[k] ?? DEFAULT_CONFIG[k]);
     if (!(v >= lo && v <= hi)) throw new RangeError(`config: ${k} must be a number in [${lo}, ${hi}], got ${JSON.stringify(raw[k])}`);
     out[k] = v;

@@ -70,7 +70,12 @@ async function backendFor(threads) {
     gemm = { requested: threads, backend };
   }
   const { backend } = gemm;
-  post({ type: 'threads', threads: backend.threads, requested: threads, ...(backend.reason !== undefined && threads > 1 && { reason: backend.reason }) });
+  post({
+    type: 'threads',
+    threads: backend.threads,
+    requested: threads,
+    ...(backend.reason !== undefined && threads > 1 && { reason: backend.reason }),
+  });
   return backend;
 }
 
@@ -104,7 +109,10 @@ async function trainLoop() {
         if (settings.validEvery > 0 && r.step % settings.validEvery === 0) validDue = true;
         if (session.trainer.consecutiveBadSteps >= MAX_BAD_STEPS) {
           running = false;
-          setState('paused', `training diverged: ${MAX_BAD_STEPS} non-finite steps in a row at step ${r.step}; reset and try a lower learning rate`);
+          setState(
+            'paused',
+            `training diverged: ${MAX_BAD_STEPS} non-finite steps in a row at step ${r.step}; reset and try a lower learning rate`,
+          );
         }
       }
       const seconds = (performance.now() - started) / 1000;

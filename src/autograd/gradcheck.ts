@@ -88,7 +88,9 @@ export function gradcheck(
   const leaves = xs.map((t, i) => tape.leaf(t, `input${i}`));
   const out = fn(tape, ...leaves);
   if (out.value.dtype !== 'float64') {
-    throw new TypeError(`gradcheck: fn returned a ${out.value.dtype} output of shape ${formatShape(out.shape)}; it must compute in float64`);
+    throw new TypeError(
+      `gradcheck: fn returned a ${out.value.dtype} output of shape ${formatShape(out.shape)}; it must compute in float64`,
+    );
   }
   const upstream = new Tensor(new Rng(options.seed ?? 0).fillNormal(new Float64Array(out.size)), out.shape);
   if (out.tape) tape.backward(out, upstream);

@@ -102,7 +102,9 @@ export class Tape {
       accumulateGrad(root, full(root.shape, 1, root.value.dtype), 'backward');
     } else {
       if (!shapesEqual(upstream.shape, root.shape)) {
-        throw new ShapeError(`backward: upstream gradient of shape ${formatShape(upstream.shape)} does not match root of shape ${formatShape(root.shape)}`);
+        throw new ShapeError(
+          `backward: upstream gradient of shape ${formatShape(upstream.shape)} does not match root of shape ${formatShape(root.shape)}`,
+        );
       }
       accumulateGrad(root, upstream, 'backward');
     }

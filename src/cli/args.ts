@@ -13,7 +13,10 @@ export interface FlagSpec {
 export type FlagSpecs = Record<string, FlagSpec>;
 
 /** A flag that takes a value; `value` is its placeholder in the help ('N', 'X', 'FILE'). */
-export function valueFlag<const V extends string>(value: V, help: string): { readonly type: 'string'; readonly value: V; readonly help: string } {
+export function valueFlag<const V extends string>(
+  value: V,
+  help: string,
+): { readonly type: 'string'; readonly value: V; readonly help: string } {
   return { type: 'string', value, help };
 }
 
@@ -66,7 +69,11 @@ export function startCommand(command: string, argv: readonly string[], specs: Fl
 }
 
 /** Exactly the positionals `names` (e.g. CHECKPOINT FILE), in order, or a usage error saying what was expected. */
-export function expectPositionals<const N extends readonly string[]>(command: string, positionals: readonly string[], names: N): { [K in keyof N]: string } {
+export function expectPositionals<const N extends readonly string[]>(
+  command: string,
+  positionals: readonly string[],
+  names: N,
+): { [K in keyof N]: string } {
   if (positionals.length < names.length) {
     throw new UsageError(`${command}: expected ${names.join(' ')}, got ${positionals.length} argument(s) (see mlstm ${command} --help)`);
   }
@@ -140,7 +147,8 @@ export class FlagReader {
     const value = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed) ? Number(trimmed) : NaN;
     if (!Number.isFinite(value)) throw new UsageError(`${this.command}: --${name} must be a number, got '${raw}'`);
     const { min, minExclusive, max } = range;
-    if (minExclusive !== undefined && !(value > minExclusive)) throw new UsageError(`${this.command}: --${name} must be greater than ${minExclusive}, got ${raw}`);
+    if (minExclusive !== undefined && !(value > minExclusive))
+      throw new UsageError(`${this.command}: --${name} must be greater than ${minExclusive}, got ${raw}`);
     if (min !== undefined && value < min) throw new UsageError(`${this.command}: --${name} must be at least ${min}, got ${raw}`);
     if (max !== undefined && value > max) throw new UsageError(`${this.command}: --${name} must be at most ${max}, got ${raw}`);
     return value;

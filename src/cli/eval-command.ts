@@ -19,7 +19,8 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const { args, f } = commandLine;
   const [checkpointPath, textPath] = expectPositionals(CMD, args.positionals, ['CHECKPOINT', 'FILE']);
   const dynamic = f.flag('dynamic');
-  if (!dynamic && (f.has('dynamic-lr') || f.has('dynamic-seq'))) throw new UsageError(`${CMD}: --dynamic-lr and --dynamic-seq need --dynamic`);
+  if (!dynamic && (f.has('dynamic-lr') || f.has('dynamic-seq')))
+    throw new UsageError(`${CMD}: --dynamic-lr and --dynamic-seq need --dynamic`);
   const dynamicLr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const dynamicSeq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
@@ -27,7 +28,8 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   const json = f.flag('json');
   const { model, vocab } = loadCheckpointFile(checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
-  if (tokens.length < 2) throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
+  if (tokens.length < 2)
+    throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
   await withThreads(threads, (backend) => {
     const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
     const result = evaluate(model, tokens, { batch, tape });
@@ -36,7 +38,13 @@ export async function runEval(argv: readonly string[]): Promise<number> {
     if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
     if (json) {
       const { bpc, nats, predictions, streams } = result;
-      const report = { bpc, nats, predictions, streams, ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}) };
+      const report = {
+        bpc,
+        nats,
+        predictions,
+        streams,
+        ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}),
+      };
       process.stdout.write(`${JSON.stringify(report)}\n`);
     }
   });

@@ -7,7 +7,13 @@ import { CliError } from './errors.js';
 function describeFsError(e: unknown, what: string): CliError {
   const code = (e as { code?: string }).code;
   const reason =
-    code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : (e as Error).message;
   return new CliError(`cannot read ${what}: ${reason}`);
 }
 

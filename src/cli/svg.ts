@@ -102,7 +102,9 @@ export function lossCurvesSvg(curves: LossCurves): string {
     pts.map(([s, v], i) => `${i === 0 ? 'M' : 'L'}${fmt(x(s))},${fmt(y(v))}`).join(' ');
 
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`);
   parts.push(`<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(curves.title ?? 'Loss curves')}</text>`);
   for (const t of niceTicks(yLo, yHi)) {
@@ -110,7 +112,9 @@ export function lossCurvesSvg(curves: LossCurves): string {
     parts.push(`<text x="${MARGIN.left - 6}" y="${fmt(y(t) + 4)}" text-anchor="end">${t}</text>`);
   }
   for (const t of niceTicks(0, steps)) {
-    parts.push(`<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${HEIGHT - MARGIN.bottom}" y2="${HEIGHT - MARGIN.bottom + 5}" stroke="#333"/>`);
+    parts.push(
+      `<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${HEIGHT - MARGIN.bottom}" y2="${HEIGHT - MARGIN.bottom + 5}" stroke="#333"/>`,
+    );
     parts.push(`<text x="${fmt(x(t))}" y="${HEIGHT - MARGIN.bottom + 18}" text-anchor="middle">${t}</text>`);
   }
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
@@ -119,11 +123,14 @@ export function lossCurvesSvg(curves: LossCurves): string {
   if (train.length > 1) parts.push(`<path d="${path(train)}" fill="none" stroke="#9ecae1" stroke-width="1"/>`);
   if (trend.length > 1) parts.push(`<path d="${path(trend)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
   if (valid.length > 1) parts.push(`<path d="${path(valid)}" fill="none" stroke="#d62728" stroke-width="2"/>`);
-  for (const [s, v] of valid) parts.push(`<circle cx="${fmt(x(s))}" cy="${fmt(y(v))}" r="3" fill="#d62728"><title>step ${s}: ${v.toFixed(4)} bpc</title></circle>`);
+  for (const [s, v] of valid)
+    parts.push(`<circle cx="${fmt(x(s))}" cy="${fmt(y(v))}" r="3" fill="#d62728"><title>step ${s}: ${v.toFixed(4)} bpc</title></circle>`);
   const legendX = WIDTH - MARGIN.right - 230;
   parts.push(`<g transform="translate(${legendX} ${MARGIN.top + 10})">`);
   parts.push(`<rect width="220" height="48" fill="white" stroke="#ccc"/>`);
-  parts.push(`<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">train bpc (moving average)</text>`);
+  parts.push(
+    `<line x1="8" x2="30" y1="14" y2="14" stroke="#1f77b4" stroke-width="2"/><text x="36" y="18">train bpc (moving average)</text>`,
+  );
   parts.push(`<line x1="8" x2="30" y1="34" y2="34" stroke="#d62728" stroke-width="2"/><text x="36" y="38">validation bpc</text>`);
   parts.push('</g>');
   parts.push('</svg>');

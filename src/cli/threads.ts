@@ -8,7 +8,10 @@ import type { FlagReader } from './args.js';
  * Any count gives the same numbers (the parallel GEMM is bit-identical to one thread), so the
  * default only decides how soon.
  */
-export const DEFAULT_THREADS = Math.max(1, Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length));
+export const DEFAULT_THREADS = Math.max(
+  1,
+  Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
+);
 
 /** The --threads flag of a command that computes (train, eval). */
 export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_THREADS, 1, 64);

@@ -39,7 +39,14 @@ function readModelFlags(f: FlagReader, vocab: number): ModelFlags {
     layers: f.int('layers', 1, 1, 64),
     dropout: f.number('dropout', 0, { min: 0, max: 0.99 }),
   };
-  const given = { cell: f.has('cell'), weightNorm: f.flag('weight-norm'), embed: f.has('embed'), hidden: f.has('hidden'), layers: f.has('layers'), dropout: f.has('dropout') };
+  const given = {
+    cell: f.has('cell'),
+    weightNorm: f.flag('weight-norm'),
+    embed: f.has('embed'),
+    hidden: f.has('hidden'),
+    layers: f.has('layers'),
+    dropout: f.has('dropout'),
+  };
   return { config, given };
 }
 
@@ -55,7 +62,11 @@ function readTrainerOptions(f: FlagReader): TrainerOptions {
     batch,
     seq: f.int('seq', 64, 1, 1 << 16),
     steps,
-    optimizer: { name: f.choice('optimizer', 'adam', ['adam', 'adamw'] as const), lr, weight_decay: f.number('weight-decay', 0, { min: 0, max: 1 }) },
+    optimizer: {
+      name: f.choice('optimizer', 'adam', ['adam', 'adamw'] as const),
+      lr,
+      weight_decay: f.number('weight-decay', 0, { min: 0, max: 1 }),
+    },
     schedule: warmup > 0 ? { kind: 'warmup', steps: warmup, then: inner } : inner,
     clip: f.number('clip', 1, { min: 0, max: 1e6 }),
     validEvery,
@@ -85,7 +96,9 @@ function resumedOptions(f: FlagReader, saved: TrainerOptions, outPath: string): 
   const fresh = readTrainerOptions(f);
   for (const [flag, key] of RESUME_CHECKED) {
     if (f.has(flag) && JSON.stringify(fresh[key]) !== JSON.stringify(saved[key])) {
-      throw new UsageError(`${CMD}: --${flag} differs from the run saved in '${outPath}'; a resumed run keeps its settings (only --steps may change)`);
+      throw new UsageError(
+        `${CMD}: --${flag} differs from the run saved in '${outPath}'; a resumed run keeps its settings (only --steps may change)`,
+      );
     }
   }
   return { ...saved, steps: f.has('steps') ? fresh.steps : saved.steps };
@@ -97,7 +110,8 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const commandLine = startCommand(CMD, argv, TRAIN_FLAGS, TRAIN_HELP);
   if (commandLine === null) return 0;
   const { args, f } = commandLine;
-  if (args.positionals.length > 0) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[0]}' (the text is given with --data FILE)`);
+  if (args.positionals.length > 0)
+    throw new UsageError(`${CMD}: unexpected argument '${args.positionals[0]}' (the text is given with --data FILE)`);
   const dataPath = f.requiredString('data', 'FILE (the training text)');
   const outPath = f.requiredString('out', 'FILE.safetensors (where to save the model)');
   const validPath = f.string('valid');
@@ -123,14 +137,18 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     const meta = readTrainMetadata(loaded.metadata, outPath);
     vocab = loaded.vocab;
     if (f.flag('bytes') !== (vocab.kind === 'bytes')) {
-      throw new UsageError(`${CMD}: --out '${outPath}' is a ${vocab.kind === 'bytes' ? 'byte-level' : 'character-level'} model; ${f.flag('bytes') ? 'drop' : 'add'} --bytes to resume it`);
+      throw new UsageError(
+        `${CMD}: --out '${outPath}' is a ${vocab.kind === 'bytes' ? 'byte-level' : 'character-level'} model; ${f.flag('bytes') ? 'drop' : 'add'} --bytes to resume it`,
+      );
     }
     // Dropout is not part of the contract's config; the run kept it in its training state.
     const savedConfig: CharLMConfig = { ...loaded.config, dropout: meta.dropout };
     const { config, given } = readModelFlags(f, savedConfig.vocab);
     for (const key of Object.keys(given) as (keyof CharLMConfig)[]) {
       if (given[key] && config[key] !== savedConfig[key]) {
-        throw new UsageError(`${CMD}: --${key === 'weightNorm' ? 'weight-norm' : key} ${String(config[key])} does not match the model in '${outPath}' (${String(savedConfig[key])})`);
+        throw new UsageError(
+          `${CMD}: --${key === 'weightNorm' ? 'weight-norm' : key} ${String(config[key])} does not match the model in '${outPath}' (${String(savedConfig[key])})`,
+        );
       }
     }
     model = new CharLM(savedConfig, { rng: new Rng(seed) });
@@ -148,7 +166,10 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
   const allTokens = tokensOfFile(dataBytes, codec, dataPath);
   const split = validBytes ? { train: allTokens, valid: tokensOfFile(validBytes, codec, validPath!) } : splitTrainValid(allTokens);
   const options = savedOptions ? resumedOptions(f, savedOptions, outPath) : readTrainerOptions(f);
-  if (split.valid.length < 2) throw new CliError(`the validation text has ${split.valid.length} ${unit}; it needs at least 2 (give a longer --data or a --valid FILE)`);
+  if (split.valid.length < 2)
+    throw new CliError(
+      `the validation text has ${split.valid.length} ${unit}; it needs at least 2 (give a longer --data or a --valid FILE)`,
+    );
 
   const rng = model.dropoutRng ?? undefined;
   const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
@@ -156,7 +177,9 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
     const trainer = new Trainer(model, { ...split, source, unit }, options, { tape: new Tape({ backend }), ...(rng ? { rng } : {}) });
     if (resumeState) importTrainerState(trainer, resumeState.tensors, resumeState.metadata, outPath);
     if (trainer.step >= options.steps) {
-      process.stdout.write(`'${outPath}' has already reached step ${trainer.step} of ${options.steps}; give a larger --steps to continue\n`);
+      process.stdout.write(
+        `'${outPath}' has already reached step ${trainer.step} of ${options.steps}; give a larger --steps to continue\n`,
+      );
       return 0;
     }
     ensureParentDirectory(outPath);
@@ -172,14 +195,22 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
 
     const clock = (): number => performance.now();
     const isTTY = process.stdout.isTTY === true;
-    const reporter = new ProgressReporter({ write: (s) => process.stdout.write(s), isTTY }, logEveryFlag ?? Math.max(1, Math.ceil(options.steps / 20)), clock);
+    const reporter = new ProgressReporter(
+      { write: (s) => process.stdout.write(s), isTTY },
+      logEveryFlag ?? Math.max(1, Math.ceil(options.steps / 20)),
+      clock,
+    );
     const meter = new ProgressMeter(options.batch * options.seq, clock);
     const started = clock();
 
     const save = async (reason: CheckpointReason): Promise<void> => {
       const state = exportTrainerState(trainer);
       await writeFileAtomic(outPath, encodeCheckpoint(model, vocab, state));
-      const svg = lossCurvesSvg({ train: trainer.history, valid: trainer.validationHistory, title: `${c.cell} ${c.layers}×${c.hidden} on ${dataPath}` });
+      const svg = lossCurvesSvg({
+        train: trainer.history,
+        valid: trainer.validationHistory,
+        title: `${c.cell} ${c.layers}×${c.hidden} on ${dataPath}`,
+      });
       await writeFileAtomic(svgPath, new TextEncoder().encode(svg));
       if (reason === 'periodic') meter.skipPause();
     };
@@ -220,7 +251,9 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       return EXIT_FAILURE;
     }
     if (outcome.status === 'interrupted') {
-      process.stdout.write(`interrupted at step ${outcome.step} after ${elapsed}; saved '${outPath}' (continue with the same command and --resume)\n`);
+      process.stdout.write(
+        `interrupted at step ${outcome.step} after ${elapsed}; saved '${outPath}' (continue with the same command and --resume)\n`,
+      );
       return EXIT_INTERRUPTED;
     }
     const valid = outcome.validBpc !== undefined ? `validation bpc ${outcome.validBpc.toFixed(4)}; ` : '';

@@ -65,7 +65,8 @@ export function extractFeatures(model: CharLM, sequences: readonly Int32Array[],
     if (s.length === 0) throw new RangeError(`${op}: sequence ${i} is empty; a feature needs at least one token`);
     for (let t = 0; t < s.length; t++) {
       const id = s[t]!;
-      if (!(id >= 0 && id < V)) throw new RangeError(`${op}: sequence ${i} has token ${id} at position ${t}, outside the vocabulary of ${V}`);
+      if (!(id >= 0 && id < V))
+        throw new RangeError(`${op}: sequence ${i} has token ${id} at position ${t}, outside the vocabulary of ${V}`);
     }
   });
   const H = model.config.hidden;
@@ -134,14 +135,20 @@ function copyRow(from: ArrayLike<number>, fromOffset: number, to: Float32Array, 
  * Every unit's value at every step of one text [T,H]: the top layer's c_t for pool `last` (whose final
  * value is the feature), h_t for pool `mean` (whose average is the feature). For pictures of a unit.
  */
-export function unitTraces(model: CharLM, tokens: Int32Array, pool: Pool = 'last', options: { window?: number; tape?: Tape } = {}): FeatureMatrix {
+export function unitTraces(
+  model: CharLM,
+  tokens: Int32Array,
+  pool: Pool = 'last',
+  options: { window?: number; tape?: Tape } = {},
+): FeatureMatrix {
   const op = 'unitTraces';
   if (tokens.length === 0) throw new RangeError(`${op}: the text is empty`);
   const window = options.window ?? 256;
   checkPositiveInt(op, 'window', window);
   const V = model.config.vocab;
   for (let t = 0; t < tokens.length; t++) {
-    if (!(tokens[t]! >= 0 && tokens[t]! < V)) throw new RangeError(`${op}: token ${tokens[t]} at position ${t} is outside the vocabulary of ${V}`);
+    if (!(tokens[t]! >= 0 && tokens[t]! < V))
+      throw new RangeError(`${op}: token ${tokens[t]} at position ${t} is outside the vocabulary of ${V}`);
   }
   const H = model.config.hidden;
   const out = new Float32Array(tokens.length * H); // [T,H]

@@ -38,21 +38,26 @@ export function decodeFeaturesSafetensors(bytes: Uint8Array, source = 'features'
   const file = decodeSafetensors(bytes, { source });
   const m = file.metadata;
   if (m.format !== FEATURES_FORMAT) {
-    throw new SafetensorsError(`${source}: not a features file (metadata format is ${JSON.stringify(m.format ?? null)}, expected "${FEATURES_FORMAT}")`);
+    throw new SafetensorsError(
+      `${source}: not a features file (metadata format is ${JSON.stringify(m.format ?? null)}, expected "${FEATURES_FORMAT}")`,
+    );
   }
   const entry = file.tensors.get('features');
-  if (!entry || entry.dtype !== 'F32' || entry.shape.length !== 2) throw new SafetensorsError(`${source}: expected a tensor 'features' [N,H] of dtype F32`);
+  if (!entry || entry.dtype !== 'F32' || entry.shape.length !== 2)
+    throw new SafetensorsError(`${source}: expected a tensor 'features' [N,H] of dtype F32`);
   let labels: unknown;
   try {
     labels = JSON.parse(m.labels ?? 'null');
   } catch {
     labels = null;
   }
-  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string')) throw new SafetensorsError(`${source}: metadata 'labels' must be a JSON array of strings`);
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string'))
+    throw new SafetensorsError(`${source}: metadata 'labels' must be a JSON array of strings`);
   const [rows, cols] = entry.shape as [number, number];
   if (labels.length !== rows) throw new SafetensorsError(`${source}: ${labels.length} labels for ${rows} feature rows`);
   const pool = m.pool as Pool;
-  if (!POOLS.includes(pool)) throw new SafetensorsError(`${source}: metadata 'pool' must be one of ${POOLS.join(', ')}, got ${JSON.stringify(m.pool ?? null)}`);
+  if (!POOLS.includes(pool))
+    throw new SafetensorsError(`${source}: metadata 'pool' must be one of ${POOLS.join(', ')}, got ${JSON.stringify(m.pool ?? null)}`);
   const out: LabelledFeatures = { features: { data: entry.data as Float32Array, rows, cols }, labels: labels as string[], pool };
   if (m.checkpoint !== undefined) out.checkpoint = m.checkpoint;
   return out;

@@ -55,12 +55,14 @@ export function encodeCheckpoint(model: CharLM, vocab: Vocabulary, extra: Checkp
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [name, p] of model.namedParameters()) tensors.set(name, fromTensor(p.value, 'F32'));
   for (const [name, t] of extra.tensors ?? []) {
-    if (isModelTensorName(name) || tensors.has(name)) throw new CheckpointError(`encodeCheckpoint: extra tensor '${name}' uses a name reserved for model parameters`);
+    if (isModelTensorName(name) || tensors.has(name))
+      throw new CheckpointError(`encodeCheckpoint: extra tensor '${name}' uses a name reserved for model parameters`);
     tensors.set(name, fromTensor(t));
   }
   const metadata: Record<string, string> = {};
   for (const [k, v] of Object.entries(extra.metadata ?? {})) {
-    if (k === 'format' || k === 'config' || k === 'vocab' || k === 'tokenizer') throw new CheckpointError(`encodeCheckpoint: metadata key '${k}' is reserved`);
+    if (k === 'format' || k === 'config' || k === 'vocab' || k === 'tokenizer')
+      throw new CheckpointError(`encodeCheckpoint: metadata key '${k}' is reserved`);
     metadata[k] = v;
   }
   metadata.format = CHECKPOINT_FORMAT;
@@ -81,11 +83,14 @@ function parseJSON(text: string, what: string, from: string): unknown {
 /** Read the `config` metadata into a validated CharLMConfig; errors name the field. */
 export function parseCheckpointConfig(metadata: Record<string, string>, from: string): CharLMConfig {
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${from}: not an mlstm checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected "${CHECKPOINT_FORMAT}")`);
+    throw new CheckpointError(
+      `${from}: not an mlstm checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected "${CHECKPOINT_FORMAT}")`,
+    );
   }
   if (metadata.config === undefined) throw new CheckpointError(`${from}: metadata has no 'config'`);
   const raw = parseJSON(metadata.config, 'config', from);
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(`${from}: metadata 'config' must be a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new CheckpointError(`${from}: metadata 'config' must be a JSON object`);
   const o = raw as Record<string, unknown>;
   const config = {
     cell: o.cell,
@@ -105,7 +110,8 @@ export function parseCheckpointConfig(metadata: Record<string, string>, from: st
 
 function parseVocabulary(metadata: Record<string, string>, config: CharLMConfig, from: string): Vocabulary {
   if (metadata.tokenizer !== undefined) {
-    if (metadata.tokenizer !== 'bytes') throw new CheckpointError(`${from}: unknown tokenizer ${JSON.stringify(metadata.tokenizer)} (expected "bytes")`);
+    if (metadata.tokenizer !== 'bytes')
+      throw new CheckpointError(`${from}: unknown tokenizer ${JSON.stringify(metadata.tokenizer)} (expected "bytes")`);
     if (config.vocab !== 256) throw new CheckpointError(`${from}: a byte-level checkpoint needs vocab 256, config says ${config.vocab}`);
     return { kind: 'bytes' };
   }
@@ -115,7 +121,8 @@ function parseVocabulary(metadata: Record<string, string>, config: CharLMConfig,
     throw new CheckpointError(`${from}: metadata 'vocab' must be a JSON array of single-character strings`);
   }
   if (new Set(symbols).size !== symbols.length) throw new CheckpointError(`${from}: metadata 'vocab' repeats a symbol`);
-  if (symbols.length !== config.vocab) throw new CheckpointError(`${from}: metadata 'vocab' has ${symbols.length} symbols but config.vocab is ${config.vocab}`);
+  if (symbols.length !== config.vocab)
+    throw new CheckpointError(`${from}: metadata 'vocab' has ${symbols.length} symbols but config.vocab is ${config.vocab}`);
   return { kind: 'chars', symbols: symbols as string[] };
 }
 

@@ -6,12 +6,7 @@
  * aligned buffer and viewed as the typed array; on a big-endian host each element goes through a
  * DataView with littleEndian=true. The host check is a parameter so tests exercise both paths.
  */
-import {
-  floatBitsToBfloatBits,
-  floatBitsToHalfBits,
-  halfBitsToFloatBits,
-  bfloatBitsToFloatBits,
-} from './float16.js';
+import { floatBitsToBfloatBits, floatBitsToHalfBits, halfBitsToFloatBits, bfloatBitsToFloatBits } from './float16.js';
 import { DTYPE_BYTES, type SafetensorsData, type SafetensorsDType } from './safetensors-types.js';
 
 export const HOST_IS_LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

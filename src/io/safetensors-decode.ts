@@ -56,10 +56,14 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer, options: { so
   }
   const headerLength = headerLengthLow;
   if (8 + headerLength > bytes.length) {
-    fail(`header length ${headerLength} (bytes 0-7) runs past the end of the file (${bytes.length} bytes leave room for ${bytes.length - 8})`);
+    fail(
+      `header length ${headerLength} (bytes 0-7) runs past the end of the file (${bytes.length} bytes leave room for ${bytes.length - 8})`,
+    );
   }
   if (headerLength === 0 || bytes[8] !== 0x7b) {
-    fail(`header must start with '{' at byte 8 (found ${headerLength === 0 ? 'an empty header' : `byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`})`);
+    fail(
+      `header must start with '{' at byte 8 (found ${headerLength === 0 ? 'an empty header' : `byte 0x${bytes[8]!.toString(16).padStart(2, '0')}`})`,
+    );
   }
 
   let text = '';
@@ -73,7 +77,10 @@ export function decodeSafetensors(input: Uint8Array | ArrayBuffer, options: { so
     root = parseJson(text);
   } catch (error) {
     if (error instanceof JsonSyntaxError && error.duplicateKey !== undefined) {
-      fail(`header has the key ${quoteName(error.duplicateKey)} twice (at header character ${error.position}); names must be unique`, error);
+      fail(
+        `header has the key ${quoteName(error.duplicateKey)} twice (at header character ${error.position}); names must be unique`,
+        error,
+      );
     }
     fail(`header is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, error);
   }
@@ -111,7 +118,8 @@ function isIndex(value: JsonValue): value is number {
 
 function parseEntry(name: string, value: JsonValue, dataLength: number, dataStart: number, fail: Fail): HeaderEntry {
   const tensor = `tensor ${quoteName(name)}`;
-  if (!(value instanceof JsonObject)) return fail(`${tensor}: entry is ${describeJson(value)}, not an object with dtype, shape and data_offsets`);
+  if (!(value instanceof JsonObject))
+    return fail(`${tensor}: entry is ${describeJson(value)}, not an object with dtype, shape and data_offsets`);
   const field = (key: string): JsonValue | undefined => value.entries.find(([k]) => k === key)?.[1];
   const dtype = field('dtype');
   const shape = field('shape');
@@ -126,10 +134,15 @@ function parseEntry(name: string, value: JsonValue, dataLength: number, dataStar
   }
   if (!Array.isArray(shape)) return fail(`${tensor}: "shape" is ${describeJson(shape)}, not an array`);
   shape.forEach((d, i) => {
-    if (!isIndex(d)) fail(`${tensor}: shape ${formatDims(shape)} has dimension ${i} = ${JSON.stringify(d) ?? String(d)}; dimensions must be non-negative integers`);
+    if (!isIndex(d))
+      fail(
+        `${tensor}: shape ${formatDims(shape)} has dimension ${i} = ${JSON.stringify(d) ?? String(d)}; dimensions must be non-negative integers`,
+      );
   });
   if (!Array.isArray(offsets) || offsets.length !== 2) {
-    return fail(`${tensor}: "data_offsets" must be an array [begin, end] of two integers (found ${Array.isArray(offsets) ? `${offsets.length} items` : describeJson(offsets)})`);
+    return fail(
+      `${tensor}: "data_offsets" must be an array [begin, end] of two integers (found ${Array.isArray(offsets) ? `${offsets.length} items` : describeJson(offsets)})`,
+    );
   }
   const [rawBegin, rawEnd] = offsets;
   if (!isIndex(rawBegin!) || !isIndex(rawEnd!)) {
@@ -139,7 +152,9 @@ function parseEntry(name: string, value: JsonValue, dataLength: number, dataStar
   const end = rawEnd + 0;
   if (begin > end) fail(`${tensor}: data_offsets [${begin},${end}] have begin > end`);
   if (end > dataLength) {
-    fail(`${tensor}: data_offsets [${begin},${end}] end past the data buffer, which holds ${dataLength} bytes (file offset ${dataStart + end} > file size ${dataStart + dataLength})`);
+    fail(
+      `${tensor}: data_offsets [${begin},${end}] end past the data buffer, which holds ${dataLength} bytes (file offset ${dataStart + end} > file size ${dataStart + dataLength})`,
+    );
   }
   const dims = (shape as number[]).map((d) => d + 0);
   const elementBytes = DTYPE_BYTES[dtype];
@@ -148,7 +163,9 @@ function parseEntry(name: string, value: JsonValue, dataLength: number, dataStar
   const count = elementCountUpTo(dims, Number.MAX_SAFE_INTEGER);
   if (count * elementBytes !== byteLength) {
     const needed = count === Infinity ? `more than ${Number.MAX_SAFE_INTEGER}` : String(count * elementBytes);
-    fail(`${tensor}: data_offsets [${begin},${end}] hold ${byteLength} bytes but shape ${formatDims(dims)} of ${dtype} (${elementBytes} bytes each) needs ${needed}`);
+    fail(
+      `${tensor}: data_offsets [${begin},${end}] hold ${byteLength} bytes but shape ${formatDims(dims)} of ${dtype} (${elementBytes} bytes each) needs ${needed}`,
+    );
   }
   return { name, dtype, shape: dims, begin, end, count };
 }
@@ -160,16 +177,22 @@ function checkTiling(entries: readonly HeaderEntry[], dataLength: number, dataSt
   let previous: HeaderEntry | undefined;
   for (const e of sorted) {
     if (previous !== undefined && e.begin < covered) {
-      fail(`tensors ${quoteName(previous.name)} (data_offsets [${previous.begin},${previous.end}]) and ${quoteName(e.name)} (data_offsets [${e.begin},${e.end}]) overlap`);
+      fail(
+        `tensors ${quoteName(previous.name)} (data_offsets [${previous.begin},${previous.end}]) and ${quoteName(e.name)} (data_offsets [${e.begin},${e.end}]) overlap`,
+      );
     }
     if (e.begin > covered) {
-      fail(`data bytes [${covered},${e.begin}) (file offset ${dataStart + covered}) before tensor ${quoteName(e.name)} belong to no tensor; the format allows no holes`);
+      fail(
+        `data bytes [${covered},${e.begin}) (file offset ${dataStart + covered}) before tensor ${quoteName(e.name)} belong to no tensor; the format allows no holes`,
+      );
     }
     covered = e.end;
     previous = e;
   }
   if (covered !== dataLength) {
-    fail(`${dataLength - covered} trailing bytes after the last tensor (data offset ${covered}, file offset ${dataStart + covered}) belong to no tensor`);
+    fail(
+      `${dataLength - covered} trailing bytes after the last tensor (data offset ${covered}, file offset ${dataStart + covered}) belong to no tensor`,
+    );
   }
 }
 

@@ -66,17 +66,21 @@ function checkEntry(name: unknown, entry: unknown): number {
   if (name === '__metadata__') fail(`${tensor}: the name is reserved for the metadata map`);
   if (entry === null || typeof entry !== 'object') fail(`${tensor}: expected {dtype, shape, data}, got ${describeType(entry)}`);
   const { dtype, shape, data } = entry as Partial<SafetensorsTensor>;
-  if (!isSafetensorsDType(dtype)) fail(`${tensor}: unsupported dtype ${JSON.stringify(dtype) ?? String(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+  if (!isSafetensorsDType(dtype))
+    fail(`${tensor}: unsupported dtype ${JSON.stringify(dtype) ?? String(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
   if (!Array.isArray(shape)) fail(`${tensor}: shape must be an array, got ${describeType(shape)}`);
   shape.forEach((d: unknown, i) => {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       fail(`${tensor}: shape ${formatDims(shape)} has dimension ${i} = ${String(d)}; dimensions must be non-negative integers`);
     }
   });
-  if (!dataMatchesDType(data, dtype)) fail(`${tensor}: dtype ${dtype} needs its data in a ${dataClassName(dtype)}, got ${describeType(data)}`);
+  if (!dataMatchesDType(data, dtype))
+    fail(`${tensor}: dtype ${dtype} needs its data in a ${dataClassName(dtype)}, got ${describeType(data)}`);
   const count = elementCountUpTo(shape, Number.MAX_SAFE_INTEGER);
   if (count !== data.length) {
-    fail(`${tensor}: shape ${formatDims(shape)} needs ${count === Infinity ? `more than ${Number.MAX_SAFE_INTEGER}` : count} elements but data has ${data.length}`);
+    fail(
+      `${tensor}: shape ${formatDims(shape)} needs ${count === Infinity ? `more than ${Number.MAX_SAFE_INTEGER}` : count} elements but data has ${data.length}`,
+    );
   }
   return count * DTYPE_BYTES[dtype];
 }
@@ -87,7 +91,8 @@ function metadataJson(metadata: unknown): string {
   }
   const parts: string[] = [];
   for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== 'string') fail(`metadata value for key ${quoteName(key)} is ${describeType(value)}, not a string (safetensors metadata is string → string)`);
+    if (typeof value !== 'string')
+      fail(`metadata value for key ${quoteName(key)} is ${describeType(value)}, not a string (safetensors metadata is string → string)`);
     parts.push(`${JSON.stringify(key)}:${JSON.stringify(value)}`);
   }
   return `{${parts.join(',')}}`;

@@ -125,14 +125,38 @@ class Parser {
       out += s.slice(chunkStart, i);
       const e = s[i + 1];
       switch (e) {
-        case '"': out += '"'; i += 2; break;
-        case '\\': out += '\\'; i += 2; break;
-        case '/': out += '/'; i += 2; break;
-        case 'b': out += '\b'; i += 2; break;
-        case 'f': out += '\f'; i += 2; break;
-        case 'n': out += '\n'; i += 2; break;
-        case 'r': out += '\r'; i += 2; break;
-        case 't': out += '\t'; i += 2; break;
+        case '"':
+          out += '"';
+          i += 2;
+          break;
+        case '\\':
+          out += '\\';
+          i += 2;
+          break;
+        case '/':
+          out += '/';
+          i += 2;
+          break;
+        case 'b':
+          out += '\b';
+          i += 2;
+          break;
+        case 'f':
+          out += '\f';
+          i += 2;
+          break;
+        case 'n':
+          out += '\n';
+          i += 2;
+          break;
+        case 'r':
+          out += '\r';
+          i += 2;
+          break;
+        case 't':
+          out += '\t';
+          i += 2;
+          break;
         case 'u': {
           const hex = s.slice(i + 2, i + 6);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) {

@@ -91,5 +91,5 @@ export function elementCountUpTo(shape: readonly number[], limit: number): numbe
 /** `[2,3]`-style shape for messages, shortened for absurd ranks. */
 export function formatDims(shape: readonly unknown[]): string {
   const shown = shape.length <= 16 ? shape : [...shape.slice(0, 16), `… ${shape.length} dims`];
-  return `[${shown.map((d) => (typeof d === 'number' ? String(d) : JSON.stringify(d) ?? String(d))).join(',')}]`;
+  return `[${shown.map((d) => (typeof d === 'number' ? String(d) : (JSON.stringify(d) ?? String(d)))).join(',')}]`;
 }

@@ -32,15 +32,19 @@ export { encodeSafetensors } from './safetensors-encode.js';
 /** Checks an entry's dtype, data class and length; returns how to name it in messages. */
 function checkEntry(op: string, entry: SafetensorsTensor, name: string | undefined): string {
   const label = name === undefined ? 'tensor' : `tensor ${quoteName(name)}`;
-  if (entry === null || typeof entry !== 'object') throw new SafetensorsError(`${op}: ${label}: expected {dtype, shape, data}, got ${describeType(entry)}`);
+  if (entry === null || typeof entry !== 'object')
+    throw new SafetensorsError(`${op}: ${label}: expected {dtype, shape, data}, got ${describeType(entry)}`);
   const { dtype, shape, data } = entry;
-  if (!isSafetensorsDType(dtype)) throw new SafetensorsError(`${op}: ${label}: unsupported dtype ${JSON.stringify(dtype) ?? String(dtype)}`);
+  if (!isSafetensorsDType(dtype))
+    throw new SafetensorsError(`${op}: ${label}: unsupported dtype ${JSON.stringify(dtype) ?? String(dtype)}`);
   if (!dataMatchesDType(data, dtype)) {
     throw new SafetensorsError(`${op}: ${label}: dtype ${dtype} needs its data in a ${dataClassName(dtype)}, got ${describeType(data)}`);
   }
   const validShape = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
   if (!validShape || elementCountUpTo(shape, Number.MAX_SAFE_INTEGER) !== data.length) {
-    throw new SafetensorsError(`${op}: ${label}: shape ${Array.isArray(shape) ? formatDims(shape) : String(shape)} does not match its ${data.length} elements`);
+    throw new SafetensorsError(
+      `${op}: ${label}: shape ${Array.isArray(shape) ? formatDims(shape) : String(shape)} does not match its ${data.length} elements`,
+    );
   }
   return label;
 }

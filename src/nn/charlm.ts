@@ -42,12 +42,16 @@ export interface CharLMForward {
 
 /** Validate a config from any source (a user, a checkpoint); the error names the field. */
 export function validateCharLMConfig(config: CharLMConfig, where = 'CharLM'): void {
-  if (!CELL_KINDS.includes(config.cell)) throw new Error(`${where}: unknown cell '${String(config.cell)}' (expected ${CELL_KINDS.join(', ')})`);
-  if (typeof config.weightNorm !== 'boolean') throw new Error(`${where}: weight_norm must be a boolean, got ${JSON.stringify(config.weightNorm)}`);
-  if (config.weightNorm && config.cell !== 'mlstm') throw new Error(`${where}: weight norm is defined for the mlstm cell only, not '${config.cell}'`);
+  if (!CELL_KINDS.includes(config.cell))
+    throw new Error(`${where}: unknown cell '${String(config.cell)}' (expected ${CELL_KINDS.join(', ')})`);
+  if (typeof config.weightNorm !== 'boolean')
+    throw new Error(`${where}: weight_norm must be a boolean, got ${JSON.stringify(config.weightNorm)}`);
+  if (config.weightNorm && config.cell !== 'mlstm')
+    throw new Error(`${where}: weight norm is defined for the mlstm cell only, not '${config.cell}'`);
   for (const k of ['vocab', 'embed', 'hidden', 'layers'] as const) {
     const v = config[k];
-    if (!Number.isInteger(v) || v < 1 || v > 1 << 20) throw new Error(`${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || v < 1 || v > 1 << 20)
+      throw new Error(`${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   const p = config.dropout ?? 0;
   if (!(p >= 0 && p < 1)) throw new Error(`${where}: dropout must be in [0, 1), got ${p}`);
@@ -117,7 +121,14 @@ export class CharLM extends Module {
   }
 
   /** Mean cross-entropy in nats over the T·B predictions (bits/char = loss / ln 2). */
-  loss(tape: Tape, inputs: Int32Array, targets: Int32Array, T: number, B: number, state: readonly LayerState[]): { loss: Var; state: LayerState[]; logits: Var } {
+  loss(
+    tape: Tape,
+    inputs: Int32Array,
+    targets: Int32Array,
+    T: number,
+    B: number,
+    state: readonly LayerState[],
+  ): { loss: Var; state: LayerState[]; logits: Var } {
     if (targets.length !== T * B) throw new RangeError(`CharLM.loss: ${targets.length} targets do not form [T,B] = [${T},${B}]`);
     const f = this.forward(tape, inputs, T, B, state);
     const loss = softmaxCrossEntropy(tape, f.logits, targets, { reduction: 'mean' });

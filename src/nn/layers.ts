@@ -25,7 +25,8 @@ export class Linear extends Module {
     const dtype = options.dtype ?? 'float32';
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = this.addParameter('weight', initUniform(zeros([outFeatures, inFeatures], dtype), options.rng, -bound, bound));
-    this.bias = options.bias === false ? null : this.addParameter('bias', initUniform(zeros([outFeatures], dtype), options.rng, -bound, bound));
+    this.bias =
+      options.bias === false ? null : this.addParameter('bias', initUniform(zeros([outFeatures], dtype), options.rng, -bound, bound));
   }
 
   /** x [..., in] → [..., out], one gemm with the bias fused into its epilogue. */

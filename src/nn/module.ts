@@ -96,7 +96,9 @@ export abstract class Module {
       const t = dict.get(n);
       if (!t) continue;
       if (!shapesEqual(t.shape, p.shape)) {
-        throw new ShapeError(`loadStateDict${from}: parameter '${n}' has shape ${formatShape(p.shape)} in the model but ${formatShape(t.shape)} in the state dict`);
+        throw new ShapeError(
+          `loadStateDict${from}: parameter '${n}' has shape ${formatShape(p.shape)} in the model but ${formatShape(t.shape)} in the state dict`,
+        );
       }
       p.value.data.set(t.data);
     }

@@ -11,13 +11,7 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import {
-  SafetensorsError,
-  decodeSafetensors,
-  encodeSafetensors,
-  type SafetensorsFile,
-  type SafetensorsTensor,
-} from '../io/safetensors.js';
+import { SafetensorsError, decodeSafetensors, encodeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../io/safetensors.js';
 
 type TensorCollection = ReadonlyMap<string, SafetensorsTensor> | Record<string, SafetensorsTensor>;
 
@@ -77,7 +71,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   let handle: fsp.FileHandle | undefined;
   try {
     handle = await fsp.open(temporary, 'wx'); // 'x': never follow or clobber anything already there
-    for (let written = 0; written < bytes.length; ) {
+    for (let written = 0; written < bytes.length;) {
       const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, written);
       written += bytesWritten;
     }
@@ -98,7 +92,7 @@ export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(temporary, 'wx');
-    for (let written = 0; written < bytes.length; ) {
+    for (let written = 0; written < bytes.length;) {
       written += fs.writeSync(fd, bytes, written, bytes.length - written, written);
     }
     fs.fsyncSync(fd);

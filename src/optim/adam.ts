@@ -20,7 +20,8 @@ export interface AdamOptions {
 function adamHyper(owner: string, options: AdamOptions, defaultWeightDecay: number): AdamHyper {
   if (options === null || typeof options !== 'object') throw new TypeError(`${owner}: options must be an object`);
   const betas = options.betas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${owner}: betas must be a pair [beta1, beta2], got ${JSON.stringify(betas)}`);
+  if (!Array.isArray(betas) || betas.length !== 2)
+    throw new TypeError(`${owner}: betas must be a pair [beta1, beta2], got ${JSON.stringify(betas)}`);
   return {
     lr: nonNegative(owner, 'lr', options.lr ?? 1e-3),
     beta1: unitHalfOpen(owner, 'beta1', betas[0]),

@@ -40,7 +40,8 @@ const SGD_KEYS = ['name', 'lr', 'momentum', 'dampening', 'weight_decay', 'nester
 
 /** Build an optimiser from its JSON config; unknown names and keys are errors, values are validated by the class. */
 export function makeOptimizer(params: ParamsInput, config: OptimizerConfigInput): Optimizer {
-  if (config === null || typeof config !== 'object') throw new TypeError(`makeOptimizer: config must be an object, got ${describeValue(config)}`);
+  if (config === null || typeof config !== 'object')
+    throw new TypeError(`makeOptimizer: config must be an object, got ${describeValue(config)}`);
   switch (config.name) {
     case 'sgd': {
       knownKeys('makeOptimizer(sgd)', config, SGD_KEYS);
@@ -67,6 +68,8 @@ export function makeOptimizer(params: ParamsInput, config: OptimizerConfigInput)
       return config.name === 'adam' ? new Adam(params, options) : new AdamW(params, options);
     }
     default:
-      throw new RangeError(`makeOptimizer: unknown optimiser name ${describeValue((config as { name?: unknown }).name)} (expected sgd, adam or adamw)`);
+      throw new RangeError(
+        `makeOptimizer: unknown optimiser name ${describeValue((config as { name?: unknown }).name)} (expected sgd, adam or adamw)`,
+      );
   }
 }

@@ -32,7 +32,8 @@ function normaliseParams(owner: string, params: ParamsInput): [string, Var][] {
   const out: [string, Var][] = [];
   for (let i = 0; i < params.length; i++) {
     const item: unknown = params[i];
-    if (Array.isArray(item) !== named) throw new TypeError(`${owner}: parameters must be all Vars or all [name, Var] pairs (entry ${i} differs)`);
+    if (Array.isArray(item) !== named)
+      throw new TypeError(`${owner}: parameters must be all Vars or all [name, Var] pairs (entry ${i} differs)`);
     const [name, v] = named ? (item as readonly [string, Var]) : [String(i), item as Var];
     if (typeof name !== 'string' || name.length === 0) throw new TypeError(`${owner}: parameter ${i} has an empty or non-string name`);
     if (v === null || typeof v !== 'object' || !('value' in v) || !(v.value instanceof Tensor)) {
@@ -119,14 +120,18 @@ export abstract class Optimizer {
       if (grad === null) continue;
       const n = slot.param.value.size;
       if (grad.size !== n || slot.buffers.some((b) => b.length !== n)) {
-        throw new RangeError(`${this.kind}.step: parameter '${slot.name}' has shape ${formatShape(slot.param.shape)} but its gradient has ${formatShape(grad.shape)} (or the parameter changed size after the optimiser was built)`);
+        throw new RangeError(
+          `${this.kind}.step: parameter '${slot.name}' has shape ${formatShape(slot.param.shape)} but its gradient has ${formatShape(grad.shape)} (or the parameter changed size after the optimiser was built)`,
+        );
       }
       slot.steps++;
       if (!this.update(slot, grad.data)) bad.push(slot.name);
     }
     this.steps++;
     if (bad.length > 0) {
-      throw new Error(`${this.kind}.step: update ${this.steps} wrote non-finite values into parameter(s) ${bad.join(', ')} (a gradient held NaN/Inf or overflowed; check clipGradNorm's return before stepping)`);
+      throw new Error(
+        `${this.kind}.step: update ${this.steps} wrote non-finite values into parameter(s) ${bad.join(', ')} (a gradient held NaN/Inf or overflowed; check clipGradNorm's return before stepping)`,
+      );
     }
   }
 
@@ -165,12 +170,17 @@ export abstract class Optimizer {
     if (missing.length) throw new RangeError(`${where}: missing ${missing.join(', ')}`);
     const unexpected = [...dict.keys()].filter((k) => k.startsWith(OPTIM_PREFIX) && !expected.has(k));
     if (unexpected.length) {
-      throw new RangeError(`${where}: unexpected ${unexpected.join(', ')} (saved by an optimiser of another kind, options or parameter set?)`);
+      throw new RangeError(
+        `${where}: unexpected ${unexpected.join(', ')} (saved by an optimiser of another kind, options or parameter set?)`,
+      );
     }
     const readCount = (key: string): number => {
       const t = dict.get(key)!;
       const v = t.size === 1 ? t.data[0]! : NaN;
-      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${where}: '${key}' must be one non-negative integer, got ${t.size === 1 ? v : `a tensor of shape ${formatShape(t.shape)}`}`);
+      if (!Number.isSafeInteger(v) || v < 0)
+        throw new RangeError(
+          `${where}: '${key}' must be one non-negative integer, got ${t.size === 1 ? v : `a tensor of shape ${formatShape(t.shape)}`}`,
+        );
       return v;
     };
     const globalSteps = readCount(`${OPTIM_PREFIX}step`);
@@ -180,7 +190,9 @@ export abstract class Optimizer {
         const key = `${OPTIM_PREFIX}${s.name}.${b}`;
         const t = dict.get(key)!;
         if (!shapesEqual(t.shape, s.param.shape)) {
-          throw new RangeError(`${where}: parameter '${s.name}' has shape ${formatShape(s.param.shape)} but '${key}' has ${formatShape(t.shape)}`);
+          throw new RangeError(
+            `${where}: parameter '${s.name}' has shape ${formatShape(s.param.shape)} but '${key}' has ${formatShape(t.shape)}`,
+          );
         }
       }
     }

@@ -52,7 +52,10 @@ function checkLengths(fn: string, n: number, buffers: readonly [string, Storage 
  */
 export function sgdStep(param: Storage, grad: Storage, momentumBuffer: Storage | null, firstStep: boolean, hp: SgdHyper): boolean {
   const n = param.length;
-  checkLengths('sgdStep', n, [['grad', grad], ['momentumBuffer', momentumBuffer]]);
+  checkLengths('sgdStep', n, [
+    ['grad', grad],
+    ['momentumBuffer', momentumBuffer],
+  ]);
   const { lr, momentum, dampening, weightDecay, nesterov } = hp;
   if (momentum !== 0 && momentumBuffer === null) throw new RangeError(`sgdStep: momentum ${momentum} needs a momentumBuffer`);
   const negLr = -lr;
@@ -82,12 +85,25 @@ export function sgdStep(param: Storage, grad: Storage, momentumBuffer: Storage |
  * denom = √v / √(1−β₂ᵗ) + ε; p.addcdiv_(m, denom, −γ/(1−β₁ᵗ)).
  */
 function adamFamilyStep(
-  fn: string, decoupled: boolean,
-  param: Storage, grad: Storage, m: Storage, v: Storage, step: number, hp: AdamHyper, maxV: Storage | null,
+  fn: string,
+  decoupled: boolean,
+  param: Storage,
+  grad: Storage,
+  m: Storage,
+  v: Storage,
+  step: number,
+  hp: AdamHyper,
+  maxV: Storage | null,
 ): boolean {
   const n = param.length;
-  checkLengths(fn, n, [['grad', grad], ['m', m], ['v', v], ['maxV', maxV]]);
-  if (!Number.isSafeInteger(step) || step < 1) throw new RangeError(`${fn}: step must be an integer >= 1 (the count including this update), got ${step}`);
+  checkLengths(fn, n, [
+    ['grad', grad],
+    ['m', m],
+    ['v', v],
+    ['maxV', maxV],
+  ]);
+  if (!Number.isSafeInteger(step) || step < 1)
+    throw new RangeError(`${fn}: step must be an integer >= 1 (the count including this update), got ${step}`);
   const { lr, beta1, beta2, eps, weightDecay, amsgrad } = hp;
   if (amsgrad && maxV === null) throw new RangeError(`${fn}: amsgrad needs a maxV buffer`);
   const stepSize = lr / (1 - Math.pow(beta1, step));
@@ -136,7 +152,15 @@ function adamFamilyStep(
  *   p ← p − γ·m̂/(√v̂ + ε)
  * amsgrad: v_max ← max(v_max, v), and v_max replaces v in v̂ (as PyTorch's code does).
  */
-export function adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, step: number, hp: AdamHyper, maxV: Storage | null = null): boolean {
+export function adamStep(
+  param: Storage,
+  grad: Storage,
+  m: Storage,
+  v: Storage,
+  step: number,
+  hp: AdamHyper,
+  maxV: Storage | null = null,
+): boolean {
   return adamFamilyStep('adamStep', false, param, grad, m, v, step, hp, maxV);
 }
 
@@ -147,6 +171,14 @@ export function adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, 
  *   then m, v, m̂, v̂ and p ← p − γ·m̂/(√v̂ + ε) exactly as adamStep with λ = 0.
  * Buffers and `step` as adamStep.
  */
-export function adamwStep(param: Storage, grad: Storage, m: Storage, v: Storage, step: number, hp: AdamHyper, maxV: Storage | null = null): boolean {
+export function adamwStep(
+  param: Storage,
+  grad: Storage,
+  m: Storage,
+  v: Storage,
+  step: number,
+  hp: AdamHyper,
+  maxV: Storage | null = null,
+): boolean {
   return adamFamilyStep('adamwStep', true, param, grad, m, v, step, hp, maxV);
 }

@@ -89,6 +89,8 @@ export function makeSchedule(spec: ScheduleSpec): Schedule {
       knownKeys(owner, spec, ['kind', 'steps', 'then']);
       return warmup(spec.steps, makeSchedule(spec.then));
     default:
-      throw new RangeError(`makeSchedule: unknown kind ${describeValue((spec as { kind?: unknown }).kind)} (expected constant, linear, cosine or warmup)`);
+      throw new RangeError(
+        `makeSchedule: unknown kind ${describeValue((spec as { kind?: unknown }).kind)} (expected constant, linear, cosine or warmup)`,
+      );
   }
 }

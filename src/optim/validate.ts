@@ -23,14 +23,16 @@ function requireNumber(owner: string, name: string, value: unknown): number {
 /** A finite number ≥ 0 (learning rate, weight decay, momentum). */
 export function nonNegative(owner: string, name: string, value: unknown): number {
   const v = requireNumber(owner, name, value);
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be a finite number >= 0)`);
+  if (!Number.isFinite(v) || v < 0)
+    throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be a finite number >= 0)`);
   return v;
 }
 
 /** A finite number > 0 (epsilon). */
 export function positive(owner: string, name: string, value: unknown): number {
   const v = requireNumber(owner, name, value);
-  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be a finite number > 0)`);
+  if (!Number.isFinite(v) || v <= 0)
+    throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be a finite number > 0)`);
   return v;
 }
 
@@ -51,7 +53,8 @@ export function unitClosed(owner: string, name: string, value: unknown): number 
 /** An integer ≥ `min` (schedule lengths, step indices). */
 export function integerAtLeast(owner: string, name: string, value: unknown, min: number): number {
   const v = requireNumber(owner, name, value);
-  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be an integer >= ${min})`);
+  if (!Number.isSafeInteger(v) || v < min)
+    throw new RangeError(`${owner}: invalid ${name} ${describeValue(value)} (must be an integer >= ${min})`);
   return v;
 }
 

@@ -50,7 +50,8 @@ export class DenseMatrix implements ColumnMatrix {
     readonly rows: number,
     readonly cols: number,
   ) {
-    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) throw new RangeError(`DenseMatrix: bad shape [${rows},${cols}]`);
+    if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0)
+      throw new RangeError(`DenseMatrix: bad shape [${rows},${cols}]`);
     checkLength('DenseMatrix', 'data', data, rows * cols);
   }
 

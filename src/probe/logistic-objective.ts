@@ -88,7 +88,15 @@ export function lambdaMax(x: DesignMatrix, y: ArrayLike<number>): number {
  * The largest KKT violation of (w, b) for λ, given z = X·w + b. Costs one Xᵀ·r. `gw` receives the
  * gradient of the smooth part.
  */
-export function kktViolation(x: DesignMatrix, y: ArrayLike<number>, z: Float64Array, w: Float64Array, lambda: number, gw: Float64Array, r: Float64Array): number {
+export function kktViolation(
+  x: DesignMatrix,
+  y: ArrayLike<number>,
+  z: Float64Array,
+  w: Float64Array,
+  lambda: number,
+  gw: Float64Array,
+  r: Float64Array,
+): number {
   const n = x.rows;
   let gb = 0;
   for (let i = 0; i < n; i++) {
@@ -107,14 +115,20 @@ export function kktViolation(x: DesignMatrix, y: ArrayLike<number>, z: Float64Ar
 }
 
 /** What both solvers start with: the targets and options checked, and the options with their defaults filled in. */
-export function checkFit(op: string, x: DesignMatrix, y: ArrayLike<number>, options: L1LogisticOptions): { lambda: number; tol: number; maxIterations: number } {
+export function checkFit(
+  op: string,
+  x: DesignMatrix,
+  y: ArrayLike<number>,
+  options: L1LogisticOptions,
+): { lambda: number; tol: number; maxIterations: number } {
   checkTargets(op, x, y);
   const { lambda } = options;
   const tol = options.tolerance ?? 1e-6;
   if (!(lambda >= 0) || !Number.isFinite(lambda)) throw new RangeError(`${op}: lambda must be a finite number ≥ 0, got ${lambda}`);
   if (!(tol > 0)) throw new RangeError(`${op}: tolerance must be > 0, got ${tol}`);
   const maxIterations = options.maxIterations ?? 5000;
-  if (!Number.isInteger(maxIterations) || maxIterations < 0) throw new RangeError(`${op}: maxIterations must be an integer ≥ 0, got ${maxIterations}`);
+  if (!Number.isInteger(maxIterations) || maxIterations < 0)
+    throw new RangeError(`${op}: maxIterations must be an integer ≥ 0, got ${maxIterations}`);
   if (options.initial && options.initial.weights.length !== x.cols) {
     throw new RangeError(`${op}: initial weights have length ${options.initial.weights.length}, expected ${x.cols}`);
   }

@@ -34,8 +34,10 @@ export function ngramBucket(cps: ArrayLike<number>, start: number, n: number, bu
 export function ngramMatrix(texts: readonly string[], options: NgramOptions = {}): SparseMatrix {
   const maxN = options.maxN ?? 3;
   const buckets = options.buckets ?? 1 << 16;
-  if (!Number.isInteger(maxN) || maxN < 1 || maxN > 16) throw new RangeError(`ngramMatrix: maxN must be an integer in [1, 16], got ${maxN}`);
-  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1 << 26) throw new RangeError(`ngramMatrix: buckets must be an integer in [1, 2^26], got ${buckets}`);
+  if (!Number.isInteger(maxN) || maxN < 1 || maxN > 16)
+    throw new RangeError(`ngramMatrix: maxN must be an integer in [1, 16], got ${maxN}`);
+  if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1 << 26)
+    throw new RangeError(`ngramMatrix: buckets must be an integer in [1, 2^26], got ${buckets}`);
   const rowStart = new Int32Array(texts.length + 1);
   const cols: number[] = [];
   const vals: number[] = [];

@@ -41,7 +41,12 @@ export function encodeProbeSafetensors(probe: Probe): Uint8Array {
       weights: { dtype: 'F64', shape: [K, H], data: Float64Array.from(probe.weights.flat()) },
       bias: { dtype: 'F64', shape: [K], data: Float64Array.from(probe.bias) },
     },
-    { format: PROBE_FORMAT, classes: JSON.stringify(probe.classes), lambda: JSON.stringify(probe.lambda), info: JSON.stringify(probe.info) },
+    {
+      format: PROBE_FORMAT,
+      classes: JSON.stringify(probe.classes),
+      lambda: JSON.stringify(probe.lambda),
+      info: JSON.stringify(probe.info),
+    },
   );
 }
 
@@ -91,14 +96,16 @@ export function validateProbe(raw: unknown, source: string): asserts raw is Prob
   const p = raw as Record<string, unknown>;
   if (p.format !== PROBE_FORMAT) fail(`not a probe (format is ${JSON.stringify(p.format ?? null)}, expected "${PROBE_FORMAT}")`);
   const classes = p.classes;
-  if (!Array.isArray(classes) || classes.length < 2 || classes.some((c) => typeof c !== 'string')) fail("'classes' must be an array of at least 2 strings");
+  if (!Array.isArray(classes) || classes.length < 2 || classes.some((c) => typeof c !== 'string'))
+    fail("'classes' must be an array of at least 2 strings");
   if (new Set(classes as string[]).size !== (classes as string[]).length) fail("'classes' repeats a label");
   if (typeof p.lambda !== 'number' || !(p.lambda >= 0) || !Number.isFinite(p.lambda)) fail("'lambda' must be a finite number ≥ 0");
   if (!isFiniteArray(p.mean) || p.mean.length === 0) fail("'mean' must be a non-empty array of finite numbers");
   const H = (p.mean as number[]).length;
   if (!isFiniteArray(p.scale, H) || (p.scale as number[]).some((s) => !(s > 0))) fail(`'scale' must be ${H} positive numbers`);
   const K = (classes as string[]).length === 2 ? 1 : (classes as string[]).length;
-  if (!Array.isArray(p.weights) || p.weights.length !== K) fail(`'weights' must hold ${K} classifier row(s) for ${(classes as string[]).length} classes`);
+  if (!Array.isArray(p.weights) || p.weights.length !== K)
+    fail(`'weights' must hold ${K} classifier row(s) for ${(classes as string[]).length} classes`);
   (p.weights as unknown[]).forEach((row, k) => {
     if (!isFiniteArray(row, H)) fail(`'weights' row ${k} must be ${H} finite numbers`);
   });

@@ -63,7 +63,10 @@ export function encodeLabels(labels: readonly string[], classes?: readonly strin
   const targets = new Int32Array(labels.length);
   labels.forEach((l, i) => {
     const k = index.get(l);
-    if (k === undefined) throw new RangeError(`encodeLabels: label ${JSON.stringify(l)} of row ${i} is not one of the probe's classes ${JSON.stringify(list)}`);
+    if (k === undefined)
+      throw new RangeError(
+        `encodeLabels: label ${JSON.stringify(l)} of row ${i} is not one of the probe's classes ${JSON.stringify(list)}`,
+      );
     targets[i] = k;
   });
   return { classes: list, targets };
@@ -114,7 +117,12 @@ function accuracyOfTargets(predicted: Int32Array, targets: Int32Array): number {
 }
 
 /** Choose λ by k-fold cross-validation (folds: rows i with i mod k = f, deterministic). */
-export function crossValidateLambda(base: DesignMatrix, targets: Int32Array, classCount: number, options: FitProbeOptions): CrossValidation {
+export function crossValidateLambda(
+  base: DesignMatrix,
+  targets: Int32Array,
+  classCount: number,
+  options: FitProbeOptions,
+): CrossValidation {
   const folds = options.folds ?? 3;
   const grid = options.grid ?? 8;
   if (!Number.isInteger(folds) || folds < 2) throw new RangeError(`crossValidateLambda: folds must be an integer ≥ 2, got ${folds}`);
@@ -151,7 +159,8 @@ export function fitProbe(x: DesignMatrix, labels: readonly string[], options: Fi
   const op = 'fitProbe';
   if (labels.length !== x.rows) throw new RangeError(`${op}: ${labels.length} labels for ${x.rows} rows`);
   const { classes, targets } = encodeLabels(labels);
-  if (classes.length < 2) throw new RangeError(`${op}: the training labels hold ${classes.length} class (${JSON.stringify(classes)}); a probe needs at least 2`);
+  if (classes.length < 2)
+    throw new RangeError(`${op}: the training labels hold ${classes.length} class (${JSON.stringify(classes)}); a probe needs at least 2`);
   if (options.lambda !== undefined && !(options.lambda >= 0 && Number.isFinite(options.lambda))) {
     throw new RangeError(`${op}: lambda must be a finite number ≥ 0, got ${options.lambda}`);
   }
@@ -179,7 +188,13 @@ export function fitProbe(x: DesignMatrix, labels: readonly string[], options: Fi
   };
 }
 
-function makeProbe(classes: string[], lambda: number, s: Standardization, fits: L1LogisticFit[], info: Record<string, string | number>): Probe {
+function makeProbe(
+  classes: string[],
+  lambda: number,
+  s: Standardization,
+  fits: L1LogisticFit[],
+  info: Record<string, string | number>,
+): Probe {
   return {
     format: PROBE_FORMAT,
     classes,
@@ -194,7 +209,8 @@ function makeProbe(classes: string[], lambda: number, s: Standardization, fits: 
 
 /** Predicted labels of raw feature rows. */
 export function predict(probe: Probe, x: DesignMatrix): string[] {
-  if (x.cols !== probe.mean.length) throw new RangeError(`predict: the probe reads ${probe.mean.length} features, the matrix has ${x.cols} columns`);
+  if (x.cols !== probe.mean.length)
+    throw new RangeError(`predict: the probe reads ${probe.mean.length} features, the matrix has ${x.cols} columns`);
   const xs = new StandardizedMatrix(x, { mean: Float64Array.from(probe.mean), scale: Float64Array.from(probe.scale) });
   const fits = probe.weights.map((w, k) => ({ weights: w, bias: probe.bias[k]! }));
   return Array.from(argmaxClasses(xs, fits), (k) => probe.classes[k]!);

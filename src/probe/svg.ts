@@ -39,7 +39,8 @@ export function valuesPerCharacter(text: string, perToken: ArrayLike<number>, to
   chars.forEach((ch, i) => {
     const cp = ch.codePointAt(0)!;
     t += tokenizer === 'chars' ? 1 : cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
-    if (t >= perToken.length) throw new RangeError(`valuesPerCharacter: ${perToken.length} token values do not cover the text (character ${i})`);
+    if (t >= perToken.length)
+      throw new RangeError(`valuesPerCharacter: ${perToken.length} token values do not cover the text (character ${i})`);
     out[i] = perToken[t]!;
   });
   if (t !== perToken.length - 1) throw new RangeError(`valuesPerCharacter: ${perToken.length} token values for a text of ${t + 1} tokens`);
@@ -75,7 +76,8 @@ interface Cell {
 /** Cut a text into rows of at most `columns` cells, breaking after each newline. */
 function layoutRows(text: string, values: ArrayLike<number>, maxChars: number, columns: number): Cell[][] {
   const chars = Array.from(text);
-  if (values.length !== chars.length) throw new RangeError(`renderUnitSvg: ${values.length} values for a text of ${chars.length} characters`);
+  if (values.length !== chars.length)
+    throw new RangeError(`renderUnitSvg: ${values.length} values for a text of ${chars.length} characters`);
   const rows: Cell[][] = [[]];
   const shown = Math.min(chars.length, maxChars);
   for (let i = 0; i < shown; i++) {
@@ -109,7 +111,9 @@ export function renderUnitSvg(texts: readonly UnitTraceText[], options: UnitSvgO
   const steps = 20;
   for (let s = 0; s < steps; s++) {
     const t = -1 + (2 * (s + 0.5)) / steps;
-    parts.push(`<rect x="${MARGIN + (s * legendW) / steps}" y="${y}" width="${legendW / steps + 0.5}" height="10" fill="${divergingColour(t)}"/>`);
+    parts.push(
+      `<rect x="${MARGIN + (s * legendW) / steps}" y="${y}" width="${legendW / steps + 0.5}" height="10" fill="${divergingColour(t)}"/>`,
+    );
   }
   y += 22;
   parts.push(`<text x="${MARGIN}" y="${y}" font-size="11">≤ ${(-scale).toPrecision(3)}</text>`);
@@ -123,7 +127,10 @@ export function renderUnitSvg(texts: readonly UnitTraceText[], options: UnitSvgO
     for (const row of block.rows) {
       const top = y;
       row.forEach((c, i) => {
-        if (Number.isFinite(c.value)) parts.push(`<rect x="${MARGIN + i * CELL_W}" y="${top}" width="${CELL_W}" height="${ROW_H}" fill="${divergingColour(c.value / scale)}"/>`);
+        if (Number.isFinite(c.value))
+          parts.push(
+            `<rect x="${MARGIN + i * CELL_W}" y="${top}" width="${CELL_W}" height="${ROW_H}" fill="${divergingColour(c.value / scale)}"/>`,
+          );
       });
       const line = row.map((c) => c.glyph).join('');
       if (line.length > 0) {

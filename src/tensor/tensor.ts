@@ -73,7 +73,8 @@ export class Tensor {
     for (let i = 0; i < index.length; i++) {
       const d = this.shape[i]!;
       const ix = index[i]!;
-      if (!Number.isInteger(ix) || ix < 0 || ix >= d) throw new ShapeError(`get: index [${index.join(',')}] out of range for shape ${formatShape(this.shape)}`);
+      if (!Number.isInteger(ix) || ix < 0 || ix >= d)
+        throw new ShapeError(`get: index [${index.join(',')}] out of range for shape ${formatShape(this.shape)}`);
       off = off * d + ix;
     }
     return this.data[off]!;

@@ -20,7 +20,8 @@ export class Workspace {
   private readonly leased = new WeakSet<Storage>();
 
   constructor(readonly maxFree = 32) {
-    if (!Number.isInteger(maxFree) || maxFree < 0) throw new RangeError(`Workspace: maxFree must be a non-negative integer, got ${maxFree}`);
+    if (!Number.isInteger(maxFree) || maxFree < 0)
+      throw new RangeError(`Workspace: maxFree must be a non-negative integer, got ${maxFree}`);
   }
 
   /** A zero-filled buffer of `length` elements of `dtype`, owned by the caller until released. */
@@ -42,7 +43,10 @@ export class Workspace {
   /** Gives buffers back for reuse; the caller must not touch them afterwards. Releasing one twice, or one not acquired here, throws. */
   release(...buffers: Storage[]): void {
     for (const buffer of buffers) {
-      if (!this.leased.has(buffer)) throw new Error(`Workspace.release: a ${dtypeOf(buffer)}[${buffer.length}] buffer that is not on loan from this workspace (released twice?)`);
+      if (!this.leased.has(buffer))
+        throw new Error(
+          `Workspace.release: a ${dtypeOf(buffer)}[${buffer.length}] buffer that is not on loan from this workspace (released twice?)`,
+        );
       this.leased.delete(buffer);
       if (this.maxFree === 0) continue;
       const key = keyOf(dtypeOf(buffer), buffer.length);

@@ -56,7 +56,10 @@ export function dynamicEvaluate(model: LanguageModel, tokens: Int32Array, option
         model.zeroGrad();
         const out = model.loss(tape, inputs.subarray(0, T), targets.subarray(0, T), T, 1, state);
         const mean = out.loss.value.item();
-        if (!Number.isFinite(mean)) throw new RangeError(`dynamicEvaluate: loss became ${mean} at segment ${segments} (tokens ${start}..${start + T}); lower --dynamic-lr`);
+        if (!Number.isFinite(mean))
+          throw new RangeError(
+            `dynamicEvaluate: loss became ${mean} at segment ${segments} (tokens ${start}..${start + T}); lower --dynamic-lr`,
+          );
         totalNats += mean * T;
         segments++;
         tape.backward(out.loss);

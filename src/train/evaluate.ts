@@ -57,7 +57,10 @@ export function evaluate(model: LanguageModel, tokens: Int32Array, options: Eval
         }
         const out = model.loss(tape, inputs.subarray(0, T * B), targets.subarray(0, T * B), T, B, state);
         const mean = out.loss.value.item();
-        if (!Number.isFinite(mean)) throw new RangeError(`evaluate: the model's loss is ${mean} at tokens ${start}..${start + T} of each stream (non-finite parameters?)`);
+        if (!Number.isFinite(mean))
+          throw new RangeError(
+            `evaluate: the model's loss is ${mean} at tokens ${start}..${start + T} of each stream (non-finite parameters?)`,
+          );
         totalNats += mean * T * B;
         state = out.state;
       }

@@ -9,7 +9,15 @@ export {
   type TrainerCallbacks,
   type TrainerData,
 } from './trainer.js';
-export { exportTrainerState, importTrainerState, readTrainMetadata, TRAIN_PREFIX, TRAIN_STATE_VERSION, type ExportedState, type TrainMetadata } from './state.js';
+export {
+  exportTrainerState,
+  importTrainerState,
+  readTrainMetadata,
+  TRAIN_PREFIX,
+  TRAIN_STATE_VERSION,
+  type ExportedState,
+  type TrainMetadata,
+} from './state.js';
 export { evaluate, type EvaluateOptions, type Evaluation } from './evaluate.js';
 export { dynamicEvaluate, type DynamicEvalOptions, type DynamicEvaluation } from './dynamic-eval.js';
 export { sample, type SampleOptions } from './sample.js';

@@ -23,9 +23,22 @@ export interface LanguageModel {
   zeroState(batch: number): RecurrentLayerState[];
   detachState(state: RecurrentLayerState[]): RecurrentLayerState[];
   /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. */
-  forward(tape: Tape, tokens: Int32Array, T: number, B: number, state: RecurrentLayerState[]): { logits: Var; state: RecurrentLayerState[] };
+  forward(
+    tape: Tape,
+    tokens: Int32Array,
+    T: number,
+    B: number,
+    state: RecurrentLayerState[],
+  ): { logits: Var; state: RecurrentLayerState[] };
   /** Mean cross-entropy in nats over the T·B predictions, as a scalar Var. */
-  loss(tape: Tape, inputs: Int32Array, targets: Int32Array, T: number, B: number, state: RecurrentLayerState[]): { loss: Var; state: RecurrentLayerState[] };
+  loss(
+    tape: Tape,
+    inputs: Int32Array,
+    targets: Int32Array,
+    T: number,
+    B: number,
+    state: RecurrentLayerState[],
+  ): { loss: Var; state: RecurrentLayerState[] };
 }
 
 /** Run `fn` with the model in evaluation mode (no dropout), restoring its mode afterwards. */

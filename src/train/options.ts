@@ -33,7 +33,8 @@ export const DEFAULT_MAX_BAD_STEPS = 5;
 export function validateTrainerOptions(o: TrainerOptions): void {
   const int = (name: keyof TrainerOptions, min: number): void => {
     const v = o[name];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new RangeError(`Trainer: option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      throw new RangeError(`Trainer: option ${name} must be an integer ≥ ${min}, got ${String(v)}`);
   };
   int('batch', 1);
   int('seq', 1);

@@ -22,7 +22,8 @@ export class LogitSampler {
     const temperature = options.temperature ?? 1;
     const topK = options.topK ?? 0;
     if (!Number.isInteger(vocab) || vocab < 1) throw new RangeError(`LogitSampler: vocab must be a positive integer, got ${vocab}`);
-    if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new RangeError(`LogitSampler: temperature must be a finite number ≥ 0, got ${temperature}`);
+    if (!(temperature >= 0) || !Number.isFinite(temperature))
+      throw new RangeError(`LogitSampler: temperature must be a finite number ≥ 0, got ${temperature}`);
     if (!Number.isInteger(topK) || topK < 0) throw new RangeError(`LogitSampler: topK must be an integer ≥ 0, got ${topK}`);
     this.vocab = vocab;
     this.temperature = temperature;

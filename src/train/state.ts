@@ -63,7 +63,8 @@ export function exportTrainerState(trainer: Trainer): ExportedState {
 /** Read and sanity-check the `train` metadata of a checkpoint (errors name the source). */
 export function readTrainMetadata(metadata: Record<string, string>, source: string): TrainMetadata {
   const raw = metadata['train'];
-  if (raw === undefined) throw new RangeError(`${source} has no training state (it was not written by mlstm train), so it cannot be resumed`);
+  if (raw === undefined)
+    throw new RangeError(`${source} has no training state (it was not written by mlstm train), so it cannot be resumed`);
   let meta: TrainMetadata;
   try {
     meta = JSON.parse(raw) as TrainMetadata;
@@ -85,7 +86,10 @@ export function readTrainMetadata(metadata: Record<string, string>, source: stri
     Array.isArray(meta.validations) &&
     typeof meta.dropout === 'number' &&
     (meta.rng === null || (Array.isArray(meta.rng) && meta.rng.length === 4));
-  if (!ok) throw new RangeError(`${source}: the training state in its metadata is malformed or of an unknown version (expected version ${TRAIN_STATE_VERSION})`);
+  if (!ok)
+    throw new RangeError(
+      `${source}: the training state in its metadata is malformed or of an unknown version (expected version ${TRAIN_STATE_VERSION})`,
+    );
   return meta;
 }
 
@@ -93,14 +97,23 @@ export function readTrainMetadata(metadata: Record<string, string>, source: stri
  * Restore a run into a freshly built trainer (same model parameters already loaded, same options and
  * data). Checks the data fingerprint, batch and window length, and every tensor's shape.
  */
-export function importTrainerState(trainer: Trainer, tensors: ReadonlyMap<string, Tensor>, metadata: Record<string, string>, source: string): void {
+export function importTrainerState(
+  trainer: Trainer,
+  tensors: ReadonlyMap<string, Tensor>,
+  metadata: Record<string, string>,
+  source: string,
+): void {
   const meta = readTrainMetadata(metadata, source);
   if (meta.data !== trainer.dataFingerprint) {
-    throw new RangeError(`${source}: the training text differs from the one this run was trained on (fingerprint ${meta.data}, now ${trainer.dataFingerprint}); resume needs the same --data (and --valid)`);
+    throw new RangeError(
+      `${source}: the training text differs from the one this run was trained on (fingerprint ${meta.data}, now ${trainer.dataFingerprint}); resume needs the same --data (and --valid)`,
+    );
   }
   for (const key of ['batch', 'seq'] as const) {
     if (meta.options[key] !== trainer.options[key]) {
-      throw new RangeError(`${source}: the run used --${key} ${meta.options[key]}, not ${trainer.options[key]}; resume needs the same value`);
+      throw new RangeError(
+        `${source}: the run used --${key} ${meta.options[key]}, not ${trainer.options[key]}; resume needs the same value`,
+      );
     }
   }
   trainer.optimizer.loadStateDict(tensors, { source });
@@ -111,7 +124,8 @@ export function importTrainerState(trainer: Trainer, tensors: ReadonlyMap<string
       const key = `${TRAIN_PREFIX}state.${l}.${name}`;
       const t = tensors.get(key);
       if (!t) throw new RangeError(`${source}: missing training tensor '${key}'`);
-      if (!shapesEqual(t.shape, like.shape)) throw new RangeError(`${source}: training tensor '${key}' has shape ${formatShape(t.shape)}, expected ${formatShape(like.shape)}`);
+      if (!shapesEqual(t.shape, like.shape))
+        throw new RangeError(`${source}: training tensor '${key}' has shape ${formatShape(t.shape)}, expected ${formatShape(like.shape)}`);
       const value = like.value.clone();
       value.data.set(t.data);
       return new Var(value);

@@ -220,14 +220,21 @@ export class Trainer {
       }
       await yieldToHost();
     }
-    if (this.valid && (this.validations.length === 0 || this.validations[this.validations.length - 1]![0] !== this.completed)) validateNow();
+    if (this.valid && (this.validations.length === 0 || this.validations[this.validations.length - 1]![0] !== this.completed))
+      validateNow();
     else if (this.validations.length > 0) validBpc = this.validations[this.validations.length - 1]![1];
     await callbacks.onCheckpoint?.('final', this.completed);
     return { status: 'completed', step: this.completed, ...(validBpc !== undefined && { validBpc }) };
   }
 
   /** @internal used by state.ts to restore a run */
-  restore(fields: { step: number; badInARow: number; carried: RecurrentLayerState[]; history: Float32Array; validations: [number, number][] }): void {
+  restore(fields: {
+    step: number;
+    badInARow: number;
+    carried: RecurrentLayerState[];
+    history: Float32Array;
+    validations: [number, number][];
+  }): void {
     this.completed = fields.step;
     this.badInARow = fields.badInARow;
     this.carried = fields.carried;

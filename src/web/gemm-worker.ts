@@ -26,7 +26,8 @@ function start(data: unknown): GemmJobServer {
   if (!(control instanceof SharedArrayBuffer) || control.byteLength < CONTROL_BYTES) {
     throw new Error(`gemm worker: control must be a SharedArrayBuffer of at least ${CONTROL_BYTES} bytes`);
   }
-  if (!Number.isInteger(i) || i! < 0 || i! >= MAX_WORKERS) throw new Error(`gemm worker: index must be an integer in 0..${MAX_WORKERS - 1}, got ${i}`);
+  if (!Number.isInteger(i) || i! < 0 || i! >= MAX_WORKERS)
+    throw new Error(`gemm worker: index must be an integer in 0..${MAX_WORKERS - 1}, got ${i}`);
   index = i!;
   return new GemmJobServer(control, index);
 }

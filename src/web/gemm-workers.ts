@@ -87,7 +87,7 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
   if (reason !== undefined) return singleThread(reason);
   if (!canBlock()) {
     throw new Error(
-      'createWebParallelBackend: Atomics.wait is not allowed on this thread (a page\'s main thread): ' +
+      "createWebParallelBackend: Atomics.wait is not allowed on this thread (a page's main thread): " +
         'the parallel gemm blocks its caller, so create and use this backend inside a Worker',
     );
   }
@@ -132,7 +132,13 @@ function canBlock(): boolean {
 }
 
 /** Starts `count` workers, sends each its start data, and resolves when all have answered ready. */
-async function startWorkers(Worker: WorkerConstructor, url: URL | string, control: SharedArrayBuffer, count: number, timeoutMs: number): Promise<WebWorker[]> {
+async function startWorkers(
+  Worker: WorkerConstructor,
+  url: URL | string,
+  control: SharedArrayBuffer,
+  count: number,
+  timeoutMs: number,
+): Promise<WebWorker[]> {
   const workers: WebWorker[] = [];
   try {
     for (let index = 0; index < count; index++) {
@@ -167,7 +173,11 @@ function allReady(workers: readonly WebWorker[], url: URL | string, timeoutMs: n
     };
     const timer = setTimeout(() => {
       const late = workers.map((_, i) => i + 1).filter((n) => !ready.has(n - 1));
-      finish(new Error(`createWebParallelBackend: gemm worker(s) ${late.join(', ')} of ${workers.length} (${String(url)}) did not report ready within ${timeoutMs} ms`));
+      finish(
+        new Error(
+          `createWebParallelBackend: gemm worker(s) ${late.join(', ')} of ${workers.length} (${String(url)}) did not report ready within ${timeoutMs} ms`,
+        ),
+      );
     }, timeoutMs);
     workers.forEach((worker, index) => {
       const fail = (why: string): void => finish(new Error(`createWebParallelBackend: gemm worker ${index + 1} (${String(url)}) ${why}`));
@@ -179,7 +189,8 @@ function allReady(workers: readonly WebWorker[], url: URL | string, timeoutMs: n
         } else if (reply?.kind === 'error') fail(`failed to start: ${reply.message}`);
       };
       // A script that is missing or not JavaScript gives an error event without a message.
-      const onError = (event: WorkerEvent): void => fail(event.message ? `failed: ${event.message}` : 'could not be loaded (missing, not served as JavaScript, or blocked by COEP?)');
+      const onError = (event: WorkerEvent): void =>
+        fail(event.message ? `failed: ${event.message}` : 'could not be loaded (missing, not served as JavaScript, or blocked by COEP?)');
       const onMessageError = (): void => fail('could not receive its start message (is the page cross-origin isolated?)');
       worker.addEventListener('message', onMessage);
       worker.addEventListener('error', onError);

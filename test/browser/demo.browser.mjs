@@ -23,7 +23,15 @@ import { chromium } from 'playwright-core';
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOT = process.env.SCREENSHOT ?? join(tmpdir(), 'mlstm-demo.png');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const INSPECT_TOLERANCE = 1e-4; // recomputed h, c, m against the fused kernel, float32
 
 const results = [];
@@ -100,7 +108,16 @@ async function gemmBitIdentity(origin) {
     return x;
   };
   const cases = [
-    { label: 'tall 384×256×128 f32 transA accumulate bias alpha', m: 384, n: 256, k: 128, transA: true, accumulate: true, bias: true, alpha: -0.75 },
+    {
+      label: 'tall 384×256×128 f32 transA accumulate bias alpha',
+      m: 384,
+      n: 256,
+      k: 128,
+      transA: true,
+      accumulate: true,
+      bias: true,
+      alpha: -0.75,
+    },
     { label: 'tall 200×150×300 f64 transB', m: 200, n: 150, k: 300, transB: true, f64: true },
     { label: 'wide 32×1024×256 prepared transB bias', m: 32, n: 1024, k: 256, transB: true, bias: true, prepared: true },
     { label: 'wide 32×2100×64 prepared accumulate', m: 32, n: 2100, k: 64, accumulate: true, prepared: true },
@@ -113,7 +130,18 @@ async function gemmBitIdentity(origin) {
       const a = fill(new F(t.m * t.k));
       const b = fill(new F(t.k * t.n));
       const c0 = fill(new F(t.m * t.n));
-      const args = { m: t.m, n: t.n, k: t.k, a, b, transA: !!t.transA, transB: !!t.transB, accumulate: !!t.accumulate, alpha: t.alpha ?? 1, bias: t.bias ? fill(new F(t.n)) : undefined };
+      const args = {
+        m: t.m,
+        n: t.n,
+        k: t.k,
+        a,
+        b,
+        transA: !!t.transA,
+        transB: !!t.transB,
+        accumulate: !!t.accumulate,
+        alpha: t.alpha ?? 1,
+        bias: t.bias ? fill(new F(t.n)) : undefined,
+      };
       const opB = { k: t.k, n: t.n, b, transB: !!t.transB };
       let differ = 0;
       for (let round = 0; round < (t.prepared ? 2 : 1); round++) {
@@ -164,7 +192,8 @@ async function trainOnThreads(origin, config, steps) {
   };
   const one = await run(1);
   const two = await run(2);
-  const weightsIdentical = one.weights.length === two.weights.length && one.weights.every((w, i) => w.every((v, j) => Object.is(v, two.weights[i][j])));
+  const weightsIdentical =
+    one.weights.length === two.weights.length && one.weights.every((w, i) => w.every((v, j) => Object.is(v, two.weights[i][j])));
   return { one: { ...one, weights: undefined }, two: { ...two, weights: undefined }, weightsIdentical };
 }
 
@@ -184,12 +213,20 @@ async function main() {
     const sample = 'Call me Ishmael. Some years ago—never mind how long precisely.\n';
     const vocab = buildCharVocabulary(sample);
     let worst = 0;
-    for (const [cell, weightNorm] of [['mlstm', false], ['mlstm', true], ['lstm', false], ['mrnn', false]]) {
+    for (const [cell, weightNorm] of [
+      ['mlstm', false],
+      ['mlstm', true],
+      ['lstm', false],
+      ['mrnn', false],
+    ]) {
       const model = new CharLM({ cell, weightNorm, vocab: vocab.symbols.length, embed: 6, hidden: 9, layers: 2 }, { rng: new Rng(7) });
       for (const layer of [0, 1]) {
         const r = inspectText(model, new TextCodec(vocab), sample, layer);
         const diff = Math.max(...Object.values(r.check));
-        assert(diff < INSPECT_TOLERANCE, `${cell}${weightNorm ? ' (weight norm)' : ''} layer ${layer}: recomputed values differ from the fused kernel by ${diff}`);
+        assert(
+          diff < INSPECT_TOLERANCE,
+          `${cell}${weightNorm ? ' (weight norm)' : ''} layer ${layer}: recomputed values differ from the fused kernel by ${diff}`,
+        );
         worst = Math.max(worst, diff);
       }
     }
@@ -228,7 +265,11 @@ async function main() {
     });
     const text = (id) => page.locator(`[data-testid="${id}"]`).textContent();
     onFailure = async () =>
-      JSON.stringify(Object.fromEntries(await Promise.all(['status', 'step', 'loss', 'checkpoint-status', 'inspect-check'].map(async (id) => [id, await text(id)]))));
+      JSON.stringify(
+        Object.fromEntries(
+          await Promise.all(['status', 'step', 'loss', 'checkpoint-status', 'inspect-check'].map(async (id) => [id, await text(id)])),
+        ),
+      );
 
     await check('the page loads', async () => {
       await page.goto(url);
@@ -250,13 +291,19 @@ async function main() {
       };
       const inBrowser = await page.evaluate(`(${probe.toString()})(new URL('../dist/index.js', location.href).href)`);
       const inNode = await probe(new URL('../../dist/index.js', import.meta.url).href);
-      assert(Number.isFinite(inNode) && Math.abs(inBrowser - inNode) <= 1e-6 * Math.abs(inNode), `browser loss ${inBrowser} ≠ Node loss ${inNode}`);
+      assert(
+        Number.isFinite(inNode) && Math.abs(inBrowser - inNode) <= 1e-6 * Math.abs(inNode),
+        `browser loss ${inBrowser} ≠ Node loss ${inNode}`,
+      );
       return `loss ${inNode} in both${inBrowser === inNode ? ' (bit for bit)' : ''}`;
     });
 
     await check('the page is cross-origin isolated (COOP same-origin, COEP require-corp): SharedArrayBuffer is available', async () => {
       const env = await page.evaluate(() => ({ isolated: globalThis.crossOriginIsolated, sab: typeof SharedArrayBuffer }));
-      assert(env.isolated === true, `crossOriginIsolated is ${env.isolated}: the server must send Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy`);
+      assert(
+        env.isolated === true,
+        `crossOriginIsolated is ${env.isolated}: the server must send Cross-Origin-Opener-Policy and Cross-Origin-Embedder-Policy`,
+      );
       assert(env.sab === 'function', `SharedArrayBuffer is ${env.sab}`);
     });
 
@@ -275,17 +322,23 @@ async function main() {
       return r.refused;
     });
 
-    await check('a gemm on the web parallel backend (2 threads: a worker and a nested one) is bit-identical to the single-thread kernel', async () => {
-      const { out, isolated } = await inPageWorker(page, gemmBitIdentity);
-      assert(isolated === true, 'the test worker is not cross-origin isolated');
-      const bad = out.filter((r) => r.differ > 0);
-      assert(out.length === 4 && bad.length === 0, bad.map((r) => `${r.label}: ${r.differ} element(s) differ`).join('; '));
-      return out.map((r) => r.label).join('; ');
-    });
+    await check(
+      'a gemm on the web parallel backend (2 threads: a worker and a nested one) is bit-identical to the single-thread kernel',
+      async () => {
+        const { out, isolated } = await inPageWorker(page, gemmBitIdentity);
+        assert(isolated === true, 'the test worker is not cross-origin isolated');
+        const bad = out.filter((r) => r.differ > 0);
+        assert(out.length === 4 && bad.length === 0, bad.map((r) => `${r.label}: ${r.differ} element(s) differ`).join('; '));
+        return out.map((r) => r.label).join('; ');
+      },
+    );
 
     await check("training the demo's model on 1 and on 2 threads gives bit-identical losses and weights", async () => {
       const details = [];
-      for (const config of [{ hidden: 64, embed: 16, seq: 32, batch: 8 }, { hidden: 128, embed: 32, seq: 64, batch: 16 }]) {
+      for (const config of [
+        { hidden: 64, embed: 16, seq: 32, batch: 8 },
+        { hidden: 128, embed: 32, seq: 64, batch: 16 },
+      ]) {
         const steps = 4;
         const { one, two, weightsIdentical } = await inPageWorker(page, trainOnThreads, { ...config, lr: 0.003, clip: 1, seed: 1 }, steps);
         const name = `H ${config.hidden} B ${config.batch} T ${config.seq}`;
@@ -310,7 +363,10 @@ async function main() {
     });
 
     await check('the page trains on 2 threads and says so', async () => {
-      assert((await page.locator('[data-testid="threads-choice"]').inputValue()) === '2', 'the threads control does not default to 2 on an isolated page');
+      assert(
+        (await page.locator('[data-testid="threads-choice"]').inputValue()) === '2',
+        'the threads control does not default to 2 on an isolated page',
+      );
       await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
       const note = await text('threads-note');
       assert(/split across 2 threads/.test(note), `unexpected note: ${note}`);
@@ -318,13 +374,17 @@ async function main() {
     });
 
     await check('the loss falls by more than 1 nat', async () => {
-      await page.waitForFunction((first) => parseFloat(document.querySelector('[data-testid="loss"]').textContent) < first - 1, firstLoss, { timeout: 60_000 });
+      await page.waitForFunction((first) => parseFloat(document.querySelector('[data-testid="loss"]').textContent) < first - 1, firstLoss, {
+        timeout: 60_000,
+      });
       return `${firstLoss.toFixed(3)} → ${number(await text('loss')).toFixed(3)} at step ${await text('step')}`;
     });
 
     await check('samples appear, the latest from a model trained for 50 steps or more', async () => {
       // The sample's heading says '(after N steps)'; the worker samples every 25 steps by default.
-      await page.waitForFunction(() => Number((document.getElementById('sample-step').textContent.match(/\d+/) ?? ['0'])[0]) >= 50, null, { timeout: 60_000 });
+      await page.waitForFunction(() => Number((document.getElementById('sample-step').textContent.match(/\d+/) ?? ['0'])[0]) >= 50, null, {
+        timeout: 60_000,
+      });
       const sample = await text('sample');
       assert(sample.length >= 100, `the sample has only ${sample.length} characters`);
       return `${await page.locator('#sample-step').textContent()} ${JSON.stringify(sample.slice(0, 60))}`;
@@ -351,7 +411,9 @@ async function main() {
         assert(flat.includes(part.replace(/\s+/g, '')), `the equations panel lacks '${part}'`);
       }
       // h_t = o·tanh(c_t) must hold for the numbers shown (3 decimals).
-      const cells = await page.$$eval('[data-testid="equations"] tbody tr', (rows) => rows.map((r) => [r.dataset.q, r.querySelector('.val').textContent.replace('−', '-')]));
+      const cells = await page.$$eval('[data-testid="equations"] tbody tr', (rows) =>
+        rows.map((r) => [r.dataset.q, r.querySelector('.val').textContent.replace('−', '-')]),
+      );
       const v = Object.fromEntries(cells.filter(([q]) => q).map(([q, s]) => [q, Number(s)]));
       assert(Math.abs(v.h - v.o * Math.tanh(v.c)) < 2e-3, `shown h ${v.h} ≠ o·tanh(c) = ${v.o}·tanh(${v.c})`);
       return `h ${v.h} = ${v.o}·tanh(${v.c})`;
@@ -389,13 +451,19 @@ async function main() {
     await check('the downloaded checkpoint decodes in Node and the CLI samples from it', async () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="download"]')]);
       await download.saveAs(checkpointPath);
-      assert(/^mlstm-demo-step\d+\.safetensors$/.test(download.suggestedFilename()), `unexpected file name ${download.suggestedFilename()}`);
+      assert(
+        /^mlstm-demo-step\d+\.safetensors$/.test(download.suggestedFilename()),
+        `unexpected file name ${download.suggestedFilename()}`,
+      );
       const { decodeCheckpoint } = await import(join(ROOT, 'dist', 'index.js'));
       const decoded = decodeCheckpoint(readFileSync(checkpointPath), { source: checkpointPath });
       assert(decoded.config.cell === 'mlstm' && decoded.config.hidden === 64, `unexpected config ${JSON.stringify(decoded.config)}`);
       const cli = join(ROOT, 'dist', 'cli', 'main.js');
       if (!existsSync(cli)) return `decoded (${decoded.config.vocab} symbols); no dist/cli/main.js to run`;
-      const run = spawnSync(process.execPath, [cli, 'sample', checkpointPath, '--length', '80', '--seed', '3'], { encoding: 'utf8', timeout: 30_000 });
+      const run = spawnSync(process.execPath, [cli, 'sample', checkpointPath, '--length', '80', '--seed', '3'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert(run.status === 0, `mlstm sample exited ${run.status}: ${run.stderr.trim()}`);
       assert(run.stdout.length >= 80, `mlstm sample printed ${run.stdout.length} characters`);
       return `${download.suggestedFilename()}; mlstm sample → ${JSON.stringify(run.stdout.slice(0, 40))}`;
@@ -405,7 +473,9 @@ async function main() {
       const bad = join(scratch, 'not-a-model.safetensors');
       writeFileSync(bad, 'this is not a safetensors file, just text');
       await page.setInputFiles('[data-testid="load"]', bad);
-      await page.waitForFunction(() => document.querySelector('[data-testid="checkpoint-status"]').textContent.startsWith('Could not load'));
+      await page.waitForFunction(() =>
+        document.querySelector('[data-testid="checkpoint-status"]').textContent.startsWith('Could not load'),
+      );
       const msg = await text('checkpoint-status');
       assert(msg.includes('not-a-model.safetensors'), `the message does not name the file: ${msg}`);
       assert(await page.locator('[data-testid="download"]').isEnabled(), 'the current model was dropped');

@@ -9,7 +9,9 @@ import fc from 'fast-check';
  */
 function commitSeed(): number | undefined {
   try {
-    const head = execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const head = execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     return Number.parseInt(head.slice(0, 8), 16) | 0;
   } catch {
     return undefined;

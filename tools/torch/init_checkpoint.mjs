@@ -39,4 +39,6 @@ const config = {
 };
 const model = new CharLM(config, { rng: new Rng(Number(values.seed)) });
 writeFileSync(values.out, encodeCheckpoint(model, vocab));
-process.stdout.write(`wrote the seed-${values.seed} initial ${config.cell} ${config.layers}x${config.hidden} (vocab ${config.vocab}) to ${values.out}\n`);
+process.stdout.write(
+  `wrote the seed-${values.seed} initial ${config.cell} ${config.layers}x${config.hidden} (vocab ${config.vocab}) to ${values.out}\n`,
+);

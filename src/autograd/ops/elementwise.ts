@@ -45,13 +45,7 @@ function accumulateBroadcast(v: Var, g: Tensor, op: string): void {
  * Record a unary op whose backward is dx += g ⊙ f'(…): `local(gx, g, x, y)` adds into gx given the
  * upstream g, the input x and the output y (all flat, same length). No allocation in backward.
  */
-function unary(
-  tape: Tape,
-  op: string,
-  x: Var,
-  value: Tensor,
-  local: (gx: Storage, g: Storage, x: Storage, y: Storage) => void,
-): Var {
+function unary(tape: Tape, op: string, x: Var, value: Tensor, local: (gx: Storage, g: Storage, x: Storage, y: Storage) => void): Var {
   const out = new Var(value);
   if (tape.needsGrad(x)) {
     tape.record(op, [x], [out], () => {

@@ -1,13 +1,6 @@
 import type { Backend } from '../../tensor/backend.js';
 import { allocate, promote, type Storage } from '../../tensor/dtype.js';
-import {
-  commonStorage,
-  matmulInto,
-  planLinear,
-  planMatmul,
-  type MatmulOptions,
-  type MatmulPlan,
-} from '../../tensor/ops/matmul.js';
+import { commonStorage, matmulInto, planLinear, planMatmul, type MatmulOptions, type MatmulPlan } from '../../tensor/ops/matmul.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Tape } from '../tape.js';
 import { gradBuffer, Var } from '../var.js';
@@ -55,14 +48,40 @@ export function matmulBackwardInto(
       if (!transA) {
         backend.gemm({ m, n: k, k: n, a: dC, aOffset: cOffset, b, bOffset, transB: !transB, c: dA, cOffset: aOffset, accumulate: true });
       } else {
-        backend.gemm({ m: k, n: m, k: n, a: b, aOffset: bOffset, transA: transB, b: dC, bOffset: cOffset, transB: true, c: dA, cOffset: aOffset, accumulate: true });
+        backend.gemm({
+          m: k,
+          n: m,
+          k: n,
+          a: b,
+          aOffset: bOffset,
+          transA: transB,
+          b: dC,
+          bOffset: cOffset,
+          transB: true,
+          c: dA,
+          cOffset: aOffset,
+          accumulate: true,
+        });
       }
     }
     if (dB) {
       if (!transB) {
         backend.gemm({ m: k, n, k: m, a, aOffset, transA: !transA, b: dC, bOffset: cOffset, c: dB, cOffset: bOffset, accumulate: true });
       } else {
-        backend.gemm({ m: n, n: k, k: m, a: dC, aOffset: cOffset, transA: true, b: a, bOffset: aOffset, transB: transA, c: dB, cOffset: bOffset, accumulate: true });
+        backend.gemm({
+          m: n,
+          n: k,
+          k: m,
+          a: dC,
+          aOffset: cOffset,
+          transA: true,
+          b: a,
+          bOffset: aOffset,
+          transB: transA,
+          c: dB,
+          cOffset: bOffset,
+          accumulate: true,
+        });
       }
     }
   }

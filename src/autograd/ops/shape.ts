@@ -76,8 +76,17 @@ export function slice(tape: Tape, x: Var, axis: number, start: number, end?: num
 /** Join along an existing axis; each input receives its own range of the gradient. */
 export function concat(tape: Tape, list: readonly Var[], axis = 0): Var {
   const xs = list.slice(); // the closure keeps its own copy: the caller may reuse its array
-  const ax = checkConcatShapes(xs.map((x) => x.shape), axis, 'concat');
-  const out = new Var(concatTensor(xs.map((x) => x.value), ax));
+  const ax = checkConcatShapes(
+    xs.map((x) => x.shape),
+    axis,
+    'concat',
+  );
+  const out = new Var(
+    concatTensor(
+      xs.map((x) => x.value),
+      ax,
+    ),
+  );
   if (tape.needsGrad(...xs)) {
     const shape = out.shape;
     const total = shape[ax]!;
@@ -126,8 +135,17 @@ export function split(tape: Tape, x: Var, sizesOrCount: number | readonly number
 /** Join equal-shaped Vars along a new axis; input i receives index i of that axis of the gradient. */
 export function stack(tape: Tape, list: readonly Var[], axis = 0): Var {
   const xs = list.slice(); // the closure keeps its own copy: the caller may reuse its array
-  const ax = stackAxis(xs.map((x) => x.shape), axis, 'stack');
-  const out = new Var(stackTensor(xs.map((x) => x.value), ax));
+  const ax = stackAxis(
+    xs.map((x) => x.shape),
+    axis,
+    'stack',
+  );
+  const out = new Var(
+    stackTensor(
+      xs.map((x) => x.value),
+      ax,
+    ),
+  );
   if (tape.needsGrad(...xs)) {
     const count = xs.length;
     const outer = dimsProduct(out.shape, 0, ax);

@@ -37,7 +37,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const out = f.string('out');
   const inferred = out !== undefined && !/\.(tsv|txt)$/i.test(out) ? 'safetensors' : 'tsv';
   const format = f.choice<'safetensors' | 'tsv'>('format', inferred, ['safetensors', 'tsv']);
-  if (format === 'safetensors' && out === undefined) throw new UsageError(`${CMD}: --format safetensors needs --out FILE (stdout gets TSV)`);
+  if (format === 'safetensors' && out === undefined)
+    throw new UsageError(`${CMD}: --format safetensors needs --out FILE (stdout gets TSV)`);
 
   const examples = readLabelledFile(tsvPath, 'texts');
   const { model, vocab } = loadCheckpointFile(checkpointPath);
@@ -49,6 +50,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     const bytes = format === 'safetensors' ? encodeFeaturesSafetensors(labelled) : new TextEncoder().encode(formatFeaturesTsv(labelled));
     await writeOutputFile(out, bytes);
   }
-  process.stderr.write(`features: ${features.rows} texts × ${features.cols} units (pool ${pool}) in ${seconds.toFixed(1)}s${out ? ` → ${out}` : ''}\n`);
+  process.stderr.write(
+    `features: ${features.rows} texts × ${features.cols} units (pool ${pool}) in ${seconds.toFixed(1)}s${out ? ` → ${out}` : ''}\n`,
+  );
   return 0;
 }

@@ -47,7 +47,14 @@ export interface TextFeatures {
 }
 
 /** Features of the examples' texts under the model (errors for unencodable characters name the line). */
-export function featuresOfExamples(model: CharLM, vocab: Vocabulary, examples: readonly LabelledText[], path: string, pool: Pool, batch: number): TextFeatures {
+export function featuresOfExamples(
+  model: CharLM,
+  vocab: Vocabulary,
+  examples: readonly LabelledText[],
+  path: string,
+  pool: Pool,
+  batch: number,
+): TextFeatures {
   let tokens: Int32Array[];
   try {
     tokens = encodeLabelledTexts(examples, new TextCodec(vocab), path);
@@ -57,7 +64,11 @@ export function featuresOfExamples(model: CharLM, vocab: Vocabulary, examples: r
   const status = terminalStatusLine();
   const start = performance.now();
   try {
-    const features = extractFeatures(model, tokens, { pool, batch, onProgress: (done, total) => status.show(`features of ${path}: ${done}/${total} texts`) });
+    const features = extractFeatures(model, tokens, {
+      pool,
+      batch,
+      onProgress: (done, total) => status.show(`features of ${path}: ${done}/${total} texts`),
+    });
     return { features, seconds: (performance.now() - start) / 1000 };
   } finally {
     status.end();

@@ -61,19 +61,23 @@ export async function run(argv: readonly string[]): Promise<number> {
   const { args, f } = commandLine;
   const maxN = f.int('ngrams', undefined, 1, 16);
   const baseline = maxN !== undefined;
-  if (baseline && args.positionals.length > 0) throw new UsageError(`${CMD}: --ngrams fits the n-gram baseline and takes no CHECKPOINT, got '${args.positionals[0]}'`);
-  if (!baseline && args.positionals.length === 0) throw new UsageError(`${CMD}: missing CHECKPOINT (or --ngrams N for the n-gram baseline; see mlstm ${CMD} --help)`);
+  if (baseline && args.positionals.length > 0)
+    throw new UsageError(`${CMD}: --ngrams fits the n-gram baseline and takes no CHECKPOINT, got '${args.positionals[0]}'`);
+  if (!baseline && args.positionals.length === 0)
+    throw new UsageError(`${CMD}: missing CHECKPOINT (or --ngrams N for the n-gram baseline; see mlstm ${CMD} --help)`);
   if (args.positionals.length > 1) throw new UsageError(`${CMD}: unexpected argument '${args.positionals[1]}'`);
   if (!baseline && f.has('buckets')) throw new UsageError(`${CMD}: --buckets goes with --ngrams`);
   for (const flag of ['svg', 'svg-unit', 'svg-texts', 'pool', 'batch']) {
     if (baseline && f.has(flag)) throw new UsageError(`${CMD}: --${flag} needs a model; it does not apply to --ngrams`);
   }
-  if (!f.has('svg') && (f.has('svg-unit') || f.has('svg-texts'))) throw new UsageError(`${CMD}: --svg-unit and --svg-texts need --svg FILE`);
+  if (!f.has('svg') && (f.has('svg-unit') || f.has('svg-texts')))
+    throw new UsageError(`${CMD}: --svg-unit and --svg-texts need --svg FILE`);
   const trainPath = f.requiredString('train', 'FILE.tsv of labelled training texts');
   const testPath = f.requiredString('test', 'FILE.tsv of labelled test texts');
   const lambda = f.has('l1') ? f.number('l1', 0, { min: 0, max: 1e6 }) : undefined;
   const folds = f.int('folds', 3, 2, 100);
-  if (lambda !== undefined && f.has('folds')) throw new UsageError(`${CMD}: --folds chooses --l1 by cross-validation; give one or the other`);
+  if (lambda !== undefined && f.has('folds'))
+    throw new UsageError(`${CMD}: --folds chooses --l1 by cross-validation; give one or the other`);
   const { pool, batch } = readFeatureFlags(f);
   const top = f.int('top', 10, 0, 1 << 20);
   const buckets = f.int('buckets', 1 << 16, 1, 1 << 24);
@@ -92,21 +96,30 @@ export async function run(argv: readonly string[]): Promise<number> {
   let info: Record<string, string | number>;
   let featureSeconds = 0;
   if (baseline) {
-    xTrain = ngramMatrix(train.map((e) => e.text), { maxN, buckets });
-    xTest = ngramMatrix(test.map((e) => e.text), { maxN, buckets });
+    xTrain = ngramMatrix(
+      train.map((e) => e.text),
+      { maxN, buckets },
+    );
+    xTest = ngramMatrix(
+      test.map((e) => e.text),
+      { maxN, buckets },
+    );
     info = { features: 'ngrams', maxN, buckets };
     process.stdout.write(`features: ${buckets} hash buckets of character n-grams, n = 1..${maxN}, as log(1 + count)\n`);
   } else {
     const checkpointPath = args.positionals[0]!;
     loaded = loadCheckpointFile(checkpointPath);
     const hidden = loaded.model.config.hidden;
-    if (svgUnitFlag !== undefined && svgUnitFlag >= hidden) throw new UsageError(`${CMD}: --svg-unit ${svgUnitFlag} is out of range: the model has ${hidden} units`);
+    if (svgUnitFlag !== undefined && svgUnitFlag >= hidden)
+      throw new UsageError(`${CMD}: --svg-unit ${svgUnitFlag} is out of range: the model has ${hidden} units`);
     const a = featuresOfExamples(loaded.model, loaded.vocab, train, trainPath, pool, batch);
     const b = featuresOfExamples(loaded.model, loaded.vocab, test, testPath, pool, batch);
     xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
     xTest = new DenseMatrix(b.features.data, b.features.rows, b.features.cols);
     info = { features: 'mlstm', pool, checkpoint: checkpointPath };
-    process.stdout.write(`features: ${xTrain.cols} units, pool ${pool} (${pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`);
+    process.stdout.write(
+      `features: ${xTrain.cols} units, pool ${pool} (${pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`,
+    );
     featureSeconds = a.seconds + b.seconds;
   }
 
@@ -127,7 +140,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (fit.crossValidation) {
     const cv = fit.crossValidation;
     const at = cv.lambdas.indexOf(probe.lambda);
-    process.stdout.write(`l1 ${probe.lambda.toPrecision(3)} (${folds}-fold cross-validation over ${cv.lambdas.length} values; cv accuracy ${fmt(cv.accuracies[at]!)})\n`);
+    process.stdout.write(
+      `l1 ${probe.lambda.toPrecision(3)} (${folds}-fold cross-validation over ${cv.lambdas.length} values; cv accuracy ${fmt(cv.accuracies[at]!)})\n`,
+    );
   } else {
     process.stdout.write(`l1 ${probe.lambda}\n`);
   }
@@ -140,11 +155,20 @@ export async function run(argv: readonly string[]): Promise<number> {
   const trainTargets = Int32Array.from(trainLabels, (l) => classIndex.get(l)!);
   const testTargets = Int32Array.from(testLabels, (l) => classIndex.get(l) ?? -1); // an unseen test label is always wrong
   const unseen = [...new Set(testLabels.filter((l) => !classIndex.has(l)))];
-  if (unseen.length > 0) process.stderr.write(`probe: warning: test labels absent from the training texts count as errors: ${unseen.map((l) => JSON.stringify(l)).join(', ')}\n`);
+  if (unseen.length > 0)
+    process.stderr.write(
+      `probe: warning: test labels absent from the training texts count as errors: ${unseen.map((l) => JSON.stringify(l)).join(', ')}\n`,
+    );
   const single = bestSingleUnit(xTrain, trainTargets, xTest, testTargets, probe.classes.length);
   const units = topUnits(probe, top);
   // Hashed columns get the n-gram that fills them most often in the training texts as a name.
-  const names = baseline ? dominantNgrams(train.map((e) => e.text), [...units.map((u) => u.unit), single.unit], { maxN, buckets }) : null;
+  const names = baseline
+    ? dominantNgrams(
+        train.map((e) => e.text),
+        [...units.map((u) => u.unit), single.unit],
+        { maxN, buckets },
+      )
+    : null;
   const nameOf = (unit: number): string => (names ? JSON.stringify(names.get(unit) ?? '') : '');
   if (units.length > 0) {
     const binary = probe.classes.length === 2;
@@ -159,8 +183,11 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
   }
   let rule = '';
-  if (single.threshold !== undefined) rule = `; ${probe.classes[single.slopes[0]! > 0 ? 1 : 0]} when above ${single.threshold.toPrecision(4)}`;
-  process.stdout.write(`best single unit ${single.unit}${names ? ` ${nameOf(single.unit)}` : ''}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`);
+  if (single.threshold !== undefined)
+    rule = `; ${probe.classes[single.slopes[0]! > 0 ? 1 : 0]} when above ${single.threshold.toPrecision(4)}`;
+  process.stdout.write(
+    `best single unit ${single.unit}${names ? ` ${nameOf(single.unit)}` : ''}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`,
+  );
 
   if (out !== undefined) {
     await writeOutputFile(out, out.endsWith('.safetensors') ? encodeProbeSafetensors(probe) : new TextEncoder().encode(probeToJSON(probe)));
@@ -173,7 +200,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     await writeOutputFile(svgPath, new TextEncoder().encode(svg));
     process.stdout.write(`unit ${unit} drawn over ${chosen.length} test texts in ${svgPath}\n`);
   }
-  process.stderr.write(`probe: ${baseline ? '' : `features ${featureSeconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`);
+  process.stderr.write(
+    `probe: ${baseline ? '' : `features ${featureSeconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`,
+  );
   return 0;
 }
 
@@ -187,7 +216,15 @@ function pickTexts(test: readonly LabelledText[], classes: readonly string[], co
   return out;
 }
 
-function drawUnit(model: CharLM, vocab: Vocabulary, chosen: { example: LabelledText; row: number }[], predicted: string[], unit: number, pool: Pool, probe: Probe): string {
+function drawUnit(
+  model: CharLM,
+  vocab: Vocabulary,
+  chosen: { example: LabelledText; row: number }[],
+  predicted: string[],
+  unit: number,
+  pool: Pool,
+  probe: Probe,
+): string {
   const codec = new TextCodec(vocab);
   const H = model.config.hidden;
   const texts: UnitTraceText[] = chosen.map(({ example, row }) => {
@@ -200,5 +237,8 @@ function drawUnit(model: CharLM, vocab: Vocabulary, chosen: { example: LabelledT
     return { text, values, caption: `line ${example.line}: ${example.label} — probe says ${predicted[row]}${suffix}` };
   });
   const what = pool === 'last' ? 'cell state c' : 'hidden state h';
-  return renderUnitSvg(texts, { title: `unit ${unit} (${what}) after each character — probe classes: ${probe.classes.join(' / ')}`, maxChars: SVG_CHARS });
+  return renderUnitSvg(texts, {
+    title: `unit ${unit} (${what}) after each character — probe classes: ${probe.classes.join(' / ')}`,
+    maxChars: SVG_CHARS,
+  });
 }

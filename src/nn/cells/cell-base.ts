@@ -94,7 +94,9 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
     super();
     const { inputSize, hiddenSize } = options;
     if (!Number.isInteger(inputSize) || inputSize < 1 || !Number.isInteger(hiddenSize) || hiddenSize < 1) {
-      throw new RangeError(`${op}: inputSize and hiddenSize must be positive integers, got inputSize=${inputSize}, hiddenSize=${hiddenSize}`);
+      throw new RangeError(
+        `${op}: inputSize and hiddenSize must be positive integers, got inputSize=${inputSize}, hiddenSize=${hiddenSize}`,
+      );
     }
     this.inputSize = inputSize;
     this.hiddenSize = hiddenSize;
@@ -177,7 +179,8 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
   }
 
   private zeroVar(batch: number, dtype: DType | undefined): Var {
-    if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`${this.names.cell}.zeroState: batch must be a positive integer, got ${batch}`);
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new RangeError(`${this.names.cell}.zeroState: batch must be a positive integer, got ${batch}`);
     return new Var(zeros([batch, this.hiddenSize], dtype ?? this.dtype));
   }
 
@@ -213,7 +216,9 @@ function drawMatrix(t: Tensor, rng: Rng, how: WeightInit, hidden: number): void 
       initOrthogonal(t, rng);
       return;
     default:
-      throw new Error(`cell init: unknown weight initialiser '${String(how)}' for ${formatShape(t.shape)} (use 'uniform', 'fanIn', 'orthogonal' or a function)`);
+      throw new Error(
+        `cell init: unknown weight initialiser '${String(how)}' for ${formatShape(t.shape)} (use 'uniform', 'fanIn', 'orthogonal' or a function)`,
+      );
   }
 }
 

@@ -4,7 +4,17 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { addColumnSums, addInto, checkWeight, lastRowCopy, recurrentCall, recurrentDims, releaseLoopWeights, stepRows, withLoopWeight } from './recurrent-common.js';
+import {
+  addColumnSums,
+  addInto,
+  checkWeight,
+  lastRowCopy,
+  recurrentCall,
+  recurrentDims,
+  releaseLoopWeights,
+  stepRows,
+  withLoopWeight,
+} from './recurrent-common.js';
 
 /**
  * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
@@ -71,7 +81,18 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   Cbuf.set(c0.data);
   const savedStride = record ? B * SW : 0;
   const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H]
-  const zArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: Hbuf, aOffset: 0, b: wh, transB: true, c: Z, cOffset: 0, accumulate: true });
+  const zArgs: GemmArgs = withLoopWeight(backend, T, {
+    m: B,
+    n: G,
+    k: H,
+    a: Hbuf,
+    aOffset: 0,
+    b: wh,
+    transB: true,
+    c: Z,
+    cOffset: 0,
+    accumulate: true,
+  });
   for (let t = 0; t < T; t++) {
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
@@ -84,47 +105,56 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
-  if (!record) { ws.release(Z, S); return result; }
+  if (!record) {
+    ws.release(Z, S);
+    return result;
+  }
 
-  tape.record(op, inputs, [hs, hT, cT], () => {
-    /*
-     * Sweep t = T−1 … 0: dz_t from the fused gates (dc carried in place), then
-     *   dh_{t−1} = dz_t·wh (+ dhs_{t−1})        (z = … + h_{t−1}·whᵀ)
-     * After the sweep: dwh += DZᵀ·H_prev, dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
-     */
-    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-    const dh = allocate(dtype, BH); // [B,H]
-    const dc = allocate(dtype, BH); // [B,H]
-    if (hT.grad) dh.set(hT.grad.data);
-    if (cT.grad) dc.set(cT.grad.data);
-    const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const needH0 = h0.requiresGrad;
-    const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
-    for (let t = T - 1; t >= 0; t--) {
-      if (dHs) addInto(dh, dHs, BH, t * BH);
-      lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
-      if (t > 0 || needH0) {
-        dhArgs.aOffset = t * BG;
-        backend.gemm(dhArgs); // dh ← dz_t·wh
+  tape.record(
+    op,
+    inputs,
+    [hs, hT, cT],
+    () => {
+      /*
+       * Sweep t = T−1 … 0: dz_t from the fused gates (dc carried in place), then
+       *   dh_{t−1} = dz_t·wh (+ dhs_{t−1})        (z = … + h_{t−1}·whᵀ)
+       * After the sweep: dwh += DZᵀ·H_prev, dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
+       */
+      const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+      const dh = allocate(dtype, BH); // [B,H]
+      const dc = allocate(dtype, BH); // [B,H]
+      if (hT.grad) dh.set(hT.grad.data);
+      if (cT.grad) dc.set(cT.grad.data);
+      const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
+      const needH0 = h0.requiresGrad;
+      const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
+      for (let t = T - 1; t >= 0; t--) {
+        if (dHs) addInto(dh, dHs, BH, t * BH);
+        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+        if (t > 0 || needH0) {
+          dhArgs.aOffset = t * BG;
+          backend.gemm(dhArgs); // dh ← dz_t·wh
+        }
+        releaseLoopWeights(backend, dhArgs);
       }
-    releaseLoopWeights(backend, dhArgs);
-    }
-    const gh0 = gradBuffer(h0);
-    if (gh0) addInto(gh0, dh, BH);
-    const gc0 = gradBuffer(c0);
-    if (gc0) addInto(gc0, dc, BH);
-    if (TB === 0) return;
-    const gwh = gradBuffer(w.wh);
-    const gwx = gradBuffer(w.wx);
-    const gbias = gradBuffer(w.bias);
-    const gx = gradBuffer(x);
-    // [4H,H] += [T·B,4H]ᵀ·H_prev (Hbuf rows 0..T−1)
-    if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hbuf, c: gwh, accumulate: true });
-    // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
-    if (gwx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: gwx, accumulate: true });
-    if (gbias) addColumnSums(gbias, DZ, TB, G);
-    // [T·B,D] += [T·B,4H]·[4H,D]
-    if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
-  }, () => ws.release(Z, S)); // when the graph is discarded: only the backward reads these
+      const gh0 = gradBuffer(h0);
+      if (gh0) addInto(gh0, dh, BH);
+      const gc0 = gradBuffer(c0);
+      if (gc0) addInto(gc0, dc, BH);
+      if (TB === 0) return;
+      const gwh = gradBuffer(w.wh);
+      const gwx = gradBuffer(w.wx);
+      const gbias = gradBuffer(w.bias);
+      const gx = gradBuffer(x);
+      // [4H,H] += [T·B,4H]ᵀ·H_prev (Hbuf rows 0..T−1)
+      if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hbuf, c: gwh, accumulate: true });
+      // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
+      if (gwx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: gwx, accumulate: true });
+      if (gbias) addColumnSums(gbias, DZ, TB, G);
+      // [T·B,D] += [T·B,4H]·[4H,D]
+      if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
+    },
+    () => ws.release(Z, S),
+  ); // when the graph is discarded: only the backward reads these
   return result;
 }

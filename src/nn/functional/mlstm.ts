@@ -4,7 +4,18 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, releaseLoopWeights, stepRows } from './recurrent-common.js';
+import {
+  accumulateMultiplicativeGrads,
+  addInto,
+  checkWeight,
+  lastRowCopy,
+  multiplicativeBackwardSetup,
+  multiplicativeForwardSetup,
+  recurrentCall,
+  recurrentDims,
+  releaseLoopWeights,
+  stepRows,
+} from './recurrent-common.js';
 
 /**
  * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
@@ -106,47 +117,56 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
-  if (!record) { ws.release(XM, Z, HM, S); return result; }
+  if (!record) {
+    ws.release(XM, Z, HM, S);
+    return result;
+  }
 
-  tape.record(op, inputs, [hs, hT, cT], () => {
-    /*
-     * Backward sweep, t = T−1 … 0, carrying dh = ∂L/∂h_t and dc = ∂L/∂c_t (each the sum of what the
-     * loss sends directly and what step t+1 sends back; a missing output grad counts as zero):
-     *   dz_t            from the fused gate backward (see recurrent-lstm-gates.ts), dc ← dc_{t−1}
-     *   dm_t  = dz_t · whm                      (z = … + m·whmᵀ)
-     *   dXM_t = dm_t ⊙ HM_t,  dHM_t = dm_t ⊙ XM_t   (m = XM ⊙ HM)
-     *   dh_{t−1} = dHM_t · wmh  (+ dhs_{t−1})      (HM = h_{t−1}·wmhᵀ)
-     * The parameter gradients are sums over steps of per-step outer products, so after the sweep each
-     * is one gemm over all T·B rows with a transposed operand:
-     *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
-     *   dx += DZ·whx + DXM·wmx.
-     */
-    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-    const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t
-    const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
-    if (hT.grad) dh.set(hT.grad.data);
-    if (cT.grad) dc.set(cT.grad.data);
-    const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const needH0 = h0.requiresGrad;
-    const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
-    for (let t = T - 1; t >= 0; t--) {
-      if (dHs) addInto(dh, dHs, BH, t * BH);
-      lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
-      dmArgs.aOffset = t * BG;
-      backend.gemm(dmArgs); // dm_t = dz_t·whm
-      multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
-      if (t > 0 || needH0) {
-        dhArgs.aOffset = t * BH;
-        backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
+  tape.record(
+    op,
+    inputs,
+    [hs, hT, cT],
+    () => {
+      /*
+       * Backward sweep, t = T−1 … 0, carrying dh = ∂L/∂h_t and dc = ∂L/∂c_t (each the sum of what the
+       * loss sends directly and what step t+1 sends back; a missing output grad counts as zero):
+       *   dz_t            from the fused gate backward (see recurrent-lstm-gates.ts), dc ← dc_{t−1}
+       *   dm_t  = dz_t · whm                      (z = … + m·whmᵀ)
+       *   dXM_t = dm_t ⊙ HM_t,  dHM_t = dm_t ⊙ XM_t   (m = XM ⊙ HM)
+       *   dh_{t−1} = dHM_t · wmh  (+ dhs_{t−1})      (HM = h_{t−1}·wmhᵀ)
+       * The parameter gradients are sums over steps of per-step outer products, so after the sweep each
+       * is one gemm over all T·B rows with a transposed operand:
+       *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
+       *   dx += DZ·whx + DXM·wmx.
+       */
+      const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t
+      const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
+      if (hT.grad) dh.set(hT.grad.data);
+      if (cT.grad) dc.set(cT.grad.data);
+      const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
+      const needH0 = h0.requiresGrad;
+      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
+      for (let t = T - 1; t >= 0; t--) {
+        if (dHs) addInto(dh, dHs, BH, t * BH);
+        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+        dmArgs.aOffset = t * BG;
+        backend.gemm(dmArgs); // dm_t = dz_t·whm
+        multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+        if (t > 0 || needH0) {
+          dhArgs.aOffset = t * BH;
+          backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
+        }
+        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
-    releaseLoopWeights(backend, dmArgs, dhArgs);
-    }
-    const gh0 = gradBuffer(h0);
-    if (gh0) addInto(gh0, dh, BH);
-    const gc0 = gradBuffer(c0);
-    if (gc0) addInto(gc0, dc, BH);
-    accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
-    ws.release(DXM, DHM);
-  }, () => ws.release(XM, Z, HM, S)); // when the graph is discarded: only the backward reads these
+      const gh0 = gradBuffer(h0);
+      if (gh0) addInto(gh0, dh, BH);
+      const gc0 = gradBuffer(c0);
+      if (gc0) addInto(gc0, dc, BH);
+      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+      ws.release(DXM, DHM);
+    },
+    () => ws.release(XM, Z, HM, S),
+  ); // when the graph is discarded: only the backward reads these
   return result;
 }

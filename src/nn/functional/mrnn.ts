@@ -4,7 +4,18 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
-import { accumulateMultiplicativeGrads, addInto, checkWeight, lastRowCopy, multiplicativeBackwardSetup, multiplicativeForwardSetup, recurrentCall, recurrentDims, releaseLoopWeights, stepRows } from './recurrent-common.js';
+import {
+  accumulateMultiplicativeGrads,
+  addInto,
+  checkWeight,
+  lastRowCopy,
+  multiplicativeBackwardSetup,
+  multiplicativeForwardSetup,
+  recurrentCall,
+  recurrentDims,
+  releaseLoopWeights,
+  stepRows,
+} from './recurrent-common.js';
 
 /**
  * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
@@ -80,39 +91,48 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
-  if (!record) { ws.release(XM, Z, HM); return result; }
+  if (!record) {
+    ws.release(XM, Z, HM);
+    return result;
+  }
 
-  tape.record(op, inputs, [hs, hT], () => {
-    /*
-     * Sweep t = T−1 … 0 carrying dh = ∂L/∂h_t:
-     *   dz_t  = dh ⊙ (1 − h_t²)                  (h = tanh z)
-     *   dm_t  = dz_t·whm;  dXM_t = dm_t ⊙ HM_t;  dHM_t = dm_t ⊙ XM_t
-     *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1})
-     * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ DZ,
-     * dx += DZ·whx + DXM·wmx.
-     */
-    const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-    const dh = allocate(dtype, BH); // [B,H]
-    if (hT.grad) dh.set(hT.grad.data);
-    const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
-    const needH0 = h0.requiresGrad;
-    const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
-    for (let t = T - 1; t >= 0; t--) {
-      if (dHs) addInto(dh, dHs, BH, t * BH);
-      tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);
-      dmArgs.aOffset = t * BH;
-      backend.gemm(dmArgs);
-      multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
-      if (t > 0 || needH0) {
-        dhArgs.aOffset = t * BH;
-        backend.gemm(dhArgs);
+  tape.record(
+    op,
+    inputs,
+    [hs, hT],
+    () => {
+      /*
+       * Sweep t = T−1 … 0 carrying dh = ∂L/∂h_t:
+       *   dz_t  = dh ⊙ (1 − h_t²)                  (h = tanh z)
+       *   dm_t  = dz_t·whm;  dXM_t = dm_t ⊙ HM_t;  dHM_t = dm_t ⊙ XM_t
+       *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1})
+       * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ DZ,
+       * dx += DZ·whx + DXM·wmx.
+       */
+      const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
+      const dh = allocate(dtype, BH); // [B,H]
+      if (hT.grad) dh.set(hT.grad.data);
+      const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
+      const needH0 = h0.requiresGrad;
+      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
+      for (let t = T - 1; t >= 0; t--) {
+        if (dHs) addInto(dh, dHs, BH, t * BH);
+        tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);
+        dmArgs.aOffset = t * BH;
+        backend.gemm(dmArgs);
+        multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+        if (t > 0 || needH0) {
+          dhArgs.aOffset = t * BH;
+          backend.gemm(dhArgs);
+        }
+        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
-    releaseLoopWeights(backend, dmArgs, dhArgs);
-    }
-    const gh0 = gradBuffer(h0);
-    if (gh0) addInto(gh0, dh, BH);
-    accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
-    ws.release(DXM, DHM);
-  }, () => ws.release(XM, Z, HM)); // when the graph is discarded: only the backward reads these
+      const gh0 = gradBuffer(h0);
+      if (gh0) addInto(gh0, dh, BH);
+      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+      ws.release(DXM, DHM);
+    },
+    () => ws.release(XM, Z, HM),
+  ); // when the graph is discarded: only the backward reads these
   return result;
 }

@@ -47,7 +47,9 @@ export function recurrentDims(op: string, form: 'sequence' | 'step', x: Var, h: 
   }
   const H = hs[1]!;
   if (c && (c.shape.length !== 2 || c.shape[0] !== B || c.shape[1] !== H)) {
-    throw new ShapeError(`${op}: ${form === 'sequence' ? 'c0' : 'c'} must have the shape of ${hName} ${formatShape(hs)}, got ${formatShape(c.shape)}`);
+    throw new ShapeError(
+      `${op}: ${form === 'sequence' ? 'c0' : 'c'} must have the shape of ${hName} ${formatShape(hs)}, got ${formatShape(c.shape)}`,
+    );
   }
   return { T, B, D, H };
 }
@@ -140,7 +142,13 @@ export interface MultiplicativeForward {
  * M and HM, and one argument object per loop gemm, re-aimed each step (nothing allocated in the loop),
  * its weight packed once (withLoopWeight). Hbuf [T+1,B,H] holds h_{t−1} in row t.
  */
-export function multiplicativeForwardSetup(call: RecurrentCall, dims: MultiplicativeDims, x: Var, w: MultiplicativeWeights, Hbuf: Storage): MultiplicativeForward {
+export function multiplicativeForwardSetup(
+  call: RecurrentCall,
+  dims: MultiplicativeDims,
+  x: Var,
+  w: MultiplicativeWeights,
+  Hbuf: Storage,
+): MultiplicativeForward {
   const { dtype, backend, ws, record } = call;
   const { T, B, D, H, G } = dims;
   const TB = T * B;
@@ -156,7 +164,18 @@ export function multiplicativeForwardSetup(call: RecurrentCall, dims: Multiplica
   const hmStride = record ? BH : 0;
   const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H], or [B,H] reused by every step
   const hmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: w.wmh.data, transB: true, c: HM, cOffset: 0 });
-  const zArgs = withLoopWeight(backend, T, { m: B, n: G, k: H, a: M, aOffset: 0, b: w.whm.data, transB: true, c: Z, cOffset: 0, accumulate: true });
+  const zArgs = withLoopWeight(backend, T, {
+    m: B,
+    n: G,
+    k: H,
+    a: M,
+    aOffset: 0,
+    b: w.whm.data,
+    transB: true,
+    c: Z,
+    cOffset: 0,
+    accumulate: true,
+  });
   return { XM, Z, M, HM, hmStride, hmArgs, zArgs };
 }
 
@@ -172,7 +191,13 @@ export interface MultiplicativeBackward {
 }
 
 /** The buffers and re-aimed gemm arguments of the backward sweep's multiplicative half (mLSTM, mRNN); dh [B,H] is the sweep's running ∂L/∂h. */
-export function multiplicativeBackwardSetup(call: RecurrentCall, dims: MultiplicativeDims, DZ: Storage, w: MultiplicativeWeights, dh: Storage): MultiplicativeBackward {
+export function multiplicativeBackwardSetup(
+  call: RecurrentCall,
+  dims: MultiplicativeDims,
+  DZ: Storage,
+  w: MultiplicativeWeights,
+  dh: Storage,
+): MultiplicativeBackward {
   const { dtype, backend, ws } = call;
   const { T, B, H, G } = dims;
   const DXM = ws.acquire(dtype, T * B * H); // [T,B,H]

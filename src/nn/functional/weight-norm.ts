@@ -22,7 +22,9 @@ export function weightNorm(tape: Tape, v: Var, g: Var, name = 'weight'): Var {
   if (v.shape.length !== 2) throw new ShapeError(`${op}: '${name}.v' must be a matrix [rows,cols], got ${formatShape(v.shape)}`);
   const [rows, cols] = v.shape as [number, number];
   if (g.shape.length !== 1 || g.shape[0] !== rows) {
-    throw new ShapeError(`${op}: '${name}.g' must be [rows] = [${rows}] to match '${name}.v' ${formatShape(v.shape)}, got ${formatShape(g.shape)}`);
+    throw new ShapeError(
+      `${op}: '${name}.g' must be [rows] = [${rows}] to match '${name}.v' ${formatShape(v.shape)}, got ${formatShape(g.shape)}`,
+    );
   }
   const dtype = promote(v.value.dtype, g.value.dtype);
   const vd = v.data; // [rows,cols]
@@ -36,7 +38,9 @@ export function weightNorm(tape: Tape, v: Var, g: Var, name = 'weight'): Var {
     const n = Math.sqrt(ss);
     // A zero (or non-finite) row has no direction: refuse rather than emit NaN.
     if (!(n > 0) || !Number.isFinite(n)) {
-      throw new RangeError(`${op}: row ${r} of '${name}.v' ${formatShape(v.shape)} has norm ${n}; weight normalisation needs a non-zero finite direction`);
+      throw new RangeError(
+        `${op}: row ${r} of '${name}.v' ${formatShape(v.shape)} has norm ${n}; weight normalisation needs a non-zero finite direction`,
+      );
     }
     const inv = 1 / n;
     invNorm[r] = inv;

@@ -1,7 +1,20 @@
 import type { Backend, GemmArgs } from '../backend.js';
 import type { Storage } from '../dtype.js';
 import { checkGemmArgs } from './gemm-check.js';
-import { KC, MC, MR, NC, NR, loadPackedB, microKernel, microKernelInto, microKernelTailInto, packA, packB, storeTile } from './gemm-panels.js';
+import {
+  KC,
+  MC,
+  MR,
+  NC,
+  NR,
+  loadPackedB,
+  microKernel,
+  microKernelInto,
+  microKernelTailInto,
+  packA,
+  packB,
+  storeTile,
+} from './gemm-panels.js';
 import { BlockedPackedB, prepareBlockedB, type PackedBlocks } from './gemm-prepared.js';
 import { gemmSmall, SMALL_GEMM_WORK } from './gemm-small.js';
 
@@ -43,7 +56,11 @@ export function gemmBlockedStrided(
     return;
   }
   // Locals, not the module constants: module bindings are reloaded (with a TDZ check) per use.
-  const mrStep = MR, nrStep = NR, kcMax = KC, mcMax = MC, ncMax = NC;
+  const mrStep = MR,
+    nrStep = NR,
+    kcMax = KC,
+    mcMax = MC,
+    ncMax = NC;
   let block = 0; // index of the (jc, pc) block in packed.blocks (jc outer, pc inner, as here)
   for (let jc = 0; jc < n; jc += ncMax) {
     const nc = Math.min(ncMax, n - jc);
@@ -125,12 +142,49 @@ export function gemmBlocked(p: GemmArgs): void {
     return;
   }
   if (m * n * k <= SMALL_GEMM_WORK) {
-    gemmSmall(m, n, k, a, p.aOffset ?? 0, rsA, csA, b, p.bOffset ?? 0, rsB, csB, c, p.cOffset ?? 0, p.ldc ?? n,
-      p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0);
+    gemmSmall(
+      m,
+      n,
+      k,
+      a,
+      p.aOffset ?? 0,
+      rsA,
+      csA,
+      b,
+      p.bOffset ?? 0,
+      rsB,
+      csB,
+      c,
+      p.cOffset ?? 0,
+      p.ldc ?? n,
+      p.alpha ?? 1,
+      p.accumulate ?? false,
+      p.bias,
+      p.biasOffset ?? 0,
+    );
     return;
   }
-  gemmBlockedStrided(m, n, k, a, p.aOffset ?? 0, rsA, csA, b, p.bOffset ?? 0, rsB, csB, c, p.cOffset ?? 0, p.ldc ?? n,
-    p.alpha ?? 1, p.accumulate ?? false, p.bias, p.biasOffset ?? 0, packed);
+  gemmBlockedStrided(
+    m,
+    n,
+    k,
+    a,
+    p.aOffset ?? 0,
+    rsA,
+    csA,
+    b,
+    p.bOffset ?? 0,
+    rsB,
+    csB,
+    c,
+    p.cOffset ?? 0,
+    p.ldc ?? n,
+    p.alpha ?? 1,
+    p.accumulate ?? false,
+    p.bias,
+    p.biasOffset ?? 0,
+    packed,
+  );
 }
 
 /** The packed, register-blocked single-thread GEMM as a Backend (with prepareB: see gemm-prepared.ts). */

@@ -64,8 +64,10 @@ function checkDisjoint(
   cols: number,
 ): void {
   if (x.buffer !== c.buffer || m === 0 || n === 0 || rows === 0 || cols === 0) return;
-  const cStart = spanStart(c, cOff), cEnd = cStart + ((m - 1) * ldc + n) * c.BYTES_PER_ELEMENT;
-  const xStart = spanStart(x, xOff), xEnd = xStart + ((rows - 1) * ldx + cols) * x.BYTES_PER_ELEMENT;
+  const cStart = spanStart(c, cOff),
+    cEnd = cStart + ((m - 1) * ldc + n) * c.BYTES_PER_ELEMENT;
+  const xStart = spanStart(x, xOff),
+    xEnd = xStart + ((rows - 1) * ldx + cols) * x.BYTES_PER_ELEMENT;
   if (xStart < cEnd && cStart < xEnd) {
     throw new RangeError(`${fn}: c [${m},${n}] overlaps ${name} [${rows},${cols}] in the same buffer (C must not alias its inputs)`);
   }
@@ -87,7 +89,9 @@ function checkOperand(
   const lead = ld ?? cols;
   if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`${fn}: ${name}Offset must be a non-negative integer, got ${offset}`);
   if (!Number.isInteger(lead) || lead < cols || lead < 0) {
-    throw new RangeError(`${fn}: ld${name} = ${lead} is smaller than the ${cols} columns of ${flag}${name} stored as ${formatShape([rows, cols])}`);
+    throw new RangeError(
+      `${fn}: ld${name} = ${lead} is smaller than the ${cols} columns of ${flag}${name} stored as ${formatShape([rows, cols])}`,
+    );
   }
   if (rows === 0 || cols === 0) return;
   const end = offset + (rows - 1) * lead + cols;

@@ -132,22 +132,54 @@ export function copyPackedB(dst: Float64Array, dstOff: number, len: number): voi
 export function microKernel(kc: number, ai: number, bi: number): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0;
   for (let p = 0; p < kc; p++) {
-    const a0 = ap[ai]!, a1 = ap[(ai + 1) | 0]!, a2 = ap[(ai + 2) | 0]!;
-    const b0 = bp[bi]!, b1 = bp[(bi + 1) | 0]!, b2 = bp[(bi + 2) | 0]!, b3 = bp[(bi + 3) | 0]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    const a0 = ap[ai]!,
+      a1 = ap[(ai + 1) | 0]!,
+      a2 = ap[(ai + 2) | 0]!;
+    const b0 = bp[bi]!,
+      b1 = bp[(bi + 1) | 0]!,
+      b2 = bp[(bi + 2) | 0]!,
+      b3 = bp[(bi + 3) | 0]!;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
     ai = (ai + 3) | 0; // MR
     bi = (bi + 4) | 0; // NR
   }
   const t = TILE;
-  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
-  t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
-  t[8] = c20; t[9] = c21; t[10] = c22; t[11] = c23;
+  t[0] = c00;
+  t[1] = c01;
+  t[2] = c02;
+  t[3] = c03;
+  t[4] = c10;
+  t[5] = c11;
+  t[6] = c12;
+  t[7] = c13;
+  t[8] = c20;
+  t[9] = c21;
+  t[10] = c22;
+  t[11] = c23;
 }
 
 /**
@@ -161,27 +193,69 @@ export function microKernel(kc: number, ai: number, bi: number): void {
 export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0;
   for (let p = 0; p < kc; p++) {
-    const a0 = ap[ai]!, a1 = ap[(ai + 1) | 0]!, a2 = ap[(ai + 2) | 0]!;
-    const b0 = bp[bi]!, b1 = bp[(bi + 1) | 0]!, b2 = bp[(bi + 2) | 0]!, b3 = bp[(bi + 3) | 0]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    const a0 = ap[ai]!,
+      a1 = ap[(ai + 1) | 0]!,
+      a2 = ap[(ai + 2) | 0]!;
+    const b0 = bp[bi]!,
+      b1 = bp[(bi + 1) | 0]!,
+      b2 = bp[(bi + 2) | 0]!,
+      b3 = bp[(bi + 3) | 0]!;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
     ai = (ai + 3) | 0; // MR
     bi = (bi + 4) | 0; // NR
   }
-  const r1 = cIdx + ldc, r2 = r1 + ldc;
+  const r1 = cIdx + ldc,
+    r2 = r1 + ldc;
   if (keep) {
-    c[cIdx] += c00; c[cIdx + 1] += c01; c[cIdx + 2] += c02; c[cIdx + 3] += c03;
-    c[r1] += c10; c[r1 + 1] += c11; c[r1 + 2] += c12; c[r1 + 3] += c13;
-    c[r2] += c20; c[r2 + 1] += c21; c[r2 + 2] += c22; c[r2 + 3] += c23;
+    c[cIdx] += c00;
+    c[cIdx + 1] += c01;
+    c[cIdx + 2] += c02;
+    c[cIdx + 3] += c03;
+    c[r1] += c10;
+    c[r1 + 1] += c11;
+    c[r1 + 2] += c12;
+    c[r1 + 3] += c13;
+    c[r2] += c20;
+    c[r2 + 1] += c21;
+    c[r2 + 2] += c22;
+    c[r2 + 3] += c23;
   } else {
-    c[cIdx] = c00; c[cIdx + 1] = c01; c[cIdx + 2] = c02; c[cIdx + 3] = c03;
-    c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13;
-    c[r2] = c20; c[r2 + 1] = c21; c[r2 + 2] = c22; c[r2 + 3] = c23;
+    c[cIdx] = c00;
+    c[cIdx + 1] = c01;
+    c[cIdx + 2] = c02;
+    c[cIdx + 3] = c03;
+    c[r1] = c10;
+    c[r1 + 1] = c11;
+    c[r1 + 2] = c12;
+    c[r1 + 3] = c13;
+    c[r2] = c20;
+    c[r2 + 1] = c21;
+    c[r2 + 2] = c22;
+    c[r2 + 3] = c23;
   }
 }
 
@@ -192,35 +266,79 @@ export function microKernelInto(kc: number, ai: number, bi: number, c: Storage, 
  * of its multiplies on them). Same sums in the same order, hence the same values.
  */
 // prettier-ignore: one line per row of the register tile, so the code reads as the tile it computes
-export function microKernelTailInto(rows: number, kc: number, ai: number, bi: number, c: Storage, cIdx: number, ldc: number, keep: boolean): void {
+export function microKernelTailInto(
+  rows: number,
+  kc: number,
+  ai: number,
+  bi: number,
+  c: Storage,
+  cIdx: number,
+  ldc: number,
+  keep: boolean,
+): void {
   const ap = PACKED_A;
   const bp = PACKED_B;
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
   if (rows === 2) {
     for (let p = 0; p < kc; p++) {
-      const a0 = ap[ai]!, a1 = ap[(ai + 1) | 0]!;
-      const b0 = bp[bi]!, b1 = bp[(bi + 1) | 0]!, b2 = bp[(bi + 2) | 0]!, b3 = bp[(bi + 3) | 0]!;
-      c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-      c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+      const a0 = ap[ai]!,
+        a1 = ap[(ai + 1) | 0]!;
+      const b0 = bp[bi]!,
+        b1 = bp[(bi + 1) | 0]!,
+        b2 = bp[(bi + 2) | 0]!,
+        b3 = bp[(bi + 3) | 0]!;
+      c00 += a0 * b0;
+      c01 += a0 * b1;
+      c02 += a0 * b2;
+      c03 += a0 * b3;
+      c10 += a1 * b0;
+      c11 += a1 * b1;
+      c12 += a1 * b2;
+      c13 += a1 * b3;
       ai = (ai + 3) | 0; // MR
       bi = (bi + 4) | 0; // NR
     }
   } else {
     for (let p = 0; p < kc; p++) {
       const a0 = ap[ai]!;
-      c00 += a0 * bp[bi]!; c01 += a0 * bp[(bi + 1) | 0]!; c02 += a0 * bp[(bi + 2) | 0]!; c03 += a0 * bp[(bi + 3) | 0]!;
+      c00 += a0 * bp[bi]!;
+      c01 += a0 * bp[(bi + 1) | 0]!;
+      c02 += a0 * bp[(bi + 2) | 0]!;
+      c03 += a0 * bp[(bi + 3) | 0]!;
       ai = (ai + 3) | 0;
       bi = (bi + 4) | 0;
     }
   }
   const r1 = cIdx + ldc;
   if (keep) {
-    c[cIdx] += c00; c[cIdx + 1] += c01; c[cIdx + 2] += c02; c[cIdx + 3] += c03;
-    if (rows === 2) { c[r1] += c10; c[r1 + 1] += c11; c[r1 + 2] += c12; c[r1 + 3] += c13; }
+    c[cIdx] += c00;
+    c[cIdx + 1] += c01;
+    c[cIdx + 2] += c02;
+    c[cIdx + 3] += c03;
+    if (rows === 2) {
+      c[r1] += c10;
+      c[r1 + 1] += c11;
+      c[r1 + 2] += c12;
+      c[r1 + 3] += c13;
+    }
   } else {
-    c[cIdx] = c00; c[cIdx + 1] = c01; c[cIdx + 2] = c02; c[cIdx + 3] = c03;
-    if (rows === 2) { c[r1] = c10; c[r1 + 1] = c11; c[r1 + 2] = c12; c[r1 + 3] = c13; }
+    c[cIdx] = c00;
+    c[cIdx + 1] = c01;
+    c[cIdx + 2] = c02;
+    c[cIdx + 3] = c03;
+    if (rows === 2) {
+      c[r1] = c10;
+      c[r1 + 1] = c11;
+      c[r1 + 2] = c12;
+      c[r1 + 3] = c13;
+    }
   }
 }
 

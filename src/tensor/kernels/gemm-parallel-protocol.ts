@@ -160,7 +160,12 @@ export function splitsByColumns(m: number, n: number, threads: number, prepared:
 }
 
 /** splitsByColumns and the ranges, as lists (for tests and diagnostics; ParallelGemm uses partitionInto). */
-export function chooseSplit(m: number, n: number, weights: ThreadWeights, prepared: boolean): { byColumns: boolean; ranges: Array<[number, number]> } {
+export function chooseSplit(
+  m: number,
+  n: number,
+  weights: ThreadWeights,
+  prepared: boolean,
+): { byColumns: boolean; ranges: Array<[number, number]> } {
   const threads = typeof weights === 'number' ? weights : weights.length;
   const byColumns = splitsByColumns(m, n, threads, prepared);
   return { byColumns, ranges: byColumns ? partitionColumns(n, weights, prepared) : partitionRows(m, weights) };

@@ -1,7 +1,16 @@
 import { gemmBlockedStrided } from './gemm-blocked.js';
 import {
-  Command, CONTROL_INTS, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, sharedViews, Slot, viewOf,
-  type SharedViews, type WorkerMessage,
+  Command,
+  CONTROL_INTS,
+  FLOAT_BYTE,
+  FLOAT_SLOTS,
+  Part,
+  PART_INTS,
+  sharedViews,
+  Slot,
+  viewOf,
+  type SharedViews,
+  type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from './gemm-prepared.js';
 
@@ -67,7 +76,10 @@ export class GemmJobServer {
   private seen = 0; // the generation the control block was created with: a job posted before this thread started is not missed
   private inJob = false;
 
-  constructor(control: SharedArrayBuffer, private readonly worker: number) {
+  constructor(
+    control: SharedArrayBuffer,
+    private readonly worker: number,
+  ) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
   }
@@ -121,19 +133,32 @@ export function serveGemmJobs(control: SharedArrayBuffer, worker: number, receiv
 /** This worker's part of the job: C[M,N] of its rows or columns, in the shared copies. */
 function runPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, worker: number): void {
   const part = Slot.Parts + PART_INTS * worker;
-  const m = ctrl[part + Part.M]!, n = ctrl[part + Part.N]!;
+  const m = ctrl[part + Part.M]!,
+    n = ctrl[part + Part.N]!;
   if (m === 0 || n === 0) return;
   const { a, b, c, bias } = buffers;
   if (!a || !b || !c || !bias) throw new Error('gemm worker: a job arrived before the operand buffers');
   const packedId = ctrl[Slot.PackedId]!;
   const packed = packedId >= 0 ? buffers.packedColumns(packedId, ctrl[part + Part.J0]!, ctrl[part + Part.J1]!) : undefined;
   gemmBlockedStrided(
-    m, n, ctrl[Slot.K]!,
-    viewOf(a, ctrl[Slot.DtA]!), ctrl[part + Part.AOff]!, ctrl[Slot.RsA]!, ctrl[Slot.CsA]!,
-    viewOf(b, ctrl[Slot.DtB]!), ctrl[part + Part.BOff]!, ctrl[Slot.RsB]!, ctrl[Slot.CsB]!,
-    viewOf(c, ctrl[Slot.DtC]!), ctrl[part + Part.COff]!, ctrl[Slot.Ldc]!,
-    alpha, ctrl[Slot.Accumulate] === 1,
-    ctrl[Slot.HasBias] === 1 ? viewOf(bias, ctrl[Slot.DtBias]!) : undefined, ctrl[part + Part.BiasOff]!,
+    m,
+    n,
+    ctrl[Slot.K]!,
+    viewOf(a, ctrl[Slot.DtA]!),
+    ctrl[part + Part.AOff]!,
+    ctrl[Slot.RsA]!,
+    ctrl[Slot.CsA]!,
+    viewOf(b, ctrl[Slot.DtB]!),
+    ctrl[part + Part.BOff]!,
+    ctrl[Slot.RsB]!,
+    ctrl[Slot.CsB]!,
+    viewOf(c, ctrl[Slot.DtC]!),
+    ctrl[part + Part.COff]!,
+    ctrl[Slot.Ldc]!,
+    alpha,
+    ctrl[Slot.Accumulate] === 1,
+    ctrl[Slot.HasBias] === 1 ? viewOf(bias, ctrl[Slot.DtBias]!) : undefined,
+    ctrl[part + Part.BiasOff]!,
     packed,
   );
 }

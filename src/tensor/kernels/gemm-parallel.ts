@@ -4,8 +4,24 @@ import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
 import { MR } from './gemm-panels.js';
 import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
 import {
-  columnUnit, Command, CONTROL_INTS, dtypeCode, FLOAT_BYTE, FLOAT_SLOTS, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, sharedViews, Slot, splitsByColumns, viewOf,
-  type OperandBuffers, type SharedViews, type UnnumberedMessage, type WorkerMessage,
+  columnUnit,
+  Command,
+  CONTROL_INTS,
+  dtypeCode,
+  FLOAT_BYTE,
+  FLOAT_SLOTS,
+  Part,
+  PART_INTS,
+  PARALLEL_MIN_WORK,
+  partitionInto,
+  sharedViews,
+  Slot,
+  splitsByColumns,
+  viewOf,
+  type OperandBuffers,
+  type SharedViews,
+  type UnnumberedMessage,
+  type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
@@ -60,7 +76,11 @@ export class ParallelGemm implements Backend {
   private readonly packs = new SharedPacks((message) => this.send(message));
 
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
-  constructor(private readonly transport: WorkerTransport, control: SharedArrayBuffer, private readonly timeoutMs = 60_000) {
+  constructor(
+    private readonly transport: WorkerTransport,
+    control: SharedArrayBuffer,
+    private readonly timeoutMs = 60_000,
+  ) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
     this.threads = transport.workers + 1;
@@ -68,7 +88,12 @@ export class ParallelGemm implements Backend {
     this.bounds = new Int32Array(this.threads + 1);
     const empty = (): SharedArrayBuffer => new SharedArrayBuffer(8);
     this.buffers = { a: empty(), b: empty(), c: empty(), bias: empty() };
-    this.views = { a: sharedViews(this.buffers.a), b: sharedViews(this.buffers.b), c: sharedViews(this.buffers.c), bias: sharedViews(this.buffers.bias) };
+    this.views = {
+      a: sharedViews(this.buffers.a),
+      b: sharedViews(this.buffers.b),
+      c: sharedViews(this.buffers.c),
+      bias: sharedViews(this.buffers.bias),
+    };
     this.send({ kind: 'operands', buffers: this.buffers });
   }
 
@@ -121,7 +146,9 @@ export class ParallelGemm implements Backend {
     const lda = p.lda ?? (transA ? m : k);
     const ldb = p.ldb ?? (transB ? k : n);
     const ldc = p.ldc ?? n;
-    const aOff = p.aOffset ?? 0, bOff = p.bOffset ?? 0, cOff = p.cOffset ?? 0;
+    const aOff = p.aOffset ?? 0,
+      bOff = p.bOffset ?? 0,
+      cOff = p.cOffset ?? 0;
     const accumulate = p.accumulate ?? false;
     const alpha = p.alpha ?? 1;
     const bias = p.bias;
@@ -134,10 +161,14 @@ export class ParallelGemm implements Backend {
     // op(B) whole or its columns [w0, n) (nothing with a shared prepared op(B)); C likewise.
     const aRows = byColumns ? m : m - w0; // rows of op(A) the workers read
     const bCols = byColumns ? n - w0 : n; // columns of op(B) they read
-    const cRows = aRows, cCols = bCols; // the workers' block of C
+    const cRows = aRows,
+      cCols = bCols; // the workers' block of C
     this.reserve(aRows * k, a, shared ? 0 : k * bCols, b, cRows * cCols, c, bias ? cCols : 0, bias);
-    const sa = viewOf(this.views.a, dtypeCode(a)), sb = viewOf(this.views.b, dtypeCode(b)), sc = viewOf(this.views.c, dtypeCode(c));
-    const aFirst = byColumns ? 0 : w0, bFirst = byColumns ? w0 : 0;
+    const sa = viewOf(this.views.a, dtypeCode(a)),
+      sb = viewOf(this.views.b, dtypeCode(b)),
+      sc = viewOf(this.views.c, dtypeCode(c));
+    const aFirst = byColumns ? 0 : w0,
+      bFirst = byColumns ? w0 : 0;
     // Stored A is [m,k] (or [k,m] with transA); its region starts at row (column) aFirst. Likewise B.
     if (transA) copyMatrix(a, aOff + aFirst, lda, sa, 0, aRows, k, aRows);
     else copyMatrix(a, aOff + aFirst * lda, lda, sa, 0, k, aRows, k);
@@ -157,11 +188,17 @@ export class ParallelGemm implements Backend {
     ctrl[Slot.Seq] = this.sent;
     ctrl[Slot.Error] = 0;
     ctrl[Slot.K] = k;
-    ctrl[Slot.RsA] = transA ? 1 : k; ctrl[Slot.CsA] = transA ? aRows : 1;
-    ctrl[Slot.RsB] = transB ? 1 : bCols; ctrl[Slot.CsB] = transB ? k : 1;
+    ctrl[Slot.RsA] = transA ? 1 : k;
+    ctrl[Slot.CsA] = transA ? aRows : 1;
+    ctrl[Slot.RsB] = transB ? 1 : bCols;
+    ctrl[Slot.CsB] = transB ? k : 1;
     ctrl[Slot.Ldc] = cCols;
-    ctrl[Slot.Accumulate] = accumulate ? 1 : 0; ctrl[Slot.HasBias] = bias ? 1 : 0;
-    ctrl[Slot.DtA] = dtypeCode(a); ctrl[Slot.DtB] = dtypeCode(b); ctrl[Slot.DtC] = dtypeCode(c); ctrl[Slot.DtBias] = bias ? dtypeCode(bias) : 0;
+    ctrl[Slot.Accumulate] = accumulate ? 1 : 0;
+    ctrl[Slot.HasBias] = bias ? 1 : 0;
+    ctrl[Slot.DtA] = dtypeCode(a);
+    ctrl[Slot.DtB] = dtypeCode(b);
+    ctrl[Slot.DtC] = dtypeCode(c);
+    ctrl[Slot.DtBias] = bias ? dtypeCode(bias) : 0;
     ctrl[Slot.PackedId] = shared ? shared.slot.id : -1;
     this.floats[0] = alpha;
     for (let w = 0; w < this.transport.workers; w++) {
@@ -170,7 +207,8 @@ export class ParallelGemm implements Backend {
         ctrl[part + Part.M] = 0; // idle: fewer parts than threads
         continue;
       }
-      const s = bounds[w + 1]!, e = bounds[w + 2]!;
+      const s = bounds[w + 1]!,
+        e = bounds[w + 2]!;
       const r = s - w0; // where the part starts in the workers' region
       ctrl[part + Part.M] = byColumns ? m : e - s;
       ctrl[part + Part.N] = byColumns ? e - s : n;
@@ -187,10 +225,32 @@ export class ParallelGemm implements Backend {
 
     // This thread's part, straight from and into the caller's arrays.
     const posted = performance.now();
-    const rsA = transA ? 1 : lda, csA = transA ? lda : 1;
-    const rsB = transB ? 1 : ldb, csB = transB ? ldb : 1;
+    const rsA = transA ? 1 : lda,
+      csA = transA ? lda : 1;
+    const rsB = transB ? 1 : ldb,
+      csB = transB ? ldb : 1;
     if (byColumns) {
-      gemmBlockedStrided(m, w0, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed?.columns(0, w0));
+      gemmBlockedStrided(
+        m,
+        w0,
+        k,
+        a,
+        aOff,
+        rsA,
+        csA,
+        b,
+        bOff,
+        rsB,
+        csB,
+        c,
+        cOff,
+        ldc,
+        alpha,
+        accumulate,
+        bias,
+        biasOff,
+        packed?.columns(0, w0),
+      );
     } else {
       gemmBlockedStrided(w0, n, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed);
     }
@@ -246,18 +306,34 @@ export class ParallelGemm implements Backend {
    * Grows the shared operand buffers to hold the given element counts of each operand's dtype
    * (never shrinks) and sends replacements to the workers.
    */
-  private reserve(aLen: number, a: Storage, bLen: number, b: Storage, cLen: number, c: Storage, biasLen: number, bias: Storage | undefined): void {
+  private reserve(
+    aLen: number,
+    a: Storage,
+    bLen: number,
+    b: Storage,
+    cLen: number,
+    c: Storage,
+    biasLen: number,
+    bias: Storage | undefined,
+  ): void {
     const need = (len: number, x: Storage | undefined): number => Math.ceil((len * (x ? x.BYTES_PER_ELEMENT : 4)) / 8) * 8;
     const bytes = { a: need(aLen, a), b: need(bLen, b), c: need(cLen, c), bias: need(biasLen, bias) };
     const old = this.buffers;
-    if (old.a.byteLength >= bytes.a && old.b.byteLength >= bytes.b && old.c.byteLength >= bytes.c && old.bias.byteLength >= bytes.bias) return;
+    if (old.a.byteLength >= bytes.a && old.b.byteLength >= bytes.b && old.c.byteLength >= bytes.c && old.bias.byteLength >= bytes.bias)
+      return;
     // 25% headroom so a slowly growing sequence of problems does not resend buffers every call.
     const grow = (buffer: SharedArrayBuffer, want: number): SharedArrayBuffer =>
       buffer.byteLength >= want ? buffer : new SharedArrayBuffer(Math.ceil((want * 1.25) / 8) * 8);
     this.buffers = { a: grow(old.a, bytes.a), b: grow(old.b, bytes.b), c: grow(old.c, bytes.c), bias: grow(old.bias, bytes.bias) };
     const v = this.views;
-    const refresh = (buffer: SharedArrayBuffer, view: SharedViews): SharedViews => (view.f32.buffer === buffer ? view : sharedViews(buffer));
-    this.views = { a: refresh(this.buffers.a, v.a), b: refresh(this.buffers.b, v.b), c: refresh(this.buffers.c, v.c), bias: refresh(this.buffers.bias, v.bias) };
+    const refresh = (buffer: SharedArrayBuffer, view: SharedViews): SharedViews =>
+      view.f32.buffer === buffer ? view : sharedViews(buffer);
+    this.views = {
+      a: refresh(this.buffers.a, v.a),
+      b: refresh(this.buffers.b, v.b),
+      c: refresh(this.buffers.c, v.c),
+      bias: refresh(this.buffers.bias, v.bias),
+    };
     this.send({ kind: 'operands', buffers: this.buffers });
   }
 
@@ -276,9 +352,19 @@ export class ParallelGemm implements Backend {
  * dst[rows,cols] (row stride dstLd, from dstOff) ← src[rows,cols] (row stride srcLd, from srcOff):
  * one stored region of an operand, element by element (no views allocated per call).
  */
-function copyMatrix(src: Storage, srcOff: number, srcLd: number, dst: Storage, dstOff: number, dstLd: number, rows: number, cols: number): void {
+function copyMatrix(
+  src: Storage,
+  srcOff: number,
+  srcLd: number,
+  dst: Storage,
+  dstOff: number,
+  dstLd: number,
+  rows: number,
+  cols: number,
+): void {
   for (let i = 0; i < rows; i++) {
-    const s = srcOff + i * srcLd, d = dstOff + i * dstLd;
+    const s = srcOff + i * srcLd,
+      d = dstOff + i * dstLd;
     for (let j = 0; j < cols; j++) dst[d + j] = src[s + j]!;
   }
 }

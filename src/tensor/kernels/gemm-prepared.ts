@@ -39,7 +39,9 @@ export class BlockedPackedB implements PreparedB, PackedBlocks {
     storage: Float64Array = new Float64Array(packedLength(k, n)),
   ) {
     if (storage.length < packedLength(k, n)) {
-      throw new RangeError(`prepareB: storage of ${storage.length} elements is too small for op(B) ${formatShape([k, n])} (${packedLength(k, n)} needed)`);
+      throw new RangeError(
+        `prepareB: storage of ${storage.length} elements is too small for op(B) ${formatShape([k, n])} (${packedLength(k, n)} needed)`,
+      );
     }
     const rs = transB ? 1 : ldb;
     const cs = transB ? ldb : 1;
@@ -115,7 +117,14 @@ export function packedBlockViews(storage: Float64Array, k: number, n: number): F
  * packedColumns of `whole` (op(B) [k,n]), made once per range and kept in `cache`: a thread asks
  * for the same few ranges at every step. The whole range is `whole` itself.
  */
-export function cachedColumns(whole: PackedBlocks, k: number, n: number, j0: number, j1: number, cache: Map<number, PackedBlocks>): PackedBlocks {
+export function cachedColumns(
+  whole: PackedBlocks,
+  k: number,
+  n: number,
+  j0: number,
+  j1: number,
+  cache: Map<number, PackedBlocks>,
+): PackedBlocks {
   if (j0 === 0 && j1 === n) return whole;
   const key = j0 * (n + 1) + j1;
   let view = cache.get(key);
@@ -137,7 +146,9 @@ export function cachedColumns(whole: PackedBlocks, k: number, n: number, j0: num
 export function packedColumns(blocks: readonly Float64Array[], k: number, n: number, j0: number, j1: number): PackedBlocks {
   const unit = n <= NC ? NR : NC;
   if (!(j0 >= 0 && j0 < j1 && j1 <= n && j0 % unit === 0 && (j1 % unit === 0 || j1 === n))) {
-    throw new RangeError(`packedColumns: columns [${j0}, ${j1}) of a packed op(B) ${formatShape([k, n])} must be cut at multiples of ${unit}`);
+    throw new RangeError(
+      `packedColumns: columns [${j0}, ${j1}) of a packed op(B) ${formatShape([k, n])} must be cut at multiples of ${unit}`,
+    );
   }
   const kBlocks = Math.ceil(k / KC);
   if (n > NC) return { blocks: blocks.slice((j0 / NC) * kBlocks, Math.ceil(j1 / NC) * kBlocks) };

@@ -51,7 +51,15 @@ const FREE_PER_LAYOUT = 8;
 export class SharedPackedB extends BlockedPackedB {
   readonly generation: number;
 
-  constructor(k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean, readonly slot: SharedSlot) {
+  constructor(
+    k: number,
+    n: number,
+    b: Storage,
+    bOffset: number,
+    ldb: number,
+    transB: boolean,
+    readonly slot: SharedSlot,
+  ) {
     super(k, n, b, bOffset, ldb, transB, slot.storage);
     this.generation = slot.generation;
   }
@@ -113,7 +121,16 @@ export class SharedPacks {
 
   private create(k: number, n: number): SharedSlot {
     const buffer = new SharedArrayBuffer(packedLength(k, n) * 8);
-    const slot: SharedSlot = { id: this.nextId++, k, n, storage: new Float64Array(buffer), generation: 0, bOffset: 0, ldb: 0, transB: false };
+    const slot: SharedSlot = {
+      id: this.nextId++,
+      k,
+      n,
+      storage: new Float64Array(buffer),
+      generation: 0,
+      bOffset: 0,
+      ldb: 0,
+      transB: false,
+    };
     this.send({ kind: 'packed', id: slot.id, buffer, k, n });
     return slot;
   }

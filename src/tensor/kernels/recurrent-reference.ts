@@ -20,7 +20,12 @@ function dtanhNaive(z: number): number {
 }
 
 /** z [B,4H], cPrev [B,H] → c [B,H], h [B,H]. */
-export function lstmGatesForwardNaive(B: number, H: number, z: ArrayLike<number>, cPrev: ArrayLike<number>): { c: Float64Array; h: Float64Array } {
+export function lstmGatesForwardNaive(
+  B: number,
+  H: number,
+  z: ArrayLike<number>,
+  cPrev: ArrayLike<number>,
+): { c: Float64Array; h: Float64Array } {
   const c = new Float64Array(B * H);
   const h = new Float64Array(B * H);
   for (let b = 0; b < B; b++) {

@@ -93,7 +93,9 @@ export function scatterAddRows(values: Tensor, indices: Int32Array, rows: number
   const width = values.shape[values.rank - 1]!;
   const leading = values.shape.slice(0, -1);
   if (sizeOf(leading) !== indices.length) {
-    throw new ShapeError(`scatterAddRows: values of shape ${formatShape(values.shape)} hold ${sizeOf(leading)} rows but ${indices.length} indices were given`);
+    throw new ShapeError(
+      `scatterAddRows: values of shape ${formatShape(values.shape)} hold ${sizeOf(leading)} rows but ${indices.length} indices were given`,
+    );
   }
   if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`scatterAddRows: rows must be a non-negative integer, got ${rows}`);
   checkRowIndices(indices, leading, rows, [rows, width], 'scatterAddRows');

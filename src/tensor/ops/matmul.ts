@@ -90,10 +90,17 @@ export function matmulInto(
   const bStride = bShared ? 0 : k * n;
   for (let i = 0; i < batch; i++) {
     backend.gemm({
-      m, n, k,
-      a, aOffset: i * aStride, transA,
-      b, bOffset: i * bStride, transB,
-      c, cOffset: i * m * n,
+      m,
+      n,
+      k,
+      a,
+      aOffset: i * aStride,
+      transA,
+      b,
+      bOffset: i * bStride,
+      transB,
+      c,
+      cOffset: i * m * n,
       accumulate,
     });
   }
@@ -118,16 +125,25 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}, backen
 }
 
 /** Validate x [..., in], weight [out, in], bias [out]; returns the row count and sizes. */
-export function planLinear(xShape: Shape, wShape: Shape, biasShape: Shape | undefined, op = 'linear'): { rows: number; inF: number; outF: number; outShape: number[] } {
+export function planLinear(
+  xShape: Shape,
+  wShape: Shape,
+  biasShape: Shape | undefined,
+  op = 'linear',
+): { rows: number; inF: number; outF: number; outShape: number[] } {
   if (wShape.length !== 2) throw new ShapeError(`${op}: weight must be 2-D [out, in], got shape ${formatShape(wShape)}`);
   if (xShape.length < 1) throw new ShapeError(`${op}: input must have rank ≥ 1 ([..., in]), got shape ${formatShape(xShape)}`);
   const [outF, inF] = wShape as [number, number];
   const xIn = xShape[xShape.length - 1]!;
   if (xIn !== inF) {
-    throw new ShapeError(`${op}: input of shape ${formatShape(xShape)} and weight of shape ${formatShape(wShape)} are incompatible (in features ${xIn} ≠ ${inF})`);
+    throw new ShapeError(
+      `${op}: input of shape ${formatShape(xShape)} and weight of shape ${formatShape(wShape)} are incompatible (in features ${xIn} ≠ ${inF})`,
+    );
   }
   if (biasShape !== undefined && !shapesEqual(biasShape, [outF])) {
-    throw new ShapeError(`${op}: bias of shape ${formatShape(biasShape)} does not match weight of shape ${formatShape(wShape)} (expected [${outF}])`);
+    throw new ShapeError(
+      `${op}: bias of shape ${formatShape(biasShape)} does not match weight of shape ${formatShape(wShape)} (expected [${outF}])`,
+    );
   }
   const outShape = [...xShape.slice(0, -1), outF];
   return { rows: sizeOf(xShape.slice(0, -1)), inF, outF, outShape };

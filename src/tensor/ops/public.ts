@@ -1,7 +1,23 @@
 /** Tensor-level (non-differentiable) operations, exported from the package as `tensorOps`. */
 export {
-  negTensor, expTensor, logTensor, tanhTensor, sigmoidTensor, reluTensor, sqrtTensor, absTensor, squareTensor,
-  scaleTensor, addScalarTensor, powTensor, addTensor, subTensor, mulTensor, divTensor, maximumTensor, minimumTensor,
+  negTensor,
+  expTensor,
+  logTensor,
+  tanhTensor,
+  sigmoidTensor,
+  reluTensor,
+  sqrtTensor,
+  absTensor,
+  squareTensor,
+  scaleTensor,
+  addScalarTensor,
+  powTensor,
+  addTensor,
+  subTensor,
+  mulTensor,
+  divTensor,
+  maximumTensor,
+  minimumTensor,
 } from './elementwise.js';
 export { sumTensor, meanTensor, maxTensor, maxWithIndices, argmaxTensor, reduceToShape, type Axes } from './reduce.js';
 export { reshape, permute, transpose, slice, concat, split, stack } from './shape.js';

@@ -165,7 +165,9 @@ export function resolveRange(start: number, end: number, dim: number, shape: Sha
   const s = start < 0 ? start + dim : start;
   const e = end < 0 ? end + dim : end;
   if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e > dim || s > e) {
-    throw new ShapeError(`${op}: range [${start}, ${end}) is out of bounds for axis ${axis} of shape ${formatShape(shape)} (length ${dim})`);
+    throw new ShapeError(
+      `${op}: range [${start}, ${end}) is out of bounds for axis ${axis} of shape ${formatShape(shape)} (length ${dim})`,
+    );
   }
   return [s, e];
 }
@@ -196,9 +198,7 @@ export function checkConcatShapes(shapes: readonly Shape[], axis: number, op: st
     const s = shapes[i]!;
     const ok = s.length === first.length && s.every((d, j) => j === ax || d === first[j]);
     if (!ok) {
-      throw new ShapeError(
-        `${op}: shapes ${formatShape(first)} (tensor 0) and ${formatShape(s)} (tensor ${i}) differ outside axis ${ax}`,
-      );
+      throw new ShapeError(`${op}: shapes ${formatShape(first)} (tensor 0) and ${formatShape(s)} (tensor ${i}) differ outside axis ${ax}`);
     }
   }
   return ax;
@@ -206,7 +206,11 @@ export function checkConcatShapes(shapes: readonly Shape[], axis: number, op: st
 
 /** Join tensors along an existing axis; mixed float32/float64 inputs give float64. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
-  const ax = checkConcatShapes(tensors.map((t) => t.shape), axis, 'concat');
+  const ax = checkConcatShapes(
+    tensors.map((t) => t.shape),
+    axis,
+    'concat',
+  );
   const first = tensors[0]!.shape;
   let total = 0;
   let dtype: DType = tensors[0]!.dtype;
@@ -275,7 +279,9 @@ export function stackAxis(shapes: readonly Shape[], axis: number, op: string): n
   const ax = normalizeAxis(axis, first.length + 1, op);
   for (let i = 1; i < shapes.length; i++) {
     if (!shapesEqual(shapes[i]!, first)) {
-      throw new ShapeError(`${op}: shapes ${formatShape(first)} (tensor 0) and ${formatShape(shapes[i]!)} (tensor ${i}) differ; stack needs equal shapes`);
+      throw new ShapeError(
+        `${op}: shapes ${formatShape(first)} (tensor 0) and ${formatShape(shapes[i]!)} (tensor ${i}) differ; stack needs equal shapes`,
+      );
     }
   }
   return ax;
@@ -283,7 +289,11 @@ export function stackAxis(shapes: readonly Shape[], axis: number, op: string): n
 
 /** Join equal-shaped tensors along a new axis. */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
-  const ax = stackAxis(tensors.map((t) => t.shape), axis, 'stack');
+  const ax = stackAxis(
+    tensors.map((t) => t.shape),
+    axis,
+    'stack',
+  );
   const expanded = tensors.map((t) => {
     const s = t.shape.slice();
     s.splice(ax, 0, 1);

@@ -101,7 +101,12 @@ export interface CrossEntropyResult {
  * Check targets against logits [..., V] (targets has one entry per leading position) and return the
  * number of counted rows; a target outside [0, V) that is not ignoreIndex throws naming the row.
  */
-export function checkTargets(logitsShape: Shape, targets: Int32Array, ignoreIndex: number | undefined, op: string): { rows: number; width: number; count: number } {
+export function checkTargets(
+  logitsShape: Shape,
+  targets: Int32Array,
+  ignoreIndex: number | undefined,
+  op: string,
+): { rows: number; width: number; count: number } {
   const { rows, width } = lastAxis(logitsShape, op);
   if (targets.length !== rows) {
     throw new ShapeError(`${op}: logits of shape ${formatShape(logitsShape)} have ${rows} rows but ${targets.length} targets were given`);
@@ -111,7 +116,9 @@ export function checkTargets(logitsShape: Shape, targets: Int32Array, ignoreInde
     const t = targets[r]!;
     if (ignoreIndex !== undefined && t === ignoreIndex) continue;
     if (t < 0 || t >= width) {
-      throw new RangeError(`${op}: target ${t} in row ${r} is out of range for ${width} classes (logits shape ${formatShape(logitsShape)})`);
+      throw new RangeError(
+        `${op}: target ${t} in row ${r} is out of range for ${width} classes (logits shape ${formatShape(logitsShape)})`,
+      );
     }
     count++;
   }
@@ -167,7 +174,7 @@ export function softmaxCrossEntropyBackwardInto(
   for (let r = 0, off = 0; r < rows; r++, off += width) {
     const t = targets[r]!;
     const ignored = ignoreIndex !== undefined && t === ignoreIndex;
-    const g = ignored ? 0 : (reduction === 'none' ? upstream[r]! : upstream[0]! * scale);
+    const g = ignored ? 0 : reduction === 'none' ? upstream[r]! : upstream[0]! * scale;
     for (let j = 0; j < width; j++) {
       const d = g === 0 ? 0 : (Math.exp(logProbs[off + j]!) - (j === t ? 1 : 0)) * g;
       out[off + j] = accumulate ? out[off + j]! + d : d;
