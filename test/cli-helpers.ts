@@ -17,7 +17,7 @@ function newestSource(dir: string): number {
 }
 
 function isFresh(): boolean {
-  let built = 0;
+  let built: number;
   try {
     built = statSync(MAIN).mtimeMs;
   } catch {

@@ -44,7 +44,7 @@ export function fitL1LogisticFista(x: DesignMatrix, y: ArrayLike<number>, option
   const vw = Float64Array.from(w);
   let vb = b;
   const tw = new Float64Array(d);
-  let tb = 0;
+  let tb: number;
   const zv = new Float64Array(n); // z at v
   const zt = new Float64Array(n); // z at the trial point
   const r = new Float64Array(n); // p − y
@@ -52,7 +52,7 @@ export function fitL1LogisticFista(x: DesignMatrix, y: ArrayLike<number>, option
   let L = estimateLipschitz(x);
   let t = 1;
   let iterations = 0;
-  let kkt = Infinity;
+  let kkt: number;
 
   const evalZ = (ww: Float64Array, bb: number, out: Float64Array): void => {
     x.mul(ww, out);

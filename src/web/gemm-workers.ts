@@ -149,7 +149,7 @@ async function startWorkers(
     }
   } catch (error) {
     for (const worker of workers) worker.terminate();
-    throw new Error(`createWebParallelBackend: cannot start a module Worker from ${String(url)}: ${describe(error)}`);
+    throw new Error(`createWebParallelBackend: cannot start a module Worker from ${String(url)}: ${describe(error)}`, { cause: error });
   }
   try {
     await allReady(workers, url, timeoutMs);
