@@ -1,7 +1,6 @@
 /**
  * Distributed training with PyTorch DDP (python/mlstm_torch/train.py), proved on this machine with gloo and
- * 2 CPU processes (`python3 -m mlstm_torch.launch`, torchrun with the repair Debian's torch 1.13 on Python
- * 3.11 needs):
+ * 2 CPU processes:
  * - N ranks × B/N streams compute what 1 rank × B streams computes, step for step, for 20 steps with all three
  *   dropouts on: in float64 to 1e-12 (the ranks sum the same products in another order, so only rounding can
  *   differ; float64 rounding over 20 steps stays near 1e-15), and in float32, the mode people train in, to
@@ -21,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { decodeCheckpoint } from '../src/io/checkpoint.js';
-import { ensureBuilt, runCli, type RunResult } from './cli-helpers.js';
-import { freePort, requireTorchInCI, runPython, torchAvailable, type ProcessResult } from './torch-helpers.js';
+import { ensureBuilt, ROOT, runCli, type RunResult } from './cli-helpers.js';
+import { freePort, relativeError, requireTorchInCI, runPython, torchAvailable, type ProcessResult } from './torch-helpers.js';
 import { wordCorpus } from './train-helpers.js';
 
 const torchReady = torchAvailable('torch-ddp');
@@ -32,11 +31,28 @@ const MODEL = ['--hidden', '12', '--embed', '6', '--layers', '2', '--batch', '4'
 const DROPOUT = ['--dropout', '0.1', '--embed-dropout', '0.1', '--hidden-dropout', '0.2'];
 const QUIET = ['--valid-every', '5', '--log-every', '100'];
 
-/** `python3 -m mlstm_torch.launch --nproc_per_node N … -m mlstm_torch.train args` on a port of its own. */
+/**
+ * N ranks of `python3 -m mlstm_torch.train args`, started as torchrun starts its workers (RANK, LOCAL_RANK,
+ * WORLD_SIZE, MASTER_ADDR/PORT, OMP_NUM_THREADS=1; env:// rendezvous) but without torchrun's agent process,
+ * which would cost every run one more torch start-up on this 2-core machine; the README test below runs
+ * the real launcher. The result is rank 0's output, with a non-zero code if any rank failed.
+ */
 async function ddp(nproc: number, args: readonly string[]): Promise<ProcessResult> {
   const port = await freePort();
-  const launch = ['-m', 'mlstm_torch.launch', '--nproc_per_node', String(nproc), '--master_port', String(port)];
-  return runPython([...launch, '--monitor_interval', '0.2', '-m', 'mlstm_torch.train', ...args]);
+  const env = (rank: number): Record<string, string> => ({
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    WORLD_SIZE: String(nproc),
+    LOCAL_WORLD_SIZE: String(nproc),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    OMP_NUM_THREADS: '1',
+  });
+  const ranks = await Promise.all(
+    Array.from({ length: nproc }, (_, r) => runPython(['-m', 'mlstm_torch.train', ...args], { env: env(r) })),
+  );
+  const failed = ranks.find((r) => r.code !== 0);
+  return { ...ranks[0]!, code: failed ? failed.code : 0, stderr: ranks.map((r, i) => `[rank ${i}] ${r.stderr}`).join('\n') };
 }
 
 /** One process, no torchrun: a world of one. */
@@ -76,18 +92,6 @@ function metadataOf(path: string): Record<string, string> {
   return decodeSafetensors(readFileSync(path)).metadata;
 }
 
-/** ‖a − ref‖₂ / ‖ref‖₂ (‖a − ref‖₂ when ref is 0). */
-function rel(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d += (a[i]! - ref[i]!) ** 2;
-    n += ref[i]! ** 2;
-  }
-  return n > 0 ? Math.sqrt(d / n) : Math.sqrt(d);
-}
-
 /** The largest per-tensor relative error over the tensors whose names pass `keep`, with its name. */
 function worst(a: Map<string, Float64Array>, ref: Map<string, Float64Array>, keep: (name: string) => boolean): [string, number] {
   const names = [...ref.keys()].filter(keep);
@@ -95,7 +99,7 @@ function worst(a: Map<string, Float64Array>, ref: Map<string, Float64Array>, kee
   let result: [string, number] = [names[0]!, 0];
   for (const name of names) {
     expect(a.has(name), name).toBe(true);
-    const e = rel(a.get(name)!, ref.get(name)!);
+    const e = relativeError(a.get(name)!, ref.get(name)!);
     if (!(e <= result[1])) result = [name, e];
   }
   return result;
@@ -141,39 +145,27 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
       runs.set(`one-${dtype}`, single([...common, ...files(`one-${dtype}`)]));
       runs.set(`two-${dtype}`, ddp(2, [...common, ...files(`two-${dtype}`)]));
     }
-    // mlstm train → 10 steps, then continued to 20 by mlstm train --resume and by DDP --resume.
-    const fromJs = runCli(['train', ...data, '--out', p('js10.safetensors'), '--steps', '10', '--threads', '1']).then((r) => {
-      ok(r, 'mlstm train --steps 10');
-      copyFileSync(p('js10.safetensors'), p('js-then-js.safetensors'));
-      copyFileSync(p('js10.safetensors'), p('js-then-ddp.safetensors'));
-      return r;
-    });
-    jsRuns.set(
-      'js-then-js',
-      fromJs.then(() => runCli(['train', ...data, '--out', p('js-then-js.safetensors'), '--resume', '--steps', '20', '--threads', '1'])),
+    // Step-10 checkpoints of mlstm train and of DDP, each continued to step 20 by several engines.
+    const resumeWith = {
+      js: (out: string) => runCli(['train', ...data, '--out', out, '--resume', '--steps', '20', '--threads', '1']),
+      ddp: (out: string) => ddp(2, [...data, '--out', out, '--resume', '--steps', '20']),
+      one: (out: string) => single([...data, '--out', out, '--resume', '--steps', '20']),
+    };
+    /** Once `start` is written, copy it to `tag` and continue that copy with `engine`. */
+    const continued = <R>(started: Promise<unknown>, start: string, tag: string, engine: (out: string) => Promise<R>): Promise<R> =>
+      started.then(() => {
+        copyFileSync(p(`${start}.safetensors`), p(`${tag}.safetensors`));
+        return engine(p(`${tag}.safetensors`));
+      });
+    const js10 = runCli(['train', ...data, '--out', p('js10.safetensors'), '--steps', '10', '--threads', '1']).then((r) =>
+      ok(r, 'mlstm train'),
     );
-    runs.set(
-      'js-then-ddp',
-      fromJs.then(() => ddp(2, [...data, '--out', p('js-then-ddp.safetensors'), '--resume', '--steps', '20'])),
-    );
-    // DDP → 10 steps, then continued to 20 by mlstm train --resume, by DDP --resume and by one process.
-    const fromDdp = ddp(2, [...data, '--out', p('ddp10.safetensors'), '--steps', '10', '--seed', '4']).then((r) => {
-      ok(r, 'DDP --steps 10');
-      for (const tag of ['ddp-then-js', 'ddp-then-ddp', 'ddp-then-one']) copyFileSync(p('ddp10.safetensors'), p(`${tag}.safetensors`));
-      return r;
-    });
-    jsRuns.set(
-      'ddp-then-js',
-      fromDdp.then(() => runCli(['train', ...data, '--out', p('ddp-then-js.safetensors'), '--resume', '--steps', '20', '--threads', '1'])),
-    );
-    runs.set(
-      'ddp-then-ddp',
-      fromDdp.then(() => ddp(2, [...data, '--out', p('ddp-then-ddp.safetensors'), '--resume', '--steps', '20'])),
-    );
-    runs.set(
-      'ddp-then-one',
-      fromDdp.then(() => single([...data, '--out', p('ddp-then-one.safetensors'), '--resume', '--steps', '20'])),
-    );
+    const ddp10 = ddp(2, [...data, '--out', p('ddp10.safetensors'), '--steps', '10', '--seed', '4']).then((r) => ok(r, 'DDP'));
+    jsRuns.set('js-then-js', continued(js10, 'js10', 'js-then-js', resumeWith.js));
+    runs.set('js-then-ddp', continued(js10, 'js10', 'js-then-ddp', resumeWith.ddp));
+    jsRuns.set('ddp-then-js', continued(ddp10, 'ddp10', 'ddp-then-js', resumeWith.js));
+    runs.set('ddp-then-ddp', continued(ddp10, 'ddp10', 'ddp-then-ddp', resumeWith.ddp));
+    runs.set('ddp-then-one', continued(ddp10, 'ddp10', 'ddp-then-one', resumeWith.one));
     for (const r of [...runs.values(), ...jsRuns.values()]) r.catch(() => undefined); // awaited (and reported) by the tests
   });
 
@@ -216,7 +208,7 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
       expect(oErr).toBeLessThanOrEqual(stored);
       // The comparison can fail: the loss moved far more than the tolerance over the 20 steps.
       expect(Math.abs(a[19]!.loss - a[0]!.loss) / a[0]!.loss).toBeGreaterThan(1e-2);
-    }, 120_000);
+    }, 300_000);
   }
 
   it('the DDP checkpoint loads in mlstm eval and mlstm sample; mlstm eval reports the bits/char PyTorch reports (to 1e-4)', async () => {
@@ -254,7 +246,33 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     expect(text.startsWith('the ')).toBe(true);
     expect([...text].length).toBe(84);
     for (const ch of text) expect(symbols.has(ch), `sampled ${JSON.stringify(ch)}`).toBe(true);
-  }, 120_000);
+  }, 300_000);
+
+  it("the README's commands for this machine run (with --steps 2 and a short --valid) and mlstm sample reads what they write", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Outgrowing one machine'), readme.indexOf('## Development'));
+    const block = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('mlstm_torch.launch'));
+    expect(block, 'a sh block with mlstm_torch.launch').toBeDefined();
+    const lines = block!.replace(/\\\n\s*/g, ' ').split('\n');
+    const launch = lines
+      .find((l) => l.startsWith('/usr/bin/python3 -m mlstm_torch.launch'))!
+      .split(/\s+/)
+      .slice(1);
+    const sample = lines.find((l) => l.startsWith('npx mlstm sample'))!;
+    expect(launch).toContain('--nproc_per_node');
+    expect(launch[launch.indexOf('--nproc_per_node') + 1]).toBe('2');
+    const out = launch[launch.indexOf('--out') + 1]!;
+    const args = launch.map((a) => (a === out ? p('readme.safetensors') : a)).map((a) => (a === 'data/moby-dick.txt' ? join(ROOT, a) : a));
+    // 2 steps, and a short --valid so that the final validation does not score 59,515 characters on every CI run.
+    const r = ok(await runPython([...args, '--steps', '2', '--valid', validText]), "the README's DDP command");
+    expect(r.stdout).toMatch(/DDP on 2 ranks x 16 streams \(gloo, cpu\)/);
+    expect(r.stdout).toMatch(/done: 2 steps in .*; validation bpc \d/);
+    expect(sample).toBe(`npx mlstm sample ${out} --prime "Call me " --length 300`);
+    const text = ok(await runCli(['sample', p('readme.safetensors'), '--prime', 'Call me ', '--length', '300']), 'mlstm sample').stdout;
+    expect([...text.replace(/\n$/, '')].length).toBe(308);
+    expect(section).toContain('PYTHONPATH=$PWD/python /usr/bin/python3 python/bench/ddp_throughput.py');
+    ok(await runPython([join(ROOT, 'python/bench/ddp_throughput.py'), '--help']), 'ddp_throughput.py --help');
+  }, 300_000);
 
   /** The continued steps 11..20 of two resumed runs: training bits/char and parameter movement from step 10. */
   function compareContinuations(a: string, ref: string, start: string, tolBpc: number, tolMove: number): string {
@@ -265,7 +283,7 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     const hr = R.get('train.bpc')!;
     expect(ha.length).toBe(20);
     expect(hr.length).toBe(20);
-    expect(rel(ha.subarray(0, 10), S.get('train.bpc')!)).toBe(0); // the first 10 steps are the checkpoint's
+    expect(relativeError(ha.subarray(0, 10), S.get('train.bpc')!)).toBe(0); // the first 10 steps are the checkpoint's
     const bpcErr = Math.max(...Array.from(ha.subarray(10), (x, i) => Math.abs(x - hr[10 + i]!) / hr[10 + i]!));
     const [name, moveErr] = worstMovement(A, R, S);
     expect(bpcErr).toBeLessThanOrEqual(tolBpc);
@@ -281,7 +299,7 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     console.log(
       `torch-ddp mlstm train → DDP, steps 11-20 against mlstm train --resume: ${compareContinuations('js-then-ddp', 'js-then-js', 'js10', 1e-5, 1e-3)}`,
     );
-  }, 120_000);
+  }, 300_000);
 
   it('a DDP checkpoint continues under mlstm train --resume as under DDP --resume and on one process', async () => {
     const js = ok(await jsRuns.get('ddp-then-js')!, 'mlstm train --resume of a DDP checkpoint');
@@ -294,5 +312,5 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     console.log(
       `torch-ddp DDP → 1 rank --resume against 2 ranks: ${compareContinuations('ddp-then-one', 'ddp-then-ddp', 'ddp10', 1e-5, 1e-5)}`,
     );
-  }, 120_000);
+  }, 300_000);
 });

@@ -63,6 +63,18 @@ export function runPython(args: readonly string[], options: { env?: Record<strin
   });
 }
 
+/** ‖a − ref‖₂ / ‖ref‖₂ in float64 (‖a − ref‖₂ when ref is 0). */
+export function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(a.length).toBe(ref.length);
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d += (a[i]! - ref[i]!) ** 2;
+    n += ref[i]! ** 2;
+  }
+  return n > 0 ? Math.sqrt(d / n) : Math.sqrt(d);
+}
+
 /** A TCP port free right now on localhost (for a torchrun rendezvous that must not collide with a parallel one). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -21,7 +21,7 @@ import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
 import { TextCodec, type Vocabulary } from '../src/data/vocabulary.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { tokensOfFile } from '../src/cli/files.js';
-import { requireTorchInCI, runPython, torchAvailable } from './torch-helpers.js';
+import { relativeError, requireTorchInCI, runPython, torchAvailable } from './torch-helpers.js';
 
 const torchReady = torchAvailable('torch-interop');
 requireTorchInCI(torchReady);
@@ -56,18 +56,6 @@ const HIDDEN = 7;
 
 function vocabularyOf(c: Case): Vocabulary {
   return c.bytes ? { kind: 'bytes' } : { kind: 'chars', symbols: SYMBOLS };
-}
-
-/** ‖a − ref‖₂ / ‖ref‖₂ in float64. */
-function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d += (a[i]! - ref[i]!) ** 2;
-    n += ref[i]! ** 2;
-  }
-  return Math.sqrt(d) / Math.sqrt(n);
 }
 
 /** A model whose every parameter matters: weights N(0, 1/fan_in), biases N(0, 0.25), gains away from ‖v_row‖. */

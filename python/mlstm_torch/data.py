@@ -30,7 +30,14 @@ def tokens_fingerprint(tokens):
     tokensFingerprint in src/data/split.ts: `--resume` (here and in `mlstm train`) refuses other data."""
     h = 0x811C9DC5
     prime = 0x01000193
-    for t in tokens.tolist():
+    values = tokens.tolist()
+    if all(0 <= t < 256 for t in values):
+        # one non-zero byte then three zero bytes: ((h ^ t) * p) * p * p * p, i.e. (h ^ t) * p^4 (mod 2^32)
+        p4 = pow(prime, 4, 1 << 32)
+        for t in values:
+            h = ((h ^ t) * p4) & 0xFFFFFFFF
+        return f"{len(values)}:{h:08x}"
+    for t in values:
         t &= 0xFFFFFFFF
         h = ((h ^ (t & 0xFF)) * prime) & 0xFFFFFFFF
         h = ((h ^ ((t >> 8) & 0xFF)) * prime) & 0xFFFFFFFF

@@ -35,6 +35,11 @@ def read_safetensors(path):
     """-> (tensors: dict name -> torch.Tensor (a copy), metadata: dict str -> str)."""
     with open(path, "rb") as f:
         data = f.read()
+    return decode_safetensors(data, path)
+
+
+def decode_safetensors(data, path="safetensors data"):
+    """The bytes of a safetensors file -> (tensors, metadata); errors name `path`."""
     if len(data) < 8:
         raise SafetensorsError(f"{path}: {len(data)} bytes, too short for a safetensors header length")
     (n,) = struct.unpack("<Q", data[:8])

@@ -43,7 +43,7 @@ from .distributed import Distributed
 from .dropout import MaskSampler
 from .evaluate import LN2, eval_streams, evaluate_nats
 from .model import CharLM, detach_state, init_like_mlstm
-from .safetensors_io import (SafetensorsError, encode_safetensors, read_safetensors, write_file_atomic,
+from .safetensors_io import (SafetensorsError, decode_safetensors, encode_safetensors, write_file_atomic,
                              write_safetensors)
 from .schedule import make_schedule, schedule_spec, schedule_summary
 from .vocab import Vocab, VocabularyError, build_vocabulary, decode_text
@@ -250,18 +250,41 @@ class Trainer:
         self.a, self.dist = a, dist
         self.stop_requested = 0
         self.dtype = torch.float64 if a.dtype == "float64" else torch.float32
+        if a.bf16 and dist.device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise RunError("--bf16: this GPU does not support bfloat16 (it needs an Ampere or newer GPU); drop --bf16")
         self.prepare()
 
     # ---------------------------------------------------------------- setup (every rank, same decisions)
+    def shared_checkpoint(self):
+        """The checkpoint of --resume or --init-from, read by rank 0 and broadcast: on several nodes only rank 0's
+        node needs it (the one that writes --out). The first collective of a run, so that no rank can fail
+        before it; a failure to read is every rank's failure."""
+        a, dist = self.a, self.dist
+        path = a.out if a.resume else a.init_from
+        if path is None:
+            return None
+        payload = None
+        if dist.is_main:
+            if a.resume and not os.path.exists(path):
+                payload = ("error", f"cannot resume: --out '{path}' does not exist (train without --resume first)")
+            else:
+                try:
+                    payload = ("ok", read_file(path, f"checkpoint '{path}'"))
+                except RunError as e:
+                    payload = ("error", str(e))
+        payload = dist.broadcast_object(payload)
+        if payload[0] == "error":
+            raise RunError(payload[1])
+        return decode_safetensors(payload[1], path)
+
     def prepare(self):
         a, dist = self.a, self.dist
+        checkpoint = self.shared_checkpoint()
         data_bytes = read_file(a.data, f"--data '{a.data}'")
         valid_bytes = read_file(a.valid, f"--valid '{a.valid}'") if a.valid else None
         run = None
         if a.resume:
-            if not os.path.exists(a.out):
-                raise RunError(f"cannot resume: --out '{a.out}' does not exist (train without --resume first)")
-            tensors, meta = read_safetensors(a.out)
+            tensors, meta = checkpoint
             model, vocab = model_from_tensors(tensors, meta, a.out)
             run = read_train_state(tensors, meta, model, a.out)
             if a.bytes != (vocab.kind == "bytes"):
@@ -284,7 +307,7 @@ class Trainer:
             dropouts = (run.dropout, run.embed_dropout, run.hidden_dropout)
         else:
             if a.init_from:
-                tensors, meta = read_safetensors(a.init_from)
+                tensors, meta = checkpoint
                 model, vocab = model_from_tensors(tensors, meta, a.init_from)
                 for flag in MODEL_FLAGS:
                     given = getattr(a, flag)
@@ -498,7 +521,8 @@ class Trainer:
                 if dist.is_main:
                     progress.record(r["step"], steps, r["bpc"], seconds)
                     if log is not None:
-                        log.write(json.dumps({k: v for k, v in r.items() if k != "stop"}) + "\n")
+                        record = {k: v for k, v in r.items() if k != "stop"}
+                        log.write(json.dumps({**record, "seconds": seconds}) + "\n")
                         log.flush()
                 if r["stop"]:
                     status = "interrupted"
@@ -551,13 +575,22 @@ EXPECTED = (UsageError, RunError, CheckpointError, DataError, VocabularyError, S
 
 
 def install_signal_handlers(trainer):
+    """Ctrl-C or SIGTERM: finish the step, save, exit 130; a second one later than 2 s after the first quits
+    without saving. (At a terminal under torchrun every worker receives Ctrl-C's SIGINT and then the agent's
+    copy of it: those two count as one.)"""
+    first = []
+
     def handler(signum, frame):
-        trainer.stop_requested += 1
-        if trainer.stop_requested > 1:
+        now = time.monotonic()
+        if not first:
+            first.append(now)
+            trainer.stop_requested = 1
+            if trainer.dist.is_main:
+                sys.stderr.write(f"{PROG}: interrupted: saving a checkpoint after this step (again to quit without "
+                                 "saving)\n")
+        elif now - first[0] > 2.0:
             sys.stderr.write(f"{PROG}: interrupted again; exiting without saving\n")
             os._exit(EXIT_INTERRUPTED)
-        if trainer.dist.is_main:
-            sys.stderr.write(f"{PROG}: interrupted: saving a checkpoint after this step (again to quit without saving)\n")
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
@@ -571,7 +604,10 @@ def main(argv=None):
         check_ranges(a)
         if a.threads > 0:
             torch.set_num_threads(a.threads)
-        dist = Distributed.from_env(a.device, a.backend)
+        try:
+            dist = Distributed.from_env(a.device, a.backend)
+        except (RuntimeError, ValueError) as e:
+            raise RunError(f"cannot start: {e}") from None
         error, trainer = None, None
         try:
             trainer = Trainer(a, dist)

@@ -105,6 +105,13 @@ class Streams(unittest.TestCase):
         for byte in (1, 0, 0, 0, 0, 1, 0, 0):
             h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
         self.assertEqual(tokens_fingerprint(torch.tensor([1, 256])), f"2:{h:08x}")
+        # the shortcut for tokens < 256 against four bytes per token
+        tokens = [3, 200, 0, 83, 255, 1]
+        h = 0x811C9DC5
+        for t in tokens:
+            for byte in t.to_bytes(4, "little"):
+                h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+        self.assertEqual(tokens_fingerprint(torch.tensor(tokens)), f"6:{h:08x}")
 
 
 class Schedules(unittest.TestCase):

@@ -7,6 +7,9 @@ import math
 import os
 import random
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -79,6 +82,27 @@ class Train(unittest.TestCase):
         resumed = [v for v in json.loads(mb["train"])["validations"] if v[0] != 6]
         self.assertEqual(json.loads(ma["train"])["validations"], resumed)
         self.assertTrue(torch.equal(ta["train.bpc"], tb["train.bpc"]))
+
+    def test_interrupted_run_saves_and_resumes_to_what_the_uninterrupted_run_computes(self):
+        """SIGINT (Ctrl-C) finishes the step, saves, exits 130; --resume then continues bit for bit."""
+        common = ["--data", self.corpus, *TINY, *DROPOUT, "--steps", "400", "--valid-every", "200", "--log-every", "1"]
+        whole = self.path("sig-whole.jsonl")
+        self.assertEqual(run([*common, "--out", self.path("sig-whole.safetensors"), "--log-json", whole])[0], 0)
+        out, log = self.path("sig.safetensors"), self.path("sig.jsonl")
+        env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+        child = subprocess.Popen([sys.executable, "-m", "mlstm_torch.train", *common, "--out", out, "--log-json", log],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        first = child.stdout.readline()
+        self.assertIn("step", first)
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=120)
+        self.assertEqual(child.returncode, 130, stderr)
+        self.assertIn("interrupted: saving a checkpoint after this step", stderr)
+        self.assertRegex(stdout, r"interrupted at step \d+ after .*; saved ")
+        stopped = json.loads(read_safetensors(out)[1]["train"])["step"]
+        self.assertLess(stopped, 400)
+        self.assertEqual(run([*common, "--out", out, "--resume", "--log-json", log])[0], 0)
+        self.assertEqual([r["loss"] for r in losses(log)], [r["loss"] for r in losses(whole)])
 
     def test_checkpoint_holds_what_mlstm_train_reads(self):
         out = self.path("layout.safetensors")
