@@ -15,6 +15,7 @@ import unittest
 
 import torch
 
+from mlstm_torch import eval as eval_cli
 from mlstm_torch import train
 from mlstm_torch.checkpoint import save_checkpoint
 from mlstm_torch.model import CharLM
@@ -140,6 +141,20 @@ class Train(unittest.TestCase):
         self.assertEqual(err.count("is not finite; update skipped"), 3)
         self.assertFalse(os.path.exists(out))
         self.assertTrue(all(r["skipped"] for r in losses(self.path("diverged.jsonl"))))
+
+    def test_eval_reads_unknown_characters_as_the_unknown_symbol_and_counts_them(self):
+        out = self.path("unknown.safetensors")
+        self.assertEqual(run(["--data", self.corpus, *TINY, "--steps", "2", "--out", out])[0], 0)
+        text = self.path("unknown.txt")
+        with open(text, "w") as f:
+            f.write("the cat sat on the mat, zebra & dog")  # ',', 'z', 'b', 'r', '&' are not in the corpus
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            self.assertEqual(eval_cli.main([out, text, "--json", "--dynamic"]), 0)
+        result = json.loads(buffer.getvalue())
+        self.assertEqual(result["unknown"], 5)
+        self.assertEqual(result["predictions"], 34)
+        self.assertTrue(math.isfinite(result["bpc"]) and math.isfinite(result["dynamic_bpc"]))
 
     def test_errors_are_one_line(self):
         base = ["--data", self.corpus, *TINY]
