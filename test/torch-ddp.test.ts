@@ -55,6 +55,21 @@ async function ddp(nproc: number, args: readonly string[]): Promise<ProcessResul
   return { ...ranks[0]!, code: failed ? failed.code : 0, stderr: ranks.map((r, i) => `[rank ${i}] ${r.stderr}`).join('\n') };
 }
 
+/**
+ * Two "nodes" of one rank each, as on two machines: two launchers (`python3 -m mlstm_torch.launch --nnodes 2
+ * --nproc_per_node 1`) meeting at a c10d rendezvous on localhost. The result is the output of the node that
+ * holds rank 0, with a non-zero code if either failed.
+ */
+async function twoNodes(args: readonly string[]): Promise<ProcessResult> {
+  const port = await freePort();
+  const launch = ['-m', 'mlstm_torch.launch', '--nnodes', '2', '--nproc_per_node', '1', '--rdzv_backend', 'c10d'];
+  const rendezvous = ['--rdzv_endpoint', `127.0.0.1:${port}`, '--rdzv_id', `mlstm-test-${port}`, '--monitor_interval', '0.2'];
+  const nodes = await Promise.all([0, 1].map(() => runPython([...launch, ...rendezvous, '-m', 'mlstm_torch.train', ...args])));
+  const failed = nodes.find((r) => r.code !== 0);
+  const main = nodes.find((r) => r.stdout.includes('DDP on')) ?? nodes[0]!;
+  return { ...main, code: failed ? failed.code : 0, stderr: nodes.map((r, i) => `[node ${i}] ${r.stderr}`).join('\n') };
+}
+
 /** One process, no torchrun: a world of one. */
 function single(args: readonly string[]): Promise<ProcessResult> {
   return runPython(['-m', 'mlstm_torch.train', '--threads', '1', ...args]);
@@ -166,6 +181,8 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     jsRuns.set('ddp-then-js', continued(ddp10, 'ddp10', 'ddp-then-js', resumeWith.js));
     runs.set('ddp-then-ddp', continued(ddp10, 'ddp10', 'ddp-then-ddp', resumeWith.ddp));
     runs.set('ddp-then-one', continued(ddp10, 'ddp10', 'ddp-then-one', resumeWith.one));
+    const nodes = (out: string): Promise<ProcessResult> => twoNodes([...data, '--out', out, '--resume', '--steps', '20']);
+    runs.set('ddp-then-nodes', continued(ddp10, 'ddp10', 'ddp-then-nodes', nodes));
     for (const r of [...runs.values(), ...jsRuns.values()]) r.catch(() => undefined); // awaited (and reported) by the tests
   });
 
@@ -312,5 +329,13 @@ describe.skipIf(!torchReady)('PyTorch DDP (gloo, 2 CPU processes) and mlstm', ()
     console.log(
       `torch-ddp DDP → 1 rank --resume against 2 ranks: ${compareContinuations('ddp-then-one', 'ddp-then-ddp', 'ddp10', 1e-5, 1e-5)}`,
     );
+  }, 300_000);
+
+  it('two nodes (two launchers, --nnodes 2, a c10d rendezvous) continue a DDP checkpoint as one node of 2 ranks does', async () => {
+    ok(await runs.get('ddp-then-ddp')!, 'DDP --resume');
+    const r = ok(await runs.get('ddp-then-nodes')!, 'two nodes --resume');
+    expect(r.stdout).toMatch(/^resuming at step 10: .*; DDP on 2 ranks x 2 streams \(gloo, cpu\);/);
+    const compared = compareContinuations('ddp-then-nodes', 'ddp-then-ddp', 'ddp10', 1e-6, 1e-6);
+    console.log(`torch-ddp 2 nodes × 1 rank against 1 node × 2 ranks: ${compared}`);
   }, 300_000);
 });
