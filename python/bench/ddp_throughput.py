@@ -83,15 +83,16 @@ def main():
             for mode in modes:
                 r = run_mode(mode, a.ranks, a, workdir, a.port + k)
                 results.append(r)
-                print(f"run {k + 1} {names[mode]:<32} {r['chars_per_s']:>8,.0f} chars/s (median step {r['median_step_s']:.3f} s; "
-                      f"load {r['load_before']:.2f} -> {r['load_after']:.2f})", flush=True)
+                print(f"run {k + 1} {names[mode]:<32} {r['chars_per_s']:>8,.0f} chars/s (median step "
+                      f"{r['median_step_s']:.3f} s; load {r['load_before']:.2f} -> {r['load_after']:.2f})", flush=True)
     print("median over the runs:")
     base = None
     for mode in modes:
         rates = [r["chars_per_s"] for r in results if r["mode"] == mode]
         med = statistics.median(rates)
         base = base or med
-        print(f"  {names[mode]:<32} {med:>8,.0f} chars/s  ({med / base:.2f}x; runs {', '.join(f'{x:,.0f}' for x in rates)})")
+        runs = ", ".join(f"{x:,.0f}" for x in rates)
+        print(f"  {names[mode]:<32} {med:>8,.0f} chars/s  ({med / base:.2f}x; runs {runs})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=1)

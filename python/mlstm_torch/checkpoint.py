@@ -111,7 +111,8 @@ def optimizer_tensors(optimizer, named_params, updates):
         out[f"{OPTIM_PREFIX}{name}.step"] = torch.tensor([steps], dtype=torch.float64)
         for b in buffers:
             t = state.get(b)
-            out[f"{OPTIM_PREFIX}{name}.{b}"] = (torch.zeros(p.shape) if t is None else t.detach()).to(torch.float32).cpu()
+            t = torch.zeros(p.shape) if t is None else t.detach()
+            out[f"{OPTIM_PREFIX}{name}.{b}"] = t.to(torch.float32).cpu()
     return out
 
 

@@ -49,7 +49,8 @@ def tokens_fingerprint(tokens):
 def stream_block(batch, world, rank):
     """The streams [lo, hi) rank `rank` of `world` trains; `batch` must be divisible by `world`."""
     if batch % world != 0:
-        raise DataError(f"--batch {batch} is not divisible by the world size {world}: every rank trains batch/world streams")
+        raise DataError(f"--batch {batch} is not divisible by the world size {world}: every rank trains "
+                        "batch/world streams")
     share = batch // world
     return rank * share, (rank + 1) * share
 
@@ -82,7 +83,8 @@ class WindowStreams:
 
     def seek(self, cursor):
         epoch, window = cursor["epoch"], cursor["window"]
-        if not (isinstance(epoch, int) and isinstance(window, int) and epoch >= 0 and 0 <= window < self.windows_per_epoch):
+        valid = isinstance(epoch, int) and isinstance(window, int) and epoch >= 0
+        if not (valid and 0 <= window < self.windows_per_epoch):
             raise DataError(f"WindowStreams.seek: cursor {cursor} is outside 0 <= window < {self.windows_per_epoch}")
         self.epoch, self.window = epoch, window
 

@@ -78,7 +78,8 @@ def run(ap, a):
     result["unknown"] = encoded.unknown
     if a.dynamic:
         dyn = dynamic_evaluate(model, encoded.tokens, lr=a.dynamic_lr, seq=a.dynamic_seq)
-        result.update({"dynamic_bpc": dyn["bpc"], "dynamic_nats": dyn["nats"], "dynamic_predictions": dyn["predictions"]})
+        result.update({"dynamic_bpc": dyn["bpc"], "dynamic_nats": dyn["nats"],
+                       "dynamic_predictions": dyn["predictions"]})
     result["seconds"] = time.perf_counter() - started
     if a.json:
         json.dump(result, sys.stdout)

@@ -65,7 +65,8 @@ def decode_safetensors(data, path="safetensors data"):
         for s in shape:
             count *= s
         if end - begin != count * size or begin < 0 or end > len(body):
-            raise SafetensorsError(f"{path}: tensor '{name}' {dtype_name}{shape} has offsets [{begin}, {end}) that do not fit")
+            raise SafetensorsError(
+                f"{path}: tensor '{name}' {dtype_name}{shape} has offsets [{begin}, {end}) that do not fit")
         raw = bytes(body[begin:end])
         if count == 0:
             t = torch.zeros(shape, dtype=dtype)

@@ -301,7 +301,8 @@ class Trainer:
                                 ("hidden_dropout", run.hidden_dropout)):
                 given = getattr(a, flag)
                 if given is not None and given != saved:
-                    raise UsageError(f"--{flag.replace('_', '-')} {given} does not match the run in '{a.out}' ({saved})")
+                    raise UsageError(
+                        f"--{flag.replace('_', '-')} {given} does not match the run in '{a.out}' ({saved})")
             self.resume_tensors = tensors
             self.options = resumed_options(a, run.options, a.out)
             dropouts = (run.dropout, run.embed_dropout, run.hidden_dropout)
@@ -533,8 +534,9 @@ class Trainer:
                         print(f"{PROG}: warning: step {r['step']}: {what} is not finite; update skipped "
                               f"({self.bad_in_a_row} in a row)", file=sys.stderr, flush=True)
                     if self.bad_in_a_row >= o["maxBadSteps"]:
-                        raise RunError(f"training diverged: {self.bad_in_a_row} non-finite steps in a row (last at "
-                                       f"step {r['step']}); the last good checkpoint is kept - try a lower --lr or --clip")
+                        raise RunError(f"training diverged: {self.bad_in_a_row} non-finite steps in a row (last "
+                                       f"at step {r['step']}); the last good checkpoint is kept - try a lower --lr "
+                                       "or --clip")
                     continue
                 if self.step < steps:
                     if o["validEvery"] > 0 and self.step % o["validEvery"] == 0:

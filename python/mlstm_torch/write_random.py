@@ -46,7 +46,8 @@ def main(argv=None):
     g.add_argument("--bytes", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dump-logits", metavar="TOKENS_JSON")
-    ap.add_argument("--eval-file", metavar="FILE", help="with --dump-logits: also score FILE (batch --batch, seq --seq)")
+    ap.add_argument("--eval-file", metavar="FILE",
+                    help="with --dump-logits: also score FILE (batch --batch, seq --seq)")
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--writer", default="mlstm_torch", help="the `writer` metadata value")

@@ -32,8 +32,9 @@ class Vocabulary(unittest.TestCase):
         v = Vocab(["\n", "a", "b"])
         with self.assertRaises(VocabularyError) as ctx:
             v.encode("ab\naxb", "valid.txt")
-        self.assertEqual(str(ctx.exception), "valid.txt: character 'x' (U+0078) at offset 4 (line 2, column 2) is not "
-                                             "in the model's vocabulary of 3 characters (it has no unknown symbol U+FFFD)")
+        self.assertEqual(str(ctx.exception),
+                         "valid.txt: character 'x' (U+0078) at offset 4 (line 2, column 2) is not in the model's "
+                         "vocabulary of 3 characters (it has no unknown symbol U+FFFD)")
         with self.assertRaises(VocabularyError) as ctx:
             v.encode("a\tb")
         self.assertIn('"\\t" (U+0009) at offset 1', str(ctx.exception))

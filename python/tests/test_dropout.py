@@ -92,8 +92,10 @@ def random_masks(gen, T, B, V, H, L, pe=0.3, ph=0.4, pd=0.25):
 
 
 def random_state(model, B, gen):
-    return [(torch.randn(B, layer.hidden, generator=gen, dtype=F64),
-             None if layer.kind == "mrnn" else torch.randn(B, layer.hidden, generator=gen, dtype=F64)) for layer in model.layers]
+    def draw(layer):
+        return torch.randn(B, layer.hidden, generator=gen, dtype=F64)
+
+    return [(draw(layer), None if layer.kind == "mrnn" else draw(layer)) for layer in model.layers]
 
 
 class MasksAgainstReference(unittest.TestCase):
@@ -131,7 +133,8 @@ class MasksAgainstReference(unittest.TestCase):
 
     def test_each_dropout_alone(self):
         parts = {
-            "embed": lambda g, T, B, V, H, L: DropoutMasks(embed=keep_mask(torch.rand(B, V, generator=g, dtype=F64), 0.5)),
+            "embed": lambda g, T, B, V, H, L: DropoutMasks(
+                embed=keep_mask(torch.rand(B, V, generator=g, dtype=F64), 0.5)),
             "hidden": lambda g, T, B, V, H, L: DropoutMasks(
                 hidden=[keep_mask(torch.rand(B, H, generator=g, dtype=F64), 0.5) for _ in range(L)]),
             "between": lambda g, T, B, V, H, L: DropoutMasks(

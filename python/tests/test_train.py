@@ -66,8 +66,8 @@ class Train(unittest.TestCase):
         self.assertEqual(code, 0, err)
         part = self.path("part.safetensors")
         self.assertEqual(run([*common, "--steps", "6", "--out", part, "--log-json", self.path("part.jsonl")])[0], 0)
-        code, out, err = run([*common, "--steps", "14", "--out", part, "--resume", "--log-json", self.path("part.jsonl"),
-                              "--exact-out", self.path("part.exact")])
+        code, out, err = run([*common, "--steps", "14", "--out", part, "--resume",
+                              "--log-json", self.path("part.jsonl"), "--exact-out", self.path("part.exact")])
         self.assertEqual(code, 0, err)
         self.assertTrue(out.startswith("resuming at step 6: "), out)
         a, b = losses(self.path("whole.jsonl")), losses(self.path("part.jsonl"))
@@ -161,7 +161,8 @@ class Train(unittest.TestCase):
         out = self.path("errors.safetensors")
         self.assertEqual(run([*base, "--steps", "3", "--out", out])[0], 0)
         cases = [
-            ([*base, "--steps", "6", "--out", out, "--resume", "--batch", "2"], 2, "--batch differs from the run saved"),
+            ([*base, "--steps", "6", "--out", out, "--resume", "--batch", "2"], 2,
+             "--batch differs from the run saved"),
             ([*base, "--steps", "6", "--out", out, "--resume", "--hidden", "11"], 2, "--hidden 11 does not match"),
             ([*base, "--steps", "6", "--out", self.path("nothing.safetensors"), "--resume"], 1, "does not exist"),
             ([*base, "--steps", "2", "--out", out, "--resume", "--init-from", out], 2, "exclude each other"),

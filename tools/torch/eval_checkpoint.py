@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Score a text with a checkpoint or dump its logits: a thin entry point on python/mlstm_torch (eval.py there; see its docstring).
+"""Score a text with a checkpoint or dump its logits: a thin entry point on python/mlstm_torch
+(eval.py there; see its docstring).
 
     /usr/bin/python3 tools/torch/eval_checkpoint.py ...   is   PYTHONPATH=python /usr/bin/python3 -m mlstm_torch.eval ...
 """

@@ -87,7 +87,8 @@ def roundtrip():
     errs = {}
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "a.safetensors")
-        src = {"a": torch.randn(3, 4), "b": torch.arange(5, dtype=torch.int32), "c": torch.randn(2, dtype=torch.float64), "e": torch.zeros(0, 3)}
+        src = {"a": torch.randn(3, 4), "b": torch.arange(5, dtype=torch.int32), "c": torch.randn(2, dtype=torch.float64),
+               "e": torch.zeros(0, 3)}
         write_safetensors(p, src, {"k": "v"})
         back, meta = read_safetensors(p)
         errs["safetensors"] = 0.0 if meta == {"k": "v"} and all(torch.equal(src[k], back[k]) and src[k].dtype == back[k].dtype for k in src) else 1.0

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write a random PyTorch model as an mlstm checkpoint: a thin entry point on python/mlstm_torch (write_random.py there; see its docstring).
+"""Write a random PyTorch model as an mlstm checkpoint: a thin entry point on python/mlstm_torch
+(write_random.py there; see its docstring).
 
     /usr/bin/python3 tools/torch/write_checkpoint.py ...   is   PYTHONPATH=python /usr/bin/python3 -m mlstm_torch.write_random ...
 """
