@@ -7,7 +7,7 @@
  */
 import os from 'node:os';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tape } from '../../autograd/tape.js';
 import { planBudget, type CellTiming } from '../../compare/budget.js';
@@ -177,6 +177,12 @@ function parse({ args, f, argv }: CommandLine): CompareCommandOptions {
   };
 }
 
+/** A path as the report shows it: relative to the working directory when it lies inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 /** The shared texts: training tokens, the evaluation text (the start of the held-out text), the vocabulary. */
 interface Texts {
   vocab: Vocabulary;
@@ -306,7 +312,7 @@ async function execute(o: CompareCommandOptions): Promise<number> {
   const saved = savedReport(o);
   process.stdout.write(`${sizesLine(sizes)}\n`);
   process.stdout.write(
-    `data: '${o.dataPath}', ${texts.split}; scored on ${countFormat.format(texts.evalText.length)} held-out characters\n`,
+    `data: '${shown(o.dataPath)}', ${texts.split}; scored on ${countFormat.format(texts.evalText.length)} held-out characters\n`,
   );
   return withThreads(o.threads, (backend) => compareRuns(o, texts, sizes, saved, backend));
 }
@@ -350,7 +356,7 @@ async function compareRuns(
     report = {
       version: COMPARISON_REPORT_VERSION,
       command: ['mlstm', CMD, ...o.argv].join(' '),
-      data: { train: o.dataPath, valid: o.validPath ?? null, split: texts.split },
+      data: { train: shown(o.dataPath), valid: o.validPath !== undefined ? shown(o.validPath) : null, split: texts.split },
       settings: settingsOf(o, texts, plan.steps, plan.validEvery),
       sizes,
       seeds: Array.from({ length: o.seeds }, (_, i) => i + 1),
@@ -456,7 +462,7 @@ async function writeReport(o: CompareCommandOptions, report: ComparisonReport): 
   const labels = Object.fromEntries(
     report.sizes.map((s) => [s.cell, `${s.cell} H=${s.hidden}, ${countFormat.format(s.params)} parameters`]),
   );
-  const title = `validation bpc, ${report.settings.steps} steps × ${report.settings.batch}×${report.settings.seq} characters, ${report.seeds.length} seeds`;
+  const title = `validation bpc, ${report.settings.steps} steps × ${report.settings.batch}×${report.settings.seq} characters, ${report.seeds.length} seed${report.seeds.length === 1 ? '' : 's'}`;
   await writeOutputFile(o.svgPath, new TextEncoder().encode(comparisonSvg(report.runs, { title, labels })));
 }
 
