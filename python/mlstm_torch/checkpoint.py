@@ -6,9 +6,11 @@ along in them in the layout `mlstm train` writes and reads (src/train/state.ts, 
   `optim.<name>.exp_avg`, `optim.<name>.exp_avg_sq` (and `max_exp_avg_sq` with amsgrad) in F32;
 - trainer: `train.state.<l>.h` / `.c` [B,H] (the carried state of every stream, F32), `train.bpc`
   [step] (training bits/char per step, NaN for skipped ones) and metadata `train` (JSON: version, step,
-  cursor, badInARow, rng, data fingerprint, options, dropout, validations);
+  cursor, badInARow, rng, data fingerprint, options, dropout, validations); the embedding and hidden
+  dropout rates are `options.embedDropout` / `options.hiddenDropout`, present only when non-zero, where
+  `mlstm train` keeps them (an older file of this package's had them at the top level: still read);
 - this package's own additions, ignored by `mlstm train`: `train.torch_rng` (U8, the state of the
-  dropout-mask generator) and the `train` keys `embedDropout`, `hiddenDropout`, `writer`, `torch`.
+  dropout-mask generator) and the `train` keys `writer`, `torch`.
 """
 import json
 import math
@@ -204,14 +206,22 @@ def train_state_contents(state):
         "badInARow": state.bad_in_a_row,
         "rng": state.rng,
         "data": state.data,
-        "options": state.options,
+        "options": _with_window_dropout(state.options, state.embed_dropout, state.hidden_dropout),
         "dropout": state.dropout,
         "validations": state.validations,
-        "embedDropout": state.embed_dropout,
-        "hiddenDropout": state.hidden_dropout,
         **state.extra,
     }
     return tensors, {"train": json.dumps(meta)}
+
+
+def _with_window_dropout(options, embed, hidden):
+    """`options` with the window dropouts as `mlstm train` writes them: keys only for non-zero rates."""
+    out = {k: v for k, v in options.items() if k not in ("embedDropout", "hiddenDropout")}
+    if embed > 0:
+        out["embedDropout"] = embed
+    if hidden > 0:
+        out["hiddenDropout"] = hidden
+    return out
 
 
 def read_train_state(tensors, metadata, model, source):
@@ -261,8 +271,8 @@ def read_train_state(tensors, metadata, model, source):
              "embedDropout", "hiddenDropout"}
     return TrainState(
         step=meta["step"], cursor=meta["cursor"], bad_in_a_row=meta["badInARow"], options=options,
-        data=meta["data"], dropout=float(meta["dropout"]), embed_dropout=float(meta.get("embedDropout", 0.0)),
-        hidden_dropout=float(meta.get("hiddenDropout", 0.0)),
+        data=meta["data"], dropout=float(meta["dropout"]), embed_dropout=float(options.get("embedDropout", meta.get("embedDropout", 0.0))),
+        hidden_dropout=float(options.get("hiddenDropout", meta.get("hiddenDropout", 0.0))),
         validations=[[int(s), float(b)] for s, b in meta["validations"]], history=history.to(torch.float32),
         carried=carried, rng=meta["rng"], torch_rng=tensors.get(f"{TRAIN_PREFIX}torch_rng"),
         updates=0 if updates is None else int(float(updates.reshape(-1)[0])),

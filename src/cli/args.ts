@@ -52,6 +52,8 @@ export function parseCommandLine(command: string, argv: readonly string[], specs
 export interface CommandLine {
   args: ParsedArgs;
   f: FlagReader;
+  /** The arguments as given (after the command name), e.g. to record how a result was made. */
+  argv: readonly string[];
 }
 
 /**
@@ -65,7 +67,7 @@ export function startCommand(command: string, argv: readonly string[], specs: Fl
     process.stdout.write(help);
     return null;
   }
-  return { args, f };
+  return { args, f, argv };
 }
 
 /** Exactly the positionals `names` (e.g. CHECKPOINT FILE), in order, or a usage error saying what was expected. */

@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { run as runCompare } from './commands/compare.js';
 import { run as runEval } from './commands/eval.js';
 import { run as runFeatures } from './commands/features.js';
 import { run as runProbe } from './commands/probe.js';
@@ -13,6 +14,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   eval: runEval,
   features: runFeatures,
   probe: runProbe,
+  compare: runCompare,
 });
 
 const NAMES = Object.keys(COMMANDS).join(', ');
@@ -27,6 +29,7 @@ Commands:
   eval     bits/char of a text (and dynamic eval)  mlstm eval runs/moby.safetensors FILE --dynamic
   features feature vectors of labelled texts       mlstm features runs/moby.safetensors texts.tsv --out f.safetensors
   probe    which hidden units track a label        mlstm probe runs/moby.safetensors --train a.tsv --test b.tsv
+  compare  mLSTM vs LSTM vs mRNN, equal parameters mlstm compare --budget 20
 
 Run "mlstm <command> --help" for a command's options.
 Exit codes: 0 success, 1 bad input or failed run, 2 bad command line, 130 interrupted (checkpoint saved).

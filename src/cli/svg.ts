@@ -72,7 +72,7 @@ function smoothed(values: ArrayLike<number>, halfWidth: number): Float64Array {
   return out;
 }
 
-function escapeXml(s: string): string {
+export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 

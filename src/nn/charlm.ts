@@ -10,6 +10,7 @@ import { CELL_KINDS } from './cells/index.js';
 import { Embedding, Linear } from './layers.js';
 import { Module } from './module.js';
 import { detachState, StackedRNN } from './stacked-rnn.js';
+import { allocateWindowMasks, applyEmbeddingMask, type WindowDropout, type WindowMasks } from './window-dropout.js';
 
 /** The model's shape, exactly the `config` of a checkpoint (CONTRACT.md), plus training-only dropout. */
 export interface CharLMConfig {
@@ -108,13 +109,27 @@ export class CharLM extends Module {
     return detachState(state);
   }
 
-  /** tokens: time-major [T,B]; every token must be < vocab. */
-  forward(tape: Tape, tokens: Int32Array, T: number, B: number, state: readonly LayerState[]): CharLMForward {
+  /**
+   * Buffers for the embedding and hidden-dropout masks of a window of `batch` streams (null when both
+   * p are 0), in the parameters' dtype; fill them each window with drawWindowMasks.
+   */
+  windowMasks(batch: number, p: WindowDropout): WindowMasks | null {
+    const { vocab, hidden, layers } = this.config;
+    return allocateWindowMasks({ batch, vocab, hidden, layers, dtype: this.embed.weight.value.dtype }, p);
+  }
+
+  /**
+   * tokens: time-major [T,B]; every token must be < vocab. `masks` are a training window's embedding and
+   * hidden-dropout masks (docs/training.md); they are applied whenever given (evaluation, sampling and
+   * features never pass any).
+   */
+  forward(tape: Tape, tokens: Int32Array, T: number, B: number, state: readonly LayerState[], masks?: WindowMasks | null): CharLMForward {
     if (tokens.length !== T * B) {
       throw new RangeError(`CharLM.forward: ${tokens.length} tokens do not form [T,B] = [${T},${B}]`);
     }
-    const xs = this.embed.forward(tape, tokens, [T, B]); // [T,B,E]
-    const r = this.rnn.forward(tape, xs, state);
+    let xs = this.embed.forward(tape, tokens, [T, B]); // [T,B,E]
+    if (masks?.embed) xs = applyEmbeddingMask(tape, xs, tokens, masks.embed);
+    const r = this.rnn.forward(tape, xs, state, masks?.hidden);
     const flat = reshape(tape, r.hs, [T * B, this.config.hidden]); // [T*B,H]
     const logits = this.head.forward(tape, flat); // [T*B,V]
     return { logits, state: r.state, hs: r.hs, cs: r.cs, ms: r.ms };
@@ -128,9 +143,10 @@ export class CharLM extends Module {
     T: number,
     B: number,
     state: readonly LayerState[],
+    masks?: WindowMasks | null,
   ): { loss: Var; state: LayerState[]; logits: Var } {
     if (targets.length !== T * B) throw new RangeError(`CharLM.loss: ${targets.length} targets do not form [T,B] = [${T},${B}]`);
-    const f = this.forward(tape, inputs, T, B, state);
+    const f = this.forward(tape, inputs, T, B, state, masks);
     const loss = softmaxCrossEntropy(tape, f.logits, targets, { reduction: 'mean' });
     return { loss, state: f.state, logits: f.logits };
   }

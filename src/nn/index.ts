@@ -9,4 +9,13 @@ export { dropout } from './functional/dropout.js';
 export * from './init.js';
 export { Linear, Embedding, Dropout, ModuleList } from './layers.js';
 export { StackedRNN, detachState, type StackedRNNOptions, type StackedForwardResult } from './stacked-rnn.js';
+export {
+  allocateWindowMasks,
+  applyEmbeddingMask,
+  checkWindowDropout,
+  drawWindowMasks,
+  type WindowDropout,
+  type WindowMasks,
+  type WindowMaskSizes,
+} from './window-dropout.js';
 export { CharLM, validateCharLMConfig, type CharLMConfig, type CharLMOptions, type CharLMForward, type LayerState } from './charlm.js';

@@ -73,9 +73,17 @@ export class StackedRNN extends Module {
     return this.layers.items.map((c) => c.zeroState(batch, dtype));
   }
 
-  forward(tape: Tape, xs: Var, state: readonly CellState[]): StackedForwardResult {
+  /**
+   * xs [T,B,D] through every layer. `hiddenMasks` (one [B,H] per layer) is variational hidden dropout
+   * (docs/training.md): layer l's recurrence and output read M_l ⊙ h; the between-layer `dropout`, if
+   * any, then acts on that masked output.
+   */
+  forward(tape: Tape, xs: Var, state: readonly CellState[], hiddenMasks?: readonly Tensor[] | null): StackedForwardResult {
     if (state.length !== this.layers.length) {
       throw new RangeError(`StackedRNN.forward: got state for ${state.length} layers, the network has ${this.layers.length}`);
+    }
+    if (hiddenMasks && hiddenMasks.length !== this.layers.length) {
+      throw new RangeError(`StackedRNN.forward: got ${hiddenMasks.length} hidden masks, the network has ${this.layers.length} layers`);
     }
     let x = xs;
     const next: CellState[] = [];
@@ -83,7 +91,7 @@ export class StackedRNN extends Module {
     const ms: (Tensor | undefined)[] = [];
     this.layers.items.forEach((cell, l) => {
       if (l > 0 && this.drop) x = this.drop.forward(tape, x);
-      const r = cell.forward(tape, x, state[l]!);
+      const r = cell.forward(tape, x, state[l]!, undefined, hiddenMasks?.[l]);
       x = r.hs;
       next.push(r.state);
       cs.push(r.cs);

@@ -1,6 +1,7 @@
 import type { Tape } from '../autograd/tape.js';
 import type { Var } from '../autograd/var.js';
 import type { Parameter } from '../nn/module.js';
+import type { WindowDropout, WindowMasks } from '../nn/window-dropout.js';
 
 /** The recurrent state of one layer: h, and c for the cells that have one; [B,H] each. */
 export interface RecurrentLayerState {
@@ -22,13 +23,16 @@ export interface LanguageModel {
   train(mode?: boolean): unknown;
   zeroState(batch: number): RecurrentLayerState[];
   detachState(state: RecurrentLayerState[]): RecurrentLayerState[];
-  /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. */
+  /** Buffers for one window's embedding and hidden-dropout masks (null when both p are 0); see window-dropout.ts. */
+  windowMasks(batch: number, p: WindowDropout): WindowMasks | null;
+  /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. Only training passes `masks`. */
   forward(
     tape: Tape,
     tokens: Int32Array,
     T: number,
     B: number,
     state: RecurrentLayerState[],
+    masks?: WindowMasks | null,
   ): { logits: Var; state: RecurrentLayerState[] };
   /** Mean cross-entropy in nats over the T·B predictions, as a scalar Var. */
   loss(
@@ -38,6 +42,7 @@ export interface LanguageModel {
     T: number,
     B: number,
     state: RecurrentLayerState[],
+    masks?: WindowMasks | null,
   ): { loss: Var; state: RecurrentLayerState[] };
 }
 

@@ -1,5 +1,6 @@
 import type { OptimizerConfigInput } from '../optim/hyperparameters.js';
 import type { ScheduleSpec } from '../optim/schedule.js';
+import { checkWindowDropout, type WindowDropout } from '../nn/window-dropout.js';
 
 /**
  * Everything that determines a training run besides the model, the data and the seed. Plain JSON: it
@@ -26,6 +27,18 @@ export interface TrainerOptions {
   checkpointEvery: number;
   /** Stop after this many non-finite steps in a row. */
   maxBadSteps: number;
+  /**
+   * Embedding dropout p_e (docs/training.md): per window and stream, whole character types of the
+   * embedding are dropped. Default 0 (absent). Needs the trainer's seeded generator (extras.rng).
+   */
+  embedDropout?: number;
+  /** Variational hidden-state dropout p_h (docs/training.md): one mask per window, stream and layer. Default 0. */
+  hiddenDropout?: number;
+}
+
+/** The window dropout of a run's options (absent = 0). */
+export function windowDropoutOf(o: TrainerOptions): WindowDropout {
+  return { embed: o.embedDropout ?? 0, hidden: o.hiddenDropout ?? 0 };
 }
 
 export const DEFAULT_MAX_BAD_STEPS = 5;
@@ -44,4 +57,5 @@ export function validateTrainerOptions(o: TrainerOptions): void {
   int('checkpointEvery', 0);
   int('maxBadSteps', 1);
   if (!(o.clip >= 0) || !Number.isFinite(o.clip)) throw new RangeError(`Trainer: option clip must be a finite number ≥ 0, got ${o.clip}`);
+  checkWindowDropout(windowDropoutOf(o), 'Trainer: option');
 }

@@ -8,7 +8,8 @@ import { tokensFingerprint } from '../data/split.js';
 import { WindowStreams } from '../data/streams.js';
 import { evaluate } from './evaluate.js';
 import { LN2, type LanguageModel, type RecurrentLayerState } from './model.js';
-import { validateTrainerOptions, type TrainerOptions } from './options.js';
+import { validateTrainerOptions, windowDropoutOf, type TrainerOptions } from './options.js';
+import { drawWindowMasks, type WindowMasks } from '../nn/window-dropout.js';
 
 /** What one training step did. */
 export interface StepResult {
@@ -64,7 +65,8 @@ export interface TrainerData {
 
 /**
  * Truncated-BPTT training of a character language model on B contiguous streams: each step reads the
- * next window of T tokens per stream, runs the model from the state carried (detached) from the
+ * next window of T tokens per stream, draws the window's dropout masks (options embedDropout,
+ * hiddenDropout; docs/training.md), runs the model from the state carried (detached) from the
  * previous window, back-propagates the mean cross-entropy, clips the global gradient norm and applies
  * the optimiser with the scheduled learning rate. The carried state restarts from zero at the start of
  * each pass over the text. A step whose loss or gradient norm is not finite changes neither the
@@ -91,6 +93,8 @@ export class Trainer {
   private badInARow = 0;
   private bpcHistory: Float32Array;
   private validations: [number, number][] = [];
+  /** The window's embedding/hidden-dropout masks, redrawn in place every step (null without that dropout). */
+  private readonly masks: WindowMasks | null;
 
   constructor(model: LanguageModel, data: TrainerData, options: TrainerOptions, extras: { rng?: Rng; tape?: Tape } = {}) {
     validateTrainerOptions(options);
@@ -99,6 +103,11 @@ export class Trainer {
     this.streams = new WindowStreams(data.train, options.batch, options.seq, data.source, data.unit);
     this.valid = data.valid && data.valid.length >= 2 ? data.valid : null;
     this.rng = extras.rng ?? null;
+    this.masks = model.windowMasks(options.batch, windowDropoutOf(options));
+    if (this.masks && !this.rng)
+      throw new RangeError(
+        'Trainer: embedDropout and hiddenDropout need a seeded generator (extras.rng), saved with the run so a resumed run draws the same masks',
+      );
     this.tape = extras.tape ?? new Tape();
     this.optimizer = makeOptimizer(model.namedParameters(), options.optimizer);
     this.schedule = makeSchedule(options.schedule);
@@ -138,8 +147,9 @@ export class Trainer {
     const where = streams.next();
     if (where.startsEpoch) this.carried = model.zeroState(B);
     const lr = this.schedule(this.completed);
+    if (this.masks) drawWindowMasks(this.rng!, this.masks, windowDropoutOf(this.options));
     model.zeroGrad();
-    const out = model.loss(tape, streams.inputs, streams.targets, T, B, this.carried);
+    const out = model.loss(tape, streams.inputs, streams.targets, T, B, this.carried, this.masks);
     const loss = out.loss.value.item();
     let gradNorm = NaN;
     let skipped = true;

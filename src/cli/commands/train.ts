@@ -38,6 +38,8 @@ export const TRAIN_FLAGS = {
   embed: valueFlag('N', 'embedding size (default 32)'),
   layers: valueFlag('N', 'stacked layers (default 1)'),
   dropout: valueFlag('X', 'dropout between stacked layers (training only), in [0, 1) (default 0)'),
+  'embed-dropout': valueFlag('P', 'embedding dropout (training only): per window and stream, whole characters are dropped (default 0)'),
+  'hidden-dropout': valueFlag('P', 'variational hidden-state dropout (training only): one mask per window, stream and layer (default 0)'),
   batch: valueFlag('N', 'parallel streams B (default 32)'),
   seq: valueFlag('N', 'window length T for truncated BPTT (default 64)'),
   steps: valueFlag('N', 'total training steps, one window each (default 1000)'),
@@ -127,7 +129,14 @@ function readTrainerOptions(f: FlagReader): TrainerOptions {
     validBatch: batch,
     checkpointEvery: f.int('checkpoint-every', validEvery, 0, 1e9),
     maxBadSteps: f.int('max-bad-steps', DEFAULT_MAX_BAD_STEPS, 1, 1e6),
+    // Absent unless given, so the options a run saves are the same as before these flags existed.
+    ...positive('embedDropout', f.number('embed-dropout', 0, { min: 0, max: 0.99 })),
+    ...positive('hiddenDropout', f.number('hidden-dropout', 0, { min: 0, max: 0.99 })),
   };
+}
+
+function positive<K extends string>(key: K, value: number): Partial<Record<K, number>> {
+  return value > 0 ? ({ [key]: value } as Record<K, number>) : {};
 }
 
 function parse({ args, f }: CommandLine): TrainCommandOptions {
@@ -160,11 +169,17 @@ const RESUME_CHECKED: readonly (readonly [string, keyof TrainerOptions])[] = [
   ['valid-every', 'validEvery'],
   ['checkpoint-every', 'checkpointEvery'],
   ['max-bad-steps', 'maxBadSteps'],
+  ['embed-dropout', 'embedDropout'],
+  ['hidden-dropout', 'hiddenDropout'],
 ];
+
+/** A saved option as compared on resume: the dropout options are absent when 0. */
+const asSaved = (o: TrainerOptions, key: keyof TrainerOptions): string =>
+  JSON.stringify(key === 'embedDropout' || key === 'hiddenDropout' ? (o[key] ?? 0) : o[key]);
 
 function resumedOptions(o: TrainCommandOptions, saved: TrainerOptions): TrainerOptions {
   for (const [flag, key] of RESUME_CHECKED) {
-    if (o.given.has(flag) && JSON.stringify(o.trainer[key]) !== JSON.stringify(saved[key])) {
+    if (o.given.has(flag) && asSaved(o.trainer, key) !== asSaved(saved, key)) {
       throw new UsageError(
         `${CMD}: --${flag} differs from the run saved in '${o.outPath}'; a resumed run keeps its settings (only --steps may change)`,
       );
@@ -243,7 +258,9 @@ function prepareRun(o: TrainCommandOptions): PreparedRun {
 async function trainRun(o: TrainCommandOptions, run: PreparedRun, backend: ClosableBackend): Promise<number> {
   const { model, vocab, options, saved } = run;
   const { outPath } = o;
-  const rng = model.dropoutRng ?? undefined;
+  // The generator of every dropout mask, saved with the run: the between-layer dropout's, or one of its own.
+  const windowDropout = (options.embedDropout ?? 0) > 0 || (options.hiddenDropout ?? 0) > 0;
+  const rng = model.dropoutRng ?? (windowDropout ? new Rng(o.seed).fork() : undefined);
   const data = { train: run.train, valid: run.valid, source: run.source, unit: run.unit };
   const trainer = new Trainer(model, data, options, { tape: new Tape({ backend }), ...(rng ? { rng } : {}) });
   if (saved) importTrainerState(trainer, saved.tensors, saved.metadata, outPath);

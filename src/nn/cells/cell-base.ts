@@ -19,12 +19,17 @@ export interface CellState {
   c: Var | null; // [B,H]
 }
 
-/** What `step` returns: the next state, and m_t [B,H] for the multiplicative cells. */
+/** What `step` returns: the next state, the step's output, and m_t [B,H] for the multiplicative cells. */
 export interface CellStepResult extends CellState {
+  /** [B,H] what the layer above reads: M ⊙ h with a hidden-dropout mask, else `h` itself. */
+  out: Var;
   m?: Tensor;
 }
 
-/** What `forward` returns: hs [T,B,H] (differentiable), the final state, and c_t / m_t for inspection. */
+/**
+ * What `forward` returns: hs [T,B,H] (differentiable; M ⊙ h_t with a hidden-dropout mask), the final
+ * state (never masked), and c_t / m_t for inspection.
+ */
 export interface CellForwardResult {
   hs: Var;
   state: CellState;
@@ -117,28 +122,29 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
 
   /**
    * One step, x [B,D]. Pass `weights` (from `weights(tape)`) to avoid resolving (re-normalising) them every
-   * step. The mRNN ignores a c in `state` (it has none) and returns c = null.
+   * step. The mRNN ignores a c in `state` (it has none) and returns c = null. `hiddenMask` M [B,H] is
+   * variational hidden dropout (docs/training.md): the step reads M ⊙ h; pass the same M every step of a window.
    */
-  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights, hiddenMask?: Tensor | null): CellStepResult {
     const op = this.names.step;
     const w = this.windowWeights(op, tape, weights);
-    return this.runStep(tape, x, state.h, this.cellStateOf(op, state), w);
+    return this.runStep(tape, x, state.h, this.cellStateOf(op, state), w, hiddenMask ?? null);
   }
 
-  /** A window, xs [T,B,D], as one fused op. */
-  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
+  /** A window, xs [T,B,D], as one fused op; `hiddenMask` M [B,H] as for `step`, for the whole window. */
+  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights, hiddenMask?: Tensor | null): CellForwardResult {
     const op = this.names.forward;
     checkSequenceInput(op, xs, this.inputSize);
     const c0 = this.cellStateOf(op, state);
     const w = this.windowWeights(op, tape, weights);
-    return this.runSequence(tape, xs, state.h, c0, w);
+    return this.runSequence(tape, xs, state.h, c0, w, hiddenMask ?? null);
   }
 
   /** The cell's fused step op on checked arguments. */
-  protected abstract runStep(tape: Tape, x: Var, h: Var, c: C, w: W): CellStepResult;
+  protected abstract runStep(tape: Tape, x: Var, h: Var, c: C, w: W, hiddenMask: Tensor | null): CellStepResult;
 
   /** The cell's fused sequence op on checked arguments. */
-  protected abstract runSequence(tape: Tape, xs: Var, h0: Var, c0: C, w: W): CellForwardResult;
+  protected abstract runSequence(tape: Tape, xs: Var, h0: Var, c0: C, w: W, hiddenMask: Tensor | null): CellForwardResult;
 
   /** Draw and register a weight matrix [rows,cols]; with weight norm as `name.v`, `name.g` (g = ‖v_row‖, so W starts equal to v). */
   protected addMatrix(name: string, rows: number, cols: number, role: 'input' | 'recurrent', normalised: boolean): MatrixParam {

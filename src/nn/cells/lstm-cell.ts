@@ -1,4 +1,5 @@
 import type { Tape } from '../../autograd/tape.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { Var } from '../../autograd/var.js';
 import type { Parameter } from '../module.js';
 import { lstmSequence, lstmStep, type LSTMWeights } from '../functional/lstm.js';
@@ -29,13 +30,13 @@ export class LSTMCell extends RecurrentCellBase<LSTMWeights, Var> {
     return this.resolveWeights(tape, this.mats, this.bias);
   }
 
-  protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): CellStepResult {
-    const r = lstmStep(tape, x, h, c, w);
-    return { h: r.h, c: r.c };
+  protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights, hiddenMask: Tensor | null): CellStepResult {
+    const r = lstmStep(tape, x, h, c, w, hiddenMask);
+    return { h: r.h, c: r.c, out: r.out };
   }
 
-  protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: LSTMWeights): CellForwardResult {
-    const r = lstmSequence(tape, xs, h0, c0, w);
+  protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: LSTMWeights, hiddenMask: Tensor | null): CellForwardResult {
+    const r = lstmSequence(tape, xs, h0, c0, w, hiddenMask);
     return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs };
   }
 }

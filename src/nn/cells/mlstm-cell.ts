@@ -1,4 +1,5 @@
 import type { Tape } from '../../autograd/tape.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { Var } from '../../autograd/var.js';
 import type { Parameter } from '../module.js';
 import { mlstmSequence, mlstmStep, type MLSTMWeights } from '../functional/mlstm.js';
@@ -41,13 +42,13 @@ export class MLSTMCell extends RecurrentCellBase<MLSTMWeights, Var> {
     return this.resolveWeights(tape, this.mats, this.bias);
   }
 
-  protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): CellStepResult {
-    const r = mlstmStep(tape, x, h, c, w);
-    return { h: r.h, c: r.c, m: r.m };
+  protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights, hiddenMask: Tensor | null): CellStepResult {
+    const r = mlstmStep(tape, x, h, c, w, hiddenMask);
+    return { h: r.h, c: r.c, out: r.out, m: r.m };
   }
 
-  protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: MLSTMWeights): CellForwardResult {
-    const r = mlstmSequence(tape, xs, h0, c0, w);
+  protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: MLSTMWeights, hiddenMask: Tensor | null): CellForwardResult {
+    const r = mlstmSequence(tape, xs, h0, c0, w, hiddenMask);
     return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs, ms: r.ms };
   }
 }

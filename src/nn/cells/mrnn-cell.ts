@@ -1,4 +1,5 @@
 import type { Tape } from '../../autograd/tape.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { Var } from '../../autograd/var.js';
 import type { Parameter } from '../module.js';
 import { mrnnSequence, mrnnStep, type MRNNWeights } from '../functional/mrnn.js';
@@ -32,13 +33,13 @@ export class MRNNCell extends RecurrentCellBase<MRNNWeights, null> {
     return this.resolveWeights(tape, this.mats, this.bias);
   }
 
-  protected runStep(tape: Tape, x: Var, h: Var, _c: null, w: MRNNWeights): CellStepResult {
-    const r = mrnnStep(tape, x, h, w);
-    return { h: r.h, c: null, m: r.m };
+  protected runStep(tape: Tape, x: Var, h: Var, _c: null, w: MRNNWeights, hiddenMask: Tensor | null): CellStepResult {
+    const r = mrnnStep(tape, x, h, w, hiddenMask);
+    return { h: r.h, c: null, out: r.out, m: r.m };
   }
 
-  protected runSequence(tape: Tape, xs: Var, h0: Var, _c0: null, w: MRNNWeights): CellForwardResult {
-    const r = mrnnSequence(tape, xs, h0, w);
+  protected runSequence(tape: Tape, xs: Var, h0: Var, _c0: null, w: MRNNWeights, hiddenMask: Tensor | null): CellForwardResult {
+    const r = mrnnSequence(tape, xs, h0, w, hiddenMask);
     return { hs: r.hs, state: { h: r.hT, c: null }, ms: r.ms };
   }
 }

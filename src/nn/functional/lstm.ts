@@ -7,7 +7,9 @@ import { gradBuffer, Var } from '../../autograd/var.js';
 import {
   addColumnSums,
   addInto,
+  applyHiddenMask,
   checkWeight,
+  hiddenMaskData,
   lastRowCopy,
   recurrentCall,
   recurrentDims,
@@ -24,6 +26,9 @@ import {
  *
  * Same structure as mlstm.ts: x·wxᵀ + bias for all steps in one gemm, one B×4H gemm per step,
  * the fused gates, and the weight gradients as one gemm each after the backward sweep.
+ *
+ * With a variational hidden-dropout mask M [B,H] (docs/training.md) z_t reads h̃_{t−1} = M ⊙ h_{t−1}
+ * (h̃_{−1} = M ⊙ h0) and the outputs hs are h̃_t; c_t and the final state hT, cT are not masked.
  */
 
 export interface LSTMWeights {
@@ -33,35 +38,47 @@ export interface LSTMWeights {
 }
 
 export interface LSTMSequenceResult {
-  hs: Var; // [T,B,H]
-  hT: Var; // [B,H]
+  hs: Var; // [T,B,H] h_t, or h̃_t = M ⊙ h_t with a hidden mask
+  hT: Var; // [B,H] never masked
   cT: Var; // [B,H]
   /** [T,B,H] every c_t, for inspection (not differentiable). */
   cs: Tensor;
 }
 
 export interface LSTMStepResult {
-  h: Var; // [B,H]
+  h: Var; // [B,H] the next state (never masked)
   c: Var; // [B,H]
+  /** [B,H] the step's output: M ⊙ h with a hidden mask, else `h` itself. */
+  out: Var;
 }
 
-/** Run the LSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
-export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
-  return lstmCore(tape, 'lstmSequence', 'sequence', x, h0, c0, w);
+/** Run the LSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]; `hiddenMask` M [B,H] for variational hidden dropout. */
+export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeights, hiddenMask?: Tensor | null): LSTMSequenceResult {
+  return lstmCore(tape, 'lstmSequence', 'sequence', x, h0, c0, w, hiddenMask);
 }
 
-/** One LSTM step: x [B,D], h [B,H], c [B,H]. */
-export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): LSTMStepResult {
-  const r = lstmCore(tape, 'lstmStep', 'step', x, h, c, w);
-  return { h: r.hT, c: r.cT };
+/** One LSTM step: x [B,D], h [B,H], c [B,H]. With `hiddenMask` M the step reads M ⊙ h (the same M at every step of a window). */
+export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights, hiddenMask?: Tensor | null): LSTMStepResult {
+  const r = lstmCore(tape, 'lstmStep', 'step', x, h, c, w, hiddenMask);
+  return { h: r.hT, c: r.cT, out: hiddenMask ? r.hs : r.hT };
 }
 
-function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
+function lstmCore(
+  tape: Tape,
+  op: string,
+  form: 'sequence' | 'step',
+  x: Var,
+  h0: Var,
+  c0: Var,
+  w: LSTMWeights,
+  hiddenMask: Tensor | null | undefined,
+): LSTMSequenceResult {
   const { T, B, D, H } = recurrentDims(op, form, x, h0, c0);
   const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
   checkWeight(op, 'wx', w.wx, [4 * H, D], legend('[4H,D]'));
   checkWeight(op, 'wh', w.wh, [4 * H, H], legend('[4H,H]'));
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
+  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
   const { dtype, backend, ws, record } = recurrentCall(tape, inputs);
   const G = 4 * H;
@@ -72,20 +89,23 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   const xd = x.data; // [T,B,D]
   const wh = w.wh.data;
 
-  // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h_{t−1}·whᵀ per step.
+  // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h̃_{t−1}·whᵀ per step.
   const Z = ws.acquire(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
   if (TB > 0) backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.wx.data, transB: true, c: Z, bias: w.bias.data });
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
+  // What the recurrence reads and the window outputs: Hbuf, or with a hidden mask its masked copy (row t = M ⊙ h_{t−1}).
+  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
+  if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   const savedStride = record ? B * SW : 0;
   const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H]
   const zArgs: GemmArgs = withLoopWeight(backend, T, {
     m: B,
     n: G,
     k: H,
-    a: Hbuf,
+    a: Hin,
     aOffset: 0,
     b: wh,
     transB: true,
@@ -96,12 +116,14 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   for (let t = 0; t < T; t++) {
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
-    backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ
+    backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ (h̃_{t−1} with a hidden mask)
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, zArgs);
 
-  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
+  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
@@ -118,19 +140,22 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
       /*
        * Sweep t = T−1 … 0: dz_t from the fused gates (dc carried in place), then
        *   dh_{t−1} = dz_t·wh (+ dhs_{t−1})        (z = … + h_{t−1}·whᵀ)
-       * After the sweep: dwh += DZᵀ·H_prev, dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
+       * With a hidden mask that is ∂L/∂h̃_{t−1}, and the step reads dhCell = M ⊙ dh (hT alone is unmasked).
+       * After the sweep: dwh += DZᵀ·H_prev (the rows z read), dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H]
+      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
       const dc = allocate(dtype, BH); // [B,H]
-      if (hT.grad) dh.set(hT.grad.data);
+      if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
       const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
-        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
+        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
         if (t > 0 || needH0) {
           dhArgs.aOffset = t * BG;
           backend.gemm(dhArgs); // dh ← dz_t·wh
@@ -138,7 +163,10 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
         releaseLoopWeights(backend, dhArgs);
       }
       const gh0 = gradBuffer(h0);
-      if (gh0) addInto(gh0, dh, BH);
+      if (gh0 && mask) {
+        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, dh, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
       if (TB === 0) return;
@@ -146,8 +174,8 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
       const gwx = gradBuffer(w.wx);
       const gbias = gradBuffer(w.bias);
       const gx = gradBuffer(x);
-      // [4H,H] += [T·B,4H]ᵀ·H_prev (Hbuf rows 0..T−1)
-      if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hbuf, c: gwh, accumulate: true });
+      // [4H,H] += [T·B,4H]ᵀ·H_prev (Hin rows 0..T−1)
+      if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hin, c: gwh, accumulate: true });
       // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
       if (gwx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: gwx, accumulate: true });
       if (gbias) addColumnSums(gbias, DZ, TB, G);

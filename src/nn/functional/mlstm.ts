@@ -7,7 +7,9 @@ import { gradBuffer, Var } from '../../autograd/var.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
+  applyHiddenMask,
   checkWeight,
+  hiddenMaskData,
   lastRowCopy,
   multiplicativeBackwardSetup,
   multiplicativeForwardSetup,
@@ -28,6 +30,10 @@ import {
  * speed: the x-projections of all T steps are two large gemms before the time loop, the weight
  * gradients of all T steps are single large gemms after the backward sweep, and the time loop does
  * only what the recurrence forces (two B×H and one B×4H gemm, the product and the fused gates).
+ *
+ * With a variational hidden-dropout mask M [B,H] (docs/training.md) the recurrence reads
+ * h̃_{t−1} = M ⊙ h_{t−1} (h̃_{−1} = M ⊙ h0) in place of h_{t−1}, and the outputs hs are h̃_t; c_t and
+ * the final state hT, cT (what the next window starts from) are not masked.
  */
 
 export interface MLSTMWeights {
@@ -39,9 +45,9 @@ export interface MLSTMWeights {
 }
 
 export interface MLSTMSequenceResult {
-  /** [T,B,H] every h_t (differentiable). */
+  /** [T,B,H] every h_t (differentiable), or h̃_t = M ⊙ h_t with a hidden mask. */
   hs: Var;
-  /** [B,H] the last h (differentiable; the same values as hs[T−1], its gradient adds to theirs). */
+  /** [B,H] the last h, never masked (differentiable; without a mask the same values as hs[T−1], its gradient adds to theirs). */
   hT: Var;
   /** [B,H] the last c (differentiable). */
   cT: Var;
@@ -52,20 +58,25 @@ export interface MLSTMSequenceResult {
 }
 
 export interface MLSTMStepResult {
-  h: Var; // [B,H]
+  h: Var; // [B,H] the next state (never masked)
   c: Var; // [B,H]
   m: Tensor; // [B,H]
+  /** [B,H] the step's output: M ⊙ h with a hidden mask, else `h` itself. */
+  out: Var;
 }
 
-/** Run the mLSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]. */
-export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeights): MLSTMSequenceResult {
-  return mlstmCore(tape, 'mlstmSequence', 'sequence', x, h0, c0, w);
+/** Run the mLSTM over a window: x [T,B,D], h0 [B,H], c0 [B,H]; `hiddenMask` M [B,H] for variational hidden dropout. */
+export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeights, hiddenMask?: Tensor | null): MLSTMSequenceResult {
+  return mlstmCore(tape, 'mlstmSequence', 'sequence', x, h0, c0, w, hiddenMask);
 }
 
-/** One mLSTM step (sampling, step-by-step teaching): x [B,D], h [B,H], c [B,H]; the same kernels as the sequence op with T = 1. */
-export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): MLSTMStepResult {
-  const r = mlstmCore(tape, 'mlstmStep', 'step', x, h, c, w);
-  return { h: r.hT, c: r.cT, m: r.ms.reshape(r.hT.shape) };
+/**
+ * One mLSTM step (sampling, step-by-step teaching): x [B,D], h [B,H], c [B,H]; the same kernels as the sequence
+ * op with T = 1. With `hiddenMask` M the step reads M ⊙ h; pass the same M at every step of a window.
+ */
+export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights, hiddenMask?: Tensor | null): MLSTMStepResult {
+  const r = mlstmCore(tape, 'mlstmStep', 'step', x, h, c, w, hiddenMask);
+  return { h: r.hT, c: r.cT, m: r.ms.reshape(r.hT.shape), out: hiddenMask ? r.hs : r.hT };
 }
 
 function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
@@ -77,9 +88,19 @@ function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
 }
 
-function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, c0: Var, w: MLSTMWeights): MLSTMSequenceResult {
+function mlstmCore(
+  tape: Tape,
+  op: string,
+  form: 'sequence' | 'step',
+  x: Var,
+  h0: Var,
+  c0: Var,
+  w: MLSTMWeights,
+  hiddenMask: Tensor | null | undefined,
+): MLSTMSequenceResult {
   const { T, B, D, H } = recurrentDims(op, form, x, h0, c0);
   checkWeights(op, w, H, D);
+  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
@@ -95,25 +116,31 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
   const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: likewise for c
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
+  // What the recurrence reads and the window outputs: Hbuf itself, or with a hidden mask its masked copy,
+  // [T+1,B,H] with row t = h̃_{t−1} = M ⊙ h_{t−1}.
+  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf;
+  if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   // The multiplicative half, shared with the mRNN: XM = x·wmxᵀ [T·B,H] and Z = x·whxᵀ + bias [T·B,4H] for every
-  // step at once, m_t (M), h_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
-  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hbuf);
+  // step at once, m_t (M), h̃_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
+  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hin);
   // Without a recording, the saved gate values of a step are dead after it: keep one row.
   const savedStride = record ? B * SW : 0;
   const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
-    backend.gemm(hmArgs); // HM_t = h_{t−1}·wmhᵀ
+    backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
     multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
     lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
 
-  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
+  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
@@ -134,22 +161,26 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
        *   dm_t  = dz_t · whm                      (z = … + m·whmᵀ)
        *   dXM_t = dm_t ⊙ HM_t,  dHM_t = dm_t ⊙ XM_t   (m = XM ⊙ HM)
        *   dh_{t−1} = dHM_t · wmh  (+ dhs_{t−1})      (HM = h_{t−1}·wmhᵀ)
+       * With a hidden mask that is ∂L/∂h̃_{t−1}, and the step reads dhCell = M ⊙ dh: the mask is a constant
+       * factor on every path from h_{t−1} except the unmasked final state hT.
        * The parameter gradients are sums over steps of per-step outer products, so after the sweep each
        * is one gemm over all T·B rows with a transposed operand:
        *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
-       *   dx += DZ·whx + DXM·wmx.
+       *   dx += DZ·whx + DXM·wmx   (H_prev: the rows the recurrence read, h̃ with a mask).
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t
+      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
       const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
-      if (hT.grad) dh.set(hT.grad.data);
+      if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
       const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
-        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dh, 0, dc, 0, DZ, t * BG, dc, 0);
+        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
+        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
         dmArgs.aOffset = t * BG;
         backend.gemm(dmArgs); // dm_t = dz_t·whm
         multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
@@ -160,10 +191,13 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
         releaseLoopWeights(backend, dmArgs, dhArgs);
       }
       const gh0 = gradBuffer(h0);
-      if (gh0) addInto(gh0, dh, BH);
+      if (gh0 && mask) {
+        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, dh, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
-      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
       ws.release(DXM, DHM);
     },
     () => ws.release(XM, Z, HM, S),

@@ -7,7 +7,9 @@ import { gradBuffer, Var } from '../../autograd/var.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
+  applyHiddenMask,
   checkWeight,
+  hiddenMaskData,
   lastRowCopy,
   multiplicativeBackwardSetup,
   multiplicativeForwardSetup,
@@ -23,6 +25,9 @@ import {
  *   m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ),   h_t = tanh(x_t·whxᵀ + m_t·whmᵀ + bias)
  *
  * There is no cell state: the state is h alone.
+ *
+ * With a variational hidden-dropout mask M [B,H] (docs/training.md) m_t reads h̃_{t−1} = M ⊙ h_{t−1}
+ * (h̃_{−1} = M ⊙ h0) and the outputs hs are h̃_t; the final state hT is not masked.
  */
 
 export interface MRNNWeights {
@@ -34,29 +39,39 @@ export interface MRNNWeights {
 }
 
 export interface MRNNSequenceResult {
-  hs: Var; // [T,B,H]
-  hT: Var; // [B,H]
+  hs: Var; // [T,B,H] h_t, or h̃_t = M ⊙ h_t with a hidden mask
+  hT: Var; // [B,H] never masked
   /** [T,B,H] every m_t, for inspection (not differentiable). */
   ms: Tensor;
 }
 
 export interface MRNNStepResult {
-  h: Var; // [B,H]
+  h: Var; // [B,H] the next state (never masked)
   m: Tensor; // [B,H]
+  /** [B,H] the step's output: M ⊙ h with a hidden mask, else `h` itself. */
+  out: Var;
 }
 
-/** Run the mRNN over a window: x [T,B,D], h0 [B,H]. */
-export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
-  return mrnnCore(tape, 'mrnnSequence', 'sequence', x, h0, w);
+/** Run the mRNN over a window: x [T,B,D], h0 [B,H]; `hiddenMask` M [B,H] for variational hidden dropout. */
+export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights, hiddenMask?: Tensor | null): MRNNSequenceResult {
+  return mrnnCore(tape, 'mrnnSequence', 'sequence', x, h0, w, hiddenMask);
 }
 
-/** One mRNN step: x [B,D], h [B,H]. */
-export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights): MRNNStepResult {
-  const r = mrnnCore(tape, 'mrnnStep', 'step', x, h, w);
-  return { h: r.hT, m: r.ms.reshape(r.hT.shape) };
+/** One mRNN step: x [B,D], h [B,H]. With `hiddenMask` M the step reads M ⊙ h (the same M at every step of a window). */
+export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights, hiddenMask?: Tensor | null): MRNNStepResult {
+  const r = mrnnCore(tape, 'mrnnStep', 'step', x, h, w, hiddenMask);
+  return { h: r.hT, m: r.ms.reshape(r.hT.shape), out: hiddenMask ? r.hs : r.hT };
 }
 
-function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
+function mrnnCore(
+  tape: Tape,
+  op: string,
+  form: 'sequence' | 'step',
+  x: Var,
+  h0: Var,
+  w: MRNNWeights,
+  hiddenMask: Tensor | null | undefined,
+): MRNNSequenceResult {
   const { T, B, D, H } = recurrentDims(op, form, x, h0, null);
   const legend = (s: string): string => `${s} with H=${H}, D=${D}`;
   checkWeight(op, 'wmx', w.wmx, [H, D], legend('[H,D]'));
@@ -64,6 +79,7 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   checkWeight(op, 'whx', w.whx, [H, D], legend('[H,D]'));
   checkWeight(op, 'whm', w.whm, [H, H], legend('[H,H]'));
   checkWeight(op, 'bias', w.bias, [H], legend('[H]'));
+  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
@@ -73,22 +89,27 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   // ---- forward.
   const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   Hbuf.set(h0.data);
+  // What the recurrence reads and the window outputs: Hbuf, or with a hidden mask its masked copy (row t = M ⊙ h_{t−1}).
+  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
+  if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   // The multiplicative half, shared with the mLSTM: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step
-  // at once (each [T·B,H]), m_t (M), h_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
-  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hbuf);
+  // at once (each [T·B,H]), m_t (M), h̃_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
+  const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hin);
   for (let t = 0; t < T; t++) {
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
-    backend.gemm(hmArgs); // HM_t = h_{t−1}·wmhᵀ
+    backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
     multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BH;
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
     tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
+    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
 
-  const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
+  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
+  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
   if (!record) {
@@ -106,18 +127,22 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
        *   dz_t  = dh ⊙ (1 − h_t²)                  (h = tanh z)
        *   dm_t  = dz_t·whm;  dXM_t = dm_t ⊙ HM_t;  dHM_t = dm_t ⊙ XM_t
        *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1})
-       * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ DZ,
-       * dx += DZ·whx + DXM·wmx.
+       * With a hidden mask that is ∂L/∂h̃_{t−1}, and the step reads dhCell = M ⊙ dh (hT alone is unmasked);
+       * tanh' still reads the unmasked h_t.
+       * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev (the rows the recurrence read), dwhx += DZᵀ·X,
+       * dwmx += DXMᵀ·X, dbias += Σ DZ, dx += DZ·whx + DXM·wmx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H]
-      if (hT.grad) dh.set(hT.grad.data);
+      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      if (hT.grad) dhCell.set(hT.grad.data);
       const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
       const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
-        tanhBackward(BH, Hbuf, (t + 1) * BH, dh, 0, DZ, t * BH);
+        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
+        tanhBackward(BH, Hbuf, (t + 1) * BH, dhCell, 0, DZ, t * BH);
         dmArgs.aOffset = t * BH;
         backend.gemm(dmArgs);
         multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
@@ -128,8 +153,11 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
         releaseLoopWeights(backend, dmArgs, dhArgs);
       }
       const gh0 = gradBuffer(h0);
-      if (gh0) addInto(gh0, dh, BH);
-      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
+      if (gh0 && mask) {
+        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, dh, BH);
+      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
       ws.release(DXM, DHM);
     },
     () => ws.release(XM, Z, HM),

@@ -1,6 +1,7 @@
 import type { Backend, GemmArgs } from '../../tensor/backend.js';
 import { allocate, promote, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, ShapeError } from '../../tensor/shape.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { Workspace } from '../../tensor/workspace.js';
 import type { Tape } from '../../autograd/tape.js';
 import type { Var } from '../../autograd/var.js';
@@ -280,4 +281,33 @@ export function releaseLoopWeights(backend: Backend, ...loops: GemmArgs[]): void
     if (args.packedB !== undefined) backend.releaseB?.(args.packedB);
     delete args.packedB;
   }
+}
+
+/**
+ * The variational hidden-dropout mask M [B,H] of a fused recurrent op (docs/training.md), as storage, or
+ * null without one. Its values are 0 or 1/(1 − p); it is a constant of the window (no gradient).
+ */
+export function hiddenMaskData(op: string, mask: Tensor | null | undefined, B: number, H: number): Storage | null {
+  if (mask === null || mask === undefined) return null;
+  const s = mask.shape;
+  if (s.length !== 2 || s[0] !== B || s[1] !== H)
+    throw new ShapeError(`${op}: hiddenMask must be [B,H] = [${B},${H}] like the state, got ${formatShape(s)}`);
+  return mask.data;
+}
+
+/**
+ * dst = M ⊙ src (or dst += M ⊙ src with `accumulate`) over one [B,H] block, n = B·H: in the forward
+ * h̃_t = M ⊙ h_t, in the backward ∂L/∂h_t = M ⊙ ∂L/∂h̃_t. mask [B,H] from 0; src, dst [B,H] at their offsets.
+ */
+export function applyHiddenMask(
+  n: number,
+  mask: Storage,
+  src: Storage,
+  srcOff: number,
+  dst: Storage,
+  dstOff: number,
+  accumulate: boolean,
+): void {
+  if (accumulate) for (let k = 0; k < n; k++) dst[dstOff + k]! += mask[k]! * src[srcOff + k]!;
+  else for (let k = 0; k < n; k++) dst[dstOff + k] = mask[k]! * src[srcOff + k]!;
 }
