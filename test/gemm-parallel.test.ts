@@ -4,13 +4,7 @@ import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import {
-  chooseSplit,
-  PARALLEL_MIN_WORK,
-  partitionColumns,
-  partitionRange,
-  partitionRows,
-} from '../src/tensor/kernels/gemm-parallel-protocol.js';
+import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRange, partitionRows } from '../src/parallel/gemm-parallel-protocol.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*

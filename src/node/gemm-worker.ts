@@ -4,8 +4,8 @@
  * messages (synchronously, from a MessagePort, while the thread never returns to its loop).
  */
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { WorkerMessage } from '../tensor/kernels/gemm-parallel-protocol.js';
-import { serveGemmJobs } from '../tensor/kernels/gemm-parallel-worker.js';
+import type { WorkerMessage } from '../parallel/gemm-parallel-protocol.js';
+import { serveGemmJobs } from '../parallel/gemm-parallel-worker.js';
 
 interface GemmWorkerData {
   control: SharedArrayBuffer;

@@ -2,8 +2,8 @@ import os from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../tensor/backend.js';
 import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
-import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
-import { MAX_WORKERS } from '../tensor/kernels/gemm-parallel-protocol.js';
+import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
+import { MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 
 /** A Backend that may hold threads: call close() when done with it. */
 export interface ClosableBackend extends Backend {

@@ -5,8 +5,8 @@
  * jobs, and returns here when a job needs a message not yet applied (a new shared buffer); the
  * worker then goes back to its event loop, whose next onmessage applies it and resumes the job.
  */
-import { CONTROL_BYTES, MAX_WORKERS, type WorkerMessage } from '../tensor/kernels/gemm-parallel-protocol.js';
-import { GemmJobServer } from '../tensor/kernels/gemm-parallel-worker.js';
+import { CONTROL_BYTES, MAX_WORKERS, type WorkerMessage } from '../parallel/gemm-parallel-protocol.js';
+import { GemmJobServer } from '../parallel/gemm-parallel-worker.js';
 import type { GemmWorkerReply, GemmWorkerStart } from './gemm-worker-messages.js';
 
 /** The parts of a dedicated worker's global scope used here (compiled without the DOM typings). */

@@ -1,7 +1,7 @@
 import type { Backend } from '../tensor/backend.js';
 import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
-import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
-import { MAX_WORKERS } from '../tensor/kernels/gemm-parallel-protocol.js';
+import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
+import { MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import type { GemmWorkerReply, GemmWorkerStart } from './gemm-worker-messages.js';
 

@@ -1,4 +1,4 @@
-import { gemmBlockedStrided } from './gemm-blocked.js';
+import { gemmBlockedStrided } from '../tensor/kernels/gemm-blocked.js';
 import {
   Command,
   CONTROL_INTS,
@@ -12,7 +12,7 @@ import {
   type SharedViews,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { cachedColumns, packedBlockViews, type PackedBlocks } from './gemm-prepared.js';
+import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
 
 /*
  * The worker's side of the parallel GEMM (runtime-neutral: only SharedArrayBuffer and Atomics).

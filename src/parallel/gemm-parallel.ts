@@ -1,8 +1,8 @@
-import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../backend.js';
-import type { Storage } from '../dtype.js';
-import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
-import { MR } from './gemm-panels.js';
-import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
+import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import type { Storage } from '../tensor/dtype.js';
+import { gemmBlocked, gemmBlockedStrided } from '../tensor/kernels/gemm-blocked.js';
+import { MR } from '../tensor/kernels/gemm-panels.js';
+import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
 import {
   columnUnit,
   Command,
@@ -23,7 +23,7 @@ import {
   type UnnumberedMessage,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
+import { BlockedPackedB, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
 
 export { CONTROL_BYTES } from './gemm-parallel-protocol.js';

@@ -1,5 +1,5 @@
-import type { Storage } from '../dtype.js';
-import { MR, NC, NR } from './gemm-panels.js';
+import type { Storage } from '../tensor/dtype.js';
+import { MR, NC, NR } from '../tensor/kernels/gemm-panels.js';
 
 /*
  * What the caller's thread and the GEMM worker threads share (gemm-parallel.ts is the caller's
