@@ -1,7 +1,7 @@
 import { gemmBlockedStrided } from '../tensor/kernels/gemm-blocked.js';
 import {
-  Command,
   CONTROL_INTS,
+  DrillKind,
   FLOAT_BYTE,
   FLOAT_SLOTS,
   Part,
@@ -12,6 +12,7 @@ import {
   type SharedViews,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
+import { AtomicControl, reportFault, WorkerProtocol, WorkerStep } from './job-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
 
 /*
@@ -61,26 +62,39 @@ class WorkerBuffers {
   }
 }
 
+/** How a runtime adapter helps a GemmJobServer: optional. */
+export interface JobServerHooks {
+  /**
+   * Asks whoever started this thread to terminate it (a 'terminate' fault drill; Node posts to
+   * the supervisor). Without it, that drill throws in the part instead.
+   */
+  requestTermination?(): void;
+}
+
 /**
- * One worker's end of the protocol, written so that any runtime can drive it: `serve` blocks in
- * Atomics.wait for jobs and runs them until told to exit, but returns 'message' when a job needs
- * a message this worker has not applied yet; the adapter then delivers messages (`apply`) and
- * calls `serve` again, which resumes that job. Node reads the port synchronously
- * (receiveMessageOnPort) without leaving `serve`'s caller; a browser worker returns to its event
- * loop and resumes from onmessage.
+ * One worker's end of the protocol (WorkerProtocol in job-protocol.ts), written so that any
+ * runtime can drive it: `serve` blocks in Atomics.wait for jobs and runs them until told to exit,
+ * but returns 'message' when a job needs a message this worker has not applied yet; the adapter
+ * then delivers messages (`apply`) and calls `serve` again, which resumes that job. Node reads the
+ * port synchronously (receiveMessageOnPort) without leaving `serve`'s caller; a browser worker
+ * returns to its event loop and resumes from onmessage. A part that throws is reported as a fault
+ * (the caller's gemm throws GemmWorkerFault and closes the backend) and ends the serving: 'exit'.
  */
 export class GemmJobServer {
   private readonly ctrl: Int32Array;
+  private readonly mem: AtomicControl;
   private readonly floats: Float64Array; // [0] alpha, [1 + worker] this worker's time for its last part
   private readonly buffers = new WorkerBuffers();
-  private seen = 0; // the generation the control block was created with: a job posted before this thread started is not missed
-  private inJob = false;
+  private readonly protocol = new WorkerProtocol();
+  private drilled = false;
 
   constructor(
-    control: SharedArrayBuffer,
+    private readonly control: SharedArrayBuffer,
     private readonly worker: number,
+    private readonly hooks: JobServerHooks = {},
   ) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
+    this.mem = new AtomicControl(this.ctrl);
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
   }
 
@@ -89,28 +103,60 @@ export class GemmJobServer {
     this.buffers.apply(message);
   }
 
-  /** Serves jobs until Command.Exit ('exit') or until the current job waits for a message ('message'). */
+  /** Serves jobs until Command.Exit or a fault ('exit') or until the current job waits for a message ('message'). */
   serve(): 'exit' | 'message' {
-    const ctrl = this.ctrl;
     for (;;) {
-      if (!this.inJob) {
-        Atomics.wait(ctrl, Slot.Generation, this.seen);
-        this.seen = Atomics.load(ctrl, Slot.Generation);
-        if (ctrl[Slot.Command] === Command.Exit) return 'exit';
-        this.inJob = true;
+      switch (this.protocol.step(this.mem, this.buffers.applied)) {
+        case WorkerStep.Next:
+          break;
+        case WorkerStep.Receive:
+          return 'message';
+        case WorkerStep.Run:
+          if (!this.run()) return 'exit';
+          break;
+        case WorkerStep.Exit:
+          return 'exit';
+        default:
+          this.fail(`gemm worker ${this.worker + 1} saw job ${this.protocol.job} after job ${this.protocol.last} (a protocol error)`);
+          return 'exit';
       }
-      if (this.buffers.applied < ctrl[Slot.Seq]!) return 'message';
-      const started = performance.now();
-      try {
-        runPart(ctrl, this.floats[0]!, this.buffers, this.worker);
-      } catch (error) {
-        // Reported to the caller through the Error slot (its gemm throws); this thread keeps serving.
-        Atomics.store(ctrl, Slot.Error, 1);
-        console.error(`gemm worker ${this.worker}:`, error);
-      }
-      this.floats[1 + this.worker] = performance.now() - started; // published by the Atomics.sub below
-      this.inJob = false;
-      if (Atomics.sub(ctrl, Slot.Pending, 1) === 1) Atomics.notify(ctrl, Slot.Pending);
+    }
+  }
+
+  /** Reports `text` as this worker's fault (the caller's gemm throws it); the thread should stop serving. */
+  fail(text: string): void {
+    reportFault(this.control, this.worker, text);
+  }
+
+  /** Runs this worker's part of the current job; false if it threw (reported as a fault). */
+  private run(): boolean {
+    const started = performance.now();
+    try {
+      this.drill();
+      runPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
+    } catch (error) {
+      this.fail(`gemm worker ${this.worker + 1} threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+      return false;
+    }
+    this.floats[1 + this.worker] = performance.now() - started; // published by the ack (Atomics.sub)
+    this.protocol.ran();
+    return true;
+  }
+
+  /** A fault drill armed for this worker and reached by this job (see FaultDrill in gemm-parallel.ts); fires once. */
+  private drill(): void {
+    const ctrl = this.ctrl;
+    if (this.drilled || ctrl[Slot.DrillWorker] !== this.worker + 1 || this.protocol.job < ctrl[Slot.DrillJob]!) return;
+    this.drilled = true;
+    const kind = ctrl[Slot.DrillKind];
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    if (kind === DrillKind.Stall) {
+      Atomics.wait(nap, 0, 0, ctrl[Slot.DrillMs]); // descheduled for a while: the caller must simply wait
+    } else if (kind === DrillKind.Terminate && this.hooks.requestTermination) {
+      this.hooks.requestTermination();
+      Atomics.wait(nap, 0, 0); // mid-part, until terminated
+    } else if (kind === DrillKind.Throw || kind === DrillKind.Terminate) {
+      throw new Error(`fault drill (${kind === DrillKind.Throw ? 'throw' : 'terminate, with no one to ask'}) at job ${this.protocol.job}`);
     }
   }
 }
@@ -118,15 +164,25 @@ export class GemmJobServer {
 /**
  * Serves jobs on `control` as worker number `worker` until Command.Exit, for runtimes that can
  * read messages synchronously: `receive` returns the next message sent to this worker, or
- * undefined when none is waiting (the thread then sleeps 1 ms: the message is in flight).
+ * undefined when none is waiting (the thread then sleeps 1 ms: the message is in flight). An
+ * exception outside a part (a message that cannot be applied) is reported as this worker's fault.
  */
-export function serveGemmJobs(control: SharedArrayBuffer, worker: number, receive: () => WorkerMessage | undefined): void {
-  const server = new GemmJobServer(control, worker);
+export function serveGemmJobs(
+  control: SharedArrayBuffer,
+  worker: number,
+  receive: () => WorkerMessage | undefined,
+  hooks: JobServerHooks = {},
+): void {
+  const server = new GemmJobServer(control, worker, hooks);
   const nap = new Int32Array(new SharedArrayBuffer(4));
-  while (server.serve() === 'message') {
-    const next = receive();
-    if (next) server.apply(next);
-    else Atomics.wait(nap, 0, 0, 1);
+  try {
+    while (server.serve() === 'message') {
+      const next = receive();
+      if (next) server.apply(next);
+      else Atomics.wait(nap, 0, 0, 1);
+    }
+  } catch (error) {
+    server.fail(`gemm worker ${worker + 1} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
   }
 }
 

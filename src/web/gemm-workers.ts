@@ -94,7 +94,7 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
   const url = options.workerUrl ?? new URL('./gemm-worker.js', import.meta.url);
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const workers = await startWorkers(env.Worker!, url, control, threads - 1, timeoutMs);
-  return new ParallelGemm(new WebWorkerTransport(workers), control, timeoutMs);
+  return new ParallelGemm(new WebWorkerTransport(workers), control);
 }
 
 function defaultThreads(env: WebGlobals): number {
