@@ -15,7 +15,7 @@ import { ensureBuilt, ROOT } from './cli-helpers.js';
 type Parallel = Backend & { threads: number; close(): void; ready(): Promise<void>; drill(d: FaultDrill): void };
 interface Built {
   createParallelBackend: (o?: { threads?: number }) => Parallel;
-  GemmWorkerFault: new (message: string) => Error;
+  GemmWorkerFault: new (reason: string, threads: number) => Error & { reason: string };
   blockedBackend: Backend;
 }
 let lib: Built;
@@ -62,6 +62,7 @@ describe('a failing worker of the Node parallel GEMM', () => {
         error = e;
       }
       expect(error).toBeInstanceOf(lib.GemmWorkerFault);
+      expect((error as { reason: string }).reason).toBe('gemm worker 2 of 2 was terminated in the middle of a job (a fault drill)');
       expect((error as Error).message).toMatch(
         /^gemm worker 2 of 2 was terminated in the middle of a job \(a fault drill\) \(parallel gemm of 3 threads; the backend is closed\)$/,
       );

@@ -43,7 +43,16 @@ export function describeError(err: unknown): { line: string; exitCode: number } 
   if (err instanceof UsageError) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: EXIT_USAGE };
   if (err instanceof CliError) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: err.exitCode };
   if (err instanceof Error) {
-    const known = ['VocabularyError', 'DataError', 'Utf8Error', 'SafetensorsError', 'CheckpointError', 'ShapeError', 'RangeError'];
+    const known = [
+      'VocabularyError',
+      'DataError',
+      'Utf8Error',
+      'SafetensorsError',
+      'CheckpointError',
+      'ShapeError',
+      'RangeError',
+      'GemmWorkerFault',
+    ];
     if (known.includes(err.name)) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: EXIT_FAILURE };
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {

@@ -1,6 +1,7 @@
 import { Tape } from '../autograd/tape.js';
+import type { Backend } from '../tensor/backend.js';
 import { TextCodec } from '../data/vocabulary.js';
-import { readThreads, withThreads } from './threads.js';
+import { explainWorkerFault, readThreads, withThreads } from './threads.js';
 import { dynamicEvaluate } from '../train/dynamic-eval.js';
 import { evaluate } from '../train/evaluate.js';
 import { expectPositionals, startCommand } from './args.js';
@@ -31,6 +32,15 @@ export async function runEval(argv: readonly string[]): Promise<number> {
   if (tokens.length < 2)
     throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
   await withThreads(threads, (backend) => {
+    try {
+      scoreAndReport(backend);
+    } catch (error) {
+      throw explainWorkerFault(error, CMD);
+    }
+  });
+  return 0;
+
+  function scoreAndReport(backend: Backend): void {
     const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
     const result = evaluate(model, tokens, { batch, tape });
     if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
@@ -47,6 +57,5 @@ export async function runEval(argv: readonly string[]): Promise<number> {
       };
       process.stdout.write(`${JSON.stringify(report)}\n`);
     }
-  });
-  return 0;
+  }
 }

@@ -14,7 +14,8 @@ import { exportTrainerState, importTrainerState, readTrainMetadata } from '../tr
 import { Trainer, type CheckpointReason } from '../train/trainer.js';
 import { FlagReader, startCommand } from './args.js';
 import { decodeCheckpointOrExplain } from './checkpoint-file.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from './errors.js';
+import { CliError, describeError, EXIT_FAILURE, EXIT_INTERRUPTED, UsageError } from './errors.js';
+import { GemmWorkerFault } from '../parallel/gemm-parallel.js';
 import { curvesPathFor, ensureParentDirectory, fileExists, readInputFile, tokensOfFile } from './files.js';
 import { TRAIN_FLAGS, TRAIN_HELP } from './help.js';
 import { formatDuration, ProgressMeter, ProgressReporter } from './progress.js';
@@ -105,6 +106,16 @@ function resumedOptions(f: FlagReader, saved: TrainerOptions, outPath: string): 
 }
 
 const countFormat = new Intl.NumberFormat('en-US');
+
+/** The line for a run whose step `step + 1` (or the validation after step `step`) threw: what happened, what is saved, how to go on. */
+function failedRunLine(error: unknown, step: number, outPath: string): string {
+  const saved = `saved the run at step ${step} to '${outPath}'`;
+  if (error instanceof GemmWorkerFault) {
+    return `training stopped after step ${step}: ${error.reason}; ${saved} — continue with the same command and --resume (add --threads 1 to train on one thread)`;
+  }
+  const { line } = describeError(error);
+  return `${line.replace(/^mlstm: /, '')} (after step ${step}); ${saved} — --resume continues from there`;
+}
 
 export async function runTrain(argv: readonly string[]): Promise<number> {
   const commandLine = startCommand(CMD, argv, TRAIN_FLAGS, TRAIN_HELP);
@@ -246,6 +257,10 @@ export async function runTrain(argv: readonly string[]): Promise<number> {
       reporter.finish();
     }
     const elapsed = formatDuration((clock() - started) / 1000);
+    if (outcome.status === 'failed') {
+      process.stderr.write(`mlstm: ${failedRunLine(outcome.error, outcome.step, outPath)}\n`);
+      return EXIT_FAILURE;
+    }
     if (outcome.status === 'diverged') {
       process.stderr.write(`mlstm: ${outcome.message ?? 'training diverged'}\n`);
       return EXIT_FAILURE;

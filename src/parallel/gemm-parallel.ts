@@ -73,9 +73,12 @@ export interface WorkerTransport {
  * one thread or on a new backend, from the last good state.
  */
 export class GemmWorkerFault extends Error {
-  constructor(message: string) {
-    super(message);
+  /** What happened, e.g. 'gemm worker 1 of 1 exited unexpectedly (exit code 1)'. */
+  readonly reason: string;
+  constructor(reason: string, threads: number) {
+    super(`${reason} (parallel gemm of ${threads} threads; the backend is closed)`);
     this.name = 'GemmWorkerFault';
+    this.reason = reason;
   }
 }
 
@@ -355,7 +358,7 @@ export class ParallelGemm implements Backend {
       broken !== undefined
         ? `a protocol error: ${broken} worker(s) pending where ${this.transport.workers} or fewer can be`
         : (firstFault(this.control) ?? 'a gemm worker failed');
-    this.failure = new GemmWorkerFault(`${why} (parallel gemm of ${this.threads} threads; the backend is closed)`);
+    this.failure = new GemmWorkerFault(why, this.threads);
     this.close();
     throw this.failure;
   }
