@@ -67,10 +67,10 @@ export interface WorkerTransport {
 }
 
 /**
- * A worker of a parallel GEMM failed (it threw, died, or was terminated): the product was
- * abandoned before anything was copied into the caller's C from the workers, and the backend is
- * closed (every later gemm throws this again). Nothing computed before is affected: train on, on
- * one thread or on a new backend, from the last good state.
+ * A worker of a parallel GEMM failed (it threw, died, or was terminated) during a gemm: that
+ * product was abandoned (its C is partly written: do not use it), and the backend is closed
+ * (every later call throws this again). Nothing computed before is affected: go on from the last
+ * good state, on one thread or on a new backend.
  */
 export class GemmWorkerFault extends Error {
   /** What happened, e.g. 'gemm worker 1 of 1 exited unexpectedly (exit code 1)'. */
@@ -304,11 +304,11 @@ export class ParallelGemm implements Backend {
     } catch (error) {
       ownError = { error };
     }
+    const mine = performance.now() - posted;
     this.protocol.join();
     this.advance();
     if (this.protocol.pc === CallerAt.Failed) this.fail();
     if (ownError) throw ownError.error;
-    const mine = performance.now() - posted;
     this.rebalance(parts, mine, performance.now() - posted - mine);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
   }
