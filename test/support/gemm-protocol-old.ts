@@ -1,6 +1,6 @@
 import { Command, Slot } from '../../src/parallel/gemm-parallel-protocol.js';
-import { CallerAt, FaultReport, WorkerStep, type ControlMemory } from '../../src/parallel/job-protocol.js';
-import type { ModelCaller, ModelWorker, Protocol } from './gemm-protocol-model.js';
+import { CallerAt, CallerProtocol, FaultReport, WorkerStep, type ControlMemory } from '../../src/parallel/job-protocol.js';
+import type { ModelWorker, Protocol } from './gemm-protocol-model.js';
 
 /*
  * The old protocol (src/tensor/kernels/gemm-parallel*.ts before issue 11), one step per
@@ -51,33 +51,19 @@ export class OldWorker implements ModelWorker {
   }
 }
 
-export class OldCaller implements ModelCaller {
-  pc: number = CallerAt.Idle;
-  private expected = 0;
-  constructor(private readonly workers: number) {}
-  post(): void {
-    this.pc = CallerAt.Publish;
-  }
-  join(): void {
-    this.pc = CallerAt.Check;
-  }
-  close(): void {
-    this.pc = CallerAt.Exit;
-  }
-  step(mem: ControlMemory): boolean {
+/**
+ * The old caller differs from CallerProtocol in two steps, overridden here; its other steps were
+ * the same operations: "Atomics.add(ctrl, Slot.Generation, 1); Atomics.notify(ctrl,
+ * Slot.Generation);" to post, "Atomics.wait(ctrl, Slot.Pending, pending, remaining)" to join (the
+ * 60 s deadline is left out), and close()'s Exit, add and notify.
+ */
+export class OldCaller extends CallerProtocol {
+  override step(mem: ControlMemory): boolean {
     switch (this.pc) {
       case CallerAt.Publish: // "Atomics.store(ctrl, Slot.Pending, this.transport.workers);"
         mem.store(Slot.Pending, this.workers);
         this.pc = CallerAt.Advance;
         return true;
-      case CallerAt.Advance: // "Atomics.add(ctrl, Slot.Generation, 1);"
-        mem.add(Slot.Generation, 1);
-        this.pc = CallerAt.Wake;
-        return true;
-      case CallerAt.Wake: // "Atomics.notify(ctrl, Slot.Generation);"
-        mem.notify(Slot.Generation);
-        this.pc = CallerAt.Working;
-        return false;
       case CallerAt.Check: {
         // join(): "const pending = Atomics.load(ctrl, Slot.Pending); if (pending === 0) break;"
         const pending = mem.load(Slot.Pending);
@@ -89,24 +75,8 @@ export class OldCaller implements ModelCaller {
         this.pc = CallerAt.Sleep;
         return true;
       }
-      case CallerAt.Sleep: // "Atomics.wait(ctrl, Slot.Pending, pending, remaining);" (the 60 s deadline is left out)
-        mem.wait(Slot.Pending, this.expected);
-        this.pc = CallerAt.Check;
-        return true;
-      case CallerAt.Exit: // close(): "this.ctrl[Slot.Command] = Command.Exit;"
-        mem.store(Slot.Command, Command.Exit);
-        this.pc = CallerAt.ExitAdvance;
-        return true;
-      case CallerAt.ExitAdvance: // "Atomics.add(this.ctrl, Slot.Generation, 1);"
-        mem.add(Slot.Generation, 1);
-        this.pc = CallerAt.ExitWake;
-        return true;
-      case CallerAt.ExitWake: // "Atomics.notify(this.ctrl, Slot.Generation);"
-        mem.notify(Slot.Generation);
-        this.pc = CallerAt.Closed;
-        return false;
       default:
-        return false;
+        return super.step(mem);
     }
   }
 }
