@@ -4,7 +4,11 @@
  * Atomics.wait while the workers compute, so their 'error' and 'exit' events would wait in its
  * event loop until the job they make impossible had ended, i.e. forever. This thread's event loop
  * is always free, so it hears a worker die at once and reports it in the control block
- * (reportFault), which wakes the caller. It runs nothing but these listeners.
+ * (reportFault), which wakes the caller. It runs nothing but these listeners, and reports its own
+ * uncaught exception before it ends; it is not itself watched while the caller is blocked, so
+ * the caller posts no job before every worker has started (the adapter's listeners on the
+ * caller's thread hear this thread fail to start), and what could end it later (the process
+ * dying) ends the caller too.
  */
 import { Worker, workerData, type MessagePort } from 'node:worker_threads';
 import { SUPERVISOR } from '../parallel/gemm-parallel-protocol.js';
