@@ -38,10 +38,12 @@ import { Command, CONTROL_INTS, readFaultText, Slot, SUPERVISOR, writeFaultText 
  *     wait(Generation, seen); seen ← load(Generation); run its part; sub(Pending)
  * treating every return from the wait as a new job. But a notify is not tied to the change it
  * announces. A worker that was not asleep when the caller advanced Generation (still between its
- * previous ack and its wait, so its wait returns 'not-equal' at once) runs the new job, acks it and
- * goes to sleep on the new generation; the caller's notify for that same job, delayed past all of
- * that (the caller preempted between its add and its notify, or held on V8's futex mutex, which
- * the worker was using), then wakes it. It reloads the unchanged generation, runs the job again
+ * previous ack and its wait, or not started yet, so its wait returns 'not-equal' at once) runs the
+ * new job, acks it and goes to sleep on the new generation; the caller's notify for that same job,
+ * delayed past all of that (the caller preempted between its add and its notify for longer than
+ * the worker's part takes, as a loaded machine does now and then, or waiting for the futex mutex
+ * V8 shares between all waits and notifies), then wakes it. No spurious wake-up is needed (V8 has
+ * none): the wake-up is real, only late. It reloads the unchanged generation, runs the job again
  * (racing the caller's copy of C and the next job's fields) and decrements Pending a second time:
  * the caller waits for a count of −1 to reach 0. When the extra decrement lands after the next
  * job's store instead, that job's join returns early, with the worker's part of C missing. On the
