@@ -4,13 +4,7 @@ import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import {
-  chooseSplit,
-  PARALLEL_MIN_WORK,
-  partitionColumns,
-  partitionRange,
-  partitionRows,
-} from '../src/tensor/kernels/gemm-parallel-protocol.js';
+import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRange, partitionRows } from '../src/parallel/gemm-parallel-protocol.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
@@ -20,12 +14,12 @@ import { ensureBuilt, ROOT } from './cli-helpers.js';
  */
 
 interface Built {
-  createParallelBackend: (o?: { threads?: number }) => Backend & { threads: number; close(): void };
+  createParallelBackend: (o?: { threads?: number }) => Backend & { threads: number; close(): void; ready(): Promise<void> };
   blockedBackend: Backend;
 }
 
 let lib: Built;
-let parallel: Backend & { threads: number; close(): void };
+let parallel: Backend & { threads: number; close(): void; ready(): Promise<void> };
 
 beforeAll(async () => {
   ensureBuilt();
@@ -33,6 +27,7 @@ beforeAll(async () => {
   const blocked = (await import(`${ROOT}dist/tensor/kernels/gemm-blocked.js`)) as Pick<Built, 'blockedBackend'>;
   lib = { ...workers, ...blocked };
   parallel = lib.createParallelBackend({ threads: 3 });
+  await parallel.ready(); // every worker serving: the products below really are split
 }, 180_000);
 
 afterAll(() => parallel?.close());

@@ -1,6 +1,6 @@
 /**
  * The runtime-neutral core really is: nothing under src/tensor, src/autograd, src/nn, src/optim, src/io,
- * src/data or src/train may reach for Node (node: modules or bare builtins, `process`, `Buffer`,
+ * src/data, src/train, src/features, src/probe, src/parallel or src/web may reach for Node (node: modules or bare builtins, `process`, `Buffer`,
  * `require`, `__dirname`, …) or import from the Node-only layers (src/node, src/cli). The browser
  * demo and its worker import dist/ unchanged, so one such line would break them.
  *
@@ -15,8 +15,8 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'compare', 'web'].map((d) =>
-  join(ROOT, 'src', d),
+const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'compare', 'parallel', 'web'].map(
+  (d) => join(ROOT, 'src', d),
 );
 
 /** Globals that exist in Node but not in browsers or workers. */

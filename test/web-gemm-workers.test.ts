@@ -1,4 +1,3 @@
-import { Worker as NodeWorker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
@@ -7,6 +6,7 @@ import { gemmNaive } from '../src/tensor/kernels/gemm-naive.js';
 import { Rng } from '../src/tensor/rng.js';
 import { createWebParallelBackend, type WebParallelBackend, type WebParallelBackendOptions } from '../src/web/gemm-workers.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
+import { NodeWebWorker } from './support/web-worker-shim.mjs';
 
 /*
  * mlstm/web's parallel GEMM in Node. The fallbacks run from the sources, with the web globals
@@ -112,58 +112,6 @@ describe('createWebParallelBackend: the single-thread fallback', () => {
   });
 });
 
-/**
- * A web-style Worker over node:worker_threads: the script is imported as a module in a thread
- * whose globalThis has onmessage/postMessage/close, and events reach addEventListener listeners.
- */
-const BOOTSTRAP = `
-const { parentPort, workerData } = require('node:worker_threads');
-globalThis.postMessage = (message) => parentPort.postMessage(message);
-globalThis.close = () => parentPort.close();
-import(workerData.url).then(() => {
-  // Messages sent before the script loaded wait in the port until this listener starts it.
-  parentPort.on('message', (data) => globalThis.onmessage?.({ data }));
-});
-`;
-
-type Listener = (event: { data?: unknown; message?: string }) => void;
-
-class NodeWebWorker {
-  static started = 0;
-  private readonly thread: NodeWorker;
-  private readonly listeners = new Map<string, Set<Listener>>();
-
-  constructor(url: URL | string, options: { type: 'module' }) {
-    expect(options.type).toBe('module');
-    NodeWebWorker.started++;
-    this.thread = new NodeWorker(BOOTSTRAP, { eval: true, workerData: { url: String(url) } });
-    this.thread.unref();
-    this.thread.on('message', (data: unknown) => this.dispatch('message', { data }));
-    this.thread.on('error', (error: Error) => this.dispatch('error', { message: error.message }));
-  }
-
-  postMessage(message: unknown): void {
-    this.thread.postMessage(message);
-  }
-
-  terminate(): void {
-    void this.thread.terminate();
-  }
-
-  addEventListener(type: string, listener: Listener): void {
-    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
-    this.listeners.get(type)!.add(listener);
-  }
-
-  removeEventListener(type: string, listener: Listener): void {
-    this.listeners.get(type)?.delete(listener);
-  }
-
-  private dispatch(type: string, event: { data?: unknown; message?: string }): void {
-    for (const listener of this.listeners.get(type) ?? []) listener(event);
-  }
-}
-
 describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through a web Worker shim)', () => {
   type Built = { createWebParallelBackend: typeof createWebParallelBackend; blockedBackend: Backend };
   let lib: Built;
@@ -182,7 +130,7 @@ describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through
     try {
       expect(backend.threads).toBe(3);
       expect(backend.reason).toBeUndefined();
-      expect(NodeWebWorker.started).toBe(2);
+      expect(NodeWebWorker.started).toBe(1); // the supervisor: it starts the two GEMM workers itself
       const tall = randomProblem(2, 240, 96, 64, { transA: true, accumulate: true, alpha: -1.5 }); // 1.5 M multiply-adds
       expect(identical(run(backend, tall), run(lib.blockedBackend, tall))).toBe(true);
       const wide = randomProblem(3, 32, 600, 128, { transB: true, bias: new Float32Array(600).fill(-0.5) }); // 2.5 M
@@ -194,6 +142,47 @@ describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through
       backend.close();
     }
     expect(() => backend.gemm(randomProblem(4, 2, 2, 2))).toThrow(/closed/);
+  }, 60_000);
+
+  it('a worker terminated in the middle of a job, or throwing in it, makes the blocked gemm throw at once and closes the backend', async () => {
+    vi.stubGlobal('Worker', NodeWebWorker);
+    const p = randomProblem(5, 64, 300, 100); // 1.9 M multiply-adds
+    for (const [drill, reason] of [
+      [{ kind: 'terminate', afterJobs: 2 }, /^gemm worker 1 of 1 was terminated in the middle of a job \(a fault drill\)$/],
+      [{ kind: 'throw' }, /^gemm worker 1 threw Error: fault drill \(throw\) at job 1$/],
+    ] as const) {
+      const backend = await lib.createWebParallelBackend({ threads: 2 });
+      try {
+        backend.drill!(drill);
+        const want = run(lib.blockedBackend, p);
+        if (drill.kind === 'terminate') expect(identical(run(backend, p), want)).toBe(true); // the job before the drill's
+        let error: unknown;
+        try {
+          run(backend, p);
+        } catch (e) {
+          error = e;
+        }
+        expect((error as Error).name).toBe('GemmWorkerFault');
+        expect((error as { reason: string }).reason).toMatch(reason);
+        expect(() => run(backend, p)).toThrow(/the backend is closed/);
+      } finally {
+        backend.close();
+      }
+    }
+  }, 60_000);
+
+  it('a worker that stalls for 1 s in the middle of its part is waited for', async () => {
+    vi.stubGlobal('Worker', NodeWebWorker);
+    const backend = await lib.createWebParallelBackend({ threads: 2 });
+    try {
+      const p = randomProblem(6, 64, 300, 100);
+      backend.drill!({ kind: 'stall', ms: 1000 });
+      const t0 = performance.now();
+      expect(identical(run(backend, p), run(lib.blockedBackend, p))).toBe(true);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(900);
+    } finally {
+      backend.close();
+    }
   }, 60_000);
 
   it('rejects, naming the script, when a worker cannot load', async () => {
@@ -208,7 +197,7 @@ describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through
     vi.stubGlobal('Worker', NodeWebWorker);
     const workerUrl = new URL('dist/web/index.js', `file://${ROOT}`);
     await expect(lib.createWebParallelBackend({ threads: 2, workerUrl, timeoutMs: 300 })).rejects.toThrow(
-      /did not report ready within 300 ms/,
+      /the 1 gemm worker\(s\) \(file:.*dist\/web\/index\.js\) did not report ready within 300 ms/,
     );
   });
 });

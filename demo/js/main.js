@@ -61,6 +61,8 @@ function readConfig() {
 }
 
 const readThreads = () => Number(ui.config.elements.threads.value);
+/** ?gemm-drill=KIND:JOBS makes a gemm worker fail on purpose (the browser test's fault drill). */
+const drill = new URL(location.href).searchParams.get('gemm-drill') ?? undefined;
 
 /** The threads control: 2 by default where the page can share memory with workers and has the cores. */
 function initThreads() {
@@ -101,6 +103,7 @@ function setState(state, message) {
   textFields.disabled = !(state === 'idle' || (state === 'paused' && page.info && !page.info.trainChars));
   const defaults = { idle: 'Ready. Press Train.', loading: 'Loading…', training: 'Training…', paused: 'Paused.' };
   setStatus(message ?? defaults[state], message && /diverged|cannot|error|stopped/i.test(message) ? 'error' : 'info');
+  ui.status.dataset.state = state;
 }
 
 function showInfo(info) {
@@ -248,7 +251,7 @@ ui.train.addEventListener('click', () => {
   chart.reset();
   ui.sampleHistory.replaceChildren();
   send({ type: 'settings', sampleEvery: Number(ui.sampleEvery.value) || 25, temperature: Number(ui.temperature.value) });
-  send({ type: 'train', config: readConfig(), text, threads: readThreads() });
+  send({ type: 'train', config: readConfig(), text, threads: readThreads(), drill });
 });
 ui.pause.addEventListener('click', () => send({ type: 'pause' }));
 ui.resume.addEventListener('click', () => {

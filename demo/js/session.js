@@ -63,6 +63,28 @@ function parameterCount(model) {
   return model.parameters().reduce((n, p) => n + p.value.size, 0);
 }
 
+/**
+ * The gemm Backend a session's tapes use: one object whose kernels can be switched (to one thread,
+ * after a parallel backend's worker failed) without rebuilding the trainer and its optimiser.
+ */
+class SwitchableBackend {
+  constructor(target) {
+    this.target = target;
+  }
+  get name() {
+    return this.target.name;
+  }
+  gemm(args) {
+    this.target.gemm(args);
+  }
+  prepareB(args) {
+    return this.target.prepareB(args);
+  }
+  releaseB(prepared) {
+    this.target.releaseB?.(prepared);
+  }
+}
+
 export class DemoSession {
   /**
    * @param {CharLM} model
@@ -81,12 +103,16 @@ export class DemoSession {
     this.trainer = null;
     this.valid = null;
     this.unigram = NaN;
-    this.backend = options.backend ?? null;
+    this.backend = options.backend ? new SwitchableBackend(options.backend) : null;
   }
 
-  /** The gemm Backend for trainers made from now on (attachText) and for validation; null = the default. */
+  /**
+   * The gemm Backend for training (the current trainer too: its step after this runs on it) and for
+   * validation; null = the default.
+   */
   useBackend(backend) {
-    this.backend = backend ?? null;
+    if (backend && this.backend) this.backend.target = backend;
+    else this.backend = backend ? new SwitchableBackend(backend) : null;
   }
 
   /** A tape on this session's backend. */

@@ -3,8 +3,10 @@
  * the page's requests (sample, look inside, checkpoint) between chunks, so the page never freezes.
  *
  * Messages in (from main.js):
- *   {type:'train', config, text|null, threads}   start (text null = the bundled corpus), or resume a loaded
- *                                       model; threads: 1 or 2 (gemm threads for a new trainer)
+ *   {type:'train', config, text|null, threads, drill?}   start (text null = the bundled corpus), or resume a
+ *                                       loaded model; threads: 1 or 2 (gemm threads for a new trainer);
+ *                                       drill: a fault drill for the gemm workers, 'KIND:JOBS' (the page's
+ *                                       ?gemm-drill= parameter, for the browser test: KIND throw, terminate)
  *   {type:'pause'} {type:'resume'} {type:'reset'}
  *   {type:'settings', sampleEvery, temperature, validEvery}
  *   {type:'sample'}                      sample now
@@ -41,6 +43,24 @@ const settings = { sampleEvery: 25, temperature: 0.8, validEvery: 100, sampleLen
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
 const setState = (state, message) => post({ type: 'state', state, ...(message !== undefined && { message }) });
 const describe = (err) => (err instanceof Error ? err.message : String(err));
+const isWorkerFault = (err) => err instanceof Error && err.name === 'GemmWorkerFault';
+
+/**
+ * A gemm worker failed mid-step: the trainer rewound that step, so the model is as after the last
+ * completed one. Close the broken backend, carry on with this session on one thread, and say so.
+ */
+async function recoverFromWorkerFault(err) {
+  const requested = gemm?.requested ?? 2;
+  gemm?.backend.close();
+  gemm = null; // a new training asks for its threads afresh
+  const single = await createWebParallelBackend({ threads: 1 });
+  session.useBackend(single);
+  post({ type: 'threads', threads: 1, requested, reason: `a GEMM worker failed (${err.reason ?? describe(err)})` });
+  setState(
+    'paused',
+    `A GEMM worker stopped (${err.reason ?? describe(err)}). Training paused at step ${session.step}; the model is kept — Resume continues on 1 thread.`,
+  );
+}
 
 async function loadCorpus() {
   if (corpus !== null) return corpus;
@@ -101,22 +121,27 @@ async function trainLoop() {
       let sampleDue = false;
       let validDue = false;
       let chars = 0;
-      while (running && performance.now() - started < CHUNK_MS) {
-        const r = session.trainStep();
-        points.push([r.step, r.loss, r.bpc]);
-        chars += session.config.seq * session.config.batch;
-        if (r.step % settings.sampleEvery === 0 || r.step === 1) sampleDue = true;
-        if (settings.validEvery > 0 && r.step % settings.validEvery === 0) validDue = true;
-        if (session.trainer.consecutiveBadSteps >= MAX_BAD_STEPS) {
-          running = false;
-          setState(
-            'paused',
-            `training diverged: ${MAX_BAD_STEPS} non-finite steps in a row at step ${r.step}; reset and try a lower learning rate`,
-          );
+      const report = () => post({ type: 'progress', points, charsPerSec: chars / ((performance.now() - started) / 1000) });
+      try {
+        while (running && performance.now() - started < CHUNK_MS) {
+          const r = session.trainStep();
+          points.push([r.step, r.loss, r.bpc]);
+          chars += session.config.seq * session.config.batch;
+          if (r.step % settings.sampleEvery === 0 || r.step === 1) sampleDue = true;
+          if (settings.validEvery > 0 && r.step % settings.validEvery === 0) validDue = true;
+          if (session.trainer.consecutiveBadSteps >= MAX_BAD_STEPS) {
+            running = false;
+            setState(
+              'paused',
+              `training diverged: ${MAX_BAD_STEPS} non-finite steps in a row at step ${r.step}; reset and try a lower learning rate`,
+            );
+          }
         }
+      } catch (err) {
+        if (points.length > 0) report(); // the steps this chunk completed before the failure
+        throw err;
       }
-      const seconds = (performance.now() - started) / 1000;
-      post({ type: 'progress', points, charsPerSec: chars / seconds });
+      report();
       if (sampleDue) postSample();
       if (validDue) postValidation();
       // Let queued messages (pause, inspect, download, …) run before the next chunk.
@@ -124,7 +149,8 @@ async function trainLoop() {
     }
   } catch (err) {
     running = false;
-    setState('paused', `training stopped: ${describe(err)}`);
+    if (isWorkerFault(err) && session) await recoverFromWorkerFault(err);
+    else setState('paused', `training stopped: ${describe(err)}`);
   } finally {
     loopActive = false;
   }
@@ -137,12 +163,16 @@ function startTraining() {
 }
 
 const handlers = {
-  async train({ config, text, threads = 1 }) {
+  async train({ config, text, threads = 1, drill }) {
     if (session && session.hasTrainer) return startTraining();
     setState('loading', text === null ? `fetching ${CORPUS_NAME}…` : 'reading your text…');
     const source = text === null ? await loadCorpus() : text;
     const name = text === null ? CORPUS_NAME : 'pasted text';
     const backend = await backendFor(threads === 2 ? 2 : 1);
+    if (drill && backend.drill) {
+      const [kind, jobs] = String(drill).split(':');
+      backend.drill({ kind, afterJobs: Number(jobs) || 1 });
+    }
     if (session) {
       // A loaded checkpoint: keep its weights and vocabulary, train on the chosen text.
       try {
@@ -156,7 +186,12 @@ const handlers = {
       session = DemoSession.fromText(source, config, name, backend);
     }
     post({ type: 'info', info: session.info() });
-    postValidation();
+    try {
+      postValidation();
+    } catch (err) {
+      if (!isWorkerFault(err)) throw err;
+      return recoverFromWorkerFault(err);
+    }
     startTraining();
   },
   pause() {

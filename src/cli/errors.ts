@@ -48,6 +48,7 @@ const INPUT_ERRORS: readonly string[] = [
   'RangeError',
   'TsvError',
   'ProbeFormatError',
+  'GemmWorkerFault', // a worker thread of the parallel GEMM died or threw: the message says what to do next
 ];
 
 /**

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
+import { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
 import { valueFlag, type FlagReader, type FlagSpecs } from './args.js';
+import { CliError } from './errors.js';
 
 /**
  * Threads the CLI uses for the large matrix products when --threads is not given: every CPU,
@@ -21,12 +23,30 @@ export const THREADS_FLAG = {
 /** The --threads flag of a command that computes (train, eval). */
 export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_THREADS, 1, 64);
 
-/** Runs `work` on a backend of `threads` threads and stops its workers afterwards, however `work` ends. */
+/**
+ * Runs `work` on a backend of `threads` threads and stops its workers afterwards, however `work` ends.
+ * MLSTM_GEMM_DRILL=KIND:JOBS[:WORKER] (for tests: KIND throw, terminate or stall) arms a fault drill.
+ */
 export async function withThreads<T>(threads: number, work: (backend: ClosableBackend) => Promise<T> | T): Promise<T> {
   const backend = createParallelBackend({ threads });
   try {
+    const drill = process.env['MLSTM_GEMM_DRILL'];
+    if (drill && backend.drill) backend.drill(parseDrill(drill));
     return await work(backend);
   } finally {
     backend.close();
   }
+}
+
+function parseDrill(text: string): FaultDrill {
+  const [kind, jobs, worker] = text.split(':');
+  if (kind !== 'throw' && kind !== 'terminate' && kind !== 'stall')
+    throw new CliError(`MLSTM_GEMM_DRILL: unknown kind '${kind}' (throw, terminate or stall)`);
+  return { kind, afterJobs: Number(jobs ?? 1), worker: Number(worker ?? 0), ms: 2000 };
+}
+
+/** The one line for a GemmWorkerFault that stopped `what` (a command with nothing to save), or the error unchanged. */
+export function explainWorkerFault(error: unknown, what: string): unknown {
+  if (!(error instanceof GemmWorkerFault)) return error;
+  return new CliError(`${what} stopped: ${error.reason}; run it again, or add --threads 1 to compute on one thread`);
 }

@@ -127,6 +127,8 @@ export async function runComparisonOne(
     ...(hooks.yieldToHost ? { yieldToHost: hooks.yieldToHost } : {}),
   });
   if (outcome.status === 'interrupted') return null;
+  // A step threw (e.g. a worker of a parallel backend died): no score for this run; the caller reports it.
+  if (outcome.status === 'failed') throw outcome.error;
   const chars = trainer.step * batch * seq;
   const row = (status: ComparisonRun['status'], valid: number | null, dynamic: number | null): ComparisonRun => ({
     cell: size.cell,

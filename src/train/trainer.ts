@@ -25,18 +25,22 @@ export interface StepResult {
   skipped: boolean;
 }
 
-export type RunStatus = 'completed' | 'interrupted' | 'diverged';
+export type RunStatus = 'completed' | 'interrupted' | 'diverged' | 'failed';
 
 export interface RunOutcome {
   status: RunStatus;
+  /** Steps completed: with 'failed', the last good state (the checkpoint asked for holds it). */
   step: number;
-  /** Why the run stopped early ('diverged'). */
+  /** Why the run stopped early ('diverged', 'failed'). */
   message?: string;
+  /** What a step or a validation threw ('failed'): e.g. a GemmWorkerFault of a parallel backend. */
+  error?: unknown;
   /** The last validation bits/char, if any. */
   validBpc?: number;
 }
 
-export type CheckpointReason = 'periodic' | 'final' | 'interrupted';
+/** Why a checkpoint is asked for; 'failed': a step or validation threw, and the state is the last good one. */
+export type CheckpointReason = 'periodic' | 'final' | 'interrupted' | 'failed';
 
 export interface TrainerCallbacks {
   onStep?(result: StepResult): void;
@@ -76,6 +80,12 @@ export interface TrainerData {
  * Everything that influences later numbers (parameters, optimiser moments and counts, step, data cursor,
  * carried state, the RNG given for dropout) is in `exportState()`, so a run resumed from it computes the
  * same numbers as one that was never interrupted.
+ *
+ * A step that throws before it updates anything (the forward or backward pass: a worker of a parallel
+ * backend failing, say) is rewound: the data cursor and the dropout generator go back to where the
+ * step found them, so the trainer is exactly as after the last completed step, and `run` saves that
+ * state ('failed' checkpoint) before it reports the failure. Resumed from it, the run gives the numbers
+ * an uninterrupted one would have.
  */
 export class Trainer {
   readonly model: LanguageModel;
@@ -95,6 +105,8 @@ export class Trainer {
   private validations: [number, number][] = [];
   /** The window's embedding/hidden-dropout masks, redrawn in place every step (null without that dropout). */
   private readonly masks: WindowMasks | null;
+  /** The error the last trainStep threw after rewinding itself (run reports it as 'failed'). */
+  private rewoundFor: unknown = undefined;
 
   constructor(model: LanguageModel, data: TrainerData, options: TrainerOptions, extras: { rng?: Rng; tape?: Tape } = {}) {
     validateTrainerOptions(options);
@@ -140,29 +152,47 @@ export class Trainer {
     return this.carried;
   }
 
-  /** One window: forward, backward, clip, update (or skip when anything is non-finite). */
+  /**
+   * One window: forward, backward, clip, update (or skip when anything is non-finite). If the forward
+   * or backward pass throws, nothing has been updated yet: the step is rewound (data cursor, dropout
+   * generator) and the error rethrown, so the trainer stays as after the last completed step.
+   */
   trainStep(): StepResult {
     const { model, streams, tape, optimizer } = this;
     const { batch: B, seq: T } = this.options;
-    const where = streams.next();
-    if (where.startsEpoch) this.carried = model.zeroState(B);
-    const lr = this.schedule(this.completed);
-    if (this.masks) drawWindowMasks(this.rng!, this.masks, windowDropoutOf(this.options));
-    model.zeroGrad();
-    const out = model.loss(tape, streams.inputs, streams.targets, T, B, this.carried, this.masks);
-    const loss = out.loss.value.item();
+    const cursor = streams.cursor;
+    const rngState = this.rng?.getState();
+    let carried = this.carried;
+    let out: ReturnType<LanguageModel['loss']>;
+    let loss: number;
     let gradNorm = NaN;
-    let skipped = true;
-    if (Number.isFinite(loss)) {
-      tape.backward(out.loss);
-      gradNorm = clipGradNorm(model.parameters(), this.options.clip > 0 ? this.options.clip : Infinity);
-      if (Number.isFinite(gradNorm)) {
-        optimizer.lr = lr;
-        optimizer.step(); // throws (after a full update) only if finite gradients overflowed a parameter
-        skipped = false;
+    try {
+      const where = streams.next();
+      if (where.startsEpoch) carried = model.zeroState(B);
+      if (this.masks) drawWindowMasks(this.rng!, this.masks, windowDropoutOf(this.options));
+      model.zeroGrad();
+      out = model.loss(tape, streams.inputs, streams.targets, T, B, carried, this.masks);
+      loss = out.loss.value.item();
+      if (Number.isFinite(loss)) {
+        tape.backward(out.loss);
+        gradNorm = clipGradNorm(model.parameters(), this.options.clip > 0 ? this.options.clip : Infinity);
+      } else {
+        tape.clear();
       }
-    } else {
+    } catch (error) {
+      streams.seek(cursor);
+      if (rngState) this.rng!.setState(rngState);
       tape.clear();
+      this.rewoundFor = error;
+      throw error;
+    }
+    this.carried = carried;
+    const lr = this.schedule(this.completed);
+    let skipped = true;
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) {
+      optimizer.lr = lr;
+      optimizer.step(); // throws (after a full update) only if finite gradients overflowed a parameter
+      skipped = false;
     }
     if (skipped) {
       this.badInARow++;
@@ -194,7 +224,10 @@ export class Trainer {
 
   /**
    * Train until `options.steps`, validating and asking for checkpoints as configured. Returns when done,
-   * interrupted (a checkpoint is requested first) or diverged (no checkpoint: the last good one stays).
+   * interrupted (a checkpoint is requested first), diverged (no checkpoint: the last good one stays) or
+   * failed: a step threw and was rewound, or a validation threw, and a 'failed' checkpoint of the state
+   * after the last completed step is requested before returning (the error is in the outcome). Anything
+   * else thrown (a checkpoint that cannot be written; an update that overflowed) propagates.
    */
   async run(callbacks: TrainerCallbacks = {}): Promise<RunOutcome> {
     const { steps, validEvery, checkpointEvery, maxBadSteps } = this.options;
@@ -205,12 +238,40 @@ export class Trainer {
       validBpc = this.recordValidation();
       callbacks.onValidation?.(this.completed, validBpc);
     };
+    const failed = async (error: unknown): Promise<RunOutcome> => {
+      await callbacks.onCheckpoint?.('failed', this.completed);
+      const message = error instanceof Error ? error.message : String(error);
+      return { status: 'failed', step: this.completed, message, error, ...(validBpc !== undefined && { validBpc }) };
+    };
+    // A run saved when its validation failed resumes with that validation, as if it had never stopped.
+    const last = this.validations[this.validations.length - 1];
+    if (
+      this.valid &&
+      validEvery > 0 &&
+      this.completed > 0 &&
+      this.completed < steps &&
+      this.completed % validEvery === 0 &&
+      last?.[0] !== this.completed
+    ) {
+      try {
+        validateNow();
+      } catch (error) {
+        return failed(error);
+      }
+    }
     while (this.completed < steps) {
       if (callbacks.shouldStop?.()) {
         await callbacks.onCheckpoint?.('interrupted', this.completed);
         return { status: 'interrupted', step: this.completed, ...(validBpc !== undefined && { validBpc }) };
       }
-      const r = this.trainStep();
+      let r: StepResult;
+      try {
+        r = this.trainStep();
+      } catch (error) {
+        if (error !== this.rewoundFor) throw error;
+        this.rewoundFor = undefined;
+        return failed(error);
+      }
       callbacks.onStep?.(r);
       if (r.skipped) {
         const what = Number.isFinite(r.loss) ? `gradient norm ${r.gradNorm}` : `loss ${r.loss}`;
@@ -225,14 +286,24 @@ export class Trainer {
         continue;
       }
       if (this.completed < steps) {
-        if (validEvery > 0 && this.completed % validEvery === 0) validateNow();
+        if (validEvery > 0 && this.completed % validEvery === 0) {
+          try {
+            validateNow();
+          } catch (error) {
+            return failed(error);
+          }
+        }
         if (checkpointEvery > 0 && this.completed % checkpointEvery === 0) await callbacks.onCheckpoint?.('periodic', this.completed);
       }
       await yieldToHost();
     }
-    if (this.valid && (this.validations.length === 0 || this.validations[this.validations.length - 1]![0] !== this.completed))
-      validateNow();
-    else if (this.validations.length > 0) validBpc = this.validations[this.validations.length - 1]![1];
+    try {
+      if (this.valid && (this.validations.length === 0 || this.validations[this.validations.length - 1]![0] !== this.completed))
+        validateNow();
+      else if (this.validations.length > 0) validBpc = this.validations[this.validations.length - 1]![1];
+    } catch (error) {
+      return failed(error);
+    }
     await callbacks.onCheckpoint?.('final', this.completed);
     return { status: 'completed', step: this.completed, ...(validBpc !== undefined && { validBpc }) };
   }

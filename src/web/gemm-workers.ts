@@ -1,9 +1,9 @@
 import type { Backend } from '../tensor/backend.js';
 import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
-import { CONTROL_BYTES, ParallelGemm, type WorkerMessage, type WorkerTransport } from '../tensor/kernels/gemm-parallel.js';
-import { MAX_WORKERS } from '../tensor/kernels/gemm-parallel-protocol.js';
+import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
+import { MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
-import type { GemmWorkerReply, GemmWorkerStart } from './gemm-worker-messages.js';
+import type { SupervisorReply, SupervisorStart } from './gemm-worker-messages.js';
 
 /*
  * The parallel GEMM's adapter for runtimes with the web `Worker` global (browsers, and Deno/Bun
@@ -18,25 +18,35 @@ export interface WebParallelBackend extends Backend {
   readonly threads: number;
   /** Why the backend runs on one thread although more were asked for (absent when it got them all). */
   readonly reason?: string;
+  /** Resolves at once: the workers are serving by the time the backend is created. */
+  ready(): Promise<void>;
   /** Stops the workers; the backend must not be used afterwards. */
   close(): void;
+  /** Arms a fault drill (tests, demonstrations): see FaultDrill. Absent on one thread. */
+  drill?(drill: FaultDrill): void;
 }
 
 export interface WebParallelBackendOptions {
   /** Total threads including the caller's (default: navigator.hardwareConcurrency, at most 8). */
   threads?: number;
-  /** How long starting the workers, and later one gemm, may wait for a worker before throwing (default 60 s). */
+  /**
+   * How long starting the workers may take before createWebParallelBackend rejects (default 60 s).
+   * Only the start is timed: a gemm waits for a slow worker however long it takes, and learns of a
+   * failed one from the supervisor at once.
+   */
   timeoutMs?: number;
   /**
-   * The worker script (default: gemm-worker.js beside this module, i.e. dist/web/gemm-worker.js).
-   * A bundler that rewrites module URLs needs it given explicitly.
+   * The GEMM worker script (default: gemm-worker.js beside this module, i.e. dist/web/gemm-worker.js).
+   * A bundler that rewrites module URLs needs it given explicitly, and supervisorUrl too.
    */
   workerUrl?: URL | string;
+  /** The supervisor worker script (default: gemm-supervisor.js beside this module). */
+  supervisorUrl?: URL | string;
 }
 
-/** The parts of the web Worker API used here (the project compiles without the DOM typings). */
+/** The parts of the web Worker and MessageChannel APIs used here (the project compiles without the DOM typings). */
 interface WebWorker {
-  postMessage(message: unknown): void;
+  postMessage(message: unknown, transfer?: unknown[]): void;
   terminate(): void;
   addEventListener(type: string, listener: (event: WorkerEvent) => void): void;
   removeEventListener(type: string, listener: (event: WorkerEvent) => void): void;
@@ -46,9 +56,15 @@ interface WorkerEvent {
   message?: string;
 }
 type WorkerConstructor = new (url: URL | string, options: { type: 'module'; name?: string }) => WebWorker;
+interface WebPort {
+  postMessage(message: unknown): void;
+  close(): void;
+}
+type ChannelConstructor = new () => { port1: WebPort; port2: unknown };
 
 interface WebGlobals {
   Worker?: WorkerConstructor;
+  MessageChannel?: ChannelConstructor;
   crossOriginIsolated?: boolean;
   navigator?: { hardwareConcurrency?: number };
 }
@@ -59,7 +75,10 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * The blocked GEMM spread over `threads − 1` module Workers sharing memory (SharedArrayBuffer):
  * C's rows (or, for wide products, its columns) are split between the calling thread and the
  * workers, each running the single-thread blocked kernel, so results are bit-identical to
- * blockedBackend for every thread count. Resolves once every worker has started.
+ * blockedBackend for every thread count. Resolves once every worker has started. The workers are
+ * started and watched by a supervisor worker (gemm-supervisor.ts): a gemm waits for a slow worker
+ * however long it takes, and when one fails (its error event, or a part that throws) it throws a
+ * GemmWorkerFault at once and closes the backend.
  *
  * USE IT FROM A WORKER, NOT FROM A PAGE'S MAIN THREAD: gemm is synchronous, and the calling thread
  * blocks in Atomics.wait until the workers are done, which browsers forbid on the main thread
@@ -71,8 +90,8 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * is not cross-origin isolated (crossOriginIsolated false: serve it with
  * `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`).
  * Runtimes without a crossOriginIsolated property (Deno, Bun) are judged by the other three.
- * Rejects when a worker cannot be started (wrong workerUrl, script not served as JavaScript, or
- * no "ready" within timeoutMs), having ended the ones that did start.
+ * Rejects when a worker cannot be started (wrong workerUrl or supervisorUrl, a script not served as
+ * JavaScript, or no "ready" within timeoutMs), having ended the ones that did start.
  */
 export async function createWebParallelBackend(options: WebParallelBackendOptions = {}): Promise<WebParallelBackend> {
   const env = globalThis as WebGlobals;
@@ -91,10 +110,13 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
         'the parallel gemm blocks its caller, so create and use this backend inside a Worker',
     );
   }
-  const url = options.workerUrl ?? new URL('./gemm-worker.js', import.meta.url);
+  const workerUrl = options.workerUrl ?? new URL('./gemm-worker.js', import.meta.url);
+  const supervisorUrl = options.supervisorUrl ?? new URL('./gemm-supervisor.js', import.meta.url);
   const control = new SharedArrayBuffer(CONTROL_BYTES);
-  const workers = await startWorkers(env.Worker!, url, control, threads - 1, timeoutMs);
-  return new ParallelGemm(new WebWorkerTransport(workers), control, timeoutMs);
+  const transport = await startWorkers(env, supervisorUrl, workerUrl, control, threads - 1, timeoutMs);
+  const backend = new ParallelGemm(transport, control);
+  await backend.ready(); // a worker says ready just before it starts serving: let it get there
+  return backend;
 }
 
 function defaultThreads(env: WebGlobals): number {
@@ -114,11 +136,20 @@ function fallbackReason(env: WebGlobals, threads: number): string | undefined {
     return 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
   }
   if (typeof env.Worker !== 'function') return 'this runtime has no Worker global';
+  if (typeof env.MessageChannel !== 'function') return 'this runtime has no MessageChannel global';
   return undefined;
 }
 
 function singleThread(reason: string): WebParallelBackend {
-  return Object.freeze({ name: 'blocked', threads: 1, reason, gemm: gemmBlocked, prepareB: prepareBlockedB, close: () => {} });
+  return Object.freeze({
+    name: 'blocked',
+    threads: 1,
+    reason,
+    gemm: gemmBlocked,
+    prepareB: prepareBlockedB,
+    ready: () => Promise.resolve(),
+    close: () => {},
+  });
 }
 
 /** Whether this thread may block in Atomics.wait (browsers throw on a page's main thread). */
@@ -131,93 +162,107 @@ function canBlock(): boolean {
   }
 }
 
-/** Starts `count` workers, sends each its start data, and resolves when all have answered ready. */
+/**
+ * Starts the supervisor, which starts `count` GEMM workers, each with a port whose other end the
+ * transport keeps; resolves when all of them have answered ready.
+ */
 async function startWorkers(
-  Worker: WorkerConstructor,
-  url: URL | string,
+  env: WebGlobals,
+  supervisorUrl: URL | string,
+  workerUrl: URL | string,
   control: SharedArrayBuffer,
   count: number,
   timeoutMs: number,
-): Promise<WebWorker[]> {
-  const workers: WebWorker[] = [];
-  try {
-    for (let index = 0; index < count; index++) {
-      const worker = new Worker(url, { type: 'module', name: `mlstm-gemm-${index + 1}` });
-      workers.push(worker);
-      const start: GemmWorkerStart = { kind: 'start', control, index };
-      worker.postMessage(start); // queued until the worker's script has loaded
-    }
-  } catch (error) {
-    for (const worker of workers) worker.terminate();
-    throw new Error(`createWebParallelBackend: cannot start a module Worker from ${String(url)}: ${describe(error)}`, { cause: error });
+): Promise<WebWorkerTransport> {
+  const ports: WebPort[] = [];
+  const remote: unknown[] = [];
+  for (let index = 0; index < count; index++) {
+    const { port1, port2 } = new env.MessageChannel!();
+    ports.push(port1);
+    remote.push(port2);
   }
+  let supervisor: WebWorker;
   try {
-    await allReady(workers, url, timeoutMs);
+    supervisor = new env.Worker!(supervisorUrl, { type: 'module', name: 'mlstm-gemm-supervisor' });
   } catch (error) {
-    for (const worker of workers) worker.terminate();
+    throw new Error(`createWebParallelBackend: cannot start a module Worker from ${String(supervisorUrl)}: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const start: SupervisorStart = { kind: 'start', control, ports: remote, workerUrl: String(workerUrl) };
+  supervisor.postMessage(start, remote); // queued until the supervisor's script has loaded
+  const transport = new WebWorkerTransport(supervisor, ports);
+  try {
+    await supervisorReady(supervisor, supervisorUrl, workerUrl, count, timeoutMs);
+  } catch (error) {
+    transport.terminate();
     throw error;
   }
-  return workers;
+  return transport;
 }
 
-/** Resolves when every worker has reported ready; rejects at the first failure or at the deadline (listeners and timer removed either way). */
-function allReady(workers: readonly WebWorker[], url: URL | string, timeoutMs: number): Promise<void> {
+/** Resolves when the supervisor reports every worker ready; rejects at the first failure or at the deadline (listeners and timer removed either way). */
+function supervisorReady(
+  supervisor: WebWorker,
+  supervisorUrl: URL | string,
+  workerUrl: URL | string,
+  count: number,
+  timeoutMs: number,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const ready = new Set<number>();
-    const cleanups: Array<() => void> = [];
     const finish = (error?: Error): void => {
       clearTimeout(timer);
-      for (const cleanup of cleanups) cleanup();
+      supervisor.removeEventListener('message', onMessage);
+      supervisor.removeEventListener('error', onError);
       if (error) reject(error);
       else resolve();
     };
-    const timer = setTimeout(() => {
-      const late = workers.map((_, i) => i + 1).filter((n) => !ready.has(n - 1));
+    const timer = setTimeout(
+      () =>
+        finish(
+          new Error(
+            `createWebParallelBackend: the ${count} gemm worker(s) (${String(workerUrl)}) did not report ready within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    const onMessage = (event: WorkerEvent): void => {
+      const reply = event.data as SupervisorReply | undefined;
+      if (reply?.kind === 'ready') finish();
+      else if (reply?.kind === 'error')
+        finish(new Error(`createWebParallelBackend: gemm worker ${reply.index + 1} (${String(workerUrl)}) ${reply.message}`));
+    };
+    // A script that is missing or not JavaScript gives an error event without a message.
+    const onError = (event: WorkerEvent): void =>
       finish(
         new Error(
-          `createWebParallelBackend: gemm worker(s) ${late.join(', ')} of ${workers.length} (${String(url)}) did not report ready within ${timeoutMs} ms`,
+          `createWebParallelBackend: the gemm supervisor (${String(supervisorUrl)}) ${event.message ? `failed: ${event.message}` : 'could not be loaded (missing, not served as JavaScript, or blocked by COEP?)'}`,
         ),
       );
-    }, timeoutMs);
-    workers.forEach((worker, index) => {
-      const fail = (why: string): void => finish(new Error(`createWebParallelBackend: gemm worker ${index + 1} (${String(url)}) ${why}`));
-      const onMessage = (event: WorkerEvent): void => {
-        const reply = event.data as GemmWorkerReply | undefined;
-        if (reply?.kind === 'ready' && reply.index === index) {
-          ready.add(index);
-          if (ready.size === workers.length) finish();
-        } else if (reply?.kind === 'error') fail(`failed to start: ${reply.message}`);
-      };
-      // A script that is missing or not JavaScript gives an error event without a message.
-      const onError = (event: WorkerEvent): void =>
-        fail(event.message ? `failed: ${event.message}` : 'could not be loaded (missing, not served as JavaScript, or blocked by COEP?)');
-      const onMessageError = (): void => fail('could not receive its start message (is the page cross-origin isolated?)');
-      worker.addEventListener('message', onMessage);
-      worker.addEventListener('error', onError);
-      worker.addEventListener('messageerror', onMessageError);
-      cleanups.push(() => {
-        worker.removeEventListener('message', onMessage);
-        worker.removeEventListener('error', onError);
-        worker.removeEventListener('messageerror', onMessageError);
-      });
-    });
+    supervisor.addEventListener('message', onMessage);
+    supervisor.addEventListener('error', onError);
   });
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** The supervisor (which owns the GEMM workers) and a MessagePort to each worker. */
 class WebWorkerTransport implements WorkerTransport {
   readonly workers: number;
 
-  constructor(private readonly threads: readonly WebWorker[]) {
-    this.workers = threads.length;
+  constructor(
+    private readonly supervisor: WebWorker,
+    private readonly ports: readonly WebPort[],
+  ) {
+    this.workers = ports.length;
   }
 
   send(message: WorkerMessage): void {
-    for (const worker of this.threads) worker.postMessage(message);
+    for (const port of this.ports) port.postMessage(message);
   }
 
   terminate(): void {
-    for (const worker of this.threads) worker.terminate();
+    for (const port of this.ports) port.close();
+    this.supervisor.terminate(); // and with it the workers it started
   }
 }

@@ -4,3 +4,4 @@
  * global. Everything else is in the runtime-neutral entry point.
  */
 export { createWebParallelBackend, type WebParallelBackend, type WebParallelBackendOptions } from './gemm-workers.js';
+export { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';

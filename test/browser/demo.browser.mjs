@@ -508,6 +508,41 @@ async function main() {
       return msg;
     });
 
+    await check('a GEMM worker terminated mid-training: the page says so, keeps the model, and Resume trains on 1 thread', async () => {
+      // The drill makes gemm worker 1 ask its supervisor to terminate it in the middle of its 60th job,
+      // while the training worker is blocked in that gemm: only the supervisor hears of it.
+      await page.goto(`${url}?gemm-drill=terminate:60`);
+      await page.locator('[data-testid="train"]').waitFor();
+      await page.click('[data-testid="train"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
+      await page.waitForFunction(() => /GEMM worker stopped/.test(document.querySelector('[data-testid="status"]').textContent), null, {
+        timeout: 60_000,
+      });
+      const status = await text('status');
+      const m =
+        /^A GEMM worker stopped \(gemm worker 1 of 1 was terminated in the middle of a job \(a fault drill\)\)\. Training paused at step (\d+); the model is kept — Resume continues on 1 thread\.$/.exec(
+          status,
+        );
+      assert(m, `unexpected status: ${status}`);
+      assert((await page.locator('[data-testid="status"]').getAttribute('data-kind')) === 'error', 'the status is not shown as an error');
+      const stoppedAt = Number(m[1]);
+      assert(stoppedAt >= 1, `stopped at step ${stoppedAt}`);
+      await page.waitForFunction((s) => Number(document.querySelector('[data-testid="step"]').textContent) === s, stoppedAt);
+      assert(await page.locator('[data-testid="download"]').isEnabled(), 'the model was dropped');
+      assert((await text('threads')) === '1', `threads shows ${await text('threads')}`);
+      const note = await text('threads-note');
+      assert(/^Training on 1 thread: a GEMM worker failed \(gemm worker 1 of 1 was terminated/.test(note), `unexpected note: ${note}`);
+      await page.click('[data-testid="resume"]');
+      await page.waitForFunction((s) => Number(document.querySelector('[data-testid="step"]').textContent) > s + 3, stoppedAt, {
+        timeout: 60_000,
+      });
+      await page.click('[data-testid="pause"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="status"]').textContent.startsWith('Paused'));
+      const loss = number(await text('loss'));
+      assert(Number.isFinite(loss) && loss < 4.5, `the loss after resuming is ${loss}`);
+      return `stopped at step ${stoppedAt}, resumed on 1 thread to step ${await text('step')} (loss ${loss.toFixed(3)})`;
+    });
+
     await check('no console errors, page errors or failed requests', async () => {
       assert(problems.length === 0, problems.join('; '));
     });

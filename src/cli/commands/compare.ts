@@ -34,6 +34,7 @@ import { countFormat } from '../banner.js';
 import { defineCommand } from '../command.js';
 import { comparisonSvg } from '../compare-svg.js';
 import { comparisonTable, sizesLine } from '../compare-table.js';
+import { GemmWorkerFault } from '../../parallel/gemm-parallel.js';
 import { CliError, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import { readInputFile } from '../files.js';
 import { watchInterrupts } from '../interrupt.js';
@@ -314,7 +315,16 @@ async function execute(o: CompareCommandOptions): Promise<number> {
   process.stdout.write(
     `data: '${shown(o.dataPath)}', ${texts.split}; scored on ${countFormat.format(texts.evalText.length)} held-out characters\n`,
   );
-  return withThreads(o.threads, (backend) => compareRuns(o, texts, sizes, saved, backend));
+  return withThreads(o.threads, async (backend) => {
+    try {
+      return await compareRuns(o, texts, sizes, saved, backend);
+    } catch (error) {
+      if (!(error instanceof GemmWorkerFault)) throw error;
+      throw new CliError(
+        `compare stopped: ${error.reason}; the finished runs are in '${shown(o.jsonPath)}' — continue with the same command and --resume (add --threads 1 to compute on one thread)`,
+      );
+    }
+  });
 }
 
 async function compareRuns(

@@ -1,6 +1,8 @@
 /** `mlstm eval CHECKPOINT FILE`: bits per character of a text, plainly and under dynamic evaluation. */
 import { Tape } from '../../autograd/tape.js';
 import { TextCodec } from '../../data/vocabulary.js';
+import type { Backend } from '../../tensor/backend.js';
+import type { CharLM } from '../../nn/charlm.js';
 import { dynamicEvaluate } from '../../train/dynamic-eval.js';
 import { evaluate } from '../../train/evaluate.js';
 import { expectPositionals, formatHelp, HELP_FLAG, switchFlag, valueFlag, type CommandLine, type FlagSpecs } from '../args.js';
@@ -8,7 +10,7 @@ import { loadCheckpointFile } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
 import { readInputFile, tokensOfFile } from '../files.js';
-import { readThreads, THREADS_FLAG, withThreads } from '../threads.js';
+import { explainWorkerFault, readThreads, THREADS_FLAG, withThreads } from '../threads.js';
 
 const CMD = 'eval';
 export const DEFAULT_DYNAMIC_LR = 0.02;
@@ -55,30 +57,40 @@ function parse({ args, f }: CommandLine): EvalCommandOptions {
 }
 
 async function execute(o: EvalCommandOptions): Promise<number> {
-  const { textPath, json } = o;
+  const { textPath } = o;
   const { model, vocab } = loadCheckpointFile(o.checkpointPath);
   const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
   if (tokens.length < 2)
     throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
   await withThreads(o.threads, (backend) => {
-    const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
-    const result = evaluate(model, tokens, { batch: o.batch, tape });
-    if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
-    const dyn = o.dynamic ? dynamicEvaluate(model, tokens, { ...o.dynamic, tape }) : null;
-    if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
-    if (json) {
-      const { bpc, nats, predictions, streams } = result;
-      const report = {
-        bpc,
-        nats,
-        predictions,
-        streams,
-        ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}),
-      };
-      process.stdout.write(`${JSON.stringify(report)}\n`);
+    try {
+      scoreAndReport(o, model, tokens, backend);
+    } catch (error) {
+      throw explainWorkerFault(error, CMD);
     }
   });
   return EXIT_OK;
+}
+
+/** Scores the text (and, with --dynamic, scores it again adapting) and prints the report. */
+function scoreAndReport(o: EvalCommandOptions, model: CharLM, tokens: Int32Array, backend: Backend): void {
+  const { json } = o;
+  const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
+  const result = evaluate(model, tokens, { batch: o.batch, tape });
+  if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
+  const dyn = o.dynamic ? dynamicEvaluate(model, tokens, { ...o.dynamic, tape }) : null;
+  if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
+  if (json) {
+    const { bpc, nats, predictions, streams } = result;
+    const report = {
+      bpc,
+      nats,
+      predictions,
+      streams,
+      ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  }
 }
 
 export const run = defineCommand({ name: CMD, flags: EVAL_FLAGS, help: EVAL_HELP, parse, execute });

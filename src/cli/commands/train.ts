@@ -15,7 +15,8 @@ import { formatHelp, HELP_FLAG, switchFlag, valueFlag, type CommandLine, type Fl
 import { countFormat, modelBanner } from '../banner.js';
 import { decodeCheckpointOrExplain } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
-import { CliError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
+import { GemmWorkerFault } from '../../parallel/gemm-parallel.js';
+import { CliError, describeError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
 import { curvesPathFor, ensureParentDirectory, fileExists, readInputFile, tokensOfFile } from '../files.js';
 import { watchInterrupts } from '../interrupt.js';
 import { formatDuration } from '../progress.js';
@@ -255,6 +256,16 @@ function prepareRun(o: TrainCommandOptions): PreparedRun {
   return { model, vocab, unit, ...split, source, options, saved };
 }
 
+/** The line for a run whose step `step + 1` (or the validation after step `step`) threw: what happened, what is saved, how to go on. */
+function failedRunLine(error: unknown, step: number, outPath: string): string {
+  const saved = `saved the run at step ${step} to '${outPath}'`;
+  if (error instanceof GemmWorkerFault) {
+    return `training stopped after step ${step}: ${error.reason}; ${saved} — continue with the same command and --resume (add --threads 1 to train on one thread)`;
+  }
+  const { line } = describeError(error);
+  return `${line.replace(/^mlstm: /, '')} (after step ${step}); ${saved} — --resume continues from there`;
+}
+
 async function trainRun(o: TrainCommandOptions, run: PreparedRun, backend: ClosableBackend): Promise<number> {
   const { model, vocab, options, saved } = run;
   const { outPath } = o;
@@ -293,6 +304,10 @@ async function trainRun(o: TrainCommandOptions, run: PreparedRun, backend: Closa
     interrupts.dispose();
   }
   const elapsed = formatDuration((clock() - started) / 1000);
+  if (outcome.status === 'failed') {
+    process.stderr.write(`mlstm: ${failedRunLine(outcome.error, outcome.step, outPath)}\n`);
+    return EXIT_FAILURE;
+  }
   if (outcome.status === 'diverged') {
     process.stderr.write(`mlstm: ${outcome.message ?? 'training diverged'}\n`);
     return EXIT_FAILURE;

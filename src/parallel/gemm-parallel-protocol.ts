@@ -1,17 +1,16 @@
-import type { Storage } from '../dtype.js';
-import { MR, NC, NR } from './gemm-panels.js';
+import type { Storage } from '../tensor/dtype.js';
+import { MR, NC, NR } from '../tensor/kernels/gemm-panels.js';
 
 /*
  * What the caller's thread and the GEMM worker threads share (gemm-parallel.ts is the caller's
  * side, gemm-parallel-worker.ts the workers'): the control block layout, the messages that carry
- * shared buffers to the workers, and how a problem is cut into per-thread parts.
+ * shared buffers to the workers, and how a problem is cut into per-thread parts. How the words of
+ * the control block are used, step by step, and why that is safe, is job-protocol.ts.
  *
- * Control block: one Int32Array on a SharedArrayBuffer (plus a float64 alpha after it). The
- * caller writes a job's fields, sets PENDING to the number of workers, increments GENERATION and
- * notifies it; each worker, parked in Atomics.wait on GENERATION, computes its part, decrements
- * PENDING and notifies the caller when it reaches 0. The Atomics operations order the plain
- * writes before them, so a worker sees the whole job (and every operand the caller copied into
- * shared memory, and every prepared op(B) it packed there) once it sees the new generation.
+ * Control block: one Int32Array on a SharedArrayBuffer, then float64 slots (alpha, the workers'
+ * timings), then one fault-text area per writer. The caller writes a job's fields with plain
+ * writes before the Atomics operations that post it, and reads the workers' results after the
+ * ones that end it, so every field and every shared operand is ordered by those operations.
  *
  * Messages: shared buffers reach a worker by message (postMessage cannot be avoided for a new
  * SharedArrayBuffer); every message has a sequence number and a job names (SEQ) the number of
@@ -22,27 +21,32 @@ import { MR, NC, NR } from './gemm-panels.js';
 /** Problems with fewer multiply-adds stay on one thread: waking a worker and copying operands costs ~0.1 ms. */
 export const PARALLEL_MIN_WORK = 1 << 20;
 
-/** Int32 slots of the control block: the job's shared fields. */
+/** Int32 slots of the control block. The first five are the protocol's words (job-protocol.ts); the rest are the job's fields. */
 export const Slot = {
-  Generation: 0, // incremented by the caller per job; workers wait on it
-  Pending: 1, // workers still busy with the current job
-  Command: 2, // Command.*
-  Seq: 3, // messages a worker must have applied before running the job
-  Error: 4, // 0, or 1 once a worker has failed
-  K: 5,
-  RsA: 6, // op(A)(i,p) = A[aOff + i·RsA + p·CsA] in the shared A copy; likewise B
-  CsA: 7,
-  RsB: 8,
-  CsB: 9,
-  Ldc: 10, // row stride of the shared C copy
-  Accumulate: 11,
-  HasBias: 12,
-  DtA: 13, // dtypes: 0 = float32, 1 = float64
-  DtB: 14,
-  DtC: 15,
-  DtBias: 16,
-  PackedId: 17, // the shared prepared op(B) the workers read instead of B, or −1
-  Parts: 18, // from here, PART_INTS slots per worker (Part.*)
+  Generation: 0, // the job number: the caller adds 1 per job, and 1 more to post Exit
+  Pending: 1, // workers that have not finished the current job, plus DEAD once anything failed
+  Command: 2, // Command.Gemm until close() stores Command.Exit
+  Fault: 3, // 0, or 1 + the writer of the first fault report (its text is in that writer's area)
+  Started: 4, // workers that have started serving: the caller posts only once all of them have
+  Seq: 5, // messages a worker must have applied before running the job
+  K: 6,
+  RsA: 7, // op(A)(i,p) = A[aOff + i·RsA + p·CsA] in the shared A copy; likewise B
+  CsA: 8,
+  RsB: 9,
+  CsB: 10,
+  Ldc: 11, // row stride of the shared C copy
+  Accumulate: 12,
+  HasBias: 13,
+  DtA: 14, // dtypes: 0 = float32, 1 = float64
+  DtB: 15,
+  DtC: 16,
+  DtBias: 17,
+  PackedId: 18, // the shared prepared op(B) the workers read instead of B, or −1
+  DrillWorker: 19, // a fault drill (FaultDrill in gemm-parallel.ts): 1 + the worker it is for, or 0
+  DrillJob: 20, // … the generation from which it fires
+  DrillKind: 21, // … DrillKind.*
+  DrillMs: 22, // … how long a Stall lasts
+  Parts: 23, // from here, PART_INTS slots per worker (Part.*)
 } as const;
 
 /** Per-worker slots, at Slot.Parts + PART_INTS·w: the worker's sub-problem in the shared copies. */
@@ -59,6 +63,8 @@ export const Part = {
 export const PART_INTS = 8;
 
 export const Command = { Gemm: 0, Exit: 1 } as const;
+/** What a fault drill makes its worker do when it reaches the drill's job (see FaultDrill in gemm-parallel.ts). */
+export const DrillKind = { None: 0, Throw: 1, Terminate: 2, Stall: 3 } as const;
 export const MAX_WORKERS = 64;
 export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
 /**
@@ -68,7 +74,36 @@ export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
  */
 export const FLOAT_BYTE = Math.ceil((CONTROL_INTS * 4) / 8) * 8;
 export const FLOAT_SLOTS = 1 + MAX_WORKERS;
-export const CONTROL_BYTES = FLOAT_BYTE + 8 * FLOAT_SLOTS;
+/**
+ * Fault texts, after the float64 slots: one area per writer, each an Int32 byte count and that
+ * many bytes of UTF-8. Worker w writes area w; the supervisor thread that watches the workers,
+ * SUPERVISOR; the adapter's listeners on the caller's own thread (which run only while it is not
+ * blocked in a gemm), ADAPTER. A writer fills its own area, once, before it claims Slot.Fault, so
+ * whichever area the claim names is complete by the time the caller reads it (job-protocol.ts).
+ */
+export const SUPERVISOR = MAX_WORKERS;
+export const ADAPTER = MAX_WORKERS + 1;
+export const FAULT_TEXT_BYTES = 256;
+export const FAULT_TEXT_BYTE = FLOAT_BYTE + 8 * FLOAT_SLOTS;
+export const CONTROL_BYTES = FAULT_TEXT_BYTE + FAULT_TEXT_BYTES * (MAX_WORKERS + 2);
+
+/** Writes `text` (cut to fit) into `writer`'s fault-text area: plain writes, published by the FaultReport that follows. */
+export function writeFaultText(control: SharedArrayBuffer, writer: number, text: string): void {
+  const encoded = new TextEncoder().encode(text);
+  const room = FAULT_TEXT_BYTES - 4;
+  let length = Math.min(encoded.length, room);
+  while (length > 0 && length < encoded.length && (encoded[length]! & 0xc0) === 0x80) length--; // never cut a character in two
+  const area = FAULT_TEXT_BYTE + FAULT_TEXT_BYTES * writer;
+  new Int32Array(control, area, 1)[0] = length;
+  new Uint8Array(control, area + 4, room).set(encoded.subarray(0, length));
+}
+
+/** The text in `writer`'s fault-text area (copied out first: TextDecoder refuses shared memory). */
+export function readFaultText(control: SharedArrayBuffer, writer: number): string {
+  const area = FAULT_TEXT_BYTE + FAULT_TEXT_BYTES * writer;
+  const length = Math.max(0, Math.min(FAULT_TEXT_BYTES - 4, new Int32Array(control, area, 1)[0]!));
+  return new TextDecoder().decode(new Uint8Array(control, area + 4, length).slice());
+}
 
 /** The shared operand buffers (one per role), replaced by larger ones when a job needs more. */
 export interface OperandBuffers {

@@ -1,12 +1,12 @@
-import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../backend.js';
-import type { Storage } from '../dtype.js';
-import { gemmBlocked, gemmBlockedStrided } from './gemm-blocked.js';
-import { MR } from './gemm-panels.js';
-import { checkGemmArgs, checkPrepareBArgs } from './gemm-check.js';
+import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import type { Storage } from '../tensor/dtype.js';
+import { gemmBlocked, gemmBlockedStrided } from '../tensor/kernels/gemm-blocked.js';
+import { MR } from '../tensor/kernels/gemm-panels.js';
+import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
 import {
   columnUnit,
-  Command,
   CONTROL_INTS,
+  DrillKind,
   dtypeCode,
   FLOAT_BYTE,
   FLOAT_SLOTS,
@@ -23,8 +23,9 @@ import {
   type UnnumberedMessage,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { BlockedPackedB, prepareBlockedB } from './gemm-prepared.js';
+import { BlockedPackedB, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
+import { AtomicControl, CallerAt, CallerProtocol, DEAD, firstFault } from './job-protocol.js';
 
 export { CONTROL_BYTES } from './gemm-parallel-protocol.js';
 export type { WorkerMessage } from './gemm-parallel-protocol.js';
@@ -49,7 +50,13 @@ export type { WorkerMessage } from './gemm-parallel-protocol.js';
  * training allocates no new shared memory after its first step.
  */
 
-/** What a runtime adapter provides: started workers and a way to message them. */
+/**
+ * What a runtime adapter provides: workers started on the control block, a way to message them,
+ * and a watch on them. The caller blocks in Atomics.wait while the workers compute, so it cannot
+ * hear a worker's 'error' or 'exit' event itself: the adapter has something with a free event loop
+ * (a supervisor thread) hear it and report it in the control block (reportFault in
+ * job-protocol.ts), which wakes the caller at once. A worker that throws reports itself.
+ */
 export interface WorkerTransport {
   /** Number of worker threads (not counting the caller's). */
   readonly workers: number;
@@ -59,11 +66,47 @@ export interface WorkerTransport {
   terminate(): void;
 }
 
+/**
+ * A worker of a parallel GEMM failed (it threw, died, or was terminated) during a gemm: that
+ * product was abandoned (its C is partly written: do not use it), and the backend is closed
+ * (every later call throws this again). Nothing computed before is affected: go on from the last
+ * good state, on one thread or on a new backend.
+ */
+export class GemmWorkerFault extends Error {
+  /** What happened, e.g. 'gemm worker 1 of 1 exited unexpectedly (exit code 1)'. */
+  readonly reason: string;
+  constructor(reason: string, threads: number) {
+    super(`${reason} (parallel gemm of ${threads} threads; the backend is closed)`);
+    this.name = 'GemmWorkerFault';
+    this.reason = reason;
+  }
+}
+
+/**
+ * A fault drill, for tests and for demonstrating failure handling: worker `worker` (0-based,
+ * default 0), at its `afterJobs`-th parallel job from now (default 1), throws in its part
+ * ('throw'), asks to be terminated mid-part and waits for it ('terminate': its supervisor
+ * terminates it and hears it end, as it would any death), or stalls for `ms` before computing
+ * ('stall': a descheduled worker, which the caller simply waits for). It fires once.
+ */
+export interface FaultDrill {
+  kind: 'throw' | 'terminate' | 'stall';
+  worker?: number;
+  afterJobs?: number;
+  ms?: number;
+}
+
 /** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
 export class ParallelGemm implements Backend {
   readonly name = 'parallel';
   readonly threads: number;
   private readonly ctrl: Int32Array;
+  private readonly mem: AtomicControl;
+  private readonly protocol: CallerProtocol;
+  /** Whether every worker has started serving: until then the caller computes alone (it never waits on a thread not yet watched). */
+  private started = false;
+  /** Why the backend closed itself, thrown again by every later call. */
+  private failure: GemmWorkerFault | undefined;
   private readonly floats: Float64Array; // [0] alpha, [1 + w] worker w's time for its last part (ms)
   /** Relative speed of each thread, the caller's first (always 1): parts are sized in proportion (see rebalance). */
   private readonly speeds: number[];
@@ -78,10 +121,11 @@ export class ParallelGemm implements Backend {
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
   constructor(
     private readonly transport: WorkerTransport,
-    control: SharedArrayBuffer,
-    private readonly timeoutMs = 60_000,
+    private readonly control: SharedArrayBuffer,
   ) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
+    this.mem = new AtomicControl(this.ctrl);
+    this.protocol = new CallerProtocol(transport.workers);
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
     this.threads = transport.workers + 1;
     this.speeds = new Array<number>(this.threads).fill(1);
@@ -98,9 +142,10 @@ export class ParallelGemm implements Backend {
   }
 
   gemm(p: GemmArgs): void {
+    if (this.failure) throw this.failure;
     if (this.closed) throw new Error('ParallelGemm.gemm: the backend has been closed');
     const { m, n, k } = p;
-    if (this.transport.workers === 0 || m * n * k < PARALLEL_MIN_WORK) {
+    if (this.transport.workers === 0 || m * n * k < PARALLEL_MIN_WORK || !this.workersStarted()) {
       gemmBlocked(p);
       return;
     }
@@ -124,6 +169,7 @@ export class ParallelGemm implements Backend {
    */
   prepareB(args: PrepareBArgs): PreparedB {
     checkPrepareBArgs(args, 'prepareB');
+    if (this.failure) throw this.failure;
     if (this.closed || this.transport.workers === 0) return prepareBlockedB(args);
     return this.packs.prepare(args);
   }
@@ -184,9 +230,7 @@ export class ParallelGemm implements Backend {
     }
 
     const ctrl = this.ctrl;
-    ctrl[Slot.Command] = Command.Gemm;
     ctrl[Slot.Seq] = this.sent;
-    ctrl[Slot.Error] = 0;
     ctrl[Slot.K] = k;
     ctrl[Slot.RsA] = transA ? 1 : k;
     ctrl[Slot.CsA] = transA ? aRows : 1;
@@ -219,44 +263,52 @@ export class ParallelGemm implements Backend {
       ctrl[part + Part.J0] = byColumns ? s : 0;
       ctrl[part + Part.J1] = byColumns ? e : n;
     }
-    Atomics.store(ctrl, Slot.Pending, this.transport.workers);
-    Atomics.add(ctrl, Slot.Generation, 1); // publishes the fields above (Atomics are sequentially consistent)
-    Atomics.notify(ctrl, Slot.Generation);
+    this.protocol.post(); // publishes the fields above (Atomics are sequentially consistent)
+    this.advance();
+    if (this.protocol.pc === CallerAt.Failed) this.fail();
 
-    // This thread's part, straight from and into the caller's arrays.
+    // This thread's part, straight from and into the caller's arrays. Whatever happens here, the
+    // job is joined before this call returns or throws: an abandoned job's ack would count against the next.
     const posted = performance.now();
-    const rsA = transA ? 1 : lda,
-      csA = transA ? lda : 1;
-    const rsB = transB ? 1 : ldb,
-      csB = transB ? ldb : 1;
-    if (byColumns) {
-      gemmBlockedStrided(
-        m,
-        w0,
-        k,
-        a,
-        aOff,
-        rsA,
-        csA,
-        b,
-        bOff,
-        rsB,
-        csB,
-        c,
-        cOff,
-        ldc,
-        alpha,
-        accumulate,
-        bias,
-        biasOff,
-        packed?.columns(0, w0),
-      );
-    } else {
-      gemmBlockedStrided(w0, n, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed);
+    let ownError: { error: unknown } | undefined;
+    try {
+      const rsA = transA ? 1 : lda,
+        csA = transA ? lda : 1;
+      const rsB = transB ? 1 : ldb,
+        csB = transB ? ldb : 1;
+      if (byColumns) {
+        gemmBlockedStrided(
+          m,
+          w0,
+          k,
+          a,
+          aOff,
+          rsA,
+          csA,
+          b,
+          bOff,
+          rsB,
+          csB,
+          c,
+          cOff,
+          ldc,
+          alpha,
+          accumulate,
+          bias,
+          biasOff,
+          packed?.columns(0, w0),
+        );
+      } else {
+        gemmBlockedStrided(w0, n, k, a, aOff, rsA, csA, b, bOff, rsB, csB, c, cOff, ldc, alpha, accumulate, bias, biasOff, packed);
+      }
+    } catch (error) {
+      ownError = { error };
     }
-
     const mine = performance.now() - posted;
-    this.join();
+    this.protocol.join();
+    this.advance();
+    if (this.protocol.pc === CallerAt.Failed) this.fail();
+    if (ownError) throw ownError.error;
     this.rebalance(parts, mine, performance.now() - posted - mine);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
   }
@@ -286,20 +338,51 @@ export class ParallelGemm implements Backend {
     }
   }
 
-  /** Blocks until every worker has finished the current job. */
-  private join(): void {
-    const ctrl = this.ctrl;
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const pending = Atomics.load(ctrl, Slot.Pending);
-      if (pending === 0) break;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        throw new Error(`ParallelGemm.gemm: ${pending} of ${this.transport.workers} worker(s) did not finish within ${this.timeoutMs} ms`);
-      }
-      Atomics.wait(ctrl, Slot.Pending, pending, remaining);
+  /** Runs the caller's protocol to its next point (Working, Done, Failed, Closed): waits for the workers in Sleep, however long they take. */
+  private advance(): void {
+    while (this.protocol.step(this.mem));
+  }
+
+  /** Whether every worker has started serving; a fault reported before that (a worker that could not start) is thrown. */
+  private workersStarted(): boolean {
+    if (this.started) return true;
+    if ((Atomics.load(this.ctrl, Slot.Pending) & DEAD) !== 0) this.fail();
+    this.started = Atomics.load(this.ctrl, Slot.Started) === this.transport.workers;
+    return this.started;
+  }
+
+  /** The protocol failed (a fault reported, or a count that cannot be): close the backend and throw why. */
+  private fail(): never {
+    const broken = this.protocol.broken;
+    const why =
+      broken !== undefined
+        ? `a protocol error: ${broken} worker(s) pending where ${this.transport.workers} or fewer can be`
+        : (firstFault(this.control) ?? 'a gemm worker failed');
+    this.failure = new GemmWorkerFault(why, this.threads);
+    this.close();
+    throw this.failure;
+  }
+
+  /**
+   * Resolves once every worker has started serving (until then gemm computes on the calling
+   * thread alone: the same numbers); rejects with the GemmWorkerFault if one could not start.
+   */
+  async ready(): Promise<void> {
+    while (!this.closed && !this.workersStarted()) await new Promise((resolve) => setTimeout(resolve, 2));
+    if (this.failure) throw this.failure;
+  }
+
+  /** Arms a fault drill (see FaultDrill). */
+  drill(drill: FaultDrill): void {
+    const worker = drill.worker ?? 0;
+    if (!Number.isInteger(worker) || worker < 0 || worker >= this.transport.workers) {
+      throw new RangeError(`ParallelGemm.drill: worker must be an integer in 0..${this.transport.workers - 1}, got ${worker}`);
     }
-    if (Atomics.load(ctrl, Slot.Error) !== 0) throw new Error('ParallelGemm.gemm: a worker failed (see its error output)');
+    const ctrl = this.ctrl; // plain writes, published by the next post
+    ctrl[Slot.DrillKind] = drill.kind === 'throw' ? DrillKind.Throw : drill.kind === 'terminate' ? DrillKind.Terminate : DrillKind.Stall;
+    ctrl[Slot.DrillMs] = Math.max(0, Math.round(drill.ms ?? 0));
+    ctrl[Slot.DrillJob] = ctrl[Slot.Generation]! + Math.max(1, Math.round(drill.afterJobs ?? 1));
+    ctrl[Slot.DrillWorker] = worker + 1;
   }
 
   /**
@@ -341,9 +424,8 @@ export class ParallelGemm implements Backend {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.ctrl[Slot.Command] = Command.Exit;
-    Atomics.add(this.ctrl, Slot.Generation, 1);
-    Atomics.notify(this.ctrl, Slot.Generation);
+    this.protocol.close();
+    this.advance();
     this.transport.terminate();
   }
 }

@@ -1,7 +1,7 @@
-import type { PrepareBArgs } from '../backend.js';
-import type { Storage } from '../dtype.js';
+import type { PrepareBArgs } from '../tensor/backend.js';
+import type { Storage } from '../tensor/dtype.js';
 import type { UnnumberedMessage } from './gemm-parallel-protocol.js';
-import { BlockedPackedB, packedLength } from './gemm-prepared.js';
+import { BlockedPackedB, packedLength } from '../tensor/kernels/gemm-prepared.js';
 
 /*
  * The prepared op(B)s of the parallel GEMM live in shared memory ("slots") that the workers were
