@@ -4,7 +4,8 @@ import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import { chooseSplit, PARALLEL_MIN_WORK, partitionColumns, partitionRange, partitionRows } from '../src/parallel/gemm-parallel-protocol.js';
+import { PARALLEL_MIN_WORK } from '../src/parallel/gemm-parallel-protocol.js';
+import { chooseSplit, partitionColumns, partitionRange, partitionRows } from './support/partitions.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*

@@ -1,18 +1,13 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
+import { defaultThreadCount } from '../parallel/gemm-parallel-protocol.js';
 import { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
 import { valueFlag, type FlagReader, type FlagSpecs } from './args.js';
 import { CliError } from './errors.js';
 
-/**
- * Threads the CLI uses for the large matrix products when --threads is not given: every CPU,
- * at most 4 (beyond that the per-step products of a B = 32 batch are too small to share well).
- * Any count gives the same numbers (the parallel GEMM is bit-identical to one thread), so the
- * default only decides how soon.
- */
-export const DEFAULT_THREADS = Math.max(
-  1,
-  Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
+/** Threads the CLI uses for the large matrix products when --threads is not given (the backends' default). */
+export const DEFAULT_THREADS = defaultThreadCount(
+  typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
 );
 
 /** --threads of a command that computes (train, eval), spread into its flags. */

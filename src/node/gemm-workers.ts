@@ -5,7 +5,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../tensor/backend.js';
 import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
-import { ADAPTER, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
+import { ADAPTER, defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { isClosing, reportFault } from '../parallel/job-protocol.js';
 
 /** A Backend that may hold threads: call close() when done with it. */
@@ -25,7 +25,7 @@ export interface ClosableBackend extends Backend {
 }
 
 export interface ParallelBackendOptions {
-  /** Total threads including the caller's (default: available parallelism, at most 8). */
+  /** Total threads including the caller's (default: available parallelism, at most DEFAULT_THREAD_CAP = 4). */
   threads?: number;
 }
 
@@ -42,7 +42,7 @@ export interface ParallelBackendOptions {
  */
 export function createParallelBackend(options: ParallelBackendOptions = {}): ClosableBackend {
   const available = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const threads = options.threads ?? Math.min(8, available);
+  const threads = options.threads ?? defaultThreadCount(available);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1) {
     throw new RangeError(`createParallelBackend: threads must be an integer in 1..${MAX_WORKERS + 1}, got ${threads}`);
   }

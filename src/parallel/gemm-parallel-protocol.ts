@@ -66,6 +66,16 @@ export const Command = { Gemm: 0, Exit: 1 } as const;
 /** What a fault drill makes its worker do when it reaches the drill's job (see FaultDrill in gemm-parallel.ts). */
 export const DrillKind = { None: 0, Throw: 1, Terminate: 2, Stall: 3 } as const;
 export const MAX_WORKERS = 64;
+
+/**
+ * Threads a backend (and the CLI) uses when not told: every core, at most DEFAULT_THREAD_CAP. Beyond
+ * that the per-step products of a B = 32 training batch are too small to share well (waking and
+ * joining a worker costs more than its part saves), and any count gives the same numbers, so the
+ * default only decides how soon. One cap for Node, the web and the CLI.
+ */
+export const DEFAULT_THREAD_CAP = 4;
+export const defaultThreadCount = (cores: number | undefined): number =>
+  Number.isInteger(cores) && cores! >= 1 ? Math.min(DEFAULT_THREAD_CAP, cores!) : 1;
 export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
 /**
  * Byte offset of the float64 slots after the Int32 ones (8-byte aligned): [0] the job's alpha,
@@ -162,25 +172,12 @@ export function partitionInto(bounds: Int32Array, size: number, weights: ThreadW
   return count;
 }
 
-/** partitionInto as a list of [start, end) ranges. */
-export function partitionRange(size: number, weights: ThreadWeights, unit: number): Array<[number, number]> {
-  const bounds = new Int32Array((typeof weights === 'number' ? weights : weights.length) + 1);
-  const count = partitionInto(bounds, size, weights, unit);
-  return Array.from({ length: count }, (_, p): [number, number] => [bounds[p]!, bounds[p + 1]!]);
-}
-
-/** Rows of C are cut at multiples of MR, so no part but the last has a partial register tile. */
-export const partitionRows = (m: number, weights: ThreadWeights): Array<[number, number]> => partitionRange(m, weights, MR);
-
 /**
  * Columns of C are cut at whole NR panels; with a prepared op(B) wider than one column block
  * (NC), at whole column blocks, so each part's panels are a contiguous view of the packed blocks
  * (packedColumns).
  */
 export const columnUnit = (n: number, prepared: boolean): number => (prepared && n > NC ? NC : NR);
-
-export const partitionColumns = (n: number, weights: ThreadWeights, prepared: boolean): Array<[number, number]> =>
-  partitionRange(n, weights, columnUnit(n, prepared));
 
 /**
  * How to cut C between `threads` threads. By rows when C is at least as tall as wide (each thread
@@ -192,16 +189,4 @@ export const partitionColumns = (n: number, weights: ThreadWeights, prepared: bo
 export function splitsByColumns(m: number, n: number, threads: number, prepared: boolean): boolean {
   if (m >= n) return false;
   return Math.min(threads, Math.ceil(n / columnUnit(n, prepared))) >= Math.min(threads, Math.ceil(m / MR));
-}
-
-/** splitsByColumns and the ranges, as lists (for tests and diagnostics; ParallelGemm uses partitionInto). */
-export function chooseSplit(
-  m: number,
-  n: number,
-  weights: ThreadWeights,
-  prepared: boolean,
-): { byColumns: boolean; ranges: Array<[number, number]> } {
-  const threads = typeof weights === 'number' ? weights : weights.length;
-  const byColumns = splitsByColumns(m, n, threads, prepared);
-  return { byColumns, ranges: byColumns ? partitionColumns(n, weights, prepared) : partitionRows(m, weights) };
 }

@@ -1,7 +1,7 @@
 import type { Backend } from '../tensor/backend.js';
 import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
-import { MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
+import { defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import type { SupervisorReply, SupervisorStart } from './gemm-worker-messages.js';
 
@@ -27,7 +27,7 @@ export interface WebParallelBackend extends Backend {
 }
 
 export interface WebParallelBackendOptions {
-  /** Total threads including the caller's (default: navigator.hardwareConcurrency, at most 8). */
+  /** Total threads including the caller's (default: navigator.hardwareConcurrency, at most DEFAULT_THREAD_CAP = 4). */
   threads?: number;
   /**
    * How long starting the workers may take before createWebParallelBackend rejects (default 60 s).
@@ -120,8 +120,7 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
 }
 
 function defaultThreads(env: WebGlobals): number {
-  const cores = env.navigator?.hardwareConcurrency;
-  return Number.isInteger(cores) && cores! >= 1 ? Math.min(8, cores!) : 1;
+  return defaultThreadCount(env.navigator?.hardwareConcurrency);
 }
 
 /** Why this runtime (or this request) gets one thread; undefined when workers can be used. */
