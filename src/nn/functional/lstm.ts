@@ -135,8 +135,8 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
           dhArgs.aOffset = t * BG;
           backend.gemm(dhArgs); // dh ← dz_t·wh
         }
-        releaseLoopWeights(backend, dhArgs);
       }
+      releaseLoopWeights(backend, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0) addInto(gh0, dh, BH);
       const gc0 = gradBuffer(c0);

@@ -157,8 +157,8 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
         }
-        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
+      releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0) addInto(gh0, dh, BH);
       const gc0 = gradBuffer(c0);

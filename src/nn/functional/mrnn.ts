@@ -125,8 +125,8 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs);
         }
-        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
+      releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0) addInto(gh0, dh, BH);
       accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hbuf }, gradBuffer);
