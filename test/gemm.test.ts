@@ -3,10 +3,9 @@ import fc from 'fast-check';
 import type { GemmArgs } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
-import { gemmBlocked, gemmBlockedStrided } from '../src/tensor/kernels/gemm-blocked.js';
+import { gemmBlocked, gemmBlockedStrided, SMALL_GEMM_WORK } from '../src/tensor/kernels/gemm-blocked.js';
 import { gemmNaive } from '../src/tensor/kernels/gemm-naive.js';
 import { KC, MC, MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import { SMALL_GEMM_WORK } from '../src/tensor/kernels/gemm-small.js';
 import { blockedBackend, defaultBackend, naiveBackend } from '../src/tensor/kernels/index.js';
 
 /*
