@@ -196,6 +196,8 @@ const SIMD_OPCODES: Record<string, number> = {
   'f32x4.div': 0xe7,
   'f32x4.min': 0xe8,
   'f32x4.max': 0xe9,
+  'f32x4.pmin': 0xea,
+  'f32x4.pmax': 0xeb,
   'i32x4.trunc_sat_f32x4_s': 0xf8,
   'f32x4.convert_i32x4_s': 0xfa,
 };
@@ -318,6 +320,8 @@ describe('every instruction computes what the specification says', () => {
     ['f32x4.div', f32x4.div, (a, b) => a / b],
     ['f32x4.min (NaN-propagating, −0 < +0)', f32x4.min, Math.min],
     ['f32x4.max', f32x4.max, Math.max],
+    ['f32x4.pmin (b < a ? b : a)', f32x4.pmin, (a, b) => (b < a ? b : a)],
+    ['f32x4.pmax (a < b ? b : a)', f32x4.pmax, (a, b) => (a < b ? b : a)],
   ];
 
   it('f32x4 arithmetic: correctly rounded (fround of the float64 result is, for these operations)', () => {

@@ -157,6 +157,8 @@ export const INSTRUCTIONS = {
   'f32x4.div': simd(0xe7, VV_V),
   'f32x4.min': simd(0xe8, VV_V),
   'f32x4.max': simd(0xe9, VV_V),
+  'f32x4.pmin': simd(0xea, VV_V),
+  'f32x4.pmax': simd(0xeb, VV_V),
   // ---- SIMD: conversions
   'i32x4.trunc_sat_f32x4_s': simd(0xf8, V_V),
   'f32x4.convert_i32x4_s': simd(0xfa, V_V),
