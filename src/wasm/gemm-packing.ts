@@ -72,7 +72,31 @@ export function definePackA(mb: ModuleBuilder): void {
     const rowOffset = Array.from({ length: MR }, (_, q) => f.let(i32.mul(rs, i32.const(q)), `rs${q}`));
     const stepsIn4 = f.let(i32.and(k, i32.const(~3)), 'stepsIn4');
     const rows = Array.from({ length: MR }, (_, q) => f.local('v128', `row${q}`));
-    forRange(f, i, i32.const(0), m, MR, () => {
+    const panelBytes = f.let(i32.mul(k, i32.const(4 * MR)), 'panelBytes');
+    const panelOffset = Array.from({ length: 4 }, (_, q) => f.let(i32.mul(panelBytes, i32.const(q)), `panel${q}`));
+    const d = f.local('i32', 'd');
+    f.set(i, i32.const(0));
+    f.if(i32.eq(rs, i32.const(4)), () => {
+      // Transposed A, four panels (16 rows) per pass: each k step reads one whole 64-byte line
+      // (one panel per pass would use a quarter of each line, and revisit it three times).
+      f.block((done) => {
+        f.loop((next) => {
+          f.brIf(done, i32.ltU(i32.sub(m, i), i32.const(4 * MR)));
+          f.set(s, i32.add(src, i32.shl(i, i32.const(2))));
+          f.set(d, dst);
+          forRange(f, p, i32.const(0), k, 1, () => {
+            for (let q = 0; q < 4; q++) f.emit(v128.store(i32.add(d, panelOffset[q]!), v128.load(s, { offset: 16 * q })));
+            f.set(s, i32.add(s, cs));
+            f.set(d, i32.add(d, i32.const(4 * MR)));
+          });
+          f.set(dst, i32.add(dst, panelOffset[3]!));
+          f.set(dst, i32.add(dst, panelBytes));
+          f.set(i, i32.add(i, i32.const(4 * MR)));
+          f.br(next);
+        });
+      });
+    });
+    forRange(f, i, i, m, MR, () => {
       f.set(s, i32.add(src, i32.mul(i, rs)));
       f.set(panelRows, i32.sub(m, i));
       f.if(
@@ -129,7 +153,34 @@ export function definePackB(mb: ModuleBuilder): void {
     const colOffset = Array.from({ length: NR }, (_, c) => f.let(i32.mul(cs, i32.const(c)), `cs${c}`));
     const rowsIn4 = f.let(i32.and(k, i32.const(~3)), 'rowsIn4');
     const r = Array.from({ length: NR }, (_, c) => f.local('v128', `r${c}`));
-    forRange(f, j, i32.const(0), n, NR, () => {
+    const panelBytes = f.let(i32.mul(k, i32.const(4 * NR)), 'panelBytes');
+    const d = f.local('i32', 'd');
+    f.set(j, i32.const(0));
+    f.if(i32.eq(cs, i32.const(4)), () => {
+      // B stored [k,n], two panels (16 columns) per pass: each row step reads one whole 64-byte line
+      // (with one panel per pass a long row stride, e.g. 4 KiB, makes every row of the panel collide
+      // in one L1 set).
+      f.block((done) => {
+        f.loop((next) => {
+          f.brIf(done, i32.ltU(i32.sub(n, j), i32.const(2 * NR)));
+          f.set(s, i32.add(src, i32.shl(j, i32.const(2))));
+          f.set(d, dst);
+          forRange(f, p, i32.const(0), k, 1, () => {
+            f.emit(v128.store(d, v128.load(s)));
+            f.emit(v128.store(d, v128.load(s, { offset: 16 }), { offset: 16 }));
+            const second = f.let(i32.add(d, panelBytes));
+            f.emit(v128.store(second, v128.load(s, { offset: 32 })));
+            f.emit(v128.store(second, v128.load(s, { offset: 48 }), { offset: 16 }));
+            f.set(s, i32.add(s, rs));
+            f.set(d, i32.add(d, i32.const(4 * NR)));
+          });
+          f.set(dst, i32.add(dst, i32.shl(panelBytes, i32.const(1))));
+          f.set(j, i32.add(j, i32.const(2 * NR)));
+          f.br(next);
+        });
+      });
+    });
+    forRange(f, j, j, n, NR, () => {
       f.set(s, i32.add(src, i32.mul(j, cs)));
       f.set(panelCols, i32.sub(n, j));
       f.if(
