@@ -3,7 +3,7 @@ import { detectWasmFeatures, type WasmFeatures } from './detect.js';
 import type { MultiplyAdd } from './gemm-kernels.js';
 import { WasmHeap, type HeapOptions } from './heap.js';
 import { buildKernelModule, MEMORY_IMPORT, type KernelExports } from './kernel-module.js';
-import { wasmApi, type WasmApi, type WasmInstance, type WasmModule } from './runtime.js';
+import { wasmApi, type WasmApi, type WasmImports, type WasmInstance, type WasmModule } from './runtime.js';
 
 /**
  * mlstm's WebAssembly SIMD kernels: assembled at load time by our own TypeScript (module-builder.ts,
@@ -49,6 +49,9 @@ export function chooseMultiplyAdd(fma: boolean | 'auto', features: WasmFeatures)
 
 const compiled = new Map<string, WasmModule>();
 
+/** The kernel module's imports: the backend's memory. */
+const importsOf = (heap: WasmHeap): WasmImports => ({ [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: heap.memory } });
+
 const backendOf = (instance: WasmInstance, heap: WasmHeap, multiplyAdd: MultiplyAdd): WasmBackend =>
   new WasmBackend(instance.exports as unknown as KernelExports, heap, multiplyAdd);
 
@@ -77,8 +80,7 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
     module = new api.Module(bytes());
     compiled.set(key, module);
   }
-  const instance = new api.Instance(module, { [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: heap.memory } });
-  return backendOf(instance, heap, multiplyAdd);
+  return backendOf(new api.Instance(module, importsOf(heap)), heap, multiplyAdd);
 }
 
 /** The wasm backend, compiled asynchronously (works everywhere, including a browser's main thread). */
@@ -89,6 +91,5 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     module = await api.compile(bytes());
     compiled.set(key, module);
   }
-  const instance = await api.instantiate(module, { [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: heap.memory } });
-  return backendOf(instance, heap, multiplyAdd);
+  return backendOf(await api.instantiate(module, importsOf(heap)), heap, multiplyAdd);
 }

@@ -238,5 +238,13 @@ export function gemmBlocked(p: GemmArgs): void {
   );
 }
 
-/** The packed, register-blocked single-thread GEMM as a Backend (with prepareB: see gemm-prepared.ts). */
-export const blockedBackend: Backend = Object.freeze({ name: 'blocked', gemm: gemmBlocked, prepareB: prepareBlockedB });
+/**
+ * The packed, register-blocked single-thread GEMM as a Backend (with prepareB: see gemm-prepared.ts).
+ * describe() says which kernels run, as the wasm backend's does ('wasm-simd fma', 'wasm-simd').
+ */
+export const blockedBackend: Backend = Object.freeze({
+  name: 'blocked',
+  describe: () => 'js',
+  gemm: gemmBlocked,
+  prepareB: prepareBlockedB,
+});
