@@ -443,7 +443,7 @@ export class WasmBackend implements Backend {
   private input(x: Float32Array, off: number, len: number): number {
     if (this.heap.contains(x)) return x.byteOffset + off * 4;
     const addr = this.bump(len * 4);
-    this.heap.f32.set(x.subarray(off, off + len), addr >> 2);
+    this.heap.f32.set(x.subarray(off, off + len), addr >>> 2);
     return addr;
   }
 
@@ -462,7 +462,7 @@ export class WasmBackend implements Backend {
   private flushOutputs(): void {
     const f32 = this.heap.f32;
     for (let i = 0; i < this.pending; i++) {
-      const start = this.pendingAddr[i]! >> 2;
+      const start = this.pendingAddr[i]! >>> 2;
       this.pendingArray[i]!.set(f32.subarray(start, start + this.pendingLength[i]!), this.pendingOffset[i]!);
       this.pendingArray[i] = null;
     }
@@ -480,25 +480,25 @@ export class WasmBackend implements Backend {
     const f32 = this.heap.f32;
     if (spanIsDense(rows, cols, ld)) {
       const addr = this.bump(span * 4);
-      f32.set(x.subarray(off, off + span), addr >> 2);
+      f32.set(x.subarray(off, off + span), addr >>> 2);
       return { addr, ld };
     }
     const addr = this.bump(rows * cols * 4);
-    for (let r = 0; r < rows; r++) f32.set(x.subarray(off + r * ld, off + r * ld + cols), (addr >> 2) + r * cols);
+    for (let r = 0; r < rows; r++) f32.set(x.subarray(off + r * ld, off + r * ld + cols), (addr >>> 2) + r * cols);
     return { addr, ld: cols };
   }
 
   /** Dense [m,n] at addr ← C[m,n] (row stride ldc from c[off]). */
   private copyRowsIn(c: Float32Array, off: number, m: number, n: number, ldc: number, addr: number): void {
     const f32 = this.heap.f32;
-    if (ldc === n) f32.set(c.subarray(off, off + m * n), addr >> 2);
-    else for (let i = 0; i < m; i++) f32.set(c.subarray(off + i * ldc, off + i * ldc + n), (addr >> 2) + i * n);
+    if (ldc === n) f32.set(c.subarray(off, off + m * n), addr >>> 2);
+    else for (let i = 0; i < m; i++) f32.set(c.subarray(off + i * ldc, off + i * ldc + n), (addr >>> 2) + i * n);
   }
 
   /** C[m,n] (row stride ldc from c[off]) ← dense [m,n] at addr; the gaps between C's rows are not touched. */
   private copyRowsOut(c: Float32Array, off: number, m: number, n: number, ldc: number, addr: number): void {
     const f32 = this.heap.f32;
-    const base = addr >> 2;
+    const base = addr >>> 2;
     if (ldc === n) c.set(f32.subarray(base, base + m * n), off);
     else for (let i = 0; i < m; i++) c.set(f32.subarray(base + i * n, base + (i + 1) * n), off + i * ldc);
   }
