@@ -62,6 +62,15 @@ export class WasmBackend implements Backend {
   private readonly pendingLength = new Int32Array(MAX_PENDING);
   private readonly pendingAddr = new Float64Array(MAX_PENDING);
   private pending = 0;
+  /**
+   * Frees the block of a prepared operand the garbage collector found unreachable without a
+   * releaseB (wasm memory is not collected). Safe for prepared operands only: they are opaque, so
+   * nothing else can point into their block. Arrays from `allocate` must be freed explicitly (a
+   * subarray of one may outlive the original view).
+   */
+  private readonly unreleased = new FinalizationRegistry<number>((addr) => {
+    if (!this.closed) this.heap.release(addr);
+  });
 
   constructor(
     /** The exports of the instantiated kernel module. */
@@ -192,7 +201,9 @@ export class WasmBackend implements Backend {
     this.beginScratch(this.heap.contains(b) ? 0 : matrixCopyBytes(rows, cols, ldb));
     const bIn = this.matrixIn(b, bOff, rows, cols, ldb);
     this.kernels.packB_columnPanels8(bIn.addr, transB ? 4 : bIn.ld * 4, transB ? bIn.ld * 4 : 4, k, n, addr);
-    return new WasmPackedB(this, addr, k, n, b, bOff, ldb, transB);
+    const prepared = new WasmPackedB(this, addr, k, n, b, bOff, ldb, transB);
+    this.unreleased.register(prepared, addr, prepared);
+    return prepared;
   }
 
   /** Frees a prepared operand's memory (others' prepared operands, and the JS kernel's, are left alone). */
@@ -200,6 +211,7 @@ export class WasmBackend implements Backend {
     if (!(prepared instanceof WasmPackedB) || prepared.owner !== this) return;
     if (prepared.released) throw new Error('releaseB: this prepared operand was already released');
     prepared.released = true;
+    this.unreleased.unregister(prepared);
     if (prepared.addr !== 0 && !this.closed) this.heap.release(prepared.addr);
   }
 
