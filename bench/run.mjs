@@ -56,7 +56,7 @@ const SUITES = {
       runTrainSuite({
         log: (r) =>
           process.stderr.write(
-            `  ${r.cell} H=${r.hidden} ×${r.threads}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`,
+            `  ${r.cell} H=${r.hidden} ×${r.threads} ${r.backend}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`,
           ),
       }),
     columns: TRAIN_COLUMNS,
