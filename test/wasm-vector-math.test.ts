@@ -8,12 +8,13 @@ import { bitsOf, fromBits, wasmBackends } from './support/wasm.js';
  * The vector σ, tanh and exp of the gate kernels (src/wasm/vector-math.ts) against the float64
  * Math functions: a sweep of 2²² inputs spread over every float32 bit pattern (both signs, every
  * exponent, subnormals, infinities and NaNs), in float32 ulps of the correctly rounded result, to
- * the stated VECTOR_MATH_ACCURACY (bench/wasm-math-accuracy.mjs checks every float32 input); then
- * the saturated and special inputs one by one.
+ * the stated VECTOR_MATH_ACCURACY (bench/wasm-math-accuracy.mjs checks every float32 input), σ and exp
+ * flushed to 0 below −87.3; then the saturated and special inputs one by one.
  */
 
 const { mulAdd: backend, all } = wasmBackends();
 const SUBNORMAL_ULP = 2 ** -149;
+const FLUSH_ARG = Math.fround(VECTOR_MATH_ACCURACY.flushArgument);
 
 /** Spacing of float32 numbers at the correctly rounded value of r. */
 function ulp(r: number): number {
@@ -62,8 +63,11 @@ function worstUlps(fn: Fn, reference: (x: number) => number, domain: (x: number)
 }
 
 describe('vector σ, tanh, exp over the float32 range', () => {
-  it(`σ within ${VECTOR_MATH_ACCURACY.sigmoidUlps} ulps`, () => {
-    const { ulps, at } = worstUlps('sigmoid', stableSigmoid, () => true);
+  const FLUSH = Math.fround(VECTOR_MATH_ACCURACY.flushArgument);
+  const aboveFlush = (v: number): boolean => !(v < FLUSH);
+
+  it(`σ within ${VECTOR_MATH_ACCURACY.sigmoidUlps} ulps (above the flush to zero)`, () => {
+    const { ulps, at } = worstUlps('sigmoid', stableSigmoid, aboveFlush);
     console.log(`σ: worst ${ulps.toFixed(3)} ulps at ${at}`);
     expect(ulps).toBeLessThanOrEqual(VECTOR_MATH_ACCURACY.sigmoidUlps);
     expect(ulps).toBeGreaterThan(0.5); // an approximation: not correctly rounded everywhere (the test measures)
@@ -75,10 +79,18 @@ describe('vector σ, tanh, exp over the float32 range', () => {
     expect(ulps).toBeLessThanOrEqual(VECTOR_MATH_ACCURACY.tanhUlps);
   });
 
-  it(`exp(x ≤ 0) within ${VECTOR_MATH_ACCURACY.expUlps} ulps`, () => {
-    const { ulps, at } = worstUlps('expNonPositive', Math.exp, (v) => !(v > 0));
+  it(`exp(x ≤ 0) within ${VECTOR_MATH_ACCURACY.expUlps} ulps (above the flush to zero)`, () => {
+    const { ulps, at } = worstUlps('expNonPositive', Math.exp, (v) => !(v > 0) && aboveFlush(v));
     console.log(`exp: worst ${ulps.toFixed(3)} ulps at ${at}`);
     expect(ulps).toBeLessThanOrEqual(VECTOR_MATH_ACCURACY.expUlps);
+  });
+
+  it('σ and exp are 0 below −87.3, where their true values are below e^−87.3 ≈ 1.23e-38', () => {
+    const x = sweep().filter((v) => v < FLUSH);
+    expect(x.length).toBeGreaterThan(1000);
+    for (const fn of ['sigmoid', 'expNonPositive'] as const) expect(apply(fn, x).every((v) => v === 0)).toBe(true);
+    expect(stableSigmoid(FLUSH)).toBeLessThan(VECTOR_MATH_ACCURACY.flushBelow * 1.0001);
+    expect(VECTOR_MATH_ACCURACY.flushBelow).toBeGreaterThan(2 ** -126); // the results kept are all normal numbers
   });
 
   it('the gate math is the same bits in the fma and the mul+add module (it uses no fused operation)', () => {
@@ -105,15 +117,14 @@ describe('saturated and special inputs', () => {
     expect(run('sigmoid', [NaN, -NaN, 1, NaN]).map(Number.isNaN)).toEqual([true, true, false, true]);
   });
 
-  it('σ just above and below the subnormal boundary, and where it underflows to 0', () => {
-    const xs = [-87, -87.5, -88.7, -95, -103, -103.9, -104, -150].map(Math.fround);
+  it('σ at the bottom of the normal range: accurate down to −87.3, 0 below (where the true value is subnormal)', () => {
+    const xs = [-80, -87, -87.29, -87.31, -88.7, -103.9, -150].map(Math.fround);
     const y = run('sigmoid', xs);
     xs.forEach((x, i) => {
       const want = stableSigmoid(x);
-      const tol = Math.max(VECTOR_MATH_ACCURACY.sigmoidUlps * ulp(want), 2 * SUBNORMAL_ULP);
-      expect(Math.abs(y[i]! - want), `σ(${x})`).toBeLessThanOrEqual(tol);
+      if (x >= FLUSH_ARG) expect(Math.abs(y[i]! - want), `σ(${x})`).toBeLessThanOrEqual(VECTOR_MATH_ACCURACY.sigmoidUlps * ulp(want));
+      else expect(y[i], `σ(${x})`).toBe(0);
     });
-    expect(y[y.length - 1]).toBe(0);
   });
 
   it('tanh: ±Inf and ±1e4 saturate to ±1; −0 stays −0; tiny and subnormal x give x; NaN propagates', () => {
@@ -125,12 +136,10 @@ describe('saturated and special inputs', () => {
     expect(run('tanh', [NaN, 0.5, -NaN, NaN]).map(Number.isNaN)).toEqual([true, false, true, true]);
   });
 
-  it('exp: 0 and −0 give 1, −Inf and −1e4 give 0, results fall through the subnormals to 0; NaN propagates', () => {
-    same(run('expNonPositive', [0, -0, -Infinity, -1e4]), [1, 1, 0, 0]);
-    const xs = [-87, -90, -100, -103.2, -103.9].map(Math.fround);
-    const y = run('expNonPositive', xs);
-    xs.forEach((x, i) => expect(Math.abs(y[i]! - Math.exp(x)), `exp(${x})`).toBeLessThanOrEqual(SUBNORMAL_ULP));
-    expect(y[1]).toBeGreaterThan(0); // e⁻⁹⁰ ≈ 8.2e-40: a subnormal, not flushed to zero
+  it('exp: 0 and −0 give 1, −Inf and −1e4 give 0, accurate down to −87.3 and 0 below; NaN propagates', () => {
+    same(run('expNonPositive', [0, -0, -Infinity, -1e4, -87.31, -90]), [1, 1, 0, 0, 0, 0]);
+    const x = Math.fround(-87.29);
+    expect(Math.abs(run('expNonPositive', [x])[0]! - Math.exp(x))).toBeLessThanOrEqual(VECTOR_MATH_ACCURACY.expUlps * ulp(Math.exp(x)));
     expect(Number.isNaN(run('expNonPositive', [NaN])[0]!)).toBe(true);
   });
 

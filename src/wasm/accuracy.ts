@@ -11,9 +11,10 @@ import { VECTOR_MATH_ACCURACY } from './vector-math.js';
  * in float64 within a k-block, so the two backends agree to this bound, not bit for bit.
  *
  * Gate kernels: σ and tanh within VECTOR_MATH_ACCURACY ulps of the correctly rounded value
- * (vector-math.ts); the cell arithmetic in float32 on top of them, bounded per output by
- * gateErrorBound from the number of roundings on its longest path and its magnitude M (the same
- * expression evaluated on absolute values).
+ * (vector-math.ts; σ flushed to 0 below 1.23·10⁻³⁸); the cell arithmetic in float32 on top of them,
+ * bounded per output by gateErrorBound from the number of roundings on its longest path and its
+ * magnitude M (the same expression evaluated on absolute values), plus FUNCTION_ABSOLUTE_ERROR where
+ * a σ is a factor.
  */
 
 export const FLOAT32_UNIT_ROUNDOFF = 2 ** -24;
@@ -35,6 +36,13 @@ export const FUNCTION_RELATIVE_ERROR = {
   sigmoid: 2 * VECTOR_MATH_ACCURACY.sigmoidUlps * FLOAT32_UNIT_ROUNDOFF,
   tanh: 2 * VECTOR_MATH_ACCURACY.tanhUlps * FLOAT32_UNIT_ROUNDOFF,
 } as const;
+
+/**
+ * Absolute error on top of the relative one: σ is flushed to 0 where its true value is below
+ * VECTOR_MATH_ACCURACY.flushBelow (≈ 1.23·10⁻³⁸), so an output with a factor σ(z) may be off by that
+ * times the factor's partner (|c_prev|, |tanh g|, |tanh c|).
+ */
+export const FUNCTION_ABSOLUTE_ERROR = { sigmoid: VECTOR_MATH_ACCURACY.flushBelow, tanh: 0 } as const;
 
 /**
  * Bound for an output of the elementwise kernels: `roundings` float32 operations on its longest

@@ -17,7 +17,15 @@ export { detectWasmFeatures, relaxedMaddIsFused, relaxedSimdValidates, simdValid
 export { WasmHeap, type HeapOptions } from './heap.js';
 export { buildKernelModule, type KernelExports, type KernelModuleOptions } from './kernel-module.js';
 export { type MultiplyAdd, MR as WASM_GEMM_MR, NR as WASM_GEMM_NR } from './gemm-kernels.js';
-export { gemmErrorBound, gateErrorBound, gamma, FLOAT32_UNIT_ROUNDOFF, FUNCTION_RELATIVE_ERROR, VECTOR_MATH_ACCURACY } from './accuracy.js';
+export {
+  gemmErrorBound,
+  gateErrorBound,
+  gamma,
+  FLOAT32_UNIT_ROUNDOFF,
+  FUNCTION_RELATIVE_ERROR,
+  FUNCTION_ABSOLUTE_ERROR,
+  VECTOR_MATH_ACCURACY,
+} from './accuracy.js';
 
 export interface WasmBackendOptions {
   /**

@@ -16,9 +16,10 @@ import type { FunctionBuilder } from './module-builder.js';
  * truncation error is < r⁸/8!·√2 ≈ 7·10⁻⁹, ≤ 0.3 ulp of the result. The scaling by 2ⁿ is an
  * integer add to the exponent field.
  *
- *  - exp(x) for x ≤ 0 (σ needs only these): x is clamped at −104 (e⁻¹⁰⁴ rounds to 0 in float32),
- *    and 2ⁿ is applied as two factors 2^⌊n/2⌋·2^(n−⌊n/2⌋), both normal, so results down to the
- *    subnormal range are rounded once, correctly scaled.
+ *  - exp(x) for x ≤ 0 (σ needs only these): x is clamped at −87.3, so n ≥ −126 and every
+ *    intermediate is a normal number, and lanes below −87.3 are set to 0 (their true value is below
+ *    e^−87.3 ≈ 1.23·10⁻³⁸, the bottom of the normal range): x86 computes subnormal results in
+ *    microcode, 2–5× slower, and a saturated gate does not need them.
  *  - expm1(x) for x ≥ 0 (tanh): 2ⁿ·(1 + q) − 1 = (2ⁿ − 1) + 2ⁿ·q, where 2ⁿ − 1 and 2ⁿ·q are exact,
  *    so it is one rounding away from (2ⁿ−1) + 2ⁿ·q̂ and keeps full relative accuracy near 0 (n = 0
  *    gives q itself), where tanh needs it.
@@ -28,7 +29,8 @@ import type { FunctionBuilder } from './module-builder.js';
  *    (1 − tanh 9.5 ≈ 1.1·10⁻⁸ < 2⁻²⁵), and the clamp keeps m finite.
  * Special values: NaN propagates (the clamps are pmin/pmax with the input first, which keep a NaN;
  * a NaN lane's scale factor is garbage, but NaN times anything is NaN); ±Inf and huge inputs
- * saturate to the limits (σ → 0 or 1, tanh → ±1); tanh(−0) = −0, σ(±0) = ½.
+ * saturate to the limits (σ → 0 or 1, tanh → ±1); tanh(−0) = −0, σ(±0) = ½; tanh of a subnormal is
+ * that subnormal.
  */
 
 /**
@@ -37,12 +39,16 @@ import type { FunctionBuilder } from './module-builder.js';
  * measures them exhaustively, test/wasm-vector-math.test.ts checks a 2²²-point sweep on every run.
  */
 export const VECTOR_MATH_ACCURACY = {
-  /** σ(z). */
+  /** σ(z), z ≥ −87.3; below, 0 (a true value under flushBelow). */
   sigmoidUlps: 3,
-  /** tanh(z). */
+  /** tanh(z), every z. */
   tanhUlps: 3,
-  /** exp(x), x ≤ 0. */
+  /** exp(x), −87.3 ≤ x ≤ 0; below, 0 (a true value under flushBelow). */
   expUlps: 1.5,
+  /** exp and σ results below this are returned as 0: e^−87.3, just above the smallest normal 2⁻¹²⁶. */
+  flushBelow: Math.exp(-87.3),
+  /** The argument below which exp(x) and σ(x) are 0. */
+  flushArgument: -87.3,
 } as const;
 
 const LOG2E = Math.LOG2E;
@@ -50,7 +56,7 @@ const LN2_HI = 0.693359375; // 355/512: 9 significant bits
 const LN2_LO = -2.1219444e-4; // ln 2 − LN2_HI, rounded to float32
 const ROUNDING_MAGIC = 1.5 * 2 ** 23; // adding it rounds |x| < 2²² to an integer, kept in the low mantissa bits
 const ROUNDING_MAGIC_BITS = 0x4b40_0000;
-const EXP_MIN_ARG = -104;
+const EXP_FLUSH_ARG = -87.3;
 const TANH_MAX_ARG = 9.5;
 const SIGN_BIT = 0x8000_0000;
 
@@ -68,7 +74,7 @@ export interface MathConstants {
   readonly taylor: readonly Local<'v128'>[];
   readonly magic: Local<'v128'>;
   readonly magicBits: Local<'v128'>;
-  readonly expMinArg: Local<'v128'>;
+  readonly expFlushArg: Local<'v128'>;
   readonly tanhMaxArg: Local<'v128'>;
   readonly zero: Local<'v128'>;
   readonly exponentBias: Local<'v128'>;
@@ -91,7 +97,7 @@ export function mathConstants(f: FunctionBuilder): MathConstants {
     taylor,
     magic: f.let(v128.splatF32(ROUNDING_MAGIC), 'magic'),
     magicBits: f.let(v128.splatI32(ROUNDING_MAGIC_BITS), 'magicBits'),
-    expMinArg: f.let(v128.splatF32(EXP_MIN_ARG), 'expMinArg'),
+    expFlushArg: f.let(v128.splatF32(EXP_FLUSH_ARG), 'expFlushArg'),
     tanhMaxArg: f.let(v128.splatF32(TANH_MAX_ARG), 'tanhMaxArg'),
     zero: f.let(v128.splatF32(0), 'zero'),
     exponentBias: f.let(v128.splatI32(127), 'exponentBias'),
@@ -127,12 +133,13 @@ function expm1Reduced(f: FunctionBuilder, c: MathConstants, r: Local<'v128'>): L
 /** 2ⁿ for integer lanes n ∈ [−126, 127]: (n + 127) in the exponent field. */
 const pow2 = (c: MathConstants, n: V128): V128 => i32x4.shl(i32x4.add(n, c.exponentBias), i32.const(23));
 
-/** exp(x) for lanes x ≤ 0 (NaN → NaN; −Inf and x < −104 → 0). */
+/** exp(x) for lanes x ≤ 0 (NaN → NaN; x < −87.3, −Inf included → 0). */
 export function expNonPositive(f: FunctionBuilder, c: MathConstants, x: V128): Local<'v128'> {
-  const { ni, r } = reduce(f, c, f32x4.pmax(x, c.expMinArg));
+  const xl = f.let(x);
+  const { ni, r } = reduce(f, c, f32x4.pmax(xl, c.expFlushArg)); // ni ∈ [−126, 0]: 2ⁿ is normal
   const q = expm1Reduced(f, c, r);
-  const half = f.let(i32x4.shrS(ni, i32.const(1))); // ni ∈ [−150, 0]: two factors in the normal range
-  return f.let(f32x4.mul(f32x4.mul(f32x4.add(c.one, q), pow2(c, half)), pow2(c, i32x4.sub(ni, half))));
+  const e = f32x4.mul(f32x4.add(c.one, q), pow2(c, ni));
+  return f.let(v128.andnot(e, f32x4.lt(xl, c.expFlushArg))); // a NaN compares false: kept
 }
 
 /** e^x − 1 for lanes 0 ≤ x ≤ 19 (NaN → NaN). */
