@@ -14,11 +14,10 @@ import type { FunctionBuilder, FunctionRef, ModuleBuilder } from './module-build
  * loads, the tile issue 12 proposed): V8 11.3's TurboFan places every load of the loop body first
  * (loads are on the effect chain; the pure multiply-adds sink to the end of the block), so all 6
  * splats and both B vectors are live next to the 12 accumulators, 20 values for 15 registers,
- * and 5 accumulators spill to the stack. Measured here (Node 20.20, a 256-step loop over L1-hot
- * panels; bench/wasm-tiles.mjs): 4×8 53.5 GFLOP/s with FMA and 40.4 with mul+add; 6×8 25.0 and
- * 26.3 (with A loaded as vectors and splat by shuffles, 27); 5×8 21.4; 2×16 53.7 and 41.7 (the
- * same 14 registers, more B loads per flop). Unrolling the k loop doubles the loads issued up
- * front and spills too, so it is not unrolled.
+ * and 5 accumulators spill to the stack. Measured here (Node 20.20, bench/wasm-tiles.mjs: this template
+ * run alone on L1-resident panels, k = 256, load ~5): 4×8 51.5 GFLOP/s with FMA and 40–41 with mul+add;
+ * 6×8 18–27 and 26–28; 5×8 23 and 22–24; 3×8 43 and 35–37. Unrolling the k loop doubles the loads
+ * issued up front and spills too, so it is not unrolled.
  *
  * Arithmetic, the same in every tile shape: for each element of C,
  *   s = Σ_{p=0}^{k−1} a_p·b_p  summed in float32 in the order p = 0, 1, …, k−1 (one accumulator
