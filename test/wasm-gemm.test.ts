@@ -141,13 +141,19 @@ const baseProblem: Problem = {
   seed: 1,
 };
 
-/** A backend on a newly compiled module (the factories reuse one compiled module per variant, already tiered up). */
-function freshlyCompiled(multiplyAdd: MultiplyAdd): WasmBackend {
+/** The exports of a newly compiled kernel module on a memory of its own (the factories reuse one compiled module per variant, already tiered up). */
+function freshlyCompiledParts(multiplyAdd: MultiplyAdd): { kernels: KernelExports; heap: WasmHeap } {
   const api = wasmApi()!;
   const heap = new WasmHeap();
   const module = new api.Module(buildKernelModule({ multiplyAdd, sharedMemory: heap.shared }));
   const instance = new api.Instance(module, { env: { memory: heap.memory } });
-  return new WasmBackend(instance.exports as unknown as KernelExports, heap, multiplyAdd);
+  return { kernels: instance.exports as unknown as KernelExports, heap };
+}
+
+/** A backend on a newly compiled module. */
+function freshlyCompiled(multiplyAdd: MultiplyAdd): WasmBackend {
+  const { kernels, heap } = freshlyCompiledParts(multiplyAdd);
+  return new WasmBackend(kernels, heap, multiplyAdd);
 }
 
 const sameBits = (x: Storage, y: Storage): boolean => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
@@ -239,6 +245,68 @@ describe('what makes wasm GEMM results reproducible', () => {
       fresh.close();
     });
   }
+
+  it('column and row blocks of one packed product, by pointer offsets into the same panels (how threads will split it), are bit-identical to the whole', () => {
+    for (const multiplyAdd of ['fma', 'mul-add'] as const) {
+      if (multiplyAdd === 'fma' && FMA === null) continue;
+      const { kernels, heap } = freshlyCompiledParts(multiplyAdd);
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 1, max: 23 }),
+          fc.integer({ min: 1, max: 70 }),
+          fc.integer({ min: 1, max: 90 }),
+          fc.nat(),
+          fc.nat(),
+          (m, n, k, cut, seed) => {
+            const rng = new Rng(seed);
+            const f32 = () => heap.f32;
+            const alloc = (floats: number) => heap.alloc(floats * 4 + 64);
+            const a = alloc(m * k),
+              b = alloc(k * n),
+              pa = alloc(m * k),
+              pb = alloc(Math.ceil(n / NR) * NR * k),
+              bias = alloc(n),
+              whole = alloc(m * n),
+              parts = alloc(m * n);
+            for (let i = 0; i < m * k; i++) f32()[(a >>> 2) + i] = rng.uniform(-1, 1);
+            for (let i = 0; i < k * n; i++) f32()[(b >>> 2) + i] = rng.uniform(-1, 1);
+            for (let i = 0; i < n; i++) f32()[(bias >>> 2) + i] = rng.uniform(-1, 1);
+            kernels.packA_rowPanels4(a, k * 4, 4, m, k, pa);
+            kernels.packB_columnPanels8(b, n * 4, 4, k, n, pb);
+            const flags = 2; // with bias
+            kernels.gemm_f32(m, n, k, pa, pb, whole, n * 4, 0.5, bias, flags);
+            // Columns [0, j0) and [j0, n) with j0 a multiple of 16; rows [0, i0) and [i0, m) with i0 a multiple of 4.
+            const j0 = Math.min(n, 16 * (cut % 5));
+            const i0 = Math.min(m, MR * (cut % 7));
+            const block = (r0: number, r1: number, c0: number, c1: number) => {
+              if (r1 > r0 && c1 > c0)
+                kernels.gemm_f32(
+                  r1 - r0,
+                  c1 - c0,
+                  k,
+                  pa + r0 * k * 4,
+                  pb + c0 * k * 4,
+                  parts + (r0 * n + c0) * 4,
+                  n * 4,
+                  0.5,
+                  bias + c0 * 4,
+                  flags,
+                );
+            };
+            block(0, i0, 0, j0);
+            block(0, i0, j0, n);
+            block(i0, m, 0, j0);
+            block(i0, m, j0, n);
+            const w = f32().subarray(whole >>> 2, (whole >>> 2) + m * n);
+            const q = f32().subarray(parts >>> 2, (parts >>> 2) + m * n);
+            expect(sameBits(w, q)).toBe(true);
+            for (const x of [a, b, pa, pb, bias, whole, parts]) heap.release(x);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    }
+  });
 
   it('views allocated before the memory grew stay valid (shared memory), and operands in it are used in place', () => {
     const backend = createWasmBackendSync({ fma: false, memory: { initialBytes: 1 << 16 } });
