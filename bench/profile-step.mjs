@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Where the time of one training step goes: `npm run build && node bench/profile-step.mjs [--cell mlstm]
-// [--hidden 256] [--threads 1] [--steps 3]`, config V=96, E=64, B=32, T=64 (the bench's train suite).
+// [--hidden 256] [--threads 1] [--backend js|wasm] [--steps 3]`, config V=96, E=64, B=32, T=64 (the bench's
+// train suite). --backend wasm: the WebAssembly SIMD backend (one thread).
 //
 // Two views of the same step, each over `--steps` steps after one warm-up step:
 // 1. Phases, by timers: the step's stages (forward, backward, clip, Adam, …) and, inside them, every GEMM
@@ -24,10 +25,12 @@ const cell = option('cell', 'mlstm');
 const hidden = Number(option('hidden', '256'));
 const threads = Number(option('threads', '1'));
 const steps = Number(option('steps', '3'));
+const backendName = option('backend', 'js');
 
 const lib = await import('../dist/index.js');
-const { createParallelBackend } = await import('../dist/node/index.js');
-const inner = threads > 1 ? createParallelBackend({ threads }) : lib.defaultBackend;
+const { createParallelBackend, createWasmBackendSync } = await import('../dist/node/index.js');
+if (backendName === 'wasm' && threads > 1) throw new Error('profile-step: the wasm backend runs on one thread (phase 1)');
+const inner = backendName === 'wasm' ? createWasmBackendSync() : threads > 1 ? createParallelBackend({ threads }) : lib.defaultBackend;
 
 // ---- 1. timers ----------------------------------------------------------------------------------------
 let stage = 'setup';
@@ -61,6 +64,7 @@ const timedBackend = {
     add(gemmCalls, key, 1);
   },
   ...(inner.prepareB ? { prepareB: (a) => inner.prepareB(a) } : {}),
+  ...(inner.releaseB ? { releaseB: (p) => inner.releaseB(p) } : {}),
 };
 
 const run = makeTrainStep(lib, timedBackend, { cell, hidden });
@@ -70,15 +74,21 @@ const opForward = new Map();
 const opBackward = new Map();
 let lastMark = 0;
 const record = tape.record.bind(tape);
-tape.record = (op, inputs, outputs, backward) => {
+tape.record = (op, inputs, outputs, backward, release) => {
   const now = performance.now();
   add(opForward, op, now - lastMark);
   lastMark = now;
-  return record(op, inputs, outputs, () => {
-    const t0 = performance.now();
-    backward();
-    add(opBackward, op, performance.now() - t0);
-  });
+  return record(
+    op,
+    inputs,
+    outputs,
+    () => {
+      const t0 = performance.now();
+      backward();
+      add(opBackward, op, performance.now() - t0);
+    },
+    release,
+  );
 };
 const params = model.parameters();
 const B = 32;

@@ -11,19 +11,40 @@ import { TRAIN_COLUMNS, runTrainSuite } from './suites/train.mjs';
 const lib = await import('../dist/index.js');
 // The worker-thread GEMM lives in the Node layer (until mlstm/node re-exports it, import its module).
 const { createParallelBackend } = await import('../dist/node/gemm-workers.js');
+// The WebAssembly SIMD backend: mlstm/node's factory enables relaxed SIMD on Node 20 before detecting.
+const { createWasmBackendSync, enableRelaxedSimd } = await import('../dist/node/index.js');
+const { detectWasmFeatures } = await import('../dist/wasm/index.js');
+
+/** The wasm backends this machine runs: the fused multiply-add module where it exists, and the mul+add one. */
+function wasmBackends() {
+  enableRelaxedSimd();
+  const features = detectWasmFeatures();
+  if (!features.simd) return [];
+  const made = features.fusedMultiplyAdd ? [createWasmBackendSync({ fma: true })] : [];
+  made.push(createWasmBackendSync({ fma: false }));
+  return made;
+}
 
 /** name → { run(lib) → rows, columns for the table, decorate(row) for derived table cells }. */
 const SUITES = {
   matmul: {
     run: (library) => {
       const parallel = createParallelBackend({ threads: 2 });
+      const wasm = wasmBackends();
       try {
         return runMatmulSuite(library, {
-          backends: [{ name: 'parallel', threads: parallel.threads, backend: parallel }],
-          log: (r) => process.stderr.write(`  ${r.backend} ×${r.threads} ${r.m}x${r.k}x${r.n}: ${r.gflops.toFixed(2)} GFLOP/s\n`),
+          backends: [
+            { name: 'parallel', threads: parallel.threads, backend: parallel },
+            ...wasm.map((backend) => ({ name: backend.describe(), threads: 1, backend })),
+          ],
+          log: (r) =>
+            process.stderr.write(
+              `  ${r.backend} ×${r.threads} ${r.m}x${r.k}x${r.n}${r.prepared_b ? ' (B prepared)' : ''}: ${r.gflops.toFixed(2)} GFLOP/s\n`,
+            ),
         });
       } finally {
         parallel.close();
+        for (const backend of wasm) backend.close();
       }
     },
     columns: MATMUL_COLUMNS,
@@ -35,7 +56,7 @@ const SUITES = {
       runTrainSuite({
         log: (r) =>
           process.stderr.write(
-            `  ${r.cell} H=${r.hidden} ×${r.threads}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`,
+            `  ${r.cell} H=${r.hidden} ×${r.threads} ${r.backend}: ${r.chars_per_s.toFixed(0)} chars/s, ${r.peak_rss_mb.toFixed(1)} MB (load ${r.load.toFixed(2)})\n`,
           ),
       }),
     columns: TRAIN_COLUMNS,

@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { GemmArgs } from '../src/tensor/backend.js';
-import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
-import { gemmBlocked, gemmBlockedStrided } from '../src/tensor/kernels/gemm-blocked.js';
+import { gemmBlocked, gemmBlockedStrided, SMALL_GEMM_WORK } from '../src/tensor/kernels/gemm-blocked.js';
 import { gemmNaive } from '../src/tensor/kernels/gemm-naive.js';
 import { KC, MC, MR, NC, NR } from '../src/tensor/kernels/gemm-panels.js';
-import { SMALL_GEMM_WORK } from '../src/tensor/kernels/gemm-small.js';
 import { blockedBackend, defaultBackend, naiveBackend } from '../src/tensor/kernels/index.js';
+import { buildGemmProblem, gemmMagnitudes, gemmProblemArb, insideC, type GemmProblem } from './support/gemm-problems.js';
 
 /*
  * The blocked GEMM against the naive reference (gemmNaive) on random problems: every transpose
@@ -18,133 +17,30 @@ import { blockedBackend, defaultBackend, naiveBackend } from '../src/tensor/kern
  * ≤ k·2⁻⁵³·M each); a float32 C is also rounded once per k-block of KC (≤ 2⁻²⁴·M each).
  */
 
-type Dt = 'float32' | 'float64';
-const make = (dt: Dt, n: number): Storage => (dt === 'float64' ? new Float64Array(n) : new Float32Array(n));
-
-interface Problem {
-  m: number;
-  n: number;
-  k: number;
-  transA: boolean;
-  transB: boolean;
-  dtA: Dt;
-  dtB: Dt;
-  dtC: Dt;
-  padA: number; // lda − (columns of stored A)
-  padB: number;
-  padC: number;
-  aOffset: number;
-  bOffset: number;
-  cOffset: number;
-  accumulate: boolean;
-  withBias: boolean;
-  biasOffset: number;
-  alpha: number;
-  seed: number;
-}
-
 /** Block-edge sizes: exact multiples of the register and cache blocks, one either side, and 1. */
 const edge = (limit: number) =>
   fc.constantFrom(...[1, 2, MR, MR + 1, NR, NR + 1, 2 * MR * NR, MC - 1, MC, MC + 1, 128, 129, 130].filter((d) => d <= limit));
 const dim = (limit: number) => fc.oneof(fc.integer({ min: 1, max: limit }), edge(limit));
 
-function problemArb(mArb: fc.Arbitrary<number>, nArb: fc.Arbitrary<number>, kArb: fc.Arbitrary<number>): fc.Arbitrary<Problem> {
-  const dt = fc.constantFrom<Dt>('float32', 'float64');
-  const small = fc.integer({ min: 0, max: 3 });
-  return fc.record({
-    m: mArb,
-    n: nArb,
-    k: kArb,
-    transA: fc.boolean(),
-    transB: fc.boolean(),
-    dtA: dt,
-    dtB: dt,
-    dtC: dt,
-    padA: small,
-    padB: small,
-    padC: small,
-    aOffset: small,
-    bOffset: small,
-    cOffset: small,
-    accumulate: fc.boolean(),
-    withBias: fc.boolean(),
-    biasOffset: small,
-    alpha: fc.oneof(fc.constant(1), fc.double({ min: -2, max: 2, noNaN: true })),
-    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-  });
-}
-
-interface Built {
-  args: GemmArgs;
-  c0: Storage; // C before the call
-}
-
-function build(p: Problem): Built {
-  const rng = new Rng(p.seed);
-  const [aRows, aCols] = p.transA ? [p.k, p.m] : [p.m, p.k];
-  const [bRows, bCols] = p.transB ? [p.n, p.k] : [p.k, p.n];
-  const lda = aCols + p.padA;
-  const ldb = bCols + p.padB;
-  const ldc = p.n + p.padC;
-  const fill = (x: Storage): Storage => {
-    for (let i = 0; i < x.length; i++) x[i] = rng.uniform(-1, 1);
-    return x;
-  };
-  const a = fill(make(p.dtA, p.aOffset + (aRows - 1) * lda + aCols + p.padA));
-  const b = fill(make(p.dtB, p.bOffset + (bRows - 1) * ldb + bCols + p.padB));
-  const c0 = fill(make(p.dtC, p.cOffset + (p.m - 1) * ldc + p.n + p.padC));
-  const args: GemmArgs = {
-    m: p.m,
-    n: p.n,
-    k: p.k,
-    a,
-    aOffset: p.aOffset,
-    lda,
-    transA: p.transA,
-    b,
-    bOffset: p.bOffset,
-    ldb,
-    transB: p.transB,
-    c: c0.slice(),
-    cOffset: p.cOffset,
-    ldc,
-    accumulate: p.accumulate,
-    alpha: p.alpha,
-  };
-  if (p.withBias) {
-    args.bias = fill(make(p.dtC, p.biasOffset + p.n));
-    args.biasOffset = p.biasOffset;
-  }
-  return { args, c0 };
-}
-
-const absCopy = (x: Storage): Float64Array => Float64Array.from(x, Math.abs);
+const problemArb = gemmProblemArb;
+const build = buildGemmProblem;
 
 /** Blocked vs naive on one problem; returns a description of the first bad element, or null. */
-function compare(p: Problem): string | null {
-  const { args, c0 } = build(p);
+function compare(p: GemmProblem): string | null {
+  const built = build(p);
+  const { args, c0 } = built;
   const expected = c0.slice();
   gemmNaive({ ...args, c: expected });
   gemmBlocked(args);
   const got = args.c;
   // Magnitude bound per element: |alpha|·|A|·|B| + |bias| + |C_old| (a naive GEMM on |·|).
-  const mag = absCopy(c0);
-  gemmNaive({
-    ...args,
-    a: absCopy(args.a),
-    b: absCopy(args.b),
-    c: mag,
-    alpha: Math.abs(args.alpha ?? 1),
-    accumulate: args.accumulate,
-    bias: args.bias ? absCopy(args.bias) : undefined,
-  });
+  const mag = gemmMagnitudes(built);
   const kBlocks = Math.ceil(p.k / KC);
   const rel = p.dtC === 'float64' ? 4e-16 * (p.k + 2) : 4e-16 * (p.k + 2) + 1.2e-7 * (kBlocks + 1);
   const ldc = args.ldc!;
   for (let idx = 0; idx < got.length; idx++) {
     const r = idx - p.cOffset;
-    const inWindow = r >= 0 && Math.floor(r / ldc) < p.m && r % ldc < p.n;
-    if (!inWindow) {
+    if (!insideC(args, idx)) {
       if (!Object.is(got[idx], c0[idx])) return `element ${idx} outside the C window changed: ${c0[idx]} → ${got[idx]}`;
       continue;
     }

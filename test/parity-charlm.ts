@@ -2,6 +2,8 @@ import type { DType } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Tape } from '../src/autograd/tape.js';
+import type { Backend } from '../src/tensor/backend.js';
+import { defaultBackend } from '../src/tensor/kernels/index.js';
 import { CharLM } from '../src/nn/charlm.js';
 import { clipGradNorm, makeOptimizer, type OptimizerConfigInput } from '../src/optim/index.js';
 import { FORWARD_TOLERANCE, GRADIENT_TOLERANCE, ParityRecorder, type Fixture, type ParityReport } from './parity-lib.js';
@@ -25,7 +27,7 @@ function positiveInt(f: Fixture, key: string): number {
  * recomputing loss and gradients on the same tokens, comparing the pre-clip norm and the parameter
  * movement (p_s − p_0) against (ref_s − p_0).
  */
-export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32'): ParityReport {
+export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32', backend: Backend = defaultBackend): ParityReport {
   // Parameter movement is compared, not raw values: expected step<s>.<name> becomes (ref_s − p_0).
   // The recorder fails every key nobody consumed; `tokens` (an int input) is consumed here.
   const tokens = fixture.ints.get('tokens');
@@ -75,7 +77,7 @@ export function runCharLMParity(fixture: Fixture, dtype: DType = 'float32'): Par
   const opt = makeOptimizer(params, fixture.config['optimizer'] as OptimizerConfigInput);
   for (let s = 1; s <= updates; s++) {
     opt.zeroGrad();
-    const tape = new Tape();
+    const tape = new Tape({ backend });
     const { loss } = model.loss(tape, inputs, targets, T, B, model.zeroState(B));
     tape.backward(loss);
     if (s === 1) {

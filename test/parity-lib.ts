@@ -7,6 +7,8 @@ import { Rng } from '../src/tensor/rng.js';
 import { formatShape, shapesEqual } from '../src/tensor/shape.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { Tape } from '../src/autograd/tape.js';
+import type { Backend } from '../src/tensor/backend.js';
+import { defaultBackend } from '../src/tensor/kernels/index.js';
 import type { Var } from '../src/autograd/var.js';
 import { createCell, type CellKind } from '../src/nn/cells/index.js';
 import { pack } from './cells-support.js';
@@ -183,10 +185,10 @@ function configInt(fixture: Fixture, key: string): number {
 
 /**
  * A cell case through the public API: build the cell from the config, load the parameters by their
- * contract names, run forward on x from (h0, c0) in `dtype`, back-propagate
+ * contract names, run forward on x from (h0, c0) in `dtype` on `backend`, back-propagate
  * L = Σ h⊙dh + Σ c_T⊙dc, and compare outputs, loss and every gradient.
  */
-export function runCellParity(fixture: Fixture, dtype: DType = 'float32'): ParityReport {
+export function runCellParity(fixture: Fixture, dtype: DType = 'float32', backend: Backend = defaultBackend): ParityReport {
   const rec = new ParityRecorder(fixture);
   const spec = CELL_FIXTURE_KINDS[fixture.kind];
   if (!spec) {
@@ -205,7 +207,7 @@ export function runCellParity(fixture: Fixture, dtype: DType = 'float32'): Parit
   const params = cell.namedParameters();
   cell.loadStateDict(new Map(params.map(([n]) => [n, rec.input(n)])), { strict: true, source: fixture.name });
 
-  const tape = new Tape();
+  const tape = new Tape({ backend });
   const x = tape.leaf(rec.input('x').astype(dtype), 'x');
   const h0 = tape.leaf(rec.input('h0').astype(dtype), 'h0');
   const c0 = hasC ? tape.leaf(rec.input('c0').astype(dtype), 'c0') : null;

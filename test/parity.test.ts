@@ -4,19 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor/tensor.js';
 import { isCellFixture, loadFixture, runCellParity, summarize, type Fixture, type ParityReport } from './parity-lib.js';
 import { runCharLMParity } from './parity-charlm.js';
+import { describeBackend, parityBackend, selectedParityBackends } from './parity-backend.js';
+import type { Backend } from '../src/tensor/backend.js';
 
 /*
  * The parity suite (CONTRACT.md): every `*.safetensors` case in the folder named by MLSTM_FIXTURES
  * (default test/fixtures) is built through the public API and compared with the float64 PyTorch
- * reference to the contract's tolerances. One line per case with its worst relative errors. An
- * unknown kind or key, or an empty folder, fails: nothing is skipped.
+ * reference to the contract's tolerances, on every backend MLSTM_BACKEND selects (parity-backend.ts;
+ * by default the JS kernels and both WebAssembly modules). One line per case with its worst relative
+ * errors. An unknown kind or key, or an empty folder, fails: nothing is skipped.
  */
 
 const dir = resolve(process.env['MLSTM_FIXTURES'] ?? new URL('./fixtures/', import.meta.url).pathname);
 
-function runCase(fixture: Fixture): ParityReport {
-  if (isCellFixture(fixture)) return runCellParity(fixture);
-  if (fixture.kind === 'charlm') return runCharLMParity(fixture);
+function runCase(fixture: Fixture, backend?: Backend): ParityReport {
+  if (isCellFixture(fixture)) return runCellParity(fixture, 'float32', backend);
+  if (fixture.kind === 'charlm') return runCharLMParity(fixture, 'float32', backend);
   return {
     name: fixture.name,
     kind: fixture.kind,
@@ -32,20 +35,24 @@ const files =
         .sort()
     : [];
 
-describe(`parity against the PyTorch float64 fixtures in ${dir}`, () => {
-  it('the folder holds at least one case', () => {
-    expect(files.length, `no *.safetensors cases in ${dir}`).toBeGreaterThan(0);
-  });
-
-  for (const file of files) {
-    const name = file.slice(0, -'.safetensors'.length);
-    it(name, () => {
-      const report = runCase(loadFixture(name, dir));
-      console.log(summarize(report));
-      expect(report.ok, summarize(report)).toBe(true);
+for (const backendName of selectedParityBackends()) {
+  const backend = parityBackend(backendName);
+  const label = backend === null ? `${backendName} (not available on this machine)` : describeBackend(backend);
+  describe(`parity against the PyTorch float64 fixtures in ${dir}, on ${label}`, () => {
+    it('the folder holds at least one case', () => {
+      expect(files.length, `no *.safetensors cases in ${dir}`).toBeGreaterThan(0);
     });
-  }
-});
+
+    for (const file of files) {
+      const name = file.slice(0, -'.safetensors'.length);
+      it.runIf(backend !== null)(name, () => {
+        const report = runCase(loadFixture(name, dir), backend!);
+        console.log(`[${label}] ${summarize(report)}`);
+        expect(report.ok, summarize(report)).toBe(true);
+      });
+    }
+  });
+}
 
 describe('the parity suite fails when it should', () => {
   const local = new URL('./fixtures/', import.meta.url).pathname;

@@ -15,9 +15,21 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'compare', 'parallel', 'web'].map(
-  (d) => join(ROOT, 'src', d),
-);
+const NEUTRAL_DIRS = [
+  'tensor',
+  'autograd',
+  'nn',
+  'optim',
+  'io',
+  'data',
+  'train',
+  'features',
+  'probe',
+  'compare',
+  'parallel',
+  'web',
+  'wasm',
+].map((d) => join(ROOT, 'src', d));
 
 /** Globals that exist in Node but not in browsers or workers. */
 const NODE_GLOBALS = new Set([

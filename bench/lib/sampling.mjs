@@ -8,13 +8,21 @@
  * minSamples/maxTime bound the cost: benchmark.js keeps sampling until it has minSamples samples AND maxTime
  * seconds have elapsed, so slow operations stop at minSamples.
  */
-export function benchmarkMedianSeconds(Benchmark, name, fn, { minSamples = 5, maxTime = 2 } = {}) {
+export function benchmarkMedianSeconds(Benchmark, name, fn, options) {
+  return benchmarkSampleSeconds(Benchmark, name, fn, options).median;
+}
+
+/**
+ * benchmarkMedianSeconds, also returning the fastest sample: on a shared machine the median says what
+ * a user gets under that load, the fastest sample approaches what the code does with a core to itself.
+ */
+export function benchmarkSampleSeconds(Benchmark, name, fn, { minSamples = 5, maxTime = 2 } = {}) {
   const bench = new Benchmark(name, fn, { minSamples, maxTime, initCount: 1 });
   bench.run({ async: false });
   if (bench.error) throw bench.error;
   const sample = [...bench.stats.sample].sort((x, y) => x - y); // seconds per call, one entry per cycle
   const mid = sample.length >> 1;
-  return sample.length % 2 ? sample[mid] : (sample[mid - 1] + sample[mid]) / 2;
+  return { median: sample.length % 2 ? sample[mid] : (sample[mid - 1] + sample[mid]) / 2, fastest: sample[0] };
 }
 
 /** The next state of the small LCG behind the seeded fills (the bench must not depend on Math.random). */

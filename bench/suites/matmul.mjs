@@ -11,6 +11,16 @@ export const MATMUL_SIZES = [
   [32, 512, 2048],
 ];
 
+/**
+ * The per-step shapes, where B is a weight reused across the T steps of a window: these are also
+ * measured with op(B) packed once (Backend.prepareB, GemmArgs.packedB), as the recurrent time loops
+ * call them, for every backend that can prepare.
+ */
+export const PREPARED_SIZES = [
+  [32, 256, 1024],
+  [32, 512, 2048],
+];
+
 /** The naive loop is skipped (reported null) above this many multiply-adds: it would take > 1 s per call. */
 const NAIVE_MAX_WORK = 512 ** 3;
 
@@ -32,8 +42,9 @@ export function naiveMatmul(a, b, c, m, k, n) {
 
 /**
  * Runs the suite. `lib` is the built package (dist/index.js); `backends` lists extra
- * { name, threads, backend } rows to measure beside the single-thread blocked kernel.
- * Returns rows { m, k, n, threads, backend, gflops, naive_gflops }.
+ * { name, threads, backend } rows to measure beside the single-thread blocked kernel (name is what
+ * the backend says it runs: describe() where it has one). Every backend runs on the same arrays in
+ * the same run. Returns rows { m, k, n, threads, backend, prepared_b, gflops, naive_gflops }.
  */
 export function runMatmulSuite(lib, { backends = [], log = () => {} } = {}) {
   const measured = [{ name: 'blocked', threads: 1, backend: lib.blockedBackend }, ...backends];
@@ -49,11 +60,18 @@ export function runMatmulSuite(lib, { backends = [], log = () => {} } = {}) {
       const seconds = medianSeconds(`naive ${m}x${k}x${n}`, () => naiveMatmul(a, b, c, m, k, n), { minSamples: 5, maxTime: 2 });
       naiveGflops = flops / seconds / 1e9;
     }
+    const prepare = PREPARED_SIZES.some(([pm, pk, pn]) => pm === m && pk === k && pn === n);
     for (const { name, threads, backend } of measured) {
-      const seconds = medianSeconds(`${name} ${m}x${k}x${n}`, () => backend.gemm(args), { minSamples: 7, maxTime: 3 });
-      const row = { m, k, n, threads, backend: name, gflops: flops / seconds / 1e9, naive_gflops: naiveGflops };
-      rows.push(row);
-      log(row);
+      for (const prepared of prepare && backend.prepareB ? [false, true] : [false]) {
+        const packedB = prepared ? backend.prepareB(args) : undefined;
+        const call = prepared ? { ...args, packedB } : args;
+        const label = `${name}${prepared ? ' prepared' : ''} ${m}x${k}x${n}`;
+        const seconds = medianSeconds(label, () => backend.gemm(call), { minSamples: 7, maxTime: 3 });
+        if (packedB) backend.releaseB?.(packedB);
+        const row = { m, k, n, threads, backend: name, prepared_b: prepared, gflops: flops / seconds / 1e9, naive_gflops: naiveGflops };
+        rows.push(row);
+        log(row);
+      }
     }
   }
   return rows;
@@ -65,6 +83,7 @@ export const MATMUL_COLUMNS = [
   { key: 'n', title: 'n' },
   { key: 'backend', title: 'backend' },
   { key: 'threads', title: 'threads' },
+  { key: 'prepared_b', title: 'B prepared' },
   { key: 'gflops', title: 'GFLOP/s' },
   { key: 'naive_gflops', title: 'naive i-k-j GFLOP/s' },
   { key: 'speedup', title: '× naive' },

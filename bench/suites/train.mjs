@@ -1,8 +1,9 @@
 // train suite: characters per second of whole training steps (forward + backward + clip + Adam) of the
 // char model, V=96, E=64, B=32, T=64, for mlstm and lstm at H=256 and H=512, on one thread (the default
-// blocked backend) and on two (the worker-thread backend).
+// blocked backend), on two (the worker-thread backend), and on the WebAssembly SIMD backend (one thread; its
+// GEMM only: the nn ops call the gate kernels directly until issue 12's phase 2 routes them through it).
 //
-// Each row runs in its own child process (`node bench/suites/train.mjs --row CELL HIDDEN THREADS`), so the
+// Each row runs in its own child process (`node bench/suites/train.mjs --row CELL HIDDEN THREADS [BACKEND]`), so the
 // peak RSS it reports (process.resourceUsage().maxRSS at the end of the child) is that row's alone: the
 // model, its workspaces, the optimiser state and the worker threads — not the previous rows' garbage.
 import { spawnSync } from 'node:child_process';
@@ -11,15 +12,19 @@ import os from 'node:os';
 import { fillTokens, medianSeconds } from '../lib/measure.mjs';
 
 export const TRAIN_CONFIG = { vocab: 96, embed: 64, batch: 32, seq: 64 };
+/** [cell, H, threads, backend]: backend 'js' (the blocked kernel, or the worker threads for 2) or 'wasm'. */
 export const TRAIN_ROWS = [
-  ['mlstm', 256, 1],
-  ['mlstm', 256, 2],
-  ['lstm', 256, 1],
-  ['lstm', 256, 2],
-  ['mlstm', 512, 1],
-  ['mlstm', 512, 2],
-  ['lstm', 512, 1],
-  ['lstm', 512, 2],
+  ['mlstm', 256, 1, 'js'],
+  ['mlstm', 256, 2, 'js'],
+  ['mlstm', 256, 1, 'wasm'],
+  ['lstm', 256, 1, 'js'],
+  ['lstm', 256, 2, 'js'],
+  ['lstm', 256, 1, 'wasm'],
+  ['mlstm', 512, 1, 'js'],
+  ['mlstm', 512, 2, 'js'],
+  ['mlstm', 512, 1, 'wasm'],
+  ['lstm', 512, 1, 'js'],
+  ['lstm', 512, 2, 'js'],
 ];
 
 /**
@@ -58,13 +63,15 @@ function samplesFor(hidden) {
   return hidden <= 256 ? 3 : 2;
 }
 
-/** One row in this process: returns { cell, hidden, threads, chars_per_s, step_ms, peak_rss_mb, load }. */
-export async function measureRow(cell, hidden, threads, { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
+/** One row in this process: returns { cell, hidden, threads, backend, chars_per_s, step_ms, peak_rss_mb, load }. */
+export async function measureRow(cell, hidden, threads, backendName = 'js', { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
   const lib = await import('../../dist/index.js');
-  const { createParallelBackend } = await import('../../dist/node/index.js');
+  const { createParallelBackend, createWasmBackendSync } = await import('../../dist/node/index.js');
+  if (backendName === 'wasm' && threads !== 1) throw new Error('bench train: the wasm backend runs on one thread (phase 1)');
   const parallel = threads > 1 ? createParallelBackend({ threads }) : null;
+  const wasm = backendName === 'wasm' ? createWasmBackendSync() : null;
   try {
-    const backend = parallel ?? lib.defaultBackend;
+    const backend = parallel ?? wasm ?? lib.defaultBackend;
     const { step, charsPerStep, lastLoss } = makeTrainStep(lib, backend, { cell, hidden });
     // No separate warm-up: benchmark.js calls the function once untimed before each timed sample, so the
     // first (JIT, first-use grad buffers, optimiser moments) is never in a sample.
@@ -74,6 +81,7 @@ export async function measureRow(cell, hidden, threads, { minSamples = samplesFo
       cell,
       hidden,
       threads,
+      backend: backend.describe?.() ?? backend.name,
       chars_per_s: charsPerStep / seconds,
       step_ms: seconds * 1e3,
       peak_rss_mb: process.resourceUsage().maxRSS / 1024, // maxRSS is in kilobytes
@@ -81,6 +89,7 @@ export async function measureRow(cell, hidden, threads, { minSamples = samplesFo
     };
   } finally {
     parallel?.close();
+    wasm?.close();
   }
 }
 
@@ -88,13 +97,13 @@ export async function measureRow(cell, hidden, threads, { minSamples = samplesFo
 export function runTrainSuite({ log = () => {}, rows = TRAIN_ROWS } = {}) {
   const self = fileURLToPath(import.meta.url);
   const out = [];
-  for (const [cell, hidden, threads] of rows) {
-    const child = spawnSync(process.execPath, [self, '--row', cell, String(hidden), String(threads)], {
+  for (const [cell, hidden, threads, backend = 'js'] of rows) {
+    const child = spawnSync(process.execPath, [self, '--row', cell, String(hidden), String(threads), backend], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (child.status !== 0)
-      throw new Error(`bench train ${cell} H=${hidden} ×${threads}: child exited with ${child.status ?? child.signal}`);
+      throw new Error(`bench train ${cell} H=${hidden} ×${threads} ${backend}: child exited with ${child.status ?? child.signal}`);
     const row = JSON.parse(child.stdout.trim().split('\n').pop());
     out.push(row);
     log(row);
@@ -106,6 +115,7 @@ export const TRAIN_COLUMNS = [
   { key: 'cell', title: 'cell' },
   { key: 'hidden', title: 'H' },
   { key: 'threads', title: 'threads' },
+  { key: 'backend', title: 'backend' },
   { key: 'chars_per_s', title: 'chars/s', digits: 0 },
   { key: 'step_ms', title: 'ms/step', digits: 0 },
   { key: 'peak_rss_mb', title: 'peak RSS MB', digits: 1 },
@@ -113,7 +123,7 @@ export const TRAIN_COLUMNS = [
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--row') {
-  const [cell, hidden, threads] = process.argv.slice(3);
-  const row = await measureRow(cell, Number(hidden), Number(threads));
+  const [cell, hidden, threads, backend = 'js'] = process.argv.slice(3);
+  const row = await measureRow(cell, Number(hidden), Number(threads), backend);
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }

@@ -160,8 +160,8 @@ function lstmCore(
           dhArgs.aOffset = t * BG;
           backend.gemm(dhArgs); // dh ← dz_t·wh
         }
-        releaseLoopWeights(backend, dhArgs);
       }
+      releaseLoopWeights(backend, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
         applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}

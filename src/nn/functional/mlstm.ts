@@ -188,8 +188,8 @@ function mlstmCore(
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
         }
-        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
+      releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
         applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}

@@ -150,8 +150,8 @@ function mrnnCore(
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs);
         }
-        releaseLoopWeights(backend, dmArgs, dhArgs);
       }
+      releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
         applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}

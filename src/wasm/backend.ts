@@ -1,0 +1,593 @@
+import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import type { Storage } from '../tensor/dtype.js';
+import { formatShape } from '../tensor/shape.js';
+import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
+import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
+import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { lstmGatesBackward, lstmGatesForward, LSTM_SAVED_PER_UNIT } from '../tensor/kernels/recurrent-lstm-gates.js';
+import { multiplicativeBackward, multiplicativeForward } from '../tensor/kernels/recurrent-multiplicative.js';
+import { tanhBackward, tanhForward } from '../tensor/kernels/recurrent-tanh.js';
+import { GEMM_FLAGS, MR, type MultiplyAdd } from './gemm-kernels.js';
+import { packedABytes, packedBBytes } from './gemm-packing.js';
+import type { WasmHeap } from './heap.js';
+import type { KernelExports } from './kernel-module.js';
+
+/**
+ * The single-thread WebAssembly SIMD backend: the Backend contract (gemm, prepareB, releaseB) on
+ * the kernels of kernel-module.ts, plus the recurrent gate kernels with the flat-array signatures
+ * of src/tensor/kernels/recurrent-*.ts (the nn ops will call them through the Backend in phase 2).
+ *
+ * Where operands live. Kernels read and write only the wasm memory. An operand that is an
+ * ordinary Float32Array is copied in (and an output copied back) at every call, into a scratch
+ * block reused from call to call; an operand allocated by `allocate` (a view into the shared
+ * memory) is used in place, without copies. Only float32 runs in wasm: a call with any float64
+ * operand (gradient checks) runs the JS kernel instead, with identical semantics.
+ *
+ * Accuracy (accuracy.ts): GEMM elements within γ_{k+3}·M of exact, summed in float32 in a fixed
+ * order that depends only on k (so any split of a product by rows or columns is bit-identical);
+ * σ, tanh within VECTOR_MATH_ACCURACY ulps.
+ */
+
+/** op(B) packed into this backend's memory by prepareB (opaque to callers). */
+export class WasmPackedB implements PreparedB {
+  released = false;
+  constructor(
+    readonly owner: WasmBackend,
+    /** Byte address of the packed panels (0 when k·n = 0). */
+    readonly addr: number,
+    readonly k: number,
+    readonly n: number,
+    readonly source: Storage,
+    readonly bOffset: number,
+    readonly ldb: number,
+    readonly transB: boolean,
+  ) {}
+}
+
+const ALIGN = 64;
+const alignUp = (bytes: number): number => Math.ceil(bytes / ALIGN) * ALIGN;
+
+/** Largest number of output slots one call copies back (lstm gates backward has 2, forward 3). */
+const MAX_PENDING = 8;
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  private closed = false;
+  private scratchAddr = 0;
+  private scratchSize = 0;
+  private top = 0;
+  // Outputs of the current call that live in JS arrays: copied back by flushOutputs.
+  private readonly pendingArray: (Float32Array | null)[] = new Array<Float32Array | null>(MAX_PENDING).fill(null);
+  private readonly pendingOffset = new Int32Array(MAX_PENDING);
+  private readonly pendingLength = new Int32Array(MAX_PENDING);
+  private readonly pendingAddr = new Float64Array(MAX_PENDING);
+  private pending = 0;
+  /**
+   * Frees the block of a prepared operand the garbage collector found unreachable without a
+   * releaseB (wasm memory is not collected). Safe for prepared operands only: they are opaque, so
+   * nothing else can point into their block. Arrays from `allocate` must be freed explicitly (a
+   * subarray of one may outlive the original view).
+   */
+  private readonly unreleased = new FinalizationRegistry<number>((addr) => {
+    if (!this.closed) this.heap.release(addr);
+  });
+
+  constructor(
+    /** The exports of the instantiated kernel module. */
+    private readonly kernels: KernelExports,
+    readonly heap: WasmHeap,
+    readonly multiplyAdd: MultiplyAdd,
+  ) {}
+
+  /** Which kernels run: 'wasm-simd fma' (fused multiply-add) or 'wasm-simd' (separate multiply and add). */
+  describe(): string {
+    return this.multiplyAdd === 'fma' ? 'wasm-simd fma' : 'wasm-simd';
+  }
+
+  /**
+   * A zero-filled float32 array that kernels use in place (no per-call copy): a view into the
+   * backend's shared memory, valid until freed or the backend is closed. Where the memory cannot be
+   * shared, an ordinary Float32Array (then copied per call as any other).
+   */
+  allocate(length: number): Float32Array {
+    this.checkOpen('allocate');
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`allocate: length must be a non-negative integer, got ${length}`);
+    return this.heap.allocFloat32(length) ?? new Float32Array(length);
+  }
+
+  /** Gives back an array from allocate (ordinary arrays are left to the garbage collector). */
+  free(array: Float32Array): void {
+    if (this.heap.contains(array)) this.heap.freeFloat32(array);
+  }
+
+  /** Whether `x` lives in this backend's memory (kernels then read it in place). */
+  owns(x: Storage): boolean {
+    return this.heap.contains(x);
+  }
+
+  /** Ends the backend: its memory (and every prepared operand and allocated array in it) may go. */
+  close(): void {
+    this.closed = true;
+  }
+
+  // ---------------------------------------------------------------- GEMM
+
+  gemm(p: GemmArgs): void {
+    this.checkOpen('gemm');
+    checkGemmArgs(p, 'gemm');
+    const { m, n, k, a, b, c, bias } = p;
+    if (!(
+      a instanceof Float32Array &&
+      b instanceof Float32Array &&
+      c instanceof Float32Array &&
+      (bias === undefined || bias instanceof Float32Array)
+    )) {
+      gemmBlocked(p); // float64 operands: the JS kernel (it ignores a packedB of ours)
+      return;
+    }
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      gemmBlocked(p); // C = (accumulate ? C : 0) + bias, no product
+      return;
+    }
+    const transA = p.transA ?? false;
+    const transB = p.transB ?? false;
+    const lda = p.lda ?? (transA ? m : k);
+    const ldb = p.ldb ?? (transB ? k : n);
+    const ldc = p.ldc ?? n;
+    const aOff = p.aOffset ?? 0;
+    const bOff = p.bOffset ?? 0;
+    const cOff = p.cOffset ?? 0;
+    const accumulate = p.accumulate ?? false;
+    const packed = this.ownPacked(p.packedB, k, n, b, bOff, ldb, transB);
+    const heap = this.heap;
+    const aRows = transA ? k : m,
+      aCols = transA ? m : k;
+    const bRows = transB ? n : k,
+      bCols = transB ? k : n;
+    const cInMemory = heap.contains(c);
+    let need = alignUp(packedABytes(m, k)) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
+    if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (heap.contains(b) ? 0 : matrixCopyBytes(bRows, bCols, ldb));
+    if (!cInMemory) need += alignUp(m * n * 4);
+    if (bias !== undefined && !heap.contains(bias)) need += alignUp(n * 4);
+    this.beginScratch(need);
+
+    const kx = this.kernels;
+    const aIn = this.matrixIn(a, aOff, aRows, aCols, lda);
+    const pa = this.bump(packedABytes(m, k));
+    kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
+    let pb: number;
+    if (packed !== undefined) pb = packed.addr;
+    else {
+      const bIn = this.matrixIn(b, bOff, bRows, bCols, ldb);
+      pb = this.bump(packedBBytes(k, n));
+      kx.packB_columnPanels8(bIn.addr, transB ? 4 : bIn.ld * 4, transB ? bIn.ld * 4 : 4, k, n, pb);
+    }
+    let cAddr: number;
+    let ldcBytes: number;
+    if (cInMemory) {
+      cAddr = c.byteOffset + cOff * 4;
+      ldcBytes = ldc * 4;
+      this.checkInMemoryOverlap(c, cAddr, ldc, m, n, 'a', a, aOff, lda, aRows, aCols);
+      if (packed === undefined) this.checkInMemoryOverlap(c, cAddr, ldc, m, n, 'b', b, bOff, ldb, bRows, bCols);
+    } else {
+      cAddr = this.bump(m * n * 4);
+      ldcBytes = n * 4;
+      if (accumulate) this.copyRowsIn(c, cOff, m, n, ldc, cAddr);
+    }
+    const biasAddr = bias === undefined ? 0 : this.input(bias, p.biasOffset ?? 0, n);
+    const flags = (accumulate ? GEMM_FLAGS.accumulate : 0) | (bias !== undefined ? GEMM_FLAGS.bias : 0);
+    const alpha = p.alpha ?? 1;
+    const rows = rowBlock(k);
+    for (let i0 = 0; i0 < m; i0 += rows) {
+      kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
+    }
+    if (!cInMemory) this.copyRowsOut(c, cOff, m, n, ldc, cAddr);
+  }
+
+  /** Packs op(B) once into the wasm memory (float32 b; a float64 b gets the JS kernel's prepared form). */
+  prepareB(p: PrepareBArgs): PreparedB {
+    this.checkOpen('prepareB');
+    checkPrepareBArgs(p, 'prepareB');
+    const { k, n, b } = p;
+    if (!(b instanceof Float32Array)) return prepareBlockedB(p);
+    const transB = p.transB ?? false;
+    const bOff = p.bOffset ?? 0;
+    const ldb = p.ldb ?? (transB ? k : n);
+    if (k === 0 || n === 0) return new WasmPackedB(this, 0, k, n, b, bOff, ldb, transB);
+    const addr = this.heap.alloc(packedBBytes(k, n));
+    const rows = transB ? n : k,
+      cols = transB ? k : n;
+    this.beginScratch(this.heap.contains(b) ? 0 : matrixCopyBytes(rows, cols, ldb));
+    const bIn = this.matrixIn(b, bOff, rows, cols, ldb);
+    this.kernels.packB_columnPanels8(bIn.addr, transB ? 4 : bIn.ld * 4, transB ? bIn.ld * 4 : 4, k, n, addr);
+    const prepared = new WasmPackedB(this, addr, k, n, b, bOff, ldb, transB);
+    this.unreleased.register(prepared, addr, prepared);
+    return prepared;
+  }
+
+  /** Frees a prepared operand's memory (others' prepared operands, and the JS kernel's, are left alone). */
+  releaseB(prepared: PreparedB): void {
+    if (!(prepared instanceof WasmPackedB) || prepared.owner !== this) return;
+    if (prepared.released) throw new Error('releaseB: this prepared operand was already released');
+    prepared.released = true;
+    this.unreleased.unregister(prepared);
+    if (prepared.addr !== 0 && !this.closed) this.heap.release(prepared.addr);
+  }
+
+  // ---------------------------------------------------------------- recurrent gate kernels
+
+  /** lstmGatesForward of recurrent-lstm-gates.ts (same buffers, offsets and aliasing), in wasm SIMD for float32. */
+  lstmGatesForward(
+    B: number,
+    H: number,
+    z: Storage,
+    zOff: number,
+    cPrev: Storage,
+    cPrevOff: number,
+    c: Storage,
+    cOff: number,
+    h: Storage,
+    hOff: number,
+    saved: Storage,
+    savedOff: number,
+  ): void {
+    if (!(
+      z instanceof Float32Array &&
+      cPrev instanceof Float32Array &&
+      c instanceof Float32Array &&
+      h instanceof Float32Array &&
+      saved instanceof Float32Array
+    )) {
+      lstmGatesForward(B, H, z, zOff, cPrev, cPrevOff, c, cOff, h, hOff, saved, savedOff);
+      return;
+    }
+    const op = 'lstmGatesForward';
+    this.checkOpen(op);
+    const BH = checkRows(op, B, H);
+    if (BH === 0) return;
+    const S = LSTM_SAVED_PER_UNIT * BH;
+    this.beginCall(op, [z, zOff, 4 * BH], [cPrev, cPrevOff, BH], [c, cOff, BH], [h, hOff, BH], [saved, savedOff, S]);
+    const zA = this.input(z, zOff, 4 * BH);
+    const cpA = this.input(cPrev, cPrevOff, BH);
+    const cA = this.output(c, cOff, BH);
+    const hA = this.output(h, hOff, BH);
+    const sA = this.output(saved, savedOff, S);
+    this.kernels.lstm_gates_forward(B, H, zA, cpA, cA, hA, sA);
+    this.flushOutputs();
+  }
+
+  /** lstmGatesBackward of recurrent-lstm-gates.ts (dcPrev may be dcNext, in place), in wasm SIMD for float32. */
+  lstmGatesBackward(
+    B: number,
+    H: number,
+    saved: Storage,
+    savedOff: number,
+    cPrev: Storage,
+    cPrevOff: number,
+    dh: Storage,
+    dhOff: number,
+    dcNext: Storage,
+    dcNextOff: number,
+    dz: Storage,
+    dzOff: number,
+    dcPrev: Storage,
+    dcPrevOff: number,
+  ): void {
+    if (!(
+      saved instanceof Float32Array &&
+      cPrev instanceof Float32Array &&
+      dh instanceof Float32Array &&
+      dcNext instanceof Float32Array &&
+      dz instanceof Float32Array &&
+      dcPrev instanceof Float32Array
+    )) {
+      lstmGatesBackward(B, H, saved, savedOff, cPrev, cPrevOff, dh, dhOff, dcNext, dcNextOff, dz, dzOff, dcPrev, dcPrevOff);
+      return;
+    }
+    const op = 'lstmGatesBackward';
+    this.checkOpen(op);
+    const BH = checkRows(op, B, H);
+    if (BH === 0) return;
+    const S = LSTM_SAVED_PER_UNIT * BH;
+    this.beginCall(
+      op,
+      [saved, savedOff, S],
+      [cPrev, cPrevOff, BH],
+      [dh, dhOff, BH],
+      [dcNext, dcNextOff, BH],
+      [dz, dzOff, 4 * BH],
+      [dcPrev, dcPrevOff, BH],
+    );
+    const sA = this.input(saved, savedOff, S);
+    const cpA = this.input(cPrev, cPrevOff, BH);
+    const dhA = this.input(dh, dhOff, BH);
+    const dcnA = this.input(dcNext, dcNextOff, BH);
+    const dzA = this.output(dz, dzOff, 4 * BH);
+    const dcpA = this.output(dcPrev, dcPrevOff, BH);
+    this.kernels.lstm_gates_backward(B, H, sA, cpA, dhA, dcnA, dzA, dcpA);
+    this.flushOutputs();
+  }
+
+  /** multiplicativeForward of recurrent-multiplicative.ts: m = xm ⊙ hm over n elements. */
+  multiplicativeForward(n: number, xm: Storage, xmOff: number, hm: Storage, hmOff: number, m: Storage, mOff: number): void {
+    if (!(xm instanceof Float32Array && hm instanceof Float32Array && m instanceof Float32Array)) {
+      multiplicativeForward(n, xm, xmOff, hm, hmOff, m, mOff);
+      return;
+    }
+    const op = 'multiplicativeForward';
+    this.checkOpen(op);
+    if (checkCount(op, n) === 0) return;
+    this.beginCall(op, [xm, xmOff, n], [hm, hmOff, n], [m, mOff, n]);
+    const xA = this.input(xm, xmOff, n);
+    const hA = this.input(hm, hmOff, n);
+    const mA = this.output(m, mOff, n);
+    this.kernels.multiplicative_forward(n, xA, hA, mA);
+    this.flushOutputs();
+  }
+
+  /** multiplicativeBackward of recurrent-multiplicative.ts: dxm = dm ⊙ hm, dhm = dm ⊙ xm. */
+  multiplicativeBackward(
+    n: number,
+    dm: Storage,
+    dmOff: number,
+    xm: Storage,
+    xmOff: number,
+    hm: Storage,
+    hmOff: number,
+    dxm: Storage,
+    dxmOff: number,
+    dhm: Storage,
+    dhmOff: number,
+  ): void {
+    if (!(
+      dm instanceof Float32Array &&
+      xm instanceof Float32Array &&
+      hm instanceof Float32Array &&
+      dxm instanceof Float32Array &&
+      dhm instanceof Float32Array
+    )) {
+      multiplicativeBackward(n, dm, dmOff, xm, xmOff, hm, hmOff, dxm, dxmOff, dhm, dhmOff);
+      return;
+    }
+    const op = 'multiplicativeBackward';
+    this.checkOpen(op);
+    if (checkCount(op, n) === 0) return;
+    this.beginCall(op, [dm, dmOff, n], [xm, xmOff, n], [hm, hmOff, n], [dxm, dxmOff, n], [dhm, dhmOff, n]);
+    const dmA = this.input(dm, dmOff, n);
+    const xA = this.input(xm, xmOff, n);
+    const hA = this.input(hm, hmOff, n);
+    const dxA = this.output(dxm, dxmOff, n);
+    const dhA = this.output(dhm, dhmOff, n);
+    this.kernels.multiplicative_backward(n, dmA, xA, hA, dxA, dhA);
+    this.flushOutputs();
+  }
+
+  /** tanhForward of recurrent-tanh.ts: h = tanh(z) over n elements. */
+  tanhForward(n: number, z: Storage, zOff: number, h: Storage, hOff: number): void {
+    if (!(z instanceof Float32Array && h instanceof Float32Array)) {
+      tanhForward(n, z, zOff, h, hOff);
+      return;
+    }
+    this.map('tanhForward', 'tanh_forward', n, z, zOff, h, hOff);
+  }
+
+  /** tanhBackward of recurrent-tanh.ts: dz = dh ⊙ (1 − h²) (dz may be dh, in place). */
+  tanhBackward(n: number, h: Storage, hOff: number, dh: Storage, dhOff: number, dz: Storage, dzOff: number): void {
+    if (!(h instanceof Float32Array && dh instanceof Float32Array && dz instanceof Float32Array)) {
+      tanhBackward(n, h, hOff, dh, dhOff, dz, dzOff);
+      return;
+    }
+    const op = 'tanhBackward';
+    this.checkOpen(op);
+    if (checkCount(op, n) === 0) return;
+    this.beginCall(op, [h, hOff, n], [dh, dhOff, n], [dz, dzOff, n]);
+    const hA = this.input(h, hOff, n);
+    const dhA = this.input(dh, dhOff, n);
+    const dzA = this.output(dz, dzOff, n);
+    this.kernels.tanh_backward(n, hA, dhA, dzA);
+    this.flushOutputs();
+  }
+
+  /** y = f(x) elementwise with the kernels' vector σ, tanh or exp (exp only for x ≤ 0): what the accuracy tests sweep. */
+  elementwise(fn: 'sigmoid' | 'tanh' | 'expNonPositive', x: Float32Array, y: Float32Array): void {
+    const n = x.length;
+    if (y.length !== n) throw new RangeError(`elementwise: y has ${y.length} elements, x ${n}`);
+    const name = fn === 'sigmoid' ? 'sigmoid_map' : fn === 'tanh' ? 'tanh_forward' : 'exp_nonpositive_map';
+    this.map(`elementwise(${fn})`, name, n, x, 0, y, 0);
+  }
+
+  private map(
+    op: string,
+    kernel: 'tanh_forward' | 'sigmoid_map' | 'exp_nonpositive_map',
+    n: number,
+    x: Float32Array,
+    xOff: number,
+    y: Float32Array,
+    yOff: number,
+  ): void {
+    this.checkOpen(op);
+    if (checkCount(op, n) === 0) return;
+    this.beginCall(op, [x, xOff, n], [y, yOff, n]);
+    const xA = this.input(x, xOff, n);
+    const yA = this.output(y, yOff, n);
+    this.kernels[kernel](n, xA, yA);
+    this.flushOutputs();
+  }
+
+  // ---------------------------------------------------------------- operands in and out of the memory
+
+  private checkOpen(op: string): void {
+    if (this.closed) throw new Error(`${op}: the wasm backend is closed`);
+  }
+
+  /** Checks each [array, offset, length] and reserves scratch for those that must be copied. */
+  private beginCall(op: string, ...operands: [Float32Array, number, number][]): void {
+    let need = 0;
+    for (const [x, off, len] of operands) {
+      if (!Number.isInteger(off) || off < 0 || off + len > x.length) {
+        throw new RangeError(`${op}: an operand needs ${len} elements from offset ${off}, but its array has ${x.length}`);
+      }
+      if (!this.heap.contains(x)) need += alignUp(len * 4);
+    }
+    this.beginScratch(need);
+  }
+
+  /** Makes the scratch block at least `bytes` long and starts bump allocation from its beginning. */
+  private beginScratch(bytes: number): void {
+    this.pending = 0;
+    if (bytes > this.scratchSize) {
+      if (this.scratchAddr !== 0) this.heap.release(this.scratchAddr);
+      this.scratchSize = alignUp(Math.max(bytes, Math.ceil(this.scratchSize * 1.5)));
+      this.scratchAddr = this.heap.alloc(this.scratchSize);
+    }
+    this.top = this.scratchAddr;
+  }
+
+  private bump(bytes: number): number {
+    const addr = this.top;
+    this.top += alignUp(bytes);
+    if (this.top > this.scratchAddr + this.scratchSize) throw new Error('wasm backend: scratch overrun (a size was miscounted)');
+    return addr;
+  }
+
+  /** The address of x[off…off+len) in wasm memory: x itself when it lives there, else a copy. */
+  private input(x: Float32Array, off: number, len: number): number {
+    if (this.heap.contains(x)) return x.byteOffset + off * 4;
+    const addr = this.bump(len * 4);
+    this.heap.f32.set(x.subarray(off, off + len), addr >>> 2);
+    return addr;
+  }
+
+  /** Where a kernel writes x[off…off+len): x itself when it lives in the memory, else scratch copied back by flushOutputs. */
+  private output(x: Float32Array, off: number, len: number): number {
+    if (this.heap.contains(x)) return x.byteOffset + off * 4;
+    const addr = this.bump(len * 4);
+    const i = this.pending++;
+    this.pendingArray[i] = x;
+    this.pendingOffset[i] = off;
+    this.pendingLength[i] = len;
+    this.pendingAddr[i] = addr;
+    return addr;
+  }
+
+  private flushOutputs(): void {
+    const f32 = this.heap.f32;
+    for (let i = 0; i < this.pending; i++) {
+      const start = this.pendingAddr[i]! >>> 2;
+      this.pendingArray[i]!.set(f32.subarray(start, start + this.pendingLength[i]!), this.pendingOffset[i]!);
+      this.pendingArray[i] = null;
+    }
+    this.pending = 0;
+  }
+
+  /**
+   * A stored matrix [rows, cols] with row stride ld from x[off]: in place when x lives in the
+   * memory; else copied as one span keeping ld (one memcpy), or row by row into a dense [rows, cols]
+   * when the span is mostly gaps. Returns its address and row stride in elements.
+   */
+  private matrixIn(x: Float32Array, off: number, rows: number, cols: number, ld: number): { addr: number; ld: number } {
+    if (this.heap.contains(x)) return { addr: x.byteOffset + off * 4, ld };
+    const span = (rows - 1) * ld + cols;
+    const f32 = this.heap.f32;
+    if (spanIsDense(rows, cols, ld)) {
+      const addr = this.bump(span * 4);
+      f32.set(x.subarray(off, off + span), addr >>> 2);
+      return { addr, ld };
+    }
+    const addr = this.bump(rows * cols * 4);
+    for (let r = 0; r < rows; r++) f32.set(x.subarray(off + r * ld, off + r * ld + cols), (addr >>> 2) + r * cols);
+    return { addr, ld: cols };
+  }
+
+  /** Dense [m,n] at addr ← C[m,n] (row stride ldc from c[off]). */
+  private copyRowsIn(c: Float32Array, off: number, m: number, n: number, ldc: number, addr: number): void {
+    const f32 = this.heap.f32;
+    if (ldc === n) f32.set(c.subarray(off, off + m * n), addr >>> 2);
+    else for (let i = 0; i < m; i++) f32.set(c.subarray(off + i * ldc, off + i * ldc + n), (addr >>> 2) + i * n);
+  }
+
+  /** C[m,n] (row stride ldc from c[off]) ← dense [m,n] at addr; the gaps between C's rows are not touched. */
+  private copyRowsOut(c: Float32Array, off: number, m: number, n: number, ldc: number, addr: number): void {
+    const f32 = this.heap.f32;
+    const base = addr >>> 2;
+    if (ldc === n) c.set(f32.subarray(base, base + m * n), off);
+    else for (let i = 0; i < m; i++) c.set(f32.subarray(base + i * n, base + (i + 1) * n), off + i * ldc);
+  }
+
+  /**
+   * checkGemmArgs compares buffers by identity; views of this memory made before and after a grow
+   * have different buffer objects over the same bytes, so in-memory operands are also compared by
+   * wasm address.
+   */
+  private checkInMemoryOverlap(
+    c: Float32Array,
+    cAddr: number,
+    ldc: number,
+    m: number,
+    n: number,
+    name: string,
+    x: Float32Array,
+    xOff: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+  ): void {
+    if (x.buffer === c.buffer || !this.heap.contains(x)) return; // same buffer: checked by checkGemmArgs; outside: a copy
+    const cEnd = cAddr + ((m - 1) * ldc + n) * 4;
+    const xStart = x.byteOffset + xOff * 4;
+    const xEnd = xStart + ((rows - 1) * ldx + cols) * 4;
+    if (xStart < cEnd && cAddr < xEnd) {
+      throw new RangeError(`gemm: c [${m},${n}] overlaps ${name} [${rows},${cols}] in the same buffer (C must not alias its inputs)`);
+    }
+  }
+
+  /** The call's packedB when this backend made it (checked against the call's B), else undefined: b is read. */
+  private ownPacked(
+    x: PreparedB | undefined,
+    k: number,
+    n: number,
+    b: Storage,
+    bOffset: number,
+    ldb: number,
+    transB: boolean,
+  ): WasmPackedB | undefined {
+    if (!(x instanceof WasmPackedB) || x.owner !== this) return undefined;
+    if (x.released) throw new RangeError('gemm: packedB was released (releaseB) and cannot be used again; prepare it anew');
+    if (x.k !== k || x.n !== n || x.source !== b || x.bOffset !== bOffset || x.ldb !== ldb || x.transB !== transB) {
+      throw new RangeError(
+        `gemm: packedB was prepared for op(B) ${formatShape([x.k, x.n])} (bOffset ${x.bOffset}, ldb ${x.ldb}, ` +
+          `transB ${x.transB}) from ${x.source === b ? 'this' : 'another'} b, but the call has op(B) ${formatShape([k, n])} ` +
+          `(bOffset ${bOffset}, ldb ${ldb}, transB ${transB})`,
+      );
+    }
+    return x;
+  }
+}
+
+/** Whether copying the whole span of a stored [rows, cols] matrix with row stride ld wastes little. */
+const spanIsDense = (rows: number, cols: number, ld: number): boolean => (rows - 1) * ld + cols <= 2 * rows * cols + 1024;
+
+/** Scratch bytes matrixIn uses for a stored [rows, cols] matrix with row stride ld. */
+function matrixCopyBytes(rows: number, cols: number, ld: number): number {
+  return alignUp((spanIsDense(rows, cols, ld) ? (rows - 1) * ld + cols : rows * cols) * 4);
+}
+
+/**
+ * Rows of A per driver call: the packed A block of rows·k floats stays within 256 KiB (L2-resident
+ * while every B panel streams past it), a multiple of the 6-row tile.
+ */
+function rowBlock(k: number): number {
+  return Math.max(MR, Math.floor(65536 / k / MR) * MR);
+}
+
+function checkRows(op: string, B: number, H: number): number {
+  if (!Number.isInteger(B) || B < 0 || !Number.isInteger(H) || H < 0)
+    throw new RangeError(`${op}: B and H must be non-negative integers, got ${B}, ${H}`);
+  return B * H;
+}
+
+function checkCount(op: string, n: number): number {
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`${op}: n must be a non-negative integer, got ${n}`);
+  return n;
+}

@@ -1,0 +1,103 @@
+import { WasmBackend } from './backend.js';
+import { detectWasmFeatures, type WasmFeatures } from './detect.js';
+import type { MultiplyAdd } from './gemm-kernels.js';
+import { WasmHeap, type HeapOptions } from './heap.js';
+import { buildKernelModule, MEMORY_IMPORT, type KernelExports } from './kernel-module.js';
+import { wasmApi, type WasmApi, type WasmImports, type WasmInstance, type WasmModule } from './runtime.js';
+
+/**
+ * mlstm's WebAssembly SIMD kernels: assembled at load time by our own TypeScript (module-builder.ts,
+ * expr.ts), no toolchain and no .wasm file. Runtime-neutral: this folder touches no Node API.
+ * On Node 20 (V8 11.3) relaxed SIMD sits behind a V8 flag; `mlstm/node`'s createWasmBackend sets
+ * it before detecting (src/node/wasm.ts).
+ */
+
+export { WasmBackend, WasmPackedB } from './backend.js';
+export { detectWasmFeatures, relaxedMaddIsFused, relaxedSimdValidates, simdValidates, type WasmFeatures } from './detect.js';
+export { WasmHeap, type HeapOptions } from './heap.js';
+export { buildKernelModule, type KernelExports, type KernelModuleOptions } from './kernel-module.js';
+export { type MultiplyAdd, MR as WASM_GEMM_MR, NR as WASM_GEMM_NR } from './gemm-kernels.js';
+export {
+  gemmErrorBound,
+  gateErrorBound,
+  gamma,
+  FLOAT32_UNIT_ROUNDOFF,
+  FUNCTION_RELATIVE_ERROR,
+  FUNCTION_ABSOLUTE_ERROR,
+  VECTOR_MATH_ACCURACY,
+} from './accuracy.js';
+
+export interface WasmBackendOptions {
+  /**
+   * The multiply-add of the GEMM: 'auto' (default) uses f32x4.relaxed_madd where it validates and
+   * a numeric probe shows it fused; true requires that (throws otherwise); false always uses the
+   * separate multiply and add (two roundings, bit-identical on every engine).
+   */
+  fma?: boolean | 'auto';
+  /** The backend's memory: initial and maximum size, shared or not (see heap.ts). */
+  memory?: HeapOptions;
+}
+
+/** Picks the arithmetic from the options and what the runtime offers (throws when it cannot be met). */
+export function chooseMultiplyAdd(fma: boolean | 'auto', features: WasmFeatures): MultiplyAdd {
+  if (!features.simd) {
+    throw new Error('wasm backend: this runtime does not validate WebAssembly SIMD (fixed-width 128-bit); use the JS backend');
+  }
+  if (fma === false) return 'mul-add';
+  if (features.fusedMultiplyAdd) return 'fma';
+  if (fma === true) {
+    throw new Error(
+      features.relaxedSimd
+        ? 'wasm backend: f32x4.relaxed_madd is not fused on this machine (no FMA); use fma: false or "auto"'
+        : 'wasm backend: relaxed SIMD does not validate here (on Node 20, create the backend through mlstm/node, which enables it)',
+    );
+  }
+  return 'mul-add';
+}
+
+const compiled = new Map<string, WasmModule>();
+
+/** The kernel module's imports: the backend's memory. */
+const importsOf = (heap: WasmHeap): WasmImports => ({ [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: heap.memory } });
+
+const backendOf = (instance: WasmInstance, heap: WasmHeap, multiplyAdd: MultiplyAdd): WasmBackend =>
+  new WasmBackend(instance.exports as unknown as KernelExports, heap, multiplyAdd);
+
+function setUp(options: WasmBackendOptions): {
+  api: WasmApi;
+  heap: WasmHeap;
+  multiplyAdd: MultiplyAdd;
+  key: string;
+  bytes: () => Uint8Array;
+} {
+  const api = wasmApi();
+  const multiplyAdd = chooseMultiplyAdd(options.fma ?? 'auto', detectWasmFeatures(api));
+  const heap = new WasmHeap(options.memory);
+  const key = `${multiplyAdd}/${heap.shared ? 'shared' : 'unshared'}`;
+  return { api: api!, heap, multiplyAdd, key, bytes: () => buildKernelModule({ multiplyAdd, sharedMemory: heap.shared }) };
+}
+
+/**
+ * The wasm backend, compiled synchronously: fine in Node, Deno, Bun and workers; browsers refuse
+ * synchronous compilation of large modules on the main thread (use createWasmBackend there).
+ */
+export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+  const { api, heap, multiplyAdd, key, bytes } = setUp(options);
+  let module = compiled.get(key);
+  if (module === undefined) {
+    module = new api.Module(bytes());
+    compiled.set(key, module);
+  }
+  return backendOf(new api.Instance(module, importsOf(heap)), heap, multiplyAdd);
+}
+
+/** The wasm backend, compiled asynchronously (works everywhere, including a browser's main thread). */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  const { api, heap, multiplyAdd, key, bytes } = setUp(options);
+  let module = compiled.get(key);
+  if (module === undefined) {
+    module = await api.compile(bytes());
+    compiled.set(key, module);
+  }
+  return backendOf(await api.instantiate(module, importsOf(heap)), heap, multiplyAdd);
+}
