@@ -113,7 +113,7 @@ describe('mlstm probe', () => {
     ['no --train', ['m.safetensors', '--test', 'b'], /probe: missing --train FILE.tsv/],
     ['bad --l1', ['m', '--train', 'a', '--test', 'b', '--l1', 'lots'], /probe: --l1 must be a number, got 'lots'/],
     ['negative --l1', ['m', '--train', 'a', '--test', 'b', '--l1=-1'], /probe: --l1 must be at least 0/],
-    ['bad --pool', ['m', '--train', 'a', '--test', 'b', '--pool', 'max'], /probe: --pool must be one of last, mean, got 'max'/],
+    ['bad --pool', ['m', '--train', 'a', '--test', 'b', '--pool', 'max'], /probe: --pool must be one of mean, last, mean\+last, got 'max'/],
     ['checkpoint with --ngrams', ['m', '--ngrams', '3', '--train', 'a', '--test', 'b'], /takes no CHECKPOINT/],
     ['--svg with --ngrams', ['--ngrams', '3', '--train', 'a', '--test', 'b', '--svg', 's.svg'], /--svg needs a model/],
     ['--svg-unit without --svg', ['m', '--train', 'a', '--test', 'b', '--svg-unit', '3'], /need --svg FILE/],
@@ -200,7 +200,7 @@ describe('mlstm features', () => {
   it('usage errors exit 2 with one line', async () => {
     expectOneLineError(await invoke(runFeatures, [ckpt]), 2, /features: expected CHECKPOINT FILE.tsv, got 1 argument/);
     expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--format', 'safetensors']), 2, /--format safetensors needs --out FILE/);
-    expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--pool', 'first']), 2, /--pool must be one of last, mean/);
+    expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--pool', 'first']), 2, /--pool must be one of mean, last, mean\+last/);
   });
 
   it('--help prints the usage', async () => {
