@@ -343,6 +343,63 @@ export function microKernelTailInto(
 }
 
 /**
+ * One row of A (m = 1) times one prepared block of op(B) — what a single stream's recurrent step and
+ * its head are (sampling, scoring, evaluation with one stream):
+ *
+ *   C[0, jc + j] ← (keep ? C : 0) + (alpha·Σ_{p<kc} a[aIdx + p·csA]·block[panel(j)] + bias[j])   j < nc
+ *
+ * For one row every packed element of B is used once, so copying the block into PACKED_B first
+ * (loadPackedB, what the tiled path does) would cost as much again as the product itself; this kernel
+ * reads the block where it lies and A unpacked. The sums are microKernelTailInto's (rows = 1): each
+ * from 0, p = 0..kc−1 in order, in float64, merged into C as storeTile does, so the values are the
+ * ones the tiled path writes, bit for bit.
+ *
+ * @param block  ⌈nc/NR⌉ panels [kc,NR] (a BlockedPackedB block, zero-padded past nc)
+ * @param c      C's row at cIdx (nc elements written)
+ * @param bias   [nc] at biasIdx, or undefined (first k-block only)
+ */
+export function rowTimesPackedBlock(
+  kc: number,
+  nc: number,
+  a: Storage,
+  aIdx: number,
+  csA: number,
+  block: Float64Array,
+  alpha: number,
+  c: Storage,
+  cIdx: number,
+  keep: boolean,
+  bias: Storage | undefined,
+  biasIdx: number,
+): void {
+  for (let jr = 0; jr < nc; jr += 4) {
+    // NR = 4 columns per panel
+    let c0 = 0,
+      c1 = 0,
+      c2 = 0,
+      c3 = 0;
+    let bi = jr * kc;
+    let ai = aIdx;
+    for (let p = 0; p < kc; p++) {
+      const a0 = a[ai]!;
+      c0 += a0 * block[bi]!;
+      c1 += a0 * block[(bi + 1) | 0]!;
+      c2 += a0 * block[(bi + 2) | 0]!;
+      c3 += a0 * block[(bi + 3) | 0]!;
+      ai += csA;
+      bi = (bi + 4) | 0;
+    }
+    const o = cIdx + jr;
+    const cols = Math.min(4, nc - jr);
+    for (let j = 0; j < cols; j++) {
+      let v = alpha * (j === 0 ? c0 : j === 1 ? c1 : j === 2 ? c2 : c3);
+      if (bias !== undefined) v += bias[biasIdx + jr + j]!;
+      c[o + j] = keep ? c[o + j]! + v : v;
+    }
+  }
+}
+
+/**
  * Merges TILE into C[mr,nr] (row stride ldc, from cIdx): the epilogue of one k-block. On the
  * first k-block C is overwritten (or added to when `keep`, i.e. accumulate) and bias[nr] from
  * biasIdx is added; later k-blocks add their partial product to what the earlier ones left.
