@@ -11,3 +11,4 @@ export * from './data/index.js';
 export * from './train/index.js';
 export * from './features/index.js';
 export * from './probe/index.js';
+export * from './model/index.js';

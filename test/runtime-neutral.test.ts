@@ -15,7 +15,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'web'].map((d) =>
+const NEUTRAL_DIRS = ['tensor', 'autograd', 'nn', 'optim', 'io', 'data', 'train', 'features', 'probe', 'model', 'web'].map((d) =>
   join(ROOT, 'src', d),
 );
 

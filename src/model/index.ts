@@ -1,0 +1,18 @@
+/** A trained model as an app component: load, stream, score, feed, embed (runtime-neutral). */
+export {
+  Generation,
+  loadModel,
+  surprisalBits,
+  TextModel,
+  type GenerateAsyncOptions,
+  type GenerateOptions,
+  type LayerStateValues,
+  type ModelState,
+  type Prediction,
+  type ReadResult,
+  type ScoreOptions,
+  type ScoreResult,
+  type TextModelOptions,
+} from './text-model.js';
+export { ModelStepper } from './stepper.js';
+export { StopMatcher } from './stop.js';
