@@ -5,7 +5,7 @@ import { decodeCheckpoint } from '../src/io/checkpoint.js';
 import { TextCodec } from '../src/data/vocabulary.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { dynamicEvaluate } from '../src/train/dynamic-eval.js';
-import { DEFAULT_DYNAMIC_LR } from '../src/cli/eval-command.js';
+import { DEFAULT_DYNAMIC_LR } from '../src/cli/commands/eval.js';
 import { ensureBuilt, runCli, tempDir } from './cli-helpers.js';
 import { wordCorpus } from './train-helpers.js';
 

@@ -6,15 +6,10 @@ import { Tape } from '../src/autograd/tape.js';
 import { gatherRows, scatterAddRows } from '../src/tensor/ops/index.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor, zeros } from '../src/tensor/tensor.js';
+import { normalTensor } from './support/tensor-arbitraries.js';
 
 // gatherRows / scatterAddRows against element-by-element references, the adjoint identity
 // <gather(T), G> = <T, scatter(G)>, and the differentiable embedding by gradcheck.
-
-function randn(shape: readonly number[], seed: number): Tensor {
-  const t = zeros(shape, 'float64');
-  new Rng(seed).fillNormal(t.data);
-  return t;
-}
 
 function randomIndices(count: number, rows: number, seed: number): Int32Array {
   const rng = new Rng(seed);
@@ -32,7 +27,7 @@ describe('gatherRows / scatterAddRows', () => {
   it('gatherRows(table, idx)[p, e] = table[idx[p], e] for indices of any shape', () => {
     fc.assert(
       fc.property(caseArb, ({ rows, width, indexShape, seed }) => {
-        const table = randn([rows, width], seed);
+        const table = normalTensor([rows, width], seed);
         const count = indexShape.reduce((a, b) => a * b, 1); // [] is a single index
         const idx = randomIndices(count, rows, seed);
         const out = gatherRows(table, idx, indexShape);
@@ -49,14 +44,14 @@ describe('gatherRows / scatterAddRows', () => {
       fc.property(caseArb, ({ rows, width, indexShape, seed }) => {
         const count = indexShape.reduce((a, b) => a * b, 1);
         const idx = randomIndices(count, rows, seed);
-        const values = randn([...indexShape, width], seed + 1);
+        const values = normalTensor([...indexShape, width], seed + 1);
         const out = scatterAddRows(values, idx, rows);
         expect(out.shape).toEqual([rows, width]);
         const ref = new Float64Array(rows * width);
         for (let p = 0; p < count; p++) for (let e = 0; e < width; e++) ref[idx[p]! * width + e] += values.data[p * width + e]!;
         for (let i = 0; i < ref.length; i++) expect(out.data[i]).toBeCloseTo(ref[i]!, 12);
         // <gather(T), V> = <T, scatter(V)>
-        const table = randn([rows, width], seed + 2);
+        const table = normalTensor([rows, width], seed + 2);
         const g = gatherRows(table, idx, indexShape);
         let lhs = 0;
         let rhs = 0;
@@ -89,7 +84,7 @@ describe('embedding (differentiable)', () => {
       fc.property(caseArb, ({ rows, width, indexShape, seed }) => {
         const count = indexShape.reduce((a, b) => a * b, 1);
         const idx = randomIndices(count, rows, seed);
-        gradcheck((t, table) => embedding(t, table, idx, indexShape), [randn([rows, width], seed)], { seed });
+        gradcheck((t, table) => embedding(t, table, idx, indexShape), [normalTensor([rows, width], seed)], { seed });
       }),
       { numRuns: 60 },
     );
@@ -97,7 +92,7 @@ describe('embedding (differentiable)', () => {
 
   it('gives a repeated token the sum of its rows, an unused row zero, and keeps its own copy of the indices', () => {
     const tape = new Tape();
-    const table = tape.leaf(randn([4, 2], 3));
+    const table = tape.leaf(normalTensor([4, 2], 3));
     const idx = Int32Array.from([2, 0, 2]);
     const out = embedding(tape, table, idx);
     idx.fill(1); // the caller reuses its buffer before backward

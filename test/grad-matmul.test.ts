@@ -3,31 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { gradcheck } from '../src/autograd/gradcheck.js';
 import { linear, matmul } from '../src/autograd/ops/matmul.js';
 import { Tape } from '../src/autograd/tape.js';
-import type { Backend, GemmArgs } from '../src/tensor/backend.js';
-import { naiveBackend } from '../src/tensor/kernels/index.js';
-import { Rng } from '../src/tensor/rng.js';
-import { Tensor, zeros } from '../src/tensor/tensor.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { countingBackend } from './support/counting-backend.js';
+import { normalTensor } from './support/tensor-arbitraries.js';
 
 // Gradchecks of matmul over every combination of transpose flags and batch layout, and of linear;
 // plus checks that the backward is nothing but accumulating gemm calls on the original buffers.
-
-function randn(shape: readonly number[], seed: number): Tensor {
-  const t = zeros(shape, 'float64');
-  new Rng(seed).fillNormal(t.data);
-  return t;
-}
-
-function countingBackend(): Backend & { calls: GemmArgs[] } {
-  const calls: GemmArgs[] = [];
-  return {
-    name: 'counting',
-    calls,
-    gemm: (args) => {
-      calls.push(args);
-      naiveBackend.gemm(args);
-    },
-  };
-}
 
 const dim = fc.integer({ min: 1, max: 7 });
 const seedArb = fc.integer({ min: 0, max: 1e6 });
@@ -50,8 +31,8 @@ describe('gradient of matmul', () => {
       fc.property(caseArb, ({ m, k, n, batch, layout, transA, transB, seed }) => {
         const aBatch = layout === 1 || layout === 2 ? batch : [];
         const bBatch = layout === 1 || layout === 3 ? batch : [];
-        const a = randn([...aBatch, ...(transA ? [k, m] : [m, k])], seed);
-        const b = randn([...bBatch, ...(transB ? [n, k] : [k, n])], seed + 1);
+        const a = normalTensor([...aBatch, ...(transA ? [k, m] : [m, k])], seed);
+        const b = normalTensor([...bBatch, ...(transB ? [n, k] : [k, n])], seed + 1);
         gradcheck((t, x, y) => matmul(t, x, y, { transA, transB }), [a, b], { seed });
       }),
       { numRuns: 60 },
@@ -67,12 +48,12 @@ describe('gradient of matmul', () => {
     ] as const) {
       const be = countingBackend();
       const tape = new Tape({ backend: be });
-      const a = tape.leaf(randn(transA ? [2, 4, 3] : [2, 3, 4], 1));
-      const b = tape.leaf(randn(transB ? [2, 5, 4] : [2, 4, 5], 2));
+      const a = tape.leaf(normalTensor(transA ? [2, 4, 3] : [2, 3, 4], 1));
+      const b = tape.leaf(normalTensor(transB ? [2, 5, 4] : [2, 4, 5], 2));
       const c = matmul(tape, a, b, { transA, transB });
       const forwardCalls = be.calls.length;
       expect(forwardCalls).toBe(2);
-      tape.backward(c, randn([2, 3, 5], 3));
+      tape.backward(c, normalTensor([2, 3, 5], 3));
       const backward = be.calls.slice(forwardCalls);
       expect(backward.length).toBe(4); // dA and dB per batch item
       for (const call of backward) {
@@ -87,10 +68,10 @@ describe('gradient of matmul', () => {
   it('a 2-D b shared across a batch gets the sum over the batch, in one gemm per gradient', () => {
     const be = countingBackend();
     const tape = new Tape({ backend: be });
-    const a = tape.leaf(randn([3, 2, 4], 1));
-    const w = tape.leaf(randn([4, 5], 2));
+    const a = tape.leaf(normalTensor([3, 2, 4], 1));
+    const w = tape.leaf(normalTensor([4, 5], 2));
     const c = matmul(tape, a, w);
-    tape.backward(c, randn([3, 2, 5], 3));
+    tape.backward(c, normalTensor([3, 2, 5], 3));
     expect(be.calls.length).toBe(3); // forward, dA, dB
     // reference: Σ over batch items of per-item products, each on its own tape
     const ref = new Float64Array(20);
@@ -106,9 +87,9 @@ describe('gradient of matmul', () => {
 
   it('only the inputs that require a gradient get one', () => {
     const tape = new Tape();
-    const a = tape.constant(randn([2, 3], 1));
-    const b = tape.leaf(randn([3, 4], 2));
-    tape.backward(matmul(tape, a, b), randn([2, 4], 3));
+    const a = tape.constant(normalTensor([2, 3], 1));
+    const b = tape.leaf(normalTensor([3, 4], 2));
+    tape.backward(matmul(tape, a, b), normalTensor([2, 4], 3));
     expect(a.grad).toBeNull();
     expect(b.grad).not.toBeNull();
   });
@@ -118,10 +99,10 @@ describe('gradient of linear (x·Wᵀ + b)', () => {
   it('passes gradcheck for x, weight and bias on random shapes, with and without bias', () => {
     fc.assert(
       fc.property(fc.array(dim, { minLength: 1, maxLength: 3 }), dim, dim, fc.boolean(), seedArb, (lead, inF, outF, withBias, seed) => {
-        const x = randn([...lead, inF], seed);
-        const w = randn([outF, inF], seed + 1);
+        const x = normalTensor([...lead, inF], seed);
+        const w = normalTensor([outF, inF], seed + 1);
         if (withBias) {
-          gradcheck((t, xv, wv, bv) => linear(t, xv, wv, bv), [x, w, randn([outF], seed + 2)], { seed });
+          gradcheck((t, xv, wv, bv) => linear(t, xv, wv, bv), [x, w, normalTensor([outF], seed + 2)], { seed });
         } else {
           gradcheck((t, xv, wv) => linear(t, xv, wv), [x, w], { seed });
         }
@@ -133,18 +114,18 @@ describe('gradient of linear (x·Wᵀ + b)', () => {
   it('uses the gemm bias epilogue forward and two accumulating gemms backward', () => {
     const be = countingBackend();
     const tape = new Tape({ backend: be });
-    const x = tape.leaf(randn([2, 3, 4], 1));
-    const w = tape.leaf(randn([5, 4], 2));
-    const b = tape.leaf(randn([5], 3));
+    const x = tape.leaf(normalTensor([2, 3, 4], 1));
+    const w = tape.leaf(normalTensor([5, 4], 2));
+    const b = tape.leaf(normalTensor([5], 3));
     const y = linear(tape, x, w, b);
     expect(y.shape).toEqual([2, 3, 5]);
     expect(be.calls.length).toBe(1);
     expect(be.calls[0]!.bias).toBe(b.data);
     expect(be.calls[0]!.transB).toBe(true);
-    tape.backward(y, randn([2, 3, 5], 4));
+    tape.backward(y, normalTensor([2, 3, 5], 4));
     expect(be.calls.slice(1).map((c) => c.accumulate)).toEqual([true, true]);
     // dbias = column sums of the upstream
-    const up = randn([2, 3, 5], 4);
+    const up = normalTensor([2, 3, 5], 4);
     const colSums = [0, 1, 2, 3, 4].map((j) => [0, 1, 2, 3, 4, 5].reduce((s, r) => s + up.data[r * 5 + j]!, 0));
     Array.from(b.grad!.data).forEach((g, j) => expect(g).toBeCloseTo(colSums[j]!, 12));
   });

@@ -3,18 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { gradcheck } from '../src/autograd/gradcheck.js';
 import { logSoftmax, softmax, softmaxCrossEntropy } from '../src/autograd/ops/softmax.js';
 import { Tape } from '../src/autograd/tape.js';
-import type { DType } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
-import { Tensor, tensor, zeros } from '../src/tensor/tensor.js';
+import { tensor } from '../src/tensor/tensor.js';
+import { normalTensor } from './support/tensor-arbitraries.js';
 
 // Gradchecks of the softmax family on random shapes, and the gradients at extreme logits checked
 // against the closed form (softmax − onehot)/N, whose softmax at [1e4, −1e4, 0] is exactly [1, 0, 0].
-
-function randn(shape: readonly number[], seed: number, std = 1, dtype: DType = 'float64'): Tensor {
-  const t = zeros(shape, dtype);
-  new Rng(seed).fillNormal(t.data, 0, std);
-  return t;
-}
 
 function randomTargets(n: number, v: number, seed: number): Int32Array {
   const rng = new Rng(seed + 99);
@@ -28,14 +22,14 @@ const runs = { numRuns: 40 };
 describe('gradients of softmax / logSoftmax', () => {
   it('softmax passes gradcheck on random shapes', () => {
     fc.assert(
-      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => softmax(t, x), [randn(shape, seed, 2)], { seed })),
+      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => softmax(t, x), [normalTensor(shape, seed, 2)], { seed })),
       runs,
     );
   });
 
   it('logSoftmax passes gradcheck on random shapes', () => {
     fc.assert(
-      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => logSoftmax(t, x), [randn(shape, seed, 2)], { seed })),
+      fc.property(shapeArb, seedArb, (shape, seed) => void gradcheck((t, x) => logSoftmax(t, x), [normalTensor(shape, seed, 2)], { seed })),
       runs,
     );
   });
@@ -66,7 +60,7 @@ describe('gradient of the fused softmaxCrossEntropy', () => {
         const v = shape[shape.length - 1]!;
         const rows = shape.reduce((a, b) => a * b, 1) / v;
         const targets = randomTargets(rows, v, seed);
-        gradcheck((t, x) => softmaxCrossEntropy(t, x, targets, { reduction }), [randn(shape, seed, 2)], { seed });
+        gradcheck((t, x) => softmaxCrossEntropy(t, x, targets, { reduction }), [normalTensor(shape, seed, 2)], { seed });
       }),
       runs,
     );
@@ -77,7 +71,7 @@ describe('gradient of the fused softmaxCrossEntropy', () => {
       fc.property(fc.integer({ min: 1, max: 7 }), fc.integer({ min: 1, max: 7 }), seedArb, (n, v, seed) => {
         const rng = new Rng(seed);
         const targets = Int32Array.from({ length: n }, () => (rng.next() < 0.5 ? -100 : rng.int(v)));
-        gradcheck((t, x) => softmaxCrossEntropy(t, x, targets, { ignoreIndex: -100 }), [randn([n, v], seed)], { seed });
+        gradcheck((t, x) => softmaxCrossEntropy(t, x, targets, { ignoreIndex: -100 }), [normalTensor([n, v], seed)], { seed });
       }),
       runs,
     );
@@ -105,7 +99,7 @@ describe('gradient of the fused softmaxCrossEntropy', () => {
   });
 
   it('a scalar upstream scales the gradient (mean divides by N, sum does not)', () => {
-    const logits = randn([3, 4], 5);
+    const logits = normalTensor([3, 4], 5);
     const targets = Int32Array.from([1, 0, 3]);
     const grads = (reduction: 'mean' | 'sum', scale: number): number[] => {
       const tape = new Tape();

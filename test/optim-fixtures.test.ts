@@ -2,7 +2,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Var } from '../src/autograd/var.js';
 import { clipGradNorm } from '../src/optim/clip.js';
-import { makeOptimizer, type OptimizerConfigInput } from '../src/optim/config.js';
+import { makeOptimizer } from '../src/optim/config.js';
+import type { OptimizerConfigInput } from '../src/optim/hyperparameters.js';
 import { Tensor } from '../src/tensor/tensor.js';
 
 // PyTorch parity of the optimiser alone. A `charlm` fixture holds the gradients PyTorch computed at

@@ -37,7 +37,7 @@ const adamHp = fc.record({
 
 type AdamRun = { p0: number[]; grads: number[][]; lrs: number[] };
 
-function runAdamRule(rule: typeof adamStep, r: AdamRun, hp: Omit<AdamHyper, 'lr'>, dtype: 'float32' | 'float64'): Float64Array[] {
+function runAdamRule(rule: typeof adamStep, r: AdamRun, hp: AdamHyper, dtype: 'float32' | 'float64'): Float64Array[] {
   const Arr = dtype === 'float32' ? Float32Array : Float64Array;
   const n = r.p0.length;
   const p = Arr.from(r.p0);
@@ -46,7 +46,7 @@ function runAdamRule(rule: typeof adamStep, r: AdamRun, hp: Omit<AdamHyper, 'lr'
   const maxV = hp.amsgrad ? new Arr(n) : null;
   const out: Float64Array[] = [];
   r.grads.forEach((g, k) => {
-    expect(rule(p, Arr.from(g), m, v, k + 1, { ...hp, lr: r.lrs[k]! }, maxV)).toBe(true);
+    expect(rule(p, Arr.from(g), m, v, k + 1, r.lrs[k]!, hp, maxV)).toBe(true);
     out.push(Float64Array.from(p));
   });
   return out;
@@ -93,9 +93,8 @@ describe('adamStep / adamwStep against the naive reference', () => {
         uniform(1e-4, 0.1),
         (g, hp, lr) => {
           const p = new Float64Array(g.length).fill(0.5);
-          adamStep(p, Float64Array.from(g), new Float64Array(g.length), new Float64Array(g.length), 1, {
+          adamStep(p, Float64Array.from(g), new Float64Array(g.length), new Float64Array(g.length), 1, lr, {
             ...hp,
-            lr,
             weightDecay: 0,
             amsgrad: false,
           });
@@ -119,21 +118,22 @@ describe('adamStep / adamwStep against the naive reference', () => {
         r.grads.forEach((gArr, k) => {
           const lr = r.lrs[k]!;
           const g = Float64Array.from(gArr);
-          const withWd = { ...hp, lr, weightDecay: wd };
-          const noWd = { ...hp, lr, weightDecay: 0 };
-          adamStep(l2.p, g, l2.m, l2.v, k + 1, withWd, l2.mx);
+          const withWd = { ...hp, weightDecay: wd };
+          const noWd = { ...hp, weightDecay: 0 };
+          adamStep(l2.p, g, l2.m, l2.v, k + 1, lr, withWd, l2.mx);
           adamStep(
             l2Alt.p,
             g.map((x, i) => x + wd * l2Alt.p[i]!),
             l2Alt.m,
             l2Alt.v,
             k + 1,
+            lr,
             noWd,
             l2Alt.mx,
           );
-          adamwStep(dec.p, g, dec.m, dec.v, k + 1, withWd, dec.mx);
+          adamwStep(dec.p, g, dec.m, dec.v, k + 1, lr, withWd, dec.mx);
           decAlt.p.set(decAlt.p.map((x) => x * (1 - lr * wd)));
-          adamStep(decAlt.p, g, decAlt.m, decAlt.v, k + 1, noWd, decAlt.mx);
+          adamStep(decAlt.p, g, decAlt.m, decAlt.v, k + 1, lr, noWd, decAlt.mx);
         });
         expect(Array.from(l2.p)).toEqual(Array.from(l2Alt.p));
         expect(Array.from(dec.p)).toEqual(Array.from(decAlt.p));
@@ -143,11 +143,11 @@ describe('adamStep / adamwStep against the naive reference', () => {
 
   it('Adam and AdamW differ after one step exactly as their closed forms say', () => {
     const [p0, g, lr, wd, eps] = [2, 0.3, 0.1, 0.2, 1e-8];
-    const hp = { lr, beta1: 0.9, beta2: 0.999, eps, weightDecay: wd, amsgrad: false };
+    const hp = { beta1: 0.9, beta2: 0.999, eps, weightDecay: wd, amsgrad: false };
     const a = Float64Array.of(p0);
     const w = Float64Array.of(p0);
-    adamStep(a, Float64Array.of(g), new Float64Array(1), new Float64Array(1), 1, hp);
-    adamwStep(w, Float64Array.of(g), new Float64Array(1), new Float64Array(1), 1, hp);
+    adamStep(a, Float64Array.of(g), new Float64Array(1), new Float64Array(1), 1, lr, hp);
+    adamwStep(w, Float64Array.of(g), new Float64Array(1), new Float64Array(1), 1, lr, hp);
     const gL2 = g + wd * p0; // Adam sees the decay inside the normalised gradient…
     expect(a[0]).toBeCloseTo(p0 - (lr * gL2) / (Math.abs(gL2) + eps), 14);
     const decayed = p0 * (1 - lr * wd); // …AdamW shrinks p outside it
@@ -170,13 +170,13 @@ describe('adamStep / adamwStep against the naive reference', () => {
   });
 
   it('reports non-finite output and rejects bad buffers and steps, naming the rule', () => {
-    const hp = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: false };
+    const hp = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, amsgrad: false };
     const z = () => new Float32Array(2);
-    expect(adamStep(z(), Float32Array.of(NaN, 1), z(), z(), 1, hp)).toBe(false);
-    expect(adamStep(z(), Float32Array.of(1e30, 1), z(), z(), 1, hp)).toBe(false); // g² overflows float32 v
-    expect(() => adamStep(z(), new Float32Array(3), z(), z(), 1, hp)).toThrow(/adamStep: grad has 3 elements but param has 2/);
-    expect(() => adamwStep(z(), z(), z(), z(), 0, hp)).toThrow(/adamwStep: step must be an integer >= 1/);
-    expect(() => adamStep(z(), z(), z(), z(), 1, { ...hp, amsgrad: true })).toThrow(/adamStep: amsgrad needs a maxV buffer/);
+    expect(adamStep(z(), Float32Array.of(NaN, 1), z(), z(), 1, 0.1, hp)).toBe(false);
+    expect(adamStep(z(), Float32Array.of(1e30, 1), z(), z(), 1, 0.1, hp)).toBe(false); // g² overflows float32 v
+    expect(() => adamStep(z(), new Float32Array(3), z(), z(), 1, 0.1, hp)).toThrow(/adamStep: grad has 3 elements but param has 2/);
+    expect(() => adamwStep(z(), z(), z(), z(), 0, 0.1, hp)).toThrow(/adamwStep: step must be an integer >= 1/);
+    expect(() => adamStep(z(), z(), z(), z(), 1, 0.1, { ...hp, amsgrad: true })).toThrow(/adamStep: amsgrad needs a maxV buffer/);
   });
 });
 
@@ -189,12 +189,12 @@ const sgdHp = fc
   })
   .map((h) => (h.nesterov ? { ...h, dampening: 0, momentum: h.momentum || 0.5 } : h));
 
-function runSgdRule(r: AdamRun, hp: Omit<SgdHyper, 'lr'>, dtype: 'float32' | 'float64'): Float64Array[] {
+function runSgdRule(r: AdamRun, hp: SgdHyper, dtype: 'float32' | 'float64'): Float64Array[] {
   const Arr = dtype === 'float32' ? Float32Array : Float64Array;
   const p = Arr.from(r.p0);
   const buf = hp.momentum !== 0 ? new Arr(p.length) : null;
   return r.grads.map((g, k) => {
-    expect(sgdStep(p, Arr.from(g), buf, k === 0, { ...hp, lr: r.lrs[k]! })).toBe(true);
+    expect(sgdStep(p, Arr.from(g), buf, k === 0, r.lrs[k]!, hp)).toBe(true);
     return Float64Array.from(p);
   });
 }
@@ -230,26 +230,25 @@ describe('sgdStep against the naive reference', () => {
     const [lr, mu, tau, g1, g2] = [0.1, 0.9, 0.25, 0.5, -0.2];
     const nes = Float64Array.of(1);
     const nesBuf = new Float64Array(1);
-    const hpN = { lr, momentum: mu, dampening: 0, weightDecay: 0, nesterov: true };
-    sgdStep(nes, Float64Array.of(g1), nesBuf, true, hpN);
+    const hpN = { momentum: mu, dampening: 0, weightDecay: 0, nesterov: true };
+    sgdStep(nes, Float64Array.of(g1), nesBuf, true, lr, hpN);
     expect(nes[0]).toBeCloseTo(1 - lr * (1 + mu) * g1, 15);
-    sgdStep(nes, Float64Array.of(g2), nesBuf, false, hpN);
+    sgdStep(nes, Float64Array.of(g2), nesBuf, false, lr, hpN);
     expect(nes[0]).toBeCloseTo(1 - lr * (1 + mu) * g1 - lr * (g2 + mu * (mu * g1 + g2)), 15);
 
     const plain = Float64Array.of(1);
     const plainBuf = new Float64Array(1);
-    const hpP = { lr, momentum: mu, dampening: tau, weightDecay: 0, nesterov: false };
-    sgdStep(plain, Float64Array.of(g1), plainBuf, true, hpP); // the first buffer is g itself: no dampening
+    const hpP = { momentum: mu, dampening: tau, weightDecay: 0, nesterov: false };
+    sgdStep(plain, Float64Array.of(g1), plainBuf, true, lr, hpP); // the first buffer is g itself: no dampening
     expect(plain[0]).toBeCloseTo(1 - lr * g1, 15);
-    sgdStep(plain, Float64Array.of(g2), plainBuf, false, hpP);
+    sgdStep(plain, Float64Array.of(g2), plainBuf, false, lr, hpP);
     expect(plain[0]).toBeCloseTo(1 - lr * g1 - lr * (mu * g1 + (1 - tau) * g2), 15);
   });
 
   it('never writes into the gradient', () => {
     const g = Float32Array.of(1, -2, 3);
-    sgdStep(new Float32Array(3), g, new Float32Array(3), true, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.1, nesterov: true });
-    adamStep(Float32Array.of(1, 1, 1), g, new Float32Array(3), new Float32Array(3), 1, {
-      lr: 0.1,
+    sgdStep(new Float32Array(3), g, new Float32Array(3), true, 0.1, { momentum: 0.9, dampening: 0, weightDecay: 0.1, nesterov: true });
+    adamStep(Float32Array.of(1, 1, 1), g, new Float32Array(3), new Float32Array(3), 1, 0.1, {
       beta1: 0.9,
       beta2: 0.99,
       eps: 1e-8,
@@ -260,9 +259,11 @@ describe('sgdStep against the naive reference', () => {
   });
 
   it('rejects a missing momentum buffer and mismatched lengths', () => {
-    const hp = { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false };
-    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), null, true, hp)).toThrow(/sgdStep: momentum 0.9 needs a momentumBuffer/);
-    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), new Float32Array(1), true, hp)).toThrow(
+    const hp = { momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false };
+    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), null, true, 0.1, hp)).toThrow(
+      /sgdStep: momentum 0.9 needs a momentumBuffer/,
+    );
+    expect(() => sgdStep(new Float32Array(2), new Float32Array(2), new Float32Array(1), true, 0.1, hp)).toThrow(
       /sgdStep: momentumBuffer has 1 elements but param has 2/,
     );
   });

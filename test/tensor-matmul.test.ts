@@ -1,20 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import type { DType } from '../src/tensor/dtype.js';
-import { defaultBackend, naiveBackend } from '../src/tensor/kernels/index.js';
+import { defaultBackend } from '../src/tensor/kernels/index.js';
 import { linear, matmul } from '../src/tensor/ops/matmul.js';
-import { Rng } from '../src/tensor/rng.js';
 import { Tensor, tensor, zeros } from '../src/tensor/tensor.js';
+import { countingBackend } from './support/counting-backend.js';
+import { normalTensor } from './support/tensor-arbitraries.js';
 
 // Reference: the triple loop over explicitly indexed elements, reading op(A)[i,q] as A[q,i] when
 // transposed, per batch item, written independently of gemm.
-
-function randn(shape: readonly number[], seed: number, dtype: DType = 'float64'): Tensor {
-  const t = zeros(shape, dtype);
-  new Rng(seed).fillNormal(t.data);
-  return t;
-}
 
 function naiveMatmul(a: Tensor, b: Tensor, transA: boolean, transB: boolean): { shape: number[]; data: number[] } {
   const ra = a.rank;
@@ -52,19 +46,6 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-/** A backend that records every gemm call (to check call counts and that no copies are passed). */
-function countingBackend(): Backend & { calls: GemmArgs[] } {
-  const calls: GemmArgs[] = [];
-  return {
-    name: 'counting',
-    calls,
-    gemm: (args) => {
-      calls.push(args);
-      naiveBackend.gemm(args);
-    },
-  };
-}
-
 const dim = fc.integer({ min: 1, max: 7 });
 const flags = fc.record({ transA: fc.boolean(), transB: fc.boolean() });
 // batch layout: 0 = both 2-D, 1 = equal batch axes, 2 = b 2-D shared, 3 = a 2-D shared
@@ -86,7 +67,7 @@ function operands(
   const bMat = c.flags.transB ? [c.n, c.k] : [c.k, c.n];
   const aBatch = c.layout === 1 || c.layout === 2 ? c.batch : [];
   const bBatch = c.layout === 1 || c.layout === 3 ? c.batch : [];
-  return { a: randn([...aBatch, ...aMat], c.seed, dtype), b: randn([...bBatch, ...bMat], c.seed + 1, dtype) };
+  return { a: normalTensor([...aBatch, ...aMat], c.seed, 1, dtype), b: normalTensor([...bBatch, ...bMat], c.seed + 1, 1, dtype) };
 }
 
 describe('matmul', () => {
@@ -116,15 +97,15 @@ describe('matmul', () => {
   });
 
   it('calls gemm once for a shared 2-D b without transA, once per batch item otherwise, on the original buffers', () => {
-    const a = randn([3, 2, 4, 5], 1);
-    const b = randn([5, 6], 2);
+    const a = normalTensor([3, 2, 4, 5], 1);
+    const b = normalTensor([5, 6], 2);
     const be = countingBackend();
     matmul(a, b, {}, be);
     expect(be.calls.length).toBe(1);
     expect(be.calls[0]!.m).toBe(24);
     expect(be.calls[0]!.a).toBe(a.data); // no copy, no materialised transpose
     expect(be.calls[0]!.b).toBe(b.data);
-    const at = randn([3, 2, 5, 4], 3);
+    const at = normalTensor([3, 2, 5, 4], 3);
     be.calls.length = 0;
     matmul(at, b, { transA: true }, be);
     expect(be.calls.length).toBe(6);
@@ -133,8 +114,8 @@ describe('matmul', () => {
   });
 
   it('mixing float32 and float64 computes in float64', () => {
-    const a = randn([2, 3], 4, 'float32');
-    const b = randn([3, 2], 5, 'float64');
+    const a = normalTensor([2, 3], 4, 1, 'float32');
+    const b = normalTensor([3, 2], 5, 1, 'float64');
     const out = matmul(a, b);
     expect(out.dtype).toBe('float64');
     expectClose(out.data, naiveMatmul(a, b, false, false).data, 1e-12);
@@ -162,9 +143,9 @@ describe('linear (x·Wᵀ + b)', () => {
         fc.boolean(),
         fc.integer({ min: 0, max: 1e6 }),
         (lead, inF, outF, withBias, seed) => {
-          const x = randn([...lead, inF], seed);
-          const w = randn([outF, inF], seed + 1);
-          const bias = withBias ? randn([outF], seed + 2) : undefined;
+          const x = normalTensor([...lead, inF], seed);
+          const w = normalTensor([outF, inF], seed + 1);
+          const bias = withBias ? normalTensor([outF], seed + 2) : undefined;
           const out = linear(x, w, bias);
           expect(out.shape).toEqual([...lead, outF]);
           const ref = naiveMatmul(x.reshape([-1, inF]), w, false, true).data.map((v, i) => v + (bias ? bias.data[i % outF]! : 0));

@@ -1,19 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concat, permute, reshape, slice, split, stack, transpose } from '../src/tensor/ops/shape.js';
-import type { DType } from '../src/tensor/dtype.js';
-import { Rng } from '../src/tensor/rng.js';
 import { sizeOf } from '../src/tensor/shape.js';
 import { Tensor, tensor, zeros } from '../src/tensor/tensor.js';
+import { normalTensor, shuffledIndices } from './support/tensor-arbitraries.js';
 
 // Naive references: build the expected tensor element by element from multi-indices with
 // Tensor.get, independent of the flat kernels (odometers, block copies) under test.
-
-function randn(shape: readonly number[], seed: number, dtype: DType = 'float64'): Tensor {
-  const t = zeros(shape, dtype);
-  new Rng(seed).fillNormal(t.data);
-  return t;
-}
 
 function fromIndex(shape: readonly number[], f: (idx: number[]) => number): Tensor {
   const t = zeros(shape, 'float64');
@@ -29,16 +22,6 @@ function fromIndex(shape: readonly number[], f: (idx: number[]) => number): Tens
   return t;
 }
 
-function shuffled(n: number, seed: number): number[] {
-  const rng = new Rng(seed);
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
 const dims = (minRank: number, maxRank: number) => fc.array(fc.integer({ min: 1, max: 7 }), { minLength: minRank, maxLength: maxRank });
 const seedArb = fc.integer({ min: 0, max: 1e6 });
 
@@ -46,8 +29,8 @@ describe('permute / transpose', () => {
   it('matches the definition out[j] = x[i] with i[axes[d]] = j[d] on random shapes', () => {
     fc.assert(
       fc.property(dims(0, 5), seedArb, (shape, seed) => {
-        const x = randn(shape, seed);
-        const axes = shuffled(shape.length, seed + 1);
+        const x = normalTensor(shape, seed);
+        const axes = shuffledIndices(shape.length, seed + 1);
         const out = permute(x, axes);
         const expected = fromIndex(
           axes.map((a) => shape[a]!),
@@ -67,8 +50,8 @@ describe('permute / transpose', () => {
   it('is undone by the inverse permutation, and accepts negative axes', () => {
     fc.assert(
       fc.property(dims(1, 4), seedArb, (shape, seed) => {
-        const x = randn(shape, seed, 'float32');
-        const axes = shuffled(shape.length, seed);
+        const x = normalTensor(shape, seed, 1, 'float32');
+        const axes = shuffledIndices(shape.length, seed);
         const inv = new Array<number>(axes.length);
         axes.forEach((a, i) => (inv[a] = i));
         const back = permute(
@@ -92,7 +75,7 @@ describe('permute / transpose', () => {
       [2, 5],
       [3, 6],
     ]);
-    const x = randn([2, 3, 4], 5);
+    const x = normalTensor([2, 3, 4], 5);
     const t = transpose(x, 0, 2);
     expect(t.shape).toEqual([4, 3, 2]);
     expect(t.get(3, 1, 0)).toBe(x.get(0, 1, 3));
@@ -113,7 +96,7 @@ describe('slice', () => {
   it('matches x.get with the axis index shifted by start, on random shapes and ranges', () => {
     fc.assert(
       fc.property(dims(1, 4), seedArb, fc.nat(), fc.nat(), fc.nat(), (shape, seed, ra, rs, re) => {
-        const x = randn(shape, seed);
+        const x = normalTensor(shape, seed);
         const axis = ra % shape.length;
         const d = shape[axis]!;
         const start = rs % (d + 1);
@@ -167,7 +150,7 @@ describe('concat / split / stack', () => {
         const parts = lens.map((len, p) => {
           const s = shape.slice();
           s[axis] = len;
-          return randn(s, seed + p);
+          return normalTensor(s, seed + p);
         });
         const out = concat(parts, axis);
         const total = lens.reduce((a, b) => a + b, 0);
@@ -201,7 +184,7 @@ describe('concat / split / stack', () => {
         const axis = ra % shape.length;
         const s = shape.slice();
         s[axis] = s[axis]! * count;
-        const x = randn(s, seed, 'float32');
+        const x = normalTensor(s, seed, 1, 'float32');
         const parts = split(x, count, axis);
         expect(parts.length).toBe(count);
         for (const p of parts) expect(p.shape[axis]).toBe(shape[axis]);
@@ -214,7 +197,7 @@ describe('concat / split / stack', () => {
     fc.assert(
       fc.property(dims(0, 3), fc.nat(), fc.integer({ min: 1, max: 4 }), seedArb, (shape, ra, count, seed) => {
         const axis = ra % (shape.length + 1);
-        const list = Array.from({ length: count }, (_, i) => randn(shape, seed + i));
+        const list = Array.from({ length: count }, (_, i) => normalTensor(shape, seed + i));
         const out = stack(list, axis);
         const outShape = shape.slice();
         outShape.splice(axis, 0, count);
@@ -251,7 +234,7 @@ describe('concat / split / stack', () => {
 
 describe('reshape', () => {
   it('is a view with the same row-major data', () => {
-    const x = randn([2, 3, 4], 1);
+    const x = normalTensor([2, 3, 4], 1);
     const r = reshape(x, [6, -1]);
     expect(r.shape).toEqual([6, 4]);
     expect(r.data).toBe(x.data);

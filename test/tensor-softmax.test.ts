@@ -1,18 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { logSoftmax, softmax, softmaxCrossEntropy, softmaxCrossEntropyBackwardInto } from '../src/tensor/ops/softmax.js';
-import type { DType } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor, tensor, zeros } from '../src/tensor/tensor.js';
+import { normalTensor } from './support/tensor-arbitraries.js';
 
 // References: softmax by its definition exp(x_j) / Σ exp(x_i) in float64 without any max shift,
 // on moderate logits (|x| ≲ 10) where the definition itself is accurate.
-
-function randn(shape: readonly number[], seed: number, std = 1, dtype: DType = 'float64'): Tensor {
-  const t = zeros(shape, dtype);
-  new Rng(seed).fillNormal(t.data, 0, std);
-  return t;
-}
 
 function definitionSoftmax(x: Tensor): number[] {
   const w = x.shape[x.shape.length - 1]!;
@@ -43,7 +37,7 @@ describe('softmax / logSoftmax (last axis)', () => {
   it('softmax equals exp(x)/Σexp(x) in float64 on random moderate logits', () => {
     fc.assert(
       fc.property(shapeArb, seedArb, (shape, seed) => {
-        const x = randn(shape, seed, 3);
+        const x = normalTensor(shape, seed, 3);
         const y = softmax(x);
         expect(y.shape).toEqual(x.shape);
         expectClose(y.data, definitionSoftmax(x), 1e-14);
@@ -54,7 +48,7 @@ describe('softmax / logSoftmax (last axis)', () => {
   it('logSoftmax equals log of the definition', () => {
     fc.assert(
       fc.property(shapeArb, seedArb, (shape, seed) => {
-        const x = randn(shape, seed, 3);
+        const x = normalTensor(shape, seed, 3);
         expectClose(logSoftmax(x).data, definitionSoftmax(x).map(Math.log), 1e-13);
       }),
     );
@@ -63,7 +57,7 @@ describe('softmax / logSoftmax (last axis)', () => {
   it('float32 inputs give float32 outputs within float32 rounding of the float64 reference', () => {
     fc.assert(
       fc.property(shapeArb, seedArb, (shape, seed) => {
-        const x32 = randn(shape, seed, 3, 'float32');
+        const x32 = normalTensor(shape, seed, 3, 'float32');
         const x64 = x32.astype('float64');
         const y = softmax(x32);
         expect(y.dtype).toBe('float32');
@@ -76,7 +70,7 @@ describe('softmax / logSoftmax (last axis)', () => {
   it('is invariant to adding a constant to a row (the identity the max shift relies on)', () => {
     fc.assert(
       fc.property(shapeArb, seedArb, fc.double({ min: -1000, max: 1000, noNaN: true }), (shape, seed, c) => {
-        const x = randn(shape, seed);
+        const x = normalTensor(shape, seed);
         const shifted = new Tensor(
           x.data.map((v) => v + c),
           x.shape,
@@ -123,7 +117,7 @@ describe('softmaxCrossEntropy (fused)', () => {
   it('equals −log softmax[target] by the definition in float64, per row and reduced', () => {
     fc.assert(
       fc.property(caseArb, ([n, v, seed]) => {
-        const x = randn([n, v], seed, 3);
+        const x = normalTensor([n, v], seed, 3);
         const t = targetsFor(n, v, seed);
         const p = definitionSoftmax(x);
         const perRow = Array.from(t, (target, r) => -Math.log(p[r * v + target]!));
@@ -163,7 +157,7 @@ describe('softmaxCrossEntropy (fused)', () => {
   it('backward equals (softmax − onehot)·g/N from the definition, and accumulates when asked', () => {
     fc.assert(
       fc.property(caseArb, ([n, v, seed]) => {
-        const x = randn([n, v], seed, 2);
+        const x = normalTensor([n, v], seed, 2);
         const t = targetsFor(n, v, seed);
         const p = definitionSoftmax(x);
         const upstream = 0.7;
@@ -181,7 +175,7 @@ describe('softmaxCrossEntropy (fused)', () => {
   });
 
   it('ignoreIndex drops rows from the loss, the count and the mean; all ignored gives 0', () => {
-    const x = randn([4, 5], 3);
+    const x = normalTensor([4, 5], 3);
     const t = Int32Array.from([1, -100, 4, -100]);
     const none = softmaxCrossEntropy(x, t, { reduction: 'none', ignoreIndex: -100 }).loss.data;
     expect(none[1]).toBe(0);
@@ -204,7 +198,7 @@ describe('softmaxCrossEntropy (fused)', () => {
   });
 
   it('accepts logits of any rank [..., V] with one target per leading position', () => {
-    const x = randn([2, 3, 4], 8);
+    const x = normalTensor([2, 3, 4], 8);
     const t = Int32Array.from([0, 1, 2, 3, 0, 1]);
     const flat = softmaxCrossEntropy(x.reshape([6, 4]), t, { reduction: 'none' });
     const nd = softmaxCrossEntropy(x, t, { reduction: 'none' });

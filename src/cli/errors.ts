@@ -35,7 +35,24 @@ export function oneLine(message: string): string {
 }
 
 /**
- * The line and exit code for any error reaching the top level. Errors raised for bad input anywhere in
+ * Errors the engine raises for bad input (a file, a corpus, a checkpoint, a labelled TSV, a saved
+ * probe), by name: their messages already name what was wrong, so each is that one line and exit 1.
+ */
+const INPUT_ERRORS: readonly string[] = [
+  'VocabularyError',
+  'DataError',
+  'Utf8Error',
+  'SafetensorsError',
+  'CheckpointError',
+  'ShapeError',
+  'RangeError',
+  'TsvError',
+  'ProbeFormatError',
+];
+
+/**
+ * The line and exit code for any error reaching the top level: the one place where an error becomes
+ * what the user sees (main() prints it; commands throw). Errors raised for bad input anywhere in
  * the engine carry a message naming what was wrong (file, offset, parameter); anything else is a bug and
  * says so (set MLSTM_DEBUG=1 to see its stack).
  */
@@ -43,8 +60,7 @@ export function describeError(err: unknown): { line: string; exitCode: number } 
   if (err instanceof UsageError) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: EXIT_USAGE };
   if (err instanceof CliError) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: err.exitCode };
   if (err instanceof Error) {
-    const known = ['VocabularyError', 'DataError', 'Utf8Error', 'SafetensorsError', 'CheckpointError', 'ShapeError', 'RangeError'];
-    if (known.includes(err.name)) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: EXIT_FAILURE };
+    if (INPUT_ERRORS.includes(err.name)) return { line: `mlstm: ${oneLine(err.message)}`, exitCode: EXIT_FAILURE };
     const code = (err as { code?: unknown }).code;
     if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
       // A system error (ENOSPC, EACCES, …) from the file system: its message already names the path.

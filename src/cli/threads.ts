@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
-import type { FlagReader } from './args.js';
+import { valueFlag, type FlagReader, type FlagSpecs } from './args.js';
 
 /**
  * Threads the CLI uses for the large matrix products when --threads is not given: every CPU,
@@ -12,6 +12,11 @@ export const DEFAULT_THREADS = Math.max(
   1,
   Math.min(4, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
 );
+
+/** --threads of a command that computes (train, eval), spread into its flags. */
+export const THREADS_FLAG = {
+  threads: valueFlag('N', 'threads for the large matrix products (default: the CPU count, at most 4); any N gives the same numbers'),
+} as const satisfies FlagSpecs;
 
 /** The --threads flag of a command that computes (train, eval). */
 export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_THREADS, 1, 64);

@@ -1,5 +1,5 @@
 import type { Storage } from '../tensor/dtype.js';
-import type { AdamConfig } from './config.js';
+import type { AdamConfig } from './hyperparameters.js';
 import { Optimizer, type ParamSlot, type ParamsInput } from './optimizer.js';
 import { adamStep, adamwStep, type AdamHyper } from './rules.js';
 import { boolean, nonNegative, positive, unitHalfOpen } from './validate.js';
@@ -17,18 +17,21 @@ export interface AdamOptions {
   amsgrad?: boolean;
 }
 
-function adamHyper(owner: string, options: AdamOptions, defaultWeightDecay: number): AdamHyper {
+/** The validated options: the learning rate (the optimiser's, changed by schedules) and the fixed rest. */
+function adamHyper(owner: string, options: AdamOptions, defaultWeightDecay: number): { lr: number; hp: AdamHyper } {
   if (options === null || typeof options !== 'object') throw new TypeError(`${owner}: options must be an object`);
   const betas = options.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2)
     throw new TypeError(`${owner}: betas must be a pair [beta1, beta2], got ${JSON.stringify(betas)}`);
   return {
     lr: nonNegative(owner, 'lr', options.lr ?? 1e-3),
-    beta1: unitHalfOpen(owner, 'beta1', betas[0]),
-    beta2: unitHalfOpen(owner, 'beta2', betas[1]),
-    eps: positive(owner, 'eps', options.eps ?? 1e-8),
-    weightDecay: nonNegative(owner, 'weightDecay', options.weightDecay ?? defaultWeightDecay),
-    amsgrad: boolean(owner, 'amsgrad', options.amsgrad ?? false),
+    hp: {
+      beta1: unitHalfOpen(owner, 'beta1', betas[0]),
+      beta2: unitHalfOpen(owner, 'beta2', betas[1]),
+      eps: positive(owner, 'eps', options.eps ?? 1e-8),
+      weightDecay: nonNegative(owner, 'weightDecay', options.weightDecay ?? defaultWeightDecay),
+      amsgrad: boolean(owner, 'amsgrad', options.amsgrad ?? false),
+    },
   };
 }
 
@@ -36,8 +39,8 @@ function adamHyper(owner: string, options: AdamOptions, defaultWeightDecay: numb
 abstract class AdamFamily extends Optimizer {
   protected readonly hp: AdamHyper;
 
-  protected constructor(kind: 'Adam' | 'AdamW', params: ParamsInput, hp: AdamHyper) {
-    super(kind, params, hp.lr, hp.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq']);
+  protected constructor(kind: 'Adam' | 'AdamW', params: ParamsInput, { lr, hp }: { lr: number; hp: AdamHyper }) {
+    super(kind, params, lr, hp.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq']);
     this.hp = hp;
   }
 
@@ -67,9 +70,8 @@ export class Adam extends AdamFamily {
   }
 
   protected update(slot: ParamSlot, grad: Storage): boolean {
-    this.hp.lr = this.lr;
     const [m, v, maxV] = slot.buffers;
-    return adamStep(slot.param.value.data, grad, m!, v!, slot.steps, this.hp, maxV ?? null);
+    return adamStep(slot.param.value.data, grad, m!, v!, slot.steps, this.lr, this.hp, maxV ?? null);
   }
 }
 
@@ -80,8 +82,7 @@ export class AdamW extends AdamFamily {
   }
 
   protected update(slot: ParamSlot, grad: Storage): boolean {
-    this.hp.lr = this.lr;
     const [m, v, maxV] = slot.buffers;
-    return adamwStep(slot.param.value.data, grad, m!, v!, slot.steps, this.hp, maxV ?? null);
+    return adamwStep(slot.param.value.data, grad, m!, v!, slot.steps, this.lr, this.hp, maxV ?? null);
   }
 }

@@ -4,4 +4,5 @@ export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { sgdStep, adamStep, adamwStep, type SgdHyper, type AdamHyper } from './rules.js';
 export { clipGradNorm, globalGradNorm, CLIP_EPS } from './clip.js';
 export { constant, linearDecay, cosine, warmup, makeSchedule, type Schedule, type ScheduleSpec } from './schedule.js';
-export { makeOptimizer, type OptimizerConfig, type OptimizerConfigInput, type SgdConfig, type AdamConfig } from './config.js';
+export { makeOptimizer } from './config.js';
+export type { OptimizerConfig, OptimizerConfigInput, SgdConfig, AdamConfig } from './hyperparameters.js';

@@ -2,7 +2,7 @@ import type { Var } from '../autograd/var.js';
 import { allocate, type Storage } from '../tensor/dtype.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { OptimizerConfig } from './config.js';
+import type { OptimizerConfig } from './hyperparameters.js';
 import { nonNegative } from './validate.js';
 
 /** Parameters to optimise: plain Vars (state named by index) or [name, Var] pairs (state named by name). */

@@ -14,16 +14,16 @@ import type { Storage } from '../tensor/dtype.js';
  * The caller decides what a non-finite update means (the optimiser classes throw).
  */
 
+/** SGD's fixed hyperparameters; the learning rate γ is an argument of each step (a schedule changes it). */
 export interface SgdHyper {
-  lr: number;
   momentum: number;
   dampening: number;
   weightDecay: number;
   nesterov: boolean;
 }
 
+/** The Adam family's fixed hyperparameters; the learning rate γ is an argument of each step (a schedule changes it). */
 export interface AdamHyper {
-  lr: number;
   beta1: number;
   beta2: number;
   eps: number;
@@ -43,6 +43,7 @@ function checkLengths(fn: string, n: number, buffers: readonly [string, Storage 
  * One SGD update of one parameter, in place.
  *   param, grad, momentumBuffer: [n] (flat, same length; momentumBuffer null iff momentum = 0)
  *   firstStep: the buffer holds nothing yet (PyTorch's `momentum_buffer is None`)
+ *   lr: γ for this step
  *
  *   g ← g + λ·p                                   (weight decay λ ≠ 0, L2 added to the gradient)
  *   if μ ≠ 0:  b ← g on the first step, else b ← μ·b + (1 − τ)·g
@@ -50,13 +51,20 @@ function checkLengths(fn: string, n: number, buffers: readonly [string, Storage 
  *   p ← p − γ·g
  * `grad` itself is never modified.
  */
-export function sgdStep(param: Storage, grad: Storage, momentumBuffer: Storage | null, firstStep: boolean, hp: SgdHyper): boolean {
+export function sgdStep(
+  param: Storage,
+  grad: Storage,
+  momentumBuffer: Storage | null,
+  firstStep: boolean,
+  lr: number,
+  hp: SgdHyper,
+): boolean {
   const n = param.length;
   checkLengths('sgdStep', n, [
     ['grad', grad],
     ['momentumBuffer', momentumBuffer],
   ]);
-  const { lr, momentum, dampening, weightDecay, nesterov } = hp;
+  const { momentum, dampening, weightDecay, nesterov } = hp;
   if (momentum !== 0 && momentumBuffer === null) throw new RangeError(`sgdStep: momentum ${momentum} needs a momentumBuffer`);
   const negLr = -lr;
   const keep = 1 - dampening;
@@ -92,6 +100,7 @@ function adamFamilyStep(
   m: Storage,
   v: Storage,
   step: number,
+  lr: number,
   hp: AdamHyper,
   maxV: Storage | null,
 ): boolean {
@@ -104,7 +113,7 @@ function adamFamilyStep(
   ]);
   if (!Number.isSafeInteger(step) || step < 1)
     throw new RangeError(`${fn}: step must be an integer >= 1 (the count including this update), got ${step}`);
-  const { lr, beta1, beta2, eps, weightDecay, amsgrad } = hp;
+  const { beta1, beta2, eps, weightDecay, amsgrad } = hp;
   if (amsgrad && maxV === null) throw new RangeError(`${fn}: amsgrad needs a maxV buffer`);
   const stepSize = lr / (1 - Math.pow(beta1, step));
   const bc2Sqrt = Math.sqrt(1 - Math.pow(beta2, step));
@@ -143,7 +152,7 @@ function adamFamilyStep(
 /**
  * One Adam update of one parameter, in place (torch.optim.Adam, weight decay as L2).
  *   param, grad, m (exp_avg), v (exp_avg_sq), maxV (max_exp_avg_sq, only with amsgrad): [n]
- *   step: t, the number of updates of this parameter including this one (t ≥ 1)
+ *   step: t, the number of updates of this parameter including this one (t ≥ 1); lr: γ for this step
  *
  *   g ← g + λ·p                       (λ ≠ 0)
  *   m ← β₁·m + (1 − β₁)·g
@@ -158,10 +167,11 @@ export function adamStep(
   m: Storage,
   v: Storage,
   step: number,
+  lr: number,
   hp: AdamHyper,
   maxV: Storage | null = null,
 ): boolean {
-  return adamFamilyStep('adamStep', false, param, grad, m, v, step, hp, maxV);
+  return adamFamilyStep('adamStep', false, param, grad, m, v, step, lr, hp, maxV);
 }
 
 /**
@@ -169,7 +179,7 @@ export function adamStep(
  * with decoupled decay applied to the parameter before the Adam step:
  *   p ← p·(1 − γ·λ)
  *   then m, v, m̂, v̂ and p ← p − γ·m̂/(√v̂ + ε) exactly as adamStep with λ = 0.
- * Buffers and `step` as adamStep.
+ * Buffers, `step` and `lr` as adamStep.
  */
 export function adamwStep(
   param: Storage,
@@ -177,8 +187,9 @@ export function adamwStep(
   m: Storage,
   v: Storage,
   step: number,
+  lr: number,
   hp: AdamHyper,
   maxV: Storage | null = null,
 ): boolean {
-  return adamFamilyStep('adamwStep', true, param, grad, m, v, step, hp, maxV);
+  return adamFamilyStep('adamwStep', true, param, grad, m, v, step, lr, hp, maxV);
 }

@@ -1,5 +1,5 @@
 import type { Storage } from '../tensor/dtype.js';
-import type { SgdConfig } from './config.js';
+import type { SgdConfig } from './hyperparameters.js';
 import { Optimizer, type ParamSlot, type ParamsInput } from './optimizer.js';
 import { sgdStep, type SgdHyper } from './rules.js';
 import { boolean, nonNegative, unitClosed } from './validate.js';
@@ -17,11 +17,12 @@ export interface SgdOptions {
   nesterov?: boolean;
 }
 
-function sgdHyper(options: SgdOptions): SgdHyper {
+/** The validated options: the learning rate (the optimiser's, changed by schedules) and the fixed rest. */
+function sgdHyper(options: SgdOptions): { lr: number; hp: SgdHyper } {
   const owner = 'SGD';
   if (options === null || typeof options !== 'object') throw new TypeError(`${owner}: options must be an object with at least lr`);
+  const lr = nonNegative(owner, 'lr', options.lr);
   const hp: SgdHyper = {
-    lr: nonNegative(owner, 'lr', options.lr),
     momentum: nonNegative(owner, 'momentum', options.momentum ?? 0),
     dampening: unitClosed(owner, 'dampening', options.dampening ?? 0),
     weightDecay: nonNegative(owner, 'weightDecay', options.weightDecay ?? 0),
@@ -30,7 +31,7 @@ function sgdHyper(options: SgdOptions): SgdHyper {
   if (hp.nesterov && (hp.momentum <= 0 || hp.dampening !== 0)) {
     throw new RangeError(`SGD: nesterov requires momentum > 0 and dampening = 0 (got momentum ${hp.momentum}, dampening ${hp.dampening})`);
   }
-  return hp;
+  return { lr, hp };
 }
 
 /** torch.optim.SGD: momentum, dampening, Nesterov and L2 weight decay; the rule is `sgdStep`. */
@@ -38,8 +39,8 @@ export class SGD extends Optimizer {
   private readonly hp: SgdHyper;
 
   constructor(params: ParamsInput, options: SgdOptions) {
-    const hp = sgdHyper(options);
-    super('SGD', params, hp.lr, hp.momentum !== 0 ? ['momentum_buffer'] : []);
+    const { lr, hp } = sgdHyper(options);
+    super('SGD', params, lr, hp.momentum !== 0 ? ['momentum_buffer'] : []);
     this.hp = hp;
   }
 
@@ -57,9 +58,8 @@ export class SGD extends Optimizer {
   }
 
   protected update(slot: ParamSlot, grad: Storage): boolean {
-    this.hp.lr = this.lr;
     const buffer = this.hp.momentum !== 0 ? slot.buffers[0]! : null;
-    return sgdStep(slot.param.value.data, grad, buffer, slot.steps === 1, this.hp);
+    return sgdStep(slot.param.value.data, grad, buffer, slot.steps === 1, this.lr, this.hp);
   }
 
   hyperparameters(): SgdConfig {

@@ -1,4 +1,4 @@
-import type { OptimizerConfigInput } from '../optim/config.js';
+import type { OptimizerConfigInput } from '../optim/hyperparameters.js';
 import type { ScheduleSpec } from '../optim/schedule.js';
 
 /**

@@ -29,6 +29,24 @@ export const broadcastPairArb = shapeArb().chain((out) =>
 
 export const seedArb = fc.integer({ min: 0, max: 0x7fffffff });
 
+/** A tensor of `shape` with normal values (mean 0, deviation `std`) from a seeded Rng. */
+export function normalTensor(shape: readonly number[], seed: number, std = 1, dtype: DType = 'float64'): Tensor {
+  const t = zeros(shape, dtype);
+  new Rng(seed).fillNormal(t.data, 0, std);
+  return t;
+}
+
+/** A random permutation of 0..n−1 (Fisher–Yates over a seeded Rng). */
+export function shuffledIndices(n: number, seed: number): number[] {
+  const rng = new Rng(seed);
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
 /** A tensor of `shape` with values uniform in [lo, hi). */
 export function uniformTensor(shape: readonly number[], seed: number, lo = -2, hi = 2, dtype: DType = 'float64'): Tensor {
   const t = zeros(shape, dtype);

@@ -1,13 +1,12 @@
-/**
- * `mlstm features CKPT FILE.tsv`: one feature vector per labelled text, from a trained model. Like the
- * other subcommands, failures are thrown (UsageError → exit 2, CliError → exit 1) for main() to print
- * as one line.
- */
+/** `mlstm features CKPT FILE.tsv`: one feature vector per labelled text, from a trained model. */
 import { encodeFeaturesSafetensors, formatFeaturesTsv, type LabelledFeatures } from '../../features/format.js';
-import { expectPositionals, formatHelp, HELP_FLAG, startCommand, valueFlag, type FlagSpecs } from '../args.js';
+import type { Pool } from '../../features/extract.js';
+import { expectPositionals, formatHelp, HELP_FLAG, valueFlag, type CommandLine, type FlagSpecs } from '../args.js';
 import { loadCheckpointFile } from '../checkpoint-file.js';
-import { UsageError } from '../errors.js';
-import { featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG, writeOutputFile } from './labelled-input.js';
+import { defineCommand } from '../command.js';
+import { EXIT_OK, UsageError } from '../errors.js';
+import { featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG } from '../labelled-input.js';
+import { writeOutputFile } from '../saving.js';
 
 const CMD = 'features';
 
@@ -19,7 +18,7 @@ export const FEATURES_FLAGS = {
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
-export const FEATURES_HELP = formatHelp(
+const FEATURES_HELP = formatHelp(
   'mlstm features CHECKPOINT FILE.tsv [--out FILE] [--pool last|mean] [--format safetensors|tsv]',
   'Run the model over each text of FILE.tsv (lines "label<TAB>text"; \\n, \\t, \\\\ in the text are a newline,\n' +
     'a tab, a backslash) and write one feature vector per text: the final cell state of the top layer, or\n' +
@@ -28,10 +27,17 @@ export const FEATURES_HELP = formatHelp(
   FEATURES_FLAGS,
 );
 
-export async function run(argv: readonly string[]): Promise<number> {
-  const commandLine = startCommand(CMD, argv, FEATURES_FLAGS, FEATURES_HELP);
-  if (commandLine === null) return 0;
-  const { args, f } = commandLine;
+interface FeaturesCommandOptions {
+  checkpointPath: string;
+  tsvPath: string;
+  pool: Pool;
+  batch: number;
+  /** The output file, or undefined for TSV on stdout. */
+  out: string | undefined;
+  format: 'safetensors' | 'tsv';
+}
+
+function parse({ args, f }: CommandLine): FeaturesCommandOptions {
   const [checkpointPath, tsvPath] = expectPositionals(CMD, args.positionals, ['CHECKPOINT', 'FILE.tsv']);
   const { pool, batch } = readFeatureFlags(f);
   const out = f.string('out');
@@ -39,19 +45,25 @@ export async function run(argv: readonly string[]): Promise<number> {
   const format = f.choice<'safetensors' | 'tsv'>('format', inferred, ['safetensors', 'tsv']);
   if (format === 'safetensors' && out === undefined)
     throw new UsageError(`${CMD}: --format safetensors needs --out FILE (stdout gets TSV)`);
+  return { checkpointPath, tsvPath, pool, batch, out, format };
+}
 
+async function execute(o: FeaturesCommandOptions): Promise<number> {
+  const { tsvPath, pool, out } = o;
   const examples = readLabelledFile(tsvPath, 'texts');
-  const { model, vocab } = loadCheckpointFile(checkpointPath);
-  const { features, seconds } = featuresOfExamples(model, vocab, examples, tsvPath, pool, batch);
-  const labelled: LabelledFeatures = { features, labels: examples.map((e) => e.label), pool, checkpoint: checkpointPath };
+  const { model, vocab } = loadCheckpointFile(o.checkpointPath);
+  const { features, seconds } = featuresOfExamples(model, vocab, examples, tsvPath, pool, o.batch);
+  const labelled: LabelledFeatures = { features, labels: examples.map((e) => e.label), pool, checkpoint: o.checkpointPath };
   if (out === undefined) {
     process.stdout.write(formatFeaturesTsv(labelled));
   } else {
-    const bytes = format === 'safetensors' ? encodeFeaturesSafetensors(labelled) : new TextEncoder().encode(formatFeaturesTsv(labelled));
+    const bytes = o.format === 'safetensors' ? encodeFeaturesSafetensors(labelled) : new TextEncoder().encode(formatFeaturesTsv(labelled));
     await writeOutputFile(out, bytes);
   }
   process.stderr.write(
     `features: ${features.rows} texts × ${features.cols} units (pool ${pool}) in ${seconds.toFixed(1)}s${out ? ` → ${out}` : ''}\n`,
   );
-  return 0;
+  return EXIT_OK;
 }
+
+export const run = defineCommand({ name: CMD, flags: FEATURES_FLAGS, help: FEATURES_HELP, parse, execute });

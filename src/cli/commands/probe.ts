@@ -3,7 +3,6 @@
  * features of the training texts, report its test accuracy, the units it relies on most and the best
  * single unit; optionally save the probe and draw the unit over a few test texts. With `--ngrams N` the
  * same probe is fitted on hashed character n-grams instead (the baseline; no checkpoint).
- * Failures are thrown (UsageError → exit 2, CliError → exit 1) for main() to print as one line.
  */
 import { unitTraces, type Pool } from '../../features/extract.js';
 import type { LabelledText } from '../../features/tsv.js';
@@ -13,13 +12,15 @@ import { DenseMatrix, type DesignMatrix } from '../../probe/design.js';
 import { dominantNgrams, ngramMatrix } from '../../probe/ngrams.js';
 import { encodeProbeSafetensors, probeToJSON } from '../../probe/persist.js';
 import { accuracy, fitProbe, nonZeroUnits, predict, topUnits, type Probe } from '../../probe/probe.js';
-import { bestSingleUnit } from '../../probe/single-unit.js';
+import { bestSingleUnit, type SingleUnitResult } from '../../probe/single-unit.js';
 import { renderUnitSvg, valuesPerCharacter, type UnitTraceText } from '../../probe/svg.js';
-import { formatHelp, HELP_FLAG, startCommand, valueFlag, type FlagSpecs } from '../args.js';
+import { formatHelp, HELP_FLAG, valueFlag, type CommandLine, type FlagSpecs } from '../args.js';
 import { loadCheckpointFile } from '../checkpoint-file.js';
-import { CliError, UsageError } from '../errors.js';
+import { defineCommand } from '../command.js';
+import { CliError, EXIT_OK, UsageError } from '../errors.js';
+import { countsLine, featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG } from '../labelled-input.js';
 import { terminalStatusLine } from '../progress.js';
-import { countsLine, featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG, writeOutputFile } from './labelled-input.js';
+import { writeOutputFile } from '../saving.js';
 
 const CMD = 'probe';
 const SVG_CHARS = 320;
@@ -41,7 +42,7 @@ export const PROBE_FLAGS = {
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
-export const PROBE_HELP = formatHelp(
+const PROBE_HELP = formatHelp(
   'mlstm probe CHECKPOINT --train A.tsv --test B.tsv [--l1 X] [--pool last|mean] [--out PROBE] [--svg FILE]\n' +
     '       mlstm probe --ngrams 3 --train A.tsv --test B.tsv        (character n-gram baseline)',
   'Fit an L1-regularised logistic regression ("linear probe") on the model\'s features of the training texts\n' +
@@ -55,10 +56,24 @@ function fmt(v: number): string {
   return v.toFixed(4);
 }
 
-export async function run(argv: readonly string[]): Promise<number> {
-  const commandLine = startCommand(CMD, argv, PROBE_FLAGS, PROBE_HELP);
-  if (commandLine === null) return 0;
-  const { args, f } = commandLine;
+interface ProbeCommandOptions {
+  /** The checkpoint, or null for the n-gram baseline. */
+  checkpointPath: string | null;
+  /** --ngrams: the longest n-gram of the baseline (with its hash buckets), or null for a model's features. */
+  ngrams: { maxN: number; buckets: number } | null;
+  trainPath: string;
+  testPath: string;
+  /** --l1, or undefined to choose it by cross-validation over `folds` folds. */
+  lambda: number | undefined;
+  folds: number;
+  pool: Pool;
+  batch: number;
+  top: number;
+  out: string | undefined;
+  svg: { path: string; unit: number | undefined; texts: number } | null;
+}
+
+function parse({ args, f }: CommandLine): ProbeCommandOptions {
   const maxN = f.int('ngrams', undefined, 1, 16);
   const baseline = maxN !== undefined;
   if (baseline && args.positionals.length > 0)
@@ -82,73 +97,101 @@ export async function run(argv: readonly string[]): Promise<number> {
   const top = f.int('top', 10, 0, 1 << 20);
   const buckets = f.int('buckets', 1 << 16, 1, 1 << 24);
   const svgPath = f.string('svg');
-  const svgUnitFlag = f.int('svg-unit', undefined, 0, 1 << 20);
+  const svgUnit = f.int('svg-unit', undefined, 0, 1 << 20);
   const svgTexts = f.int('svg-texts', 6, 1, 100);
-  const out = f.string('out');
+  return {
+    checkpointPath: baseline ? null : args.positionals[0]!,
+    ngrams: baseline ? { maxN, buckets } : null,
+    trainPath,
+    testPath,
+    lambda,
+    folds,
+    pool,
+    batch,
+    top,
+    out: f.string('out'),
+    svg: svgPath !== undefined ? { path: svgPath, unit: svgUnit, texts: svgTexts } : null,
+  };
+}
 
-  const train = readLabelledFile(trainPath, '--train');
-  const test = readLabelledFile(testPath, '--test');
-  process.stdout.write(`train: ${countsLine(train)}\ntest: ${countsLine(test)}\n`);
+/** The probe's inputs: training and test design matrices, what they are, and the model (if any). */
+interface ProbeFeatures {
+  xTrain: DesignMatrix;
+  xTest: DesignMatrix;
+  info: Record<string, string | number>;
+  loaded: { model: CharLM; vocab: Vocabulary } | null;
+  seconds: number;
+}
 
-  let xTrain: DesignMatrix;
-  let xTest: DesignMatrix;
-  let loaded: { model: CharLM; vocab: Vocabulary } | undefined;
-  let info: Record<string, string | number>;
-  let featureSeconds = 0;
-  if (baseline) {
-    xTrain = ngramMatrix(
-      train.map((e) => e.text),
-      { maxN, buckets },
-    );
-    xTest = ngramMatrix(
-      test.map((e) => e.text),
-      { maxN, buckets },
-    );
-    info = { features: 'ngrams', maxN, buckets };
-    process.stdout.write(`features: ${buckets} hash buckets of character n-grams, n = 1..${maxN}, as log(1 + count)\n`);
-  } else {
-    const checkpointPath = args.positionals[0]!;
-    loaded = loadCheckpointFile(checkpointPath);
-    const hidden = loaded.model.config.hidden;
-    if (svgUnitFlag !== undefined && svgUnitFlag >= hidden)
-      throw new UsageError(`${CMD}: --svg-unit ${svgUnitFlag} is out of range: the model has ${hidden} units`);
-    const a = featuresOfExamples(loaded.model, loaded.vocab, train, trainPath, pool, batch);
-    const b = featuresOfExamples(loaded.model, loaded.vocab, test, testPath, pool, batch);
-    xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
-    xTest = new DenseMatrix(b.features.data, b.features.rows, b.features.cols);
-    info = { features: 'mlstm', pool, checkpoint: checkpointPath };
-    process.stdout.write(
-      `features: ${xTrain.cols} units, pool ${pool} (${pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`,
-    );
-    featureSeconds = a.seconds + b.seconds;
-  }
+function ngramFeatures(ngrams: { maxN: number; buckets: number }, train: LabelledText[], test: LabelledText[]): ProbeFeatures {
+  const xTrain = ngramMatrix(
+    train.map((e) => e.text),
+    ngrams,
+  );
+  const xTest = ngramMatrix(
+    test.map((e) => e.text),
+    ngrams,
+  );
+  process.stdout.write(`features: ${ngrams.buckets} hash buckets of character n-grams, n = 1..${ngrams.maxN}, as log(1 + count)\n`);
+  return { xTrain, xTest, info: { features: 'ngrams', ...ngrams }, loaded: null, seconds: 0 };
+}
 
-  const trainLabels = train.map((e) => e.label);
-  const testLabels = test.map((e) => e.label);
-  const started = performance.now();
+function modelFeatures(o: ProbeCommandOptions, checkpointPath: string, train: LabelledText[], test: LabelledText[]): ProbeFeatures {
+  const loaded = loadCheckpointFile(checkpointPath);
+  const hidden = loaded.model.config.hidden;
+  const svgUnit = o.svg?.unit;
+  if (svgUnit !== undefined && svgUnit >= hidden)
+    throw new UsageError(`${CMD}: --svg-unit ${svgUnit} is out of range: the model has ${hidden} units`);
+  const a = featuresOfExamples(loaded.model, loaded.vocab, train, o.trainPath, o.pool, o.batch);
+  const b = featuresOfExamples(loaded.model, loaded.vocab, test, o.testPath, o.pool, o.batch);
+  const xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
+  const xTest = new DenseMatrix(b.features.data, b.features.rows, b.features.cols);
+  process.stdout.write(
+    `features: ${xTrain.cols} units, pool ${o.pool} (${o.pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`,
+  );
+  return { xTrain, xTest, info: { features: 'mlstm', pool: o.pool, checkpoint: checkpointPath }, loaded, seconds: a.seconds + b.seconds };
+}
+
+/** Fit the probe with a status line; a training set it cannot fit is one line naming --train. */
+function fitWithStatus(o: ProbeCommandOptions, x: ProbeFeatures, labels: string[]): ReturnType<typeof fitProbe> {
   const status = terminalStatusLine();
-  let fit;
   try {
-    fit = fitProbe(xTrain, trainLabels, { lambda, folds, info, onProgress: (message) => status.show(`probe: ${message}`) });
+    return fitProbe(x.xTrain, labels, {
+      lambda: o.lambda,
+      folds: o.folds,
+      info: x.info,
+      onProgress: (message) => status.show(`probe: ${message}`),
+    });
   } catch (e) {
-    throw e instanceof RangeError ? new CliError(`--train '${trainPath}': ${e.message}`) : e;
+    throw e instanceof RangeError ? new CliError(`--train '${o.trainPath}': ${e.message}`) : e;
   } finally {
     status.end();
   }
+}
+
+/** Print the fit: λ, sparsity, accuracies, the top units and the best single unit. */
+function report(
+  o: ProbeCommandOptions,
+  fit: ReturnType<typeof fitProbe>,
+  x: ProbeFeatures,
+  train: LabelledText[],
+  test: LabelledText[],
+): { testPredicted: string[]; single: SingleUnitResult } {
   const { probe } = fit;
-  const fitSeconds = (performance.now() - started) / 1000;
+  const trainLabels = train.map((e) => e.label);
+  const testLabels = test.map((e) => e.label);
   if (fit.crossValidation) {
     const cv = fit.crossValidation;
     const at = cv.lambdas.indexOf(probe.lambda);
     process.stdout.write(
-      `l1 ${probe.lambda.toPrecision(3)} (${folds}-fold cross-validation over ${cv.lambdas.length} values; cv accuracy ${fmt(cv.accuracies[at]!)})\n`,
+      `l1 ${probe.lambda.toPrecision(3)} (${o.folds}-fold cross-validation over ${cv.lambdas.length} values; cv accuracy ${fmt(cv.accuracies[at]!)})\n`,
     );
   } else {
     process.stdout.write(`l1 ${probe.lambda}\n`);
   }
-  process.stdout.write(`non-zero units: ${nonZeroUnits(probe)} of ${xTrain.cols}\n`);
-  process.stdout.write(`train accuracy ${fmt(accuracy(predict(probe, xTrain), trainLabels))}\n`);
-  const testPredicted = predict(probe, xTest);
+  process.stdout.write(`non-zero units: ${nonZeroUnits(probe)} of ${x.xTrain.cols}\n`);
+  process.stdout.write(`train accuracy ${fmt(accuracy(predict(probe, x.xTrain), trainLabels))}\n`);
+  const testPredicted = predict(probe, x.xTest);
   process.stdout.write(`accuracy ${fmt(accuracy(testPredicted, testLabels))}\n`);
 
   const classIndex = new Map(probe.classes.map((c, k) => [c, k]));
@@ -159,14 +202,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(
       `probe: warning: test labels absent from the training texts count as errors: ${unseen.map((l) => JSON.stringify(l)).join(', ')}\n`,
     );
-  const single = bestSingleUnit(xTrain, trainTargets, xTest, testTargets, probe.classes.length);
-  const units = topUnits(probe, top);
+  const single = bestSingleUnit(x.xTrain, trainTargets, x.xTest, testTargets, probe.classes.length);
+  const units = topUnits(probe, o.top);
   // Hashed columns get the n-gram that fills them most often in the training texts as a name.
-  const names = baseline
+  const names = o.ngrams
     ? dominantNgrams(
         train.map((e) => e.text),
         [...units.map((u) => u.unit), single.unit],
-        { maxN, buckets },
+        o.ngrams,
       )
     : null;
   const nameOf = (unit: number): string => (names ? JSON.stringify(names.get(unit) ?? '') : '');
@@ -188,23 +231,43 @@ export async function run(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     `best single unit ${single.unit}${names ? ` ${nameOf(single.unit)}` : ''}: accuracy ${fmt(single.testAccuracy)} (train ${fmt(single.trainAccuracy)}${rule})\n`,
   );
+  return { testPredicted, single };
+}
 
+async function execute(o: ProbeCommandOptions): Promise<number> {
+  const train = readLabelledFile(o.trainPath, '--train');
+  const test = readLabelledFile(o.testPath, '--test');
+  process.stdout.write(`train: ${countsLine(train)}\ntest: ${countsLine(test)}\n`);
+  const x = o.ngrams ? ngramFeatures(o.ngrams, train, test) : modelFeatures(o, o.checkpointPath!, train, test);
+  const started = performance.now();
+  const fit = fitWithStatus(
+    o,
+    x,
+    train.map((e) => e.label),
+  );
+  const fitSeconds = (performance.now() - started) / 1000;
+  const { probe } = fit;
+  const { testPredicted, single } = report(o, fit, x, train, test);
+
+  const { out, svg } = o;
   if (out !== undefined) {
     await writeOutputFile(out, out.endsWith('.safetensors') ? encodeProbeSafetensors(probe) : new TextEncoder().encode(probeToJSON(probe)));
     process.stdout.write(`probe written to ${out}\n`);
   }
-  if (svgPath !== undefined && loaded) {
-    const unit = svgUnitFlag ?? single.unit;
-    const chosen = pickTexts(test, probe.classes, svgTexts);
-    const svg = drawUnit(loaded.model, loaded.vocab, chosen, testPredicted, unit, pool, probe);
-    await writeOutputFile(svgPath, new TextEncoder().encode(svg));
-    process.stdout.write(`unit ${unit} drawn over ${chosen.length} test texts in ${svgPath}\n`);
+  if (svg !== null && x.loaded) {
+    const unit = svg.unit ?? single.unit;
+    const chosen = pickTexts(test, probe.classes, svg.texts);
+    const drawing = drawUnit(x.loaded.model, x.loaded.vocab, chosen, testPredicted, unit, o.pool, probe);
+    await writeOutputFile(svg.path, new TextEncoder().encode(drawing));
+    process.stdout.write(`unit ${unit} drawn over ${chosen.length} test texts in ${svg.path}\n`);
   }
   process.stderr.write(
-    `probe: ${baseline ? '' : `features ${featureSeconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`,
+    `probe: ${o.ngrams ? '' : `features ${x.seconds.toFixed(1)}s, `}fit ${fitSeconds.toFixed(1)}s${fit.unconverged > 0 ? `; warning: ${fit.unconverged} classifier(s) stopped at the iteration limit` : ''}\n`,
   );
-  return 0;
+  return EXIT_OK;
 }
+
+export const run = defineCommand({ name: CMD, flags: PROBE_FLAGS, help: PROBE_HELP, parse, execute });
 
 /** Up to `count` test examples (with their row index), taking them in turn from each class. */
 function pickTexts(test: readonly LabelledText[], classes: readonly string[], count: number): { example: LabelledText; row: number }[] {

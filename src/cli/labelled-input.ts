@@ -1,19 +1,16 @@
 /**
  * What `mlstm features` and `mlstm probe` share: their --pool and --batch reading, reading a labelled
- * TSV file with one-line errors, turning its texts into features with a progress line, and writing an
- * output file atomically.
+ * TSV file, and turning its texts into features with a progress line. A malformed file is a TsvError,
+ * which main() prints as one line naming the file and line (describeError).
  */
-import { decodeUtf8Strict } from '../../data/utf8.js';
-import { TextCodec, type Vocabulary } from '../../data/vocabulary.js';
-import { extractFeatures, POOLS, type FeatureMatrix, type Pool } from '../../features/extract.js';
-import { encodeLabelledTexts, parseLabelledTsv, TsvError, type LabelledText } from '../../features/tsv.js';
-import type { CharLM } from '../../nn/charlm.js';
-import { ProbeFormatError } from '../../probe/persist.js';
-import { writeFileAtomic } from '../../node/files.js';
-import { valueFlag, type FlagReader } from '../args.js';
-import { CliError } from '../errors.js';
-import { ensureParentDirectory, readInputFile } from '../files.js';
-import { terminalStatusLine } from '../progress.js';
+import { decodeUtf8Strict } from '../data/utf8.js';
+import { TextCodec, type Vocabulary } from '../data/vocabulary.js';
+import { extractFeatures, POOLS, type FeatureMatrix, type Pool } from '../features/extract.js';
+import { encodeLabelledTexts, parseLabelledTsv, type LabelledText } from '../features/tsv.js';
+import type { CharLM } from '../nn/charlm.js';
+import { valueFlag, type FlagReader } from './args.js';
+import { readInputFile } from './files.js';
+import { terminalStatusLine } from './progress.js';
 
 const DEFAULT_TEXT_BATCH = 32;
 
@@ -25,20 +22,10 @@ export function readFeatureFlags(f: FlagReader): { pool: Pool; batch: number } {
   return { pool: f.choice<Pool>('pool', 'last', POOLS), batch: f.int('batch', DEFAULT_TEXT_BATCH, 1, 1 << 14) };
 }
 
-/** Errors of the features/probe layers that are the user's input, not our bug: one line, exit 1. */
-export function asCliError(e: unknown): unknown {
-  if (e instanceof TsvError || e instanceof ProbeFormatError) return new CliError(e.message);
-  return e;
-}
-
 /** Parse `path` as labelled TSV; `what` names it for messages (e.g. "--train"). */
 export function readLabelledFile(path: string, what: string): LabelledText[] {
   const bytes = readInputFile(path, `${what} '${path}'`);
-  try {
-    return parseLabelledTsv(decodeUtf8Strict(bytes, path), path);
-  } catch (e) {
-    throw asCliError(e);
-  }
+  return parseLabelledTsv(decodeUtf8Strict(bytes, path), path);
 }
 
 export interface TextFeatures {
@@ -55,12 +42,7 @@ export function featuresOfExamples(
   pool: Pool,
   batch: number,
 ): TextFeatures {
-  let tokens: Int32Array[];
-  try {
-    tokens = encodeLabelledTexts(examples, new TextCodec(vocab), path);
-  } catch (e) {
-    throw asCliError(e);
-  }
+  const tokens = encodeLabelledTexts(examples, new TextCodec(vocab), path);
   const status = terminalStatusLine();
   const start = performance.now();
   try {
@@ -72,15 +54,6 @@ export function featuresOfExamples(
     return { features, seconds: (performance.now() - start) / 1000 };
   } finally {
     status.end();
-  }
-}
-
-export async function writeOutputFile(path: string, bytes: Uint8Array): Promise<void> {
-  ensureParentDirectory(path);
-  try {
-    await writeFileAtomic(path, bytes);
-  } catch (e) {
-    throw new CliError((e as Error).message);
   }
 }
 
