@@ -70,7 +70,22 @@ describe('mlstm probe', () => {
   it('prints accuracy, the top units and the best single unit; saves the probe and the SVG', async () => {
     const probePath = join(dir, 'out', 'probe.json');
     const svgPath = join(dir, 'out', 'unit.svg');
-    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--out', probePath, '--svg', svgPath, '--top', '3']);
+    // The planted signal is a count in unit 0's cell state: the final cell state (--pool last) reads it.
+    const r = await invoke(runProbe, [
+      ckpt,
+      '--train',
+      trainTsv,
+      '--test',
+      testTsv,
+      '--pool',
+      'last',
+      '--out',
+      probePath,
+      '--svg',
+      svgPath,
+      '--top',
+      '3',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^train: 160 texts \(with x \d+, without \d+\)$/m);
     expect(r.stdout).toMatch(/^accuracy 1\.0000$/m);
@@ -127,14 +142,14 @@ describe('mlstm probe', () => {
     expectOneLineError(
       await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--svg', join(dir, 's.svg'), '--svg-unit', '5']),
       2,
-      /--svg-unit 5 is out of range: the model has 5 units/,
+      /--svg-unit 5 is out of range: pool mean gives 5 units/,
     );
   });
 
   it('warns about test labels the training texts lack, and counts them as errors', async () => {
     const odd = join(dir, 'odd.tsv');
     writeFileSync(odd, `${readFileSync(testTsv, 'utf8')}maybe\tabc\n`);
-    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', odd, '--l1', '0.01']);
+    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', odd, '--l1', '0.01', '--pool', 'last']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: test labels absent from the training texts count as errors: "maybe"/);
     expect(r.stdout).toMatch(/^accuracy 0\.9836$/m); // 60 of 61
@@ -181,11 +196,11 @@ describe('mlstm features', () => {
     const out = join(dir, 'f.safetensors');
     const r = await invoke(runFeatures, [ckpt, testTsv, '--out', out, '--pool', 'mean', '--batch', '7']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^features: 60 texts × 5 units \(pool mean\)/);
+    expect(r.stderr).toMatch(/^features: 60 texts × 5 units \(pool mean: mean hidden state h\)/);
     const file = decodeFeaturesSafetensors(readFileSync(out), out);
     const { model, codec } = xCounterModel(1);
     const rows = parseLabelledTsv(readFileSync(testTsv, 'utf8'));
-    const direct = extractFeatures(model, encodeLabelledTexts(rows, codec), { pool: 'mean' });
+    const direct = extractFeatures(model, encodeLabelledTexts(rows, codec).tokens, { pool: 'mean' });
     expect(Array.from(file.features.data)).toEqual(Array.from(direct.data));
     expect(file.labels).toEqual(rows.map((x) => x.label));
     expect(file.pool).toBe('mean');

@@ -67,25 +67,24 @@ export interface EncodedText {
   tokens: Int32Array;
   /** How many characters were outside the vocabulary (read as U+FFFD); 0 for a bytes vocabulary. */
   unknown: number;
-  /** How many distinct characters were unknown. */
-  unknownDistinct: number;
-  /** The first UNKNOWN_SHOWN distinct unknown characters, in order of first appearance. */
+  /** The distinct unknown characters, in order of first appearance. */
   unknownCharacters: string[];
   /** Character offset of the first unknown character, −1 if none. */
   firstUnknownOffset: number;
 }
 
-/** How many distinct unknown characters EncodedText lists (a report shows a few, not a whole alphabet). */
+/** How many distinct unknown characters a report names (a few, not a whole alphabet). */
 export const UNKNOWN_SHOWN = 10;
 
 /**
  * One line for a report, e.g. `3 characters outside the vocabulary were read as U+FFFD: '&' (U+0026),
  * 'é' (U+00E9)`; '' when there were none.
  */
-export function describeUnknown(e: Pick<EncodedText, 'unknown' | 'unknownDistinct' | 'unknownCharacters'>): string {
+export function describeUnknown(e: Pick<EncodedText, 'unknown' | 'unknownCharacters'>): string {
   if (e.unknown === 0) return '';
-  const chars = e.unknownCharacters.map((c) => describeCharacter(c.codePointAt(0)!));
-  const more = e.unknownDistinct > chars.length ? ` and ${e.unknownDistinct - chars.length} more` : '';
+  const shown = e.unknownCharacters.slice(0, UNKNOWN_SHOWN);
+  const chars = shown.map((c) => describeCharacter(c.codePointAt(0)!));
+  const more = e.unknownCharacters.length > shown.length ? ` and ${e.unknownCharacters.length - shown.length} more` : '';
   const n = e.unknown === 1 ? '1 character' : `${e.unknown} characters`;
   return `${n} outside the vocabulary ${e.unknown === 1 ? 'was' : 'were'} read as U+FFFD: ${chars.join(', ')}${more}`;
 }
@@ -167,9 +166,8 @@ export class TextCodec {
       i += cp > 0xffff ? 2 : 1;
     }
     const tokens = n === out.length ? out : out.slice(0, n);
-    const distinct = seen ? [...seen] : [];
-    const unknownCharacters = distinct.slice(0, UNKNOWN_SHOWN).map((c) => String.fromCodePoint(c));
-    return { tokens, unknown, unknownDistinct: distinct.length, unknownCharacters, firstUnknownOffset };
+    const unknownCharacters = seen ? [...seen].map((c) => String.fromCodePoint(c)) : [];
+    return { tokens, unknown, unknownCharacters, firstUnknownOffset };
   }
 
   /** Token ids of raw bytes (bytes vocabulary only). */
@@ -217,4 +215,4 @@ export class TextCodec {
   }
 }
 
-const NONE_UNKNOWN = (): Omit<EncodedText, 'tokens'> => ({ unknown: 0, unknownDistinct: 0, unknownCharacters: [], firstUnknownOffset: -1 });
+const NONE_UNKNOWN = (): Omit<EncodedText, 'tokens'> => ({ unknown: 0, unknownCharacters: [], firstUnknownOffset: -1 });
