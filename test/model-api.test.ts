@@ -8,7 +8,8 @@ import { encodeCheckpoint } from '../src/io/checkpoint.js';
 import { buildCharVocabulary, TextCodec, trainingVocabulary, UNKNOWN_SYMBOL, type Vocabulary } from '../src/data/vocabulary.js';
 import { extractFeatures } from '../src/features/extract.js';
 import { LogitSampler } from '../src/train/sampling.js';
-import { loadModel, ModelStepper, surprisalBits, TextModel } from '../src/model/index.js';
+import { loadModel, ModelStepper, sample, StopMatcher, surprisalBits, surprisingSpans, TextModel } from '../src/model/index.js';
+import { decodeCheckpoint } from '../src/io/checkpoint.js';
 
 /*
  * The model API against the engine's own forward pass. CharLM.forward over a whole text is the
@@ -298,5 +299,98 @@ describe('TextModel', () => {
     const r = b.score('é!');
     expect([r.characters, r.unknown]).toEqual([3, 0]);
     expect(() => loadModel(new Uint8Array(4), { source: 'x.safetensors' })).toThrow(/x\.safetensors/);
+  });
+});
+
+describe('sample (one-shot)', () => {
+  const model = charModel({ hidden: 10 }, vocab, 4);
+  it('is the prime followed by what TextModel.generate draws from a fresh start', () => {
+    const a = sample(model, vocab, { length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 });
+    expect(a).toBe(`Call ${new TextModel(model, vocab).generateText({ length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 })}`);
+    expect(sample(model, vocab, { length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 })).toBe(a);
+    expect(Array.from(sample(model, vocab, { length: 25 })).length).toBe(25);
+    expect(() => sample(model, { kind: 'bytes' }, { length: 5 })).toThrow(`256 symbols but the model predicts ${codec.size}`);
+  });
+});
+
+describe('StopMatcher', () => {
+  it('releases every token except a completed stop text, in order, whatever the overlaps (property against indexOf)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 2 }), { maxLength: 60 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 3 }),
+        (drawn, stops) => {
+          const m = new StopMatcher(stops.map((s) => Int32Array.from(s)));
+          const out: number[] = [];
+          let end = -1;
+          for (let i = 0; i < drawn.length && end < 0; i++) {
+            const n = m.push(drawn[i]!);
+            for (let j = 0; j < n; j++) out.push(m.releasedAt(j));
+            if (m.matched) end = i;
+          }
+          if (end < 0) {
+            const n = m.flush();
+            for (let j = 0; j < n; j++) out.push(m.releasedAt(j));
+          }
+          // The reference: the earliest end of any stop occurrence; output is everything before that occurrence.
+          const text = drawn.map(String).join(',') + ',';
+          let firstEnd = Infinity;
+          let cut = drawn.length;
+          for (let e = 0; e < drawn.length && firstEnd === Infinity; e++) {
+            for (const s of [...stops].sort((a, b) => b.length - a.length)) {
+              const k = e + 1 - s.length;
+              if (k >= 0 && s.every((v, j) => drawn[k + j] === v)) {
+                firstEnd = e;
+                cut = k;
+                break;
+              }
+            }
+          }
+          expect(text.length).toBeGreaterThan(0);
+          expect(end).toBe(firstEnd === Infinity ? -1 : firstEnd);
+          expect(out).toEqual(drawn.slice(0, cut));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('surprisingSpans', () => {
+  it('the greedy non-overlapping windows of largest total, against brute force (integer bits: exact sums, exact ties)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 40 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.nat(4),
+        (bits, width, count) => {
+          const got = surprisingSpans(bits, { width, count });
+          const w = Math.min(width, bits.length);
+          const sum = (s: number): number => bits.slice(s, s + w).reduce((a, b) => a + b, 0);
+          const taken: number[] = [];
+          const order = Array.from({ length: Math.max(0, bits.length - w + 1) }, (_, s) => s).sort((a, b) => sum(b) - sum(a) || a - b);
+          for (const s of order) if (w > 0 && taken.length < count && taken.every((t) => s + w <= t || s >= t + w)) taken.push(s);
+          expect(got.map((g) => g.start)).toEqual(taken);
+          for (const g of got) expect(g.bits).toBe(sum(g.start));
+        },
+      ),
+    );
+  });
+});
+
+describe('checkpoint storage', () => {
+  it('F16 halves the file and rounds every parameter to the nearest half; a TextModel loads it', () => {
+    const model = charModel({}, vocab, 9);
+    const f32 = encodeCheckpoint(model, vocab);
+    const f16 = encodeCheckpoint(model, vocab, { storage: 'F16' });
+    expect(f16.length).toBeLessThan(0.6 * f32.length);
+    const back = decodeCheckpoint(f16).model;
+    const before = new Map(model.namedParameters().map(([n, p]) => [n, p.value.data]));
+    for (const [name, p] of back.namedParameters()) {
+      const orig = before.get(name)!;
+      p.value.data.forEach((v, i) => expect(Math.abs(v - orig[i]!)).toBeLessThanOrEqual(Math.abs(orig[i]!) * 2 ** -11 + 2 ** -25));
+    }
+    expect(loadModel(f16).generateText({ length: 5 })).toHaveLength(5);
+    expect(() => encodeCheckpoint(model, vocab, { storage: 'F8' as 'F16' })).toThrow(/storage must be 'F32', 'F16' or 'BF16'/);
   });
 });

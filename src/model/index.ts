@@ -16,3 +16,6 @@ export {
 } from './text-model.js';
 export { ModelStepper } from './stepper.js';
 export { StopMatcher } from './stop.js';
+export { surprisingSpans, type SurprisingSpan } from './spans.js';
+export { sample, type SampleOptions } from './sample.js';
+export { decodeBase64, defaultModel, loadDefaultModel } from './default-model.js';

@@ -31,14 +31,15 @@ export interface ReadResult {
   characters: number;
   /** How many characters were outside the vocabulary and read as U+FFFD (0 for a byte-level model). */
   unknown: number;
-  /** How many distinct characters were unknown, and the first few of them (see TextCodec.encodeText). */
-  unknownDistinct: number;
+  /** The distinct unknown characters, in order of first appearance. */
   unknownCharacters: string[];
 }
 
 export interface ScoreOptions {
   /** Keep the surprise of every character in `bits` (default true); false keeps only the totals, for very long texts. */
   perCharacter?: boolean;
+  /** How an error names the text (a file name; default 'score'). */
+  source?: string;
 }
 
 export interface ScoreResult extends ReadResult {
@@ -143,10 +144,13 @@ export class TextModel {
     this.stepper.step(this.startToken);
   }
 
-  /** Read `text`, exactly its characters and nothing else, advancing the state (no sampling). */
-  feed(text: string): ReadResult {
+  /**
+   * Read `text`, exactly its characters and nothing else, advancing the state (no sampling). A byte-level
+   * model also reads raw bytes (a Uint8Array) as they are.
+   */
+  feed(text: string | Uint8Array, options: { source?: string } = {}): ReadResult {
     this.claim();
-    const e = this.encode(text, 'feed');
+    const e = this.encode(text, options.source ?? 'feed');
     const tokens = e.tokens;
     for (let i = 0; i < tokens.length; i++) this.stepper.step(tokens[i]!);
     return readResult(e);
@@ -157,9 +161,9 @@ export class TextModel {
    * (the state advances as with feed). Scoring a text in pieces gives the same bits as scoring it
    * whole, so a long text can be streamed through in chunks. reset() first for a text on its own.
    */
-  score(text: string, options: ScoreOptions = {}): ScoreResult {
+  score(text: string | Uint8Array, options: ScoreOptions = {}): ScoreResult {
     this.claim();
-    const e = this.encode(text, 'score');
+    const e = this.encode(text, options.source ?? 'score');
     const tokens = e.tokens;
     const n = tokens.length;
     const bits = options.perCharacter === false ? null : new Float64Array(n);
@@ -298,7 +302,11 @@ export class TextModel {
     });
   }
 
-  private encode(text: string, source: string): EncodedText {
+  private encode(text: string | Uint8Array, source: string): EncodedText {
+    if (text instanceof Uint8Array) {
+      if (this.unit !== 'byte') throw new TypeError(`${source}: a character model reads text (a string); decode the bytes first`);
+      return { tokens: this.codec.encodeBytes(text), unknown: 0, unknownCharacters: [], firstUnknownOffset: -1 };
+    }
     if (typeof text !== 'string') throw new TypeError(`${source}: expected a string, got ${typeof text}`);
     return this.codec.encodeText(text, source);
   }
@@ -326,7 +334,7 @@ export function surprisalBits(logits: Storage, V: number, target: number): numbe
 }
 
 function readResult(e: EncodedText): ReadResult {
-  return { characters: e.tokens.length, unknown: e.unknown, unknownDistinct: e.unknownDistinct, unknownCharacters: e.unknownCharacters };
+  return { characters: e.tokens.length, unknown: e.unknown, unknownCharacters: e.unknownCharacters };
 }
 
 function checkLength(where: string, name: string, v: unknown, n: number): void {
@@ -340,8 +348,9 @@ function checkLength(where: string, name: string, v: unknown, n: number): void {
  * `stopped` says whether a stop text ended it, `drawn` how many tokens were drawn (stop text included).
  */
 export class Generation implements IterableIterator<string> {
-  /** Characters of the prime that were outside the vocabulary (read as U+FFFD). */
+  /** Characters of the prime that were outside the vocabulary (read as U+FFFD), and which. */
   readonly unknown: number;
+  readonly unknownCharacters: string[];
   /** Whether a stop text ended the generation (set when it ends). */
   stopped = false;
   /** Tokens drawn so far (the stop text included). */
@@ -384,6 +393,7 @@ export class Generation implements IterableIterator<string> {
     const prime = options.prime ?? '';
     const e = model.codec.encodeText(prime, 'prime');
     this.unknown = e.unknown;
+    this.unknownCharacters = e.unknownCharacters;
     for (let i = 0; i < e.tokens.length; i++) stepper.step(e.tokens[i]!);
   }
 

@@ -20,5 +20,4 @@ export {
 } from './state.js';
 export { evaluate, type EvaluateOptions, type Evaluation } from './evaluate.js';
 export { dynamicEvaluate, type DynamicEvalOptions, type DynamicEvaluation } from './dynamic-eval.js';
-export { sample, type SampleOptions } from './sample.js';
 export { LogitSampler, type SamplingOptions } from './sampling.js';
