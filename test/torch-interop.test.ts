@@ -1,20 +1,19 @@
 /**
- * Checkpoints cross between mlstm and PyTorch code written from CONTRACT.md alone (tools/torch/charlm.py):
- * - mlstm → PyTorch: a CharLM built here is saved with encodeCheckpoint; tools/torch/eval_checkpoint.py loads
+ * Checkpoints cross between mlstm and PyTorch code written from CONTRACT.md alone (python/mlstm_torch):
+ * - mlstm → PyTorch: a CharLM built here is saved with encodeCheckpoint; `python3 -m mlstm_torch.eval` loads
  *   it and its float64 logits and bits/char must equal the engine's (relative error ≤ 1e-5, the contract's
  *   forward tolerance);
- * - PyTorch → mlstm: tools/torch/write_checkpoint.py writes a model; decodeCheckpoint loads it and the
+ * - PyTorch → mlstm: `python3 -m mlstm_torch.write_random` writes a model; decodeCheckpoint loads it and the
  *   engine's logits and bits/char must equal PyTorch's.
  * Every cell kind, with and without weight norm, a character vocabulary with JSON-escaped and astral
  * symbols, and the byte tokenizer. Needs /usr/bin/python3 (or $MLSTM_TORCH_PYTHON) with torch (Debian:
- * python3-torch); without it the suite is reported as skipped with a console line saying why, never passed.
+ * python3-torch); without it the suite is reported as skipped with a console line saying why, never passed
+ * (test/torch-helpers.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/tensor/rng.js';
 import { Tape } from '../src/autograd/tape.js';
 import { CharLM, type CharLMConfig } from '../src/nn/charlm.js';
@@ -22,27 +21,10 @@ import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
 import { TextCodec, type Vocabulary } from '../src/data/vocabulary.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { encodeFile } from '../src/cli/files.js';
+import { relativeError, requireTorchInCI, runPython, torchAvailable } from './torch-helpers.js';
 
-/** The interpreter with torch; MLSTM_TORCH_PYTHON overrides it (e.g. a virtualenv, or a bad path to see the skip). */
-const PYTHON = process.env['MLSTM_TORCH_PYTHON'] ?? '/usr/bin/python3';
-const TOOLS = fileURLToPath(new URL('../tools/torch/', import.meta.url));
-const torchProbe = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'pipe', timeout: 60_000 });
-const torchAvailable = torchProbe.status === 0;
-if (!torchAvailable) {
-  const why = torchProbe.error ? torchProbe.error.message : String(torchProbe.stderr).trim().split('\n').pop();
-  console.warn(
-    `torch-interop: SKIPPED — ${PYTHON} cannot import torch (${why}); install python3-torch to run the PyTorch checkpoint checks`,
-  );
-}
-
-// CI installs torch (.ci/run) and sets MLSTM_REQUIRE_TORCH, so there a missing torch fails instead of skipping.
-if (process.env['MLSTM_REQUIRE_TORCH'] === '1') {
-  describe('torch is required here (MLSTM_REQUIRE_TORCH=1)', () => {
-    it(`${PYTHON} imports torch`, () => {
-      expect(torchAvailable, `${PYTHON} cannot import torch`).toBe(true);
-    });
-  });
-}
+const torchReady = torchAvailable('torch-interop');
+requireTorchInCI(torchReady);
 
 /** The contract's forward tolerance (CONTRACT.md "Tolerances"). */
 const FORWARD_TOL = 1e-5;
@@ -74,18 +56,6 @@ const HIDDEN = 7;
 
 function vocabularyOf(c: Case): Vocabulary {
   return c.bytes ? { kind: 'bytes' } : { kind: 'chars', symbols: SYMBOLS };
-}
-
-/** ‖a − ref‖₂ / ‖ref‖₂ in float64. */
-function relativeError(a: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(a.length).toBe(ref.length);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d += (a[i]! - ref[i]!) ** 2;
-    n += ref[i]! ** 2;
-  }
-  return Math.sqrt(d) / Math.sqrt(n);
 }
 
 /** A model whose every parameter matters: weights N(0, 1/fan_in), biases N(0, 0.25), gains away from ‖v_row‖. */
@@ -131,16 +101,14 @@ interface PythonResult {
   evaluation: { bpc: number; predictions: number; streams: number };
 }
 
-function runPython(script: string, args: string[]): Promise<PythonResult> {
-  return new Promise((resolve, reject) => {
-    execFile(PYTHON, [join(TOOLS, script), ...args], { maxBuffer: 1 << 26, timeout: 300_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${script} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve(JSON.parse(stdout) as PythonResult);
-    });
-  });
+/** `python3 -m <module> args` with the package on PYTHONPATH, its stdout parsed as JSON. */
+async function runModule(module: string, args: string[]): Promise<PythonResult> {
+  const r = await runPython(['-m', module, ...args]);
+  if (r.code !== 0) throw new Error(`${r.command} failed (exit ${r.code}):\n${r.stderr}`);
+  return JSON.parse(r.stdout) as PythonResult;
 }
 
-describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (tools/torch)', () => {
+describe.skipIf(!torchReady)('checkpoints cross between mlstm and PyTorch (python/mlstm_torch)', () => {
   let dir = '';
   const toTorch = new Map<string, { model: CharLM; vocab: Vocabulary; tokens: Int32Array; text: string; result: Promise<PythonResult> }>();
   const fromTorch = new Map<string, { ckpt: string; tokens: Int32Array; text: string; result: Promise<PythonResult> }>();
@@ -159,7 +127,7 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
       const ckpt = join(dir, `mlstm-${c.seed}.safetensors`);
       writeFileSync(ckpt, encodeCheckpoint(model, vocab));
       const toArgs = [ckpt, text, '--batch', String(EVAL_BATCH), '--seq', String(EVAL_SEQ), '--dump-logits', JSON.stringify(grid)];
-      const result = runPython('eval_checkpoint.py', toArgs);
+      const result = runModule('mlstm_torch.eval', toArgs);
       result.catch(() => undefined); // awaited (and reported) by its test
       toTorch.set(c.name, { model, vocab, tokens: flat, text, result });
 
@@ -187,7 +155,7 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
         '--dump-logits',
         JSON.stringify(grid),
       ];
-      const written = runPython('write_checkpoint.py', fromArgs);
+      const written = runModule('mlstm_torch.write_random', fromArgs);
       written.catch(() => undefined);
       fromTorch.set(c.name, { ckpt: pyCkpt, tokens: flat, text, result: written });
     }
@@ -237,7 +205,7 @@ describe.skipIf(!torchAvailable)('checkpoints cross between mlstm and PyTorch (t
       });
       expect(loaded.vocab).toEqual(vocabularyOf(c));
       expect([...loaded.extraTensors.keys()]).toEqual(['optim.note']); // the extra tensor rides along, not in the model
-      expect(loaded.metadata['writer']).toBe('tools/torch');
+      expect(loaded.metadata['writer']).toBe('mlstm_torch');
       const logitErr = relativeError(engineLogits(loaded.model, tokens), py.logits);
       const bpc = engineBpc(loaded.model, loaded.vocab, text);
       const bpcErr = Math.abs(bpc - py.evaluation.bpc) / py.evaluation.bpc;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Check charlm.py against the golden fixtures (CONTRACT.md "Fixture files") in float64, and the
-safetensors reader/writer and checkpoint round trip. Exit status 1 on any mismatch.
+"""Check python/mlstm_torch against the golden fixtures (CONTRACT.md "Fixture files") in float64
+(cells, the char model, Adam/AdamW updates), and the safetensors reader/writer and checkpoint round trip.
+Exit status 1 on any mismatch.
 
     selftest.py [FIXTURE_DIR]   (default: test/fixtures of the repository)
 """
@@ -12,12 +13,12 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 
 import torch  # noqa: E402
 
-from charlm import Cell, CharLM, Vocab, load_checkpoint, save_checkpoint  # noqa: E402
-from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+from mlstm_torch import Cell, CharLM, Vocab, load_checkpoint, save_checkpoint  # noqa: E402
+from mlstm_torch.safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 TOL = 1e-10  # float64 against float64
 
@@ -86,7 +87,8 @@ def roundtrip():
     errs = {}
     with tempfile.TemporaryDirectory() as d:
         p = os.path.join(d, "a.safetensors")
-        src = {"a": torch.randn(3, 4), "b": torch.arange(5, dtype=torch.int32), "c": torch.randn(2, dtype=torch.float64), "e": torch.zeros(0, 3)}
+        src = {"a": torch.randn(3, 4), "b": torch.arange(5, dtype=torch.int32), "c": torch.randn(2, dtype=torch.float64),
+               "e": torch.zeros(0, 3)}
         write_safetensors(p, src, {"k": "v"})
         back, meta = read_safetensors(p)
         errs["safetensors"] = 0.0 if meta == {"k": "v"} and all(torch.equal(src[k], back[k]) and src[k].dtype == back[k].dtype for k in src) else 1.0

@@ -5,7 +5,9 @@ File layout: 8-byte little-endian header length N, N bytes of JSON header
 little-endian tensor bytes; offsets are relative to the end of the header.
 """
 import json
+import os
 import struct
+import tempfile
 
 import torch
 
@@ -33,6 +35,11 @@ def read_safetensors(path):
     """-> (tensors: dict name -> torch.Tensor (a copy), metadata: dict str -> str)."""
     with open(path, "rb") as f:
         data = f.read()
+    return decode_safetensors(data, path)
+
+
+def decode_safetensors(data, path="safetensors data"):
+    """The bytes of a safetensors file -> (tensors, metadata); errors name `path`."""
     if len(data) < 8:
         raise SafetensorsError(f"{path}: {len(data)} bytes, too short for a safetensors header length")
     (n,) = struct.unpack("<Q", data[:8])
@@ -58,7 +65,8 @@ def read_safetensors(path):
         for s in shape:
             count *= s
         if end - begin != count * size or begin < 0 or end > len(body):
-            raise SafetensorsError(f"{path}: tensor '{name}' {dtype_name}{shape} has offsets [{begin}, {end}) that do not fit")
+            raise SafetensorsError(
+                f"{path}: tensor '{name}' {dtype_name}{shape} has offsets [{begin}, {end}) that do not fit")
         raw = bytes(body[begin:end])
         if count == 0:
             t = torch.zeros(shape, dtype=dtype)
@@ -69,8 +77,8 @@ def read_safetensors(path):
     return tensors, metadata
 
 
-def write_safetensors(path, tensors, metadata=None):
-    """tensors: dict name -> torch.Tensor (written in its own dtype, in the dict's order)."""
+def encode_safetensors(tensors, metadata=None):
+    """tensors: dict name -> torch.Tensor (written in its own dtype, in the dict's order) -> the file's bytes."""
     header = {}
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
@@ -85,8 +93,46 @@ def write_safetensors(path, tensors, metadata=None):
         offset += len(raw)
     h = json.dumps(header, separators=(",", ":")).encode("utf-8")
     h += b" " * (-len(h) % 8)  # pad so the data starts 8-byte aligned, as the reference writer does
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    return b"".join([struct.pack("<Q", len(h)), h, *blobs])
+
+
+def write_safetensors(path, tensors, metadata=None, atomic=False):
+    """Write `encode_safetensors(tensors, metadata)` to `path`; with `atomic`, through a temporary file in
+    the same directory, fsync'd and renamed over `path`, so a reader (or a crash) never sees half a file."""
+    data = encode_safetensors(tensors, metadata)
+    if not atomic:
+        with open(path, "wb") as f:
+            f.write(data)
+        return
+    write_file_atomic(path, data)
+
+
+def write_file_atomic(path, data):
+    """Replace `path` by `data` atomically: a crash leaves the old file or the new one, never a mix."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp's 0600 would make the checkpoint unreadable to others
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
