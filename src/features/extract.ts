@@ -14,7 +14,8 @@
  */
 import { Tape } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { CharLM, LayerState } from '../nn/charlm.js';
+import type { CharLM } from '../nn/charlm.js';
+import type { LayerState } from '../nn/state.js';
 import { inEvalMode } from '../train/model.js';
 
 /**

@@ -6,7 +6,6 @@ export {
   TextModel,
   type GenerateAsyncOptions,
   type GenerateOptions,
-  type LayerStateValues,
   type ModelState,
   type Prediction,
   type ReadResult,

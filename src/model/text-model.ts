@@ -2,6 +2,7 @@ import type { Backend } from '../tensor/backend.js';
 import type { Storage } from '../tensor/dtype.js';
 import { Rng } from '../tensor/rng.js';
 import type { CharLM, CharLMConfig } from '../nn/charlm.js';
+import type { LayerState } from '../nn/state.js';
 import { decodeCheckpoint } from '../io/checkpoint.js';
 import { describeCharacter, TextCodec, type EncodedText, type Vocabulary } from '../data/vocabulary.js';
 import { extractFeatures, DEFAULT_POOL, type FeatureMatrix, type Pool } from '../features/extract.js';
@@ -10,18 +11,13 @@ import { LogitSampler, type SamplingOptions } from '../train/sampling.js';
 import { ModelStepper } from './stepper.js';
 import { StopMatcher } from './stop.js';
 
-/** The recurrent state of one layer as plain arrays: h [H], and c [H] for the cells that have one. */
-export interface LayerStateValues {
-  h: Storage;
-  c: Storage | null;
-}
-
 /**
  * Everything a TextModel remembers of what it has read: every layer's state and the logits that
  * predict the next character. Plain typed arrays, so it can be kept, copied, or posted to a worker.
  */
 export interface ModelState {
-  layers: LayerStateValues[];
+  /** Every layer's h [H] and c [H] (null for the mRNN): the LayerState of nn, as plain arrays. */
+  layers: LayerState<Storage>[];
   logits: Storage; // [V]
 }
 

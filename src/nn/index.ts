@@ -9,4 +9,5 @@ export { dropout } from './functional/dropout.js';
 export * from './init.js';
 export { Linear, Embedding, Dropout, ModuleList } from './layers.js';
 export { StackedRNN, detachState, type StackedRNNOptions, type StackedForwardResult } from './stacked-rnn.js';
-export { CharLM, validateCharLMConfig, type CharLMConfig, type CharLMOptions, type CharLMForward, type LayerState } from './charlm.js';
+export { CharLM, validateCharLMConfig, type CharLMConfig, type CharLMOptions, type CharLMForward } from './charlm.js';
+export type { LayerState } from './state.js';

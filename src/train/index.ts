@@ -1,4 +1,4 @@
-export { inEvalMode, type LanguageModel, type RecurrentLayerState } from './model.js';
+export { inEvalMode, type LanguageModel } from './model.js';
 export { DEFAULT_MAX_BAD_STEPS, validateTrainerOptions, type TrainerOptions } from './options.js';
 export {
   Trainer,

@@ -1,12 +1,7 @@
 import type { Tape } from '../autograd/tape.js';
 import type { Var } from '../autograd/var.js';
 import type { Parameter } from '../nn/module.js';
-
-/** The recurrent state of one layer: h, and c for the cells that have one; [B,H] each. */
-export interface RecurrentLayerState {
-  h: Var;
-  c: Var | null;
-}
+import type { LayerState } from '../nn/state.js';
 
 /**
  * What training, evaluation and sampling need from a character language model. `CharLM`
@@ -20,25 +15,12 @@ export interface LanguageModel {
   parameters(): Parameter[];
   zeroGrad(): void;
   train(mode?: boolean): unknown;
-  zeroState(batch: number): RecurrentLayerState[];
-  detachState(state: RecurrentLayerState[]): RecurrentLayerState[];
+  zeroState(batch: number): LayerState[];
+  detachState(state: LayerState[]): LayerState[];
   /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. */
-  forward(
-    tape: Tape,
-    tokens: Int32Array,
-    T: number,
-    B: number,
-    state: RecurrentLayerState[],
-  ): { logits: Var; state: RecurrentLayerState[] };
+  forward(tape: Tape, tokens: Int32Array, T: number, B: number, state: LayerState[]): { logits: Var; state: LayerState[] };
   /** Mean cross-entropy in nats over the T·B predictions, as a scalar Var. */
-  loss(
-    tape: Tape,
-    inputs: Int32Array,
-    targets: Int32Array,
-    T: number,
-    B: number,
-    state: RecurrentLayerState[],
-  ): { loss: Var; state: RecurrentLayerState[] };
+  loss(tape: Tape, inputs: Int32Array, targets: Int32Array, T: number, B: number, state: LayerState[]): { loss: Var; state: LayerState[] };
 }
 
 /** Run `fn` with the model in evaluation mode (no dropout), restoring its mode afterwards. */

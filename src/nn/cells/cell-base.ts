@@ -9,25 +9,23 @@ import type { LSTMWeights } from '../functional/lstm.js';
 import type { MLSTMWeights } from '../functional/mlstm.js';
 import type { MRNNWeights } from '../functional/mrnn.js';
 import { weightNorm } from '../functional/weight-norm.js';
+import type { LayerState } from '../state.js';
 import { initFanIn, initForgetBias, initOrthogonal, initUniform } from '../init.js';
 
 export type CellKind = 'mlstm' | 'lstm' | 'mrnn';
 
-/** The recurrent state between steps and windows. `c` is null for the mRNN, which has none. */
-export interface CellState {
-  h: Var; // [B,H]
-  c: Var | null; // [B,H]
-}
-
-/** What `step` returns: the next state, and m_t [B,H] for the multiplicative cells. */
-export interface CellStepResult extends CellState {
+/** What `step` returns: the next state (h, and c but for the mRNN), and m_t [B,H] for the multiplicative cells. */
+export interface CellStepResult extends LayerState {
   m?: Tensor;
 }
 
-/** What `forward` returns: hs [T,B,H] (differentiable), the final state, and c_t / m_t for inspection. */
+/**
+ * What `forward` returns: hs [T,B,H] (differentiable), the final state, and c_t / m_t for inspection. The
+ * fused sequence ops return exactly this (MLSTMSequenceResult, …), so the cells pass it on as it is.
+ */
 export interface CellForwardResult {
   hs: Var;
-  state: CellState;
+  state: LayerState;
   cs?: Tensor; // [T,B,H], mLSTM and LSTM
   ms?: Tensor; // [T,B,H], mLSTM and mRNN
 }
@@ -107,7 +105,7 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
   }
 
   /** h = 0 (and c = 0 for cells with a cell state, else c = null), [batch,H], not requiring gradients. */
-  zeroState(batch: number, dtype?: DType): CellState {
+  zeroState(batch: number, dtype?: DType): LayerState {
     const h = this.zeroVar(batch, dtype);
     return { h, c: this.hasCellState ? this.zeroVar(batch, dtype) : null };
   }
@@ -119,14 +117,14 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
    * One step, x [B,D]. Pass `weights` (from `weights(tape)`) to avoid resolving (re-normalising) them every
    * step. The mRNN ignores a c in `state` (it has none) and returns c = null.
    */
-  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights): CellStepResult {
+  step(tape: Tape, x: Var, state: LayerState, weights?: CellWeights): CellStepResult {
     const op = this.names.step;
     const w = this.windowWeights(op, tape, weights);
     return this.runStep(tape, x, state.h, this.cellStateOf(op, state), w);
   }
 
   /** A window, xs [T,B,D], as one fused op. */
-  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights): CellForwardResult {
+  forward(tape: Tape, xs: Var, state: LayerState, weights?: CellWeights): CellForwardResult {
     const op = this.names.forward;
     checkSequenceInput(op, xs, this.inputSize);
     const c0 = this.cellStateOf(op, state);
@@ -194,7 +192,7 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
   }
 
   /** The state's c for a cell with a cell state (an error if it is null), null for one without (a c given is ignored). */
-  private cellStateOf(op: string, state: CellState): C {
+  private cellStateOf(op: string, state: LayerState): C {
     if (!this.hasCellState) return null as C;
     if (!state.c) throw new Error(`${op}: the ${this.kind} cell needs a cell state c (got c = null; use zeroState)`);
     return state.c as C;

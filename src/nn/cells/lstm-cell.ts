@@ -30,12 +30,10 @@ export class LSTMCell extends RecurrentCellBase<LSTMWeights, Var> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): CellStepResult {
-    const r = lstmStep(tape, x, h, c, w);
-    return { h: r.h, c: r.c };
+    return lstmStep(tape, x, h, c, w);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: LSTMWeights): CellForwardResult {
-    const r = lstmSequence(tape, xs, h0, c0, w);
-    return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs };
+    return lstmSequence(tape, xs, h0, c0, w);
   }
 }

@@ -42,12 +42,10 @@ export class MLSTMCell extends RecurrentCellBase<MLSTMWeights, Var> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): CellStepResult {
-    const r = mlstmStep(tape, x, h, c, w);
-    return { h: r.h, c: r.c, m: r.m };
+    return mlstmStep(tape, x, h, c, w);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: MLSTMWeights): CellForwardResult {
-    const r = mlstmSequence(tape, xs, h0, c0, w);
-    return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs, ms: r.ms };
+    return mlstmSequence(tape, xs, h0, c0, w);
   }
 }

@@ -33,12 +33,10 @@ export class MRNNCell extends RecurrentCellBase<MRNNWeights, null> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, _c: null, w: MRNNWeights): CellStepResult {
-    const r = mrnnStep(tape, x, h, w);
-    return { h: r.h, c: null, m: r.m };
+    return mrnnStep(tape, x, h, w);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, _c0: null, w: MRNNWeights): CellForwardResult {
-    const r = mrnnSequence(tape, xs, h0, w);
-    return { hs: r.hs, state: { h: r.hT, c: null }, ms: r.ms };
+    return mrnnSequence(tape, xs, h0, w);
   }
 }

@@ -4,6 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   addColumnSums,
   addInto,
@@ -34,8 +35,7 @@ export interface LSTMWeights {
 
 export interface LSTMSequenceResult {
   hs: Var; // [T,B,H]
-  hT: Var; // [B,H]
-  cT: Var; // [B,H]
+  state: LayerState; // [B,H] each: the last h and c
   /** [T,B,H] every c_t, for inspection (not differentiable). */
   cs: Tensor;
 }
@@ -53,7 +53,7 @@ export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeight
 /** One LSTM step: x [B,D], h [B,H], c [B,H]. */
 export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights): LSTMStepResult {
   const r = lstmCore(tape, 'lstmStep', 'step', x, h, c, w);
-  return { h: r.hT, c: r.cT };
+  return { h: r.state.h, c: r.state.c! };
 }
 
 function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, c0: Var, w: LSTMWeights): LSTMSequenceResult {
@@ -104,7 +104,7 @@ function lstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
-  const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
+  const result: LSTMSequenceResult = { hs, state: { h: hT, c: cT }, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
   if (!record) {
     ws.release(Z, S);
     return result;

@@ -4,6 +4,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
@@ -41,10 +42,8 @@ export interface MLSTMWeights {
 export interface MLSTMSequenceResult {
   /** [T,B,H] every h_t (differentiable). */
   hs: Var;
-  /** [B,H] the last h (differentiable; the same values as hs[T−1], its gradient adds to theirs). */
-  hT: Var;
-  /** [B,H] the last c (differentiable). */
-  cT: Var;
+  /** [B,H] each, the last h and c (differentiable; h has the values of hs[T−1], its gradient adds to theirs). */
+  state: LayerState;
   /** [T,B,H] every c_t, for inspection (not differentiable). */
   cs: Tensor;
   /** [T,B,H] every m_t, for inspection (not differentiable). */
@@ -65,7 +64,7 @@ export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeig
 /** One mLSTM step (sampling, step-by-step teaching): x [B,D], h [B,H], c [B,H]; the same kernels as the sequence op with T = 1. */
 export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights): MLSTMStepResult {
   const r = mlstmCore(tape, 'mlstmStep', 'step', x, h, c, w);
-  return { h: r.hT, c: r.cT, m: r.ms.reshape(r.hT.shape) };
+  return { h: r.state.h, c: r.state.c!, m: r.ms.reshape(r.state.h.shape) };
 }
 
 function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
@@ -116,7 +115,12 @@ function mlstmCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
-  const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
+  const result: MLSTMSequenceResult = {
+    hs,
+    state: { h: hT, c: cT },
+    cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]),
+    ms: new Tensor(M, [T, B, H]),
+  };
   if (!record) {
     ws.release(XM, Z, HM, S);
     return result;

@@ -4,6 +4,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
@@ -35,13 +36,14 @@ export interface MRNNWeights {
 
 export interface MRNNSequenceResult {
   hs: Var; // [T,B,H]
-  hT: Var; // [B,H]
+  state: LayerState; // h [B,H], the last; c null (the mRNN has none)
   /** [T,B,H] every m_t, for inspection (not differentiable). */
   ms: Tensor;
 }
 
 export interface MRNNStepResult {
   h: Var; // [B,H]
+  c: null; // the mRNN has no cell state
   m: Tensor; // [B,H]
 }
 
@@ -53,7 +55,7 @@ export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights): MRNNS
 /** One mRNN step: x [B,D], h [B,H]. */
 export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights): MRNNStepResult {
   const r = mrnnCore(tape, 'mrnnStep', 'step', x, h, w);
-  return { h: r.hT, m: r.ms.reshape(r.hT.shape) };
+  return { h: r.state.h, c: null, m: r.ms.reshape(r.state.h.shape) };
 }
 
 function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0: Var, w: MRNNWeights): MRNNSequenceResult {
@@ -90,7 +92,7 @@ function mrnnCore(tape: Tape, op: string, form: 'sequence' | 'step', x: Var, h0:
 
   const hs = new Var(new Tensor(stepRows(Hbuf, BH, T), [T, B, H])); // a view; the final state is a copy (see stepRows, lastRowCopy)
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
-  const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
+  const result: MRNNSequenceResult = { hs, state: { h: hT, c: null }, ms: new Tensor(M, [T, B, H]) };
   if (!record) {
     ws.release(XM, Z, HM);
     return result;
