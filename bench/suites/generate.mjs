@@ -3,6 +3,8 @@
 //   with temperature 1, read the character), the median and 99th percentile of one character's latency, and
 //   the bytes it allocates per character (young-generation growth over a run without a scavenge);
 // - score: characters per second of TextModel.score over a 4,000-character text.
+// Both also report the process's CPU time per character over a fixed run (process.cpuUsage: user + system): on a
+// shared machine the wall clock counts the time other processes held the core, the CPU time does not.
 // mLSTM, 1 layer, V = 84 (the bundled Moby-Dick's vocabulary with U+FFFD), E = 64, at H = 256 and H = 512.
 // The weights are random (speed does not depend on them). Each row runs in its own child process
 // (`node bench/suites/generate.mjs --row KIND HIDDEN`): a fresh isolate, as an app that loads one model.
@@ -37,7 +39,23 @@ const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'ne
 export async function measureRow(kind, hidden) {
   const lib = await import('../../dist/index.js');
   const { api, symbols } = modelOf(lib, hidden);
-  const row = { kind, hidden, chars_per_s: null, median_us: null, p99_us: null, alloc_b_per_char: null, load: os.loadavg()[0] };
+  const row = {
+    kind,
+    hidden,
+    chars_per_s: null,
+    cpu_us_per_char: null,
+    median_us: null,
+    p99_us: null,
+    alloc_b_per_char: null,
+    load: os.loadavg()[0],
+  };
+  /** CPU µs per character of `run(n)` characters: the user + system time this process spent, not the wall clock. */
+  const cpuPerChar = (run, n) => {
+    const before = process.cpuUsage();
+    run(n);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / n;
+  };
   if (kind === 'generate') {
     const generation = api.generate({ seed: 1, length: Number.MAX_SAFE_INTEGER });
     const run = (n) => {
@@ -45,6 +63,7 @@ export async function measureRow(kind, hidden) {
     };
     const seconds = medianSeconds(`generate H=${hidden}`, () => run(CHARS_PER_CALL), { minSamples: 7, maxTime: 2 });
     row.chars_per_s = CHARS_PER_CALL / seconds;
+    row.cpu_us_per_char = cpuPerChar(run, 20000);
     // Latency of single characters (as a page sees them), after the timed runs have compiled everything.
     const times = new Float64Array(3000);
     for (let i = 0; i < times.length; i++) {
@@ -76,6 +95,12 @@ export async function measureRow(kind, hidden) {
       { minSamples: 5, maxTime: 2 },
     );
     row.chars_per_s = SCORE_TEXT / seconds;
+    row.cpu_us_per_char = cpuPerChar((n) => {
+      for (let i = 0; i < n / SCORE_TEXT; i++) {
+        api.reset();
+        api.score(text);
+      }
+    }, 5 * SCORE_TEXT);
   }
   return row;
 }
@@ -99,6 +124,7 @@ export const GENERATE_COLUMNS = [
   { key: 'kind', title: 'what' },
   { key: 'hidden', title: 'H' },
   { key: 'chars_per_s', title: 'chars/s', digits: 0 },
+  { key: 'cpu_us_per_char', title: 'CPU µs/char', digits: 1 },
   { key: 'median_us', title: 'median µs/char', digits: 1 },
   { key: 'p99_us', title: 'p99 µs/char', digits: 1 },
   { key: 'alloc_b_per_char', title: 'alloc B/char', digits: 2 },
