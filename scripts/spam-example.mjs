@@ -2,7 +2,7 @@
 /**
  * The "sentiment neuron" workflow on real e-mail: ham vs spam from the SpamAssassin public corpus.
  *
- *   npm run build && node scripts/spam-example.mjs [--steps N] [--hidden N] [--dir runs/spam] [--svg FILE]
+ *   npm run build && node scripts/spam-example.mjs [--steps N] [--hidden N] [--dir runs/spam] [--svg FILE] [--threads N]
  *
  * 1. trains a byte-level mLSTM language model on the training messages' bodies (labels unused),
  * 2. fits an L1 logistic-regression probe on its features — the mean hidden state (the default pool),
@@ -34,6 +34,7 @@ const HIDDEN = Number(flag('hidden', '128'));
 const DIR = resolve(ROOT, flag('dir', 'runs/spam'));
 const SVG = resolve(ROOT, flag('svg', 'examples/spam/unit.svg'));
 const SEED = 1;
+const THREADS = flag('threads', undefined); // mlstm train's --threads (default: its own); the numbers do not depend on it
 
 /** Run `node dist/cli/main.js …args`, echoing its output; resolves to {stdout, seconds}. */
 function mlstm(args, { echo = true } = {}) {
@@ -130,9 +131,10 @@ async function main() {
     '50',
     '--seed',
     String(SEED),
+    ...(THREADS ? ['--threads', THREADS] : []),
   ];
   const training = await mlstm(trainArgs);
-  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32']);
+  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32', ...(THREADS ? ['--threads', THREADS] : [])]);
   const bpc = evaluation.stdout.match(/^bpc (\S+)/m)?.[1];
 
   // An untrained model of the same shape, for comparison: what do random multiplicative features give?
