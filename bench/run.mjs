@@ -7,6 +7,7 @@ import os from 'node:os';
 import { formatTable } from './lib/table.mjs';
 import { MATMUL_COLUMNS, runMatmulSuite } from './suites/matmul.mjs';
 import { TRAIN_COLUMNS, runTrainSuite } from './suites/train.mjs';
+import { GENERATE_COLUMNS, runGenerateSuite } from './suites/generate.mjs';
 
 const lib = await import('../dist/index.js');
 // The worker-thread GEMM lives in the Node layer (until mlstm/node re-exports it, import its module).
@@ -60,6 +61,14 @@ const SUITES = {
           ),
       }),
     columns: TRAIN_COLUMNS,
+  },
+  // The model API on one stream (generation and scoring), each row in a child process; see suites/generate.mjs.
+  generate: {
+    run: () =>
+      runGenerateSuite({
+        log: (r) => process.stderr.write(`  ${r.kind} H=${r.hidden}: ${r.chars_per_s.toFixed(0)} chars/s (load ${r.load.toFixed(2)})\n`),
+      }),
+    columns: GENERATE_COLUMNS,
   },
 };
 

@@ -2,11 +2,11 @@
 /**
  * The "sentiment neuron" workflow on real e-mail: ham vs spam from the SpamAssassin public corpus.
  *
- *   npm run build && node scripts/spam-example.mjs [--steps N] [--hidden N] [--dir runs/spam] [--svg FILE]
+ *   npm run build && node scripts/spam-example.mjs [--steps N] [--hidden N] [--dir runs/spam] [--svg FILE] [--threads N]
  *
  * 1. trains a byte-level mLSTM language model on the training messages' bodies (labels unused),
- * 2. fits an L1 logistic-regression probe on its features — the final cell state, and the mean hidden
- *    state — and finds the best single unit,
+ * 2. fits an L1 logistic-regression probe on its features — the mean hidden state (the default pool),
+ *    the final cell state, and both side by side — and finds the best single unit,
  * 3. does the same on the features of an untrained (randomly initialised) mLSTM of the same size, to
  *    show what training adds,
  * 4. fits the same probe code on hashed character n-grams (n = 1..3): the baseline,
@@ -34,6 +34,7 @@ const HIDDEN = Number(flag('hidden', '128'));
 const DIR = resolve(ROOT, flag('dir', 'runs/spam'));
 const SVG = resolve(ROOT, flag('svg', 'examples/spam/unit.svg'));
 const SEED = 1;
+const THREADS = flag('threads', undefined); // mlstm train's --threads (default: its own); the numbers do not depend on it
 
 /** Run `node dist/cli/main.js …args`, echoing its output; resolves to {stdout, seconds}. */
 function mlstm(args, { echo = true } = {}) {
@@ -130,9 +131,10 @@ async function main() {
     '50',
     '--seed',
     String(SEED),
+    ...(THREADS ? ['--threads', THREADS] : []),
   ];
   const training = await mlstm(trainArgs);
-  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32']);
+  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32', ...(THREADS ? ['--threads', THREADS] : [])]);
   const bpc = evaluation.stdout.match(/^bpc (\S+)/m)?.[1];
 
   // An untrained model of the same shape, for comparison: what do random multiplicative features give?
@@ -141,42 +143,26 @@ async function main() {
   const model = new CharLM({ cell: 'mlstm', weightNorm: false, vocab: 256, embed: 32, hidden: HIDDEN, layers: 1 }, { rng: new Rng(SEED) });
   writeFileSync(untrained, encodeCheckpoint(model, { kind: 'bytes' }));
 
-  const probeLast = await mlstm([
-    'probe',
-    lm,
-    '--train',
-    trainTsv,
-    '--test',
-    testTsv,
-    '--pool',
-    'last',
-    '--out',
-    join(DIR, 'probe-last.json'),
-    '--svg',
-    SVG,
-  ]);
-  const probeMean = await mlstm([
-    'probe',
-    lm,
-    '--train',
-    trainTsv,
-    '--test',
-    testTsv,
-    '--pool',
-    'mean',
-    '--out',
-    join(DIR, 'probe-mean.json'),
-  ]);
-  const randomLast = await mlstm(['probe', untrained, '--train', trainTsv, '--test', testTsv, '--pool', 'last']);
-  const randomMean = await mlstm(['probe', untrained, '--train', trainTsv, '--test', testTsv, '--pool', 'mean']);
+  // mean is the default pool of features/probe; last (the final cell state) and their concatenation
+  // are there for comparison. The unit picture is drawn from the default probe.
+  const probe = (checkpoint, pool, ...extra) =>
+    mlstm(['probe', checkpoint, '--train', trainTsv, '--test', testTsv, '--pool', pool, ...extra]);
+  const probeMean = await probe(lm, 'mean', '--out', join(DIR, 'probe-mean.json'), '--svg', SVG);
+  const probeLast = await probe(lm, 'last', '--out', join(DIR, 'probe-last.json'));
+  const probeBoth = await probe(lm, 'mean+last', '--out', join(DIR, 'probe-mean-last.json'));
+  const randomMean = await probe(untrained, 'mean');
+  const randomLast = await probe(untrained, 'last');
+  const randomBoth = await probe(untrained, 'mean+last');
   const ngrams = await mlstm(['probe', '--ngrams', '3', '--train', trainTsv, '--test', testTsv, '--out', join(DIR, 'probe-ngrams.json')]);
   const total = (performance.now() - started) / 1000;
 
   const rows = [
-    ['trained mLSTM, final cell state c', probeLast],
-    ['trained mLSTM, mean hidden state h', probeMean],
-    ['untrained mLSTM, final cell state c', randomLast],
+    ['trained mLSTM, mean hidden state h (`--pool mean`, the default)', probeMean],
+    ['trained mLSTM, final cell state c (`--pool last`)', probeLast],
+    ['trained mLSTM, both side by side (`--pool mean+last`)', probeBoth],
     ['untrained mLSTM, mean hidden state h', randomMean],
+    ['untrained mLSTM, final cell state c', randomLast],
+    ['untrained mLSTM, both side by side', randomBoth],
     ['character n-grams 1..3 (hashed, log counts)', ngrams],
   ].map(([name, run]) => ({ name, run, p: parseProbe(run.stdout) }));
   const pct = (v) => (v === undefined ? '?' : `${(100 * Number(v)).toFixed(1)}%`);
@@ -187,7 +173,7 @@ async function main() {
         `| ${name} | ${p.units} | ${pct(p.accuracy)} | ${p.nonZero} | ${p.unit}${p.name ? ` ${p.name.replace(/\|/g, '\\|')}` : ''}: ${pct(p.singleAccuracy)} | ${minutes(run.seconds)} |`,
     )
     .join('\n');
-  const last = rows[0].p;
+  const shown = rows[0].p;
   const md = `# Ham vs spam: results
 
 Generated by \`node scripts/spam-example.mjs\` (${new Date().toISOString().slice(0, 10)}; ${machineLine}).
@@ -211,16 +197,16 @@ logistic regression, then scored on the test messages.
 | --- | ---: | ---: | ---: | --- | ---: |
 ${table}
 
-Top units of the final-cell-state probe (|weight| on the standardised unit, the class it speaks for):
+Top units of the default (mean hidden state) probe (|weight| on the standardised unit, the class it speaks for):
 
 \`\`\`
-${last.top.join('\n')}
+${shown.top.join('\n')}
 \`\`\`
 
-Unit ${last.unit} (best single unit of the trained model, final cell state) over a few test messages,
-blue = negative, red = positive cell state after each character:
+Unit ${shown.unit} (best single unit of the trained model, mean hidden state) over a few test messages,
+blue = negative, red = positive hidden state after each character (its mean over a message is the feature):
 
-![unit ${last.unit}](${relative(EXAMPLE, SVG)})
+![unit ${shown.unit}](${relative(EXAMPLE, SVG)})
 
 ## Commands and full reports
 

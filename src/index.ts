@@ -12,3 +12,4 @@ export * from './train/index.js';
 export * from './features/index.js';
 export * from './probe/index.js';
 export * from './compare/index.js';
+export * from './model/index.js';

@@ -202,7 +202,7 @@ describe('sequence ops: recording paths and edge cases', () => {
     expect(free.hs.requiresGrad).toBe(false);
     expect([...free.hs.data]).toEqual([...rec.hs.data]);
     expect([...free.ms.data]).toEqual([...rec.ms.data]);
-    expect([...free.cT.data]).toEqual([...rec.cT.data]);
+    expect([...free.state.c!.data]).toEqual([...rec.state.c!.data]);
   });
 
   it('two forwards before one backward each keep their own buffers (grads add up)', () => {
@@ -241,9 +241,9 @@ describe('sequence ops: recording paths and edge cases', () => {
     const c = tape.leaf(c0);
     const r = mlstmSequence(tape, tape.constant(zeros([0, 2, 3], 'float64')), h, c, w);
     expect(r.hs.shape).toEqual([0, 2, 4]);
-    expect([...r.hT.data]).toEqual([...h0.data]);
+    expect([...r.state.h.data]).toEqual([...h0.data]);
     const up = randn(new Rng(0), [2 * 4 + 2 * 4]);
-    tape.backward(pack(tape, r.hT, r.cT), up);
+    tape.backward(pack(tape, r.state.h, r.state.c!), up);
     expect([...h.grad!.data, ...c.grad!.data]).toEqual([...up.data]);
   });
 
@@ -313,7 +313,7 @@ describe('sequence ops issue only in-bounds, non-aliasing gemms', () => {
           whm: leaf([H, H]),
           bias: leaf([H]),
         });
-        const out = pack(tape, m.hs, m.cT, l.hs, l.cT, r.hs);
+        const out = pack(tape, m.hs, m.state.c!, l.hs, l.state.c!, r.hs);
         tape.backward(out, randn(rng, [out.size]));
         expect(calls.length).toBeGreaterThan(0);
       }),

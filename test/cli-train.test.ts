@@ -56,7 +56,7 @@ describe('mlstm train / sample / eval', () => {
   it('prints plain progress lines when not on a terminal, validation lines, and writes the checkpoint and the curves', () => {
     const lines = trainOut.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 12; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps( on \d+ threads)?$/,
+      /^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 13; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps( on \d+ threads)?$/,
     );
     expect(
       lines
@@ -110,6 +110,8 @@ describe('mlstm train / sample / eval', () => {
       nats: plain.nats,
       predictions: plain.predictions,
       streams: 2,
+      unknown: 0,
+      unknown_characters: [],
       dynamic_bpc: dyn.bpc,
       dynamic_nats: dyn.nats,
       dynamic_predictions: dyn.predictions,

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { BYTES_VOCABULARY, buildCharVocabulary, TextCodec, VocabularyError } from '../src/data/vocabulary.js';
+import {
+  BYTES_VOCABULARY,
+  buildCharVocabulary,
+  describeUnknown,
+  TextCodec,
+  trainingVocabulary,
+  UNKNOWN_SHOWN,
+  UNKNOWN_SYMBOL,
+  VocabularyError,
+} from '../src/data/vocabulary.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
+import { CharLM } from '../src/nn/charlm.js';
+import { Rng } from '../src/tensor/rng.js';
 import { decodeUtf8Strict, firstInvalidUtf8Offset, Utf8Error } from '../src/data/utf8.js';
 import { splitTrainValid, tokensFingerprint } from '../src/data/split.js';
 
@@ -73,6 +85,96 @@ describe('character vocabulary', () => {
   it('rejects token ids outside the vocabulary when decoding', () => {
     const codec = new TextCodec(buildCharVocabulary('ab'));
     expect(() => codec.decode([0, 2])).toThrow(/token 2 at position 1 is outside the vocabulary of 2/);
+  });
+});
+
+describe('the unknown symbol U+FFFD', () => {
+  const byCodePoint = (a: string, b: string): number => a.codePointAt(0)! - b.codePointAt(0)!;
+
+  it('trainingVocabulary is the distinct characters of the training and validation texts, plus U+FFFD, in code-point order', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 100 }), fc.string({ unit: 'binary', maxLength: 100 }), (train, valid) => {
+        const vocab = trainingVocabulary(train, valid);
+        if (vocab.kind !== 'chars') throw new Error('kind');
+        const expected = [...new Set([...codePoints(train), ...codePoints(valid), UNKNOWN_SYMBOL])].sort(byCodePoint);
+        expect(vocab.symbols).toEqual(expected);
+      }),
+    );
+  });
+
+  it('a validation character the training text lacks is a symbol of its own (the issue-13 case)', () => {
+    const vocab = trainingVocabulary('call me ishmael', 'tom & jerry');
+    const codec = new TextCodec(vocab);
+    const { tokens, unknown } = codec.encodeText('tom & jerry');
+    expect(unknown).toBe(0);
+    expect(codec.decode(tokens)).toBe('tom & jerry');
+    expect(codec.unknownToken).toBe(vocab.kind === 'chars' ? vocab.symbols.indexOf(UNKNOWN_SYMBOL) : -2);
+  });
+
+  it('a U+FFFD in the training text is the same symbol, not a second one', () => {
+    const vocab = trainingVocabulary(`a${UNKNOWN_SYMBOL}b`, UNKNOWN_SYMBOL);
+    expect(vocab).toEqual({ kind: 'chars', symbols: ['a', 'b', UNKNOWN_SYMBOL] });
+  });
+
+  it('stands for every character outside the vocabulary, and encodeText counts them (property against a naive count)', () => {
+    const alphabet = fc.constantFrom('a', 'b', '\n', 'é', '😀', 'Z', '&', '\u{1F600}', UNKNOWN_SYMBOL);
+    fc.assert(
+      fc.property(fc.string({ unit: alphabet, maxLength: 40 }), fc.string({ unit: alphabet, maxLength: 60 }), (train, text) => {
+        const vocab = trainingVocabulary(train);
+        if (vocab.kind !== 'chars') throw new Error('kind');
+        const known = new Set(vocab.symbols);
+        const codec = new TextCodec(vocab);
+        const got = codec.encodeText(text, 'x');
+        const chars = codePoints(text);
+        const unknownAt = chars.map((c, i) => (known.has(c) ? -1 : i)).filter((i) => i >= 0);
+        expect(got.tokens.length).toBe(chars.length);
+        expect(got.unknown).toBe(unknownAt.length);
+        expect(got.firstUnknownOffset).toBe(unknownAt.length > 0 ? unknownAt[0] : -1);
+        expect(got.unknownCharacters).toEqual([...new Set(unknownAt.map((i) => chars[i]!))]);
+        expect(codec.decode(got.tokens)).toBe(chars.map((c) => (known.has(c) ? c : UNKNOWN_SYMBOL)).join(''));
+        expect(Array.from(codec.encode(text))).toEqual(Array.from(got.tokens));
+      }),
+    );
+  });
+
+  it('a report names at most UNKNOWN_SHOWN distinct unknown characters and says how many more there were', () => {
+    const codec = new TextCodec(trainingVocabulary('ab'));
+    const text = 'cdefghijklmnopc';
+    const got = codec.encodeText(text);
+    expect([got.unknown, got.unknownCharacters.length, UNKNOWN_SHOWN]).toEqual([15, 14, 10]);
+    expect(describeUnknown(got)).toBe(
+      "15 characters outside the vocabulary were read as U+FFFD: 'c' (U+0063), 'd' (U+0064), 'e' (U+0065), 'f' (U+0066), 'g' (U+0067), 'h' (U+0068), 'i' (U+0069), 'j' (U+006A), 'k' (U+006B), 'l' (U+006C) and 4 more",
+    );
+    expect(describeUnknown(codec.encodeText('a\tb'))).toBe('1 character outside the vocabulary was read as U+FFFD: "\\t" (U+0009)');
+    expect(describeUnknown(codec.encodeText('abba'))).toBe('');
+  });
+
+  it('a vocabulary without U+FFFD still refuses such a text, naming the character and its offset', () => {
+    const codec = new TextCodec(buildCharVocabulary('ab'));
+    expect(codec.unknownToken).toBe(-1);
+    expect(() => codec.encodeText('ab&', 'valid.txt')).toThrow(
+      "valid.txt: character '&' (U+0026) at offset 2 (line 1, column 3) is not in the model's vocabulary of 2 characters",
+    );
+  });
+
+  it('a bytes vocabulary has no unknowns', () => {
+    const got = new TextCodec(BYTES_VOCABULARY).encodeText('é&😀');
+    expect([got.unknown, got.unknownCharacters.length, got.firstUnknownOffset, got.tokens.length]).toEqual([0, 0, -1, 7]);
+  });
+
+  it('a checkpoint keeps U+FFFD in its vocabulary; an old one without it loads and refuses foreign text as before', () => {
+    for (const vocab of [trainingVocabulary('hello', 'world'), buildCharVocabulary('helloworld')]) {
+      if (vocab.kind !== 'chars') throw new Error('kind');
+      const model = new CharLM(
+        { cell: 'mlstm', weightNorm: false, vocab: vocab.symbols.length, embed: 3, hidden: 4, layers: 1 },
+        { rng: new Rng(1) },
+      );
+      const back = decodeCheckpoint(encodeCheckpoint(model, vocab));
+      expect(back.vocab).toEqual(vocab);
+      const codec = new TextCodec(back.vocab);
+      if (vocab.symbols.includes(UNKNOWN_SYMBOL)) expect(codec.encodeText('hello, world').unknown).toBe(2);
+      else expect(() => codec.encode('hello, world', 'f.txt')).toThrow(/f\.txt: character ',' \(U\+002C\) at offset 5/);
+    }
   });
 });
 

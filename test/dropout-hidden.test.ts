@@ -59,16 +59,16 @@ function fused(kind: Kind, tape: Tape, v: Var[], mask: Tensor | null): Reference
   if (kind === 'mlstm') {
     const [x, h0, c0, wmx, wmh, whx, whm, bias] = v as [Var, Var, Var, Var, Var, Var, Var, Var];
     const r = mlstmSequence(tape, x, h0, c0, { wmx, wmh, whx, whm, bias }, mask);
-    return { hs: r.hs, hT: r.hT, cT: r.cT };
+    return { hs: r.hs, hT: r.state.h, cT: r.state.c! };
   }
   if (kind === 'lstm') {
     const [x, h0, c0, wx, wh, bias] = v as [Var, Var, Var, Var, Var, Var];
     const r = lstmSequence(tape, x, h0, c0, { wx, wh, bias }, mask);
-    return { hs: r.hs, hT: r.hT, cT: r.cT };
+    return { hs: r.hs, hT: r.state.h, cT: r.state.c! };
   }
   const [x, h0, wmx, wmh, whx, whm, bias] = v as [Var, Var, Var, Var, Var, Var, Var];
   const r = mrnnSequence(tape, x, h0, { wmx, wmh, whx, whm, bias }, mask);
-  return { hs: r.hs, hT: r.hT, cT: null };
+  return { hs: r.hs, hT: r.state.h, cT: null };
 }
 
 function reference(kind: Kind, tape: Tape, v: Var[], M: Var): ReferenceResult {
@@ -129,7 +129,7 @@ describe('hidden dropout in the fused sequence ops: gradcheck', () => {
               bias: bias!,
             };
             const r = mlstmSequence(tape, xv!, h!, c!, w, mask);
-            return pack(tape, r.hs, r.hT, r.cT);
+            return pack(tape, r.hs, r.state.h, r.state.c!);
           },
           [x!, h0!, c0!, ...vg, randn(rng, [4 * H], 0.5)],
           TOL,
@@ -259,9 +259,9 @@ describe('hidden dropout: the fused ops equal plain ops with the same explicit m
     const r = mlstmSequence(tape, x!, h0!, c0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! }, mask);
     for (let t = 0; t < T; t++) expect(Math.abs(r.hs.data[t * B * H + 1]!)).toBe(0);
     const last = r.hs.data.subarray((T - 1) * B * H);
-    for (let k = 0; k < B * H; k++) expect(last[k]).toBe(mask.data[k]! * r.hT.data[k]!);
-    expect(Array.from(r.cT.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * B * H)));
-    expect(r.hT.data[1]).not.toBe(0);
+    for (let k = 0; k < B * H; k++) expect(last[k]).toBe(mask.data[k]! * r.state.h.data[k]!);
+    expect(Array.from(r.state.c!.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * B * H)));
+    expect(r.state.h.data[1]).not.toBe(0);
   });
 
   it('a mask of the wrong shape is one clear error naming the op', () => {

@@ -23,15 +23,18 @@ function referenceFeature(model: CharLM, seq: Int32Array, pool: Pool): Float64Ar
   return tape.noGrad(() => {
     const f = model.forward(tape, seq, seq.length, 1, model.zeroState(1));
     const H = model.config.hidden;
-    const out = new Float64Array(H);
-    if (pool === 'last') {
-      const c = (f.cs[f.cs.length - 1] ?? f.hs.value).data;
-      for (let j = 0; j < H; j++) out[j] = c[(seq.length - 1) * H + j]!;
-    } else {
-      const h = f.hs.value.data;
-      for (let t = 0; t < seq.length; t++) for (let j = 0; j < H; j++) out[j]! += h[t * H + j]! / seq.length;
-    }
-    return out;
+    const mean = new Float64Array(H);
+    const last = new Float64Array(H);
+    const c = (f.cs[f.cs.length - 1] ?? f.hs.value).data;
+    for (let j = 0; j < H; j++) last[j] = c[(seq.length - 1) * H + j]!;
+    const h = f.hs.value.data;
+    for (let t = 0; t < seq.length; t++) for (let j = 0; j < H; j++) mean[j]! += h[t * H + j]! / seq.length;
+    if (pool === 'mean') return mean;
+    if (pool === 'last') return last;
+    const both = new Float64Array(2 * H);
+    both.set(mean);
+    both.set(last, H);
+    return both;
   });
 }
 
@@ -50,15 +53,16 @@ describe('extractFeatures', () => {
           fc.integer({ min: 1, max: 9 }),
           fc.integer({ min: 1, max: 5 }),
           fc.integer({ min: 1, max: 12 }),
-          fc.constantFrom<Pool>('last', 'mean'),
+          fc.constantFrom<Pool>('last', 'mean', 'mean+last'),
           (seed, count, batch, window, pool) => {
             const model = new CharLM({ ...CONFIG, cell }, { rng: new Rng(seed) });
             const seqs = randomSequences(seed + 1, count, 20, CONFIG.vocab);
             const got = extractFeatures(model, seqs, { pool, batch, window });
-            expect([got.rows, got.cols]).toEqual([count, CONFIG.hidden]);
+            const cols = pool === 'mean+last' ? 2 * CONFIG.hidden : CONFIG.hidden;
+            expect([got.rows, got.cols]).toEqual([count, cols]);
             seqs.forEach((s, i) => {
               const ref = referenceFeature(model, s, pool);
-              expect(maxRelativeError(got.data.subarray(i * CONFIG.hidden, (i + 1) * CONFIG.hidden), ref)).toBeLessThan(1e-5);
+              expect(maxRelativeError(got.data.subarray(i * cols, (i + 1) * cols), ref)).toBeLessThan(1e-5);
             });
           },
         ),
@@ -66,6 +70,21 @@ describe('extractFeatures', () => {
       );
     });
   }
+
+  it('the default pool is mean, and mean+last is mean beside last', () => {
+    const model = new CharLM(CONFIG, { rng: new Rng(11) });
+    const seqs = randomSequences(12, 6, 25, CONFIG.vocab);
+    const H = CONFIG.hidden;
+    const byDefault = extractFeatures(model, seqs);
+    const mean = extractFeatures(model, seqs, { pool: 'mean' });
+    const last = extractFeatures(model, seqs, { pool: 'last' });
+    const both = extractFeatures(model, seqs, { pool: 'mean+last' });
+    expect(Array.from(byDefault.data)).toEqual(Array.from(mean.data));
+    for (let i = 0; i < seqs.length; i++) {
+      expect(Array.from(both.data.subarray(2 * H * i, 2 * H * i + H))).toEqual(Array.from(mean.data.subarray(H * i, H * (i + 1))));
+      expect(Array.from(both.data.subarray(2 * H * i + H, 2 * H * (i + 1)))).toEqual(Array.from(last.data.subarray(H * i, H * (i + 1))));
+    }
+  });
 
   it('a text gets the same feature alone as in any batch (one at a time vs batched)', () => {
     const model = new CharLM(CONFIG, { rng: new Rng(3) });
@@ -90,6 +109,12 @@ describe('extractFeatures', () => {
     const mean = new Float64Array(H);
     for (let t = 0; t < seq.length; t++) for (let j = 0; j < H; j++) mean[j]! += h.data[t * H + j]! / seq.length;
     expect(maxRelativeError(mean, referenceFeature(model, seq, 'mean'))).toBeLessThan(1e-5);
+    const both = unitTraces(model, seq, 'mean+last', { window: 5 });
+    expect(both.cols).toBe(2 * H);
+    for (let t = 0; t < seq.length; t++) {
+      expect(Array.from(both.data.subarray(t * 2 * H, t * 2 * H + H))).toEqual(Array.from(h.data.subarray(t * H, (t + 1) * H)));
+      expect(Array.from(both.data.subarray(t * 2 * H + H, (t + 1) * 2 * H))).toEqual(Array.from(c.data.subarray(t * H, (t + 1) * H)));
+    }
   });
 
   it('leaves the model in training mode if it was, and records nothing on the tape', () => {
@@ -115,7 +140,7 @@ describe('extractFeatures', () => {
     expect(() => extractFeatures(model, [Int32Array.of(1)], { batch: 0 })).toThrow(
       'extractFeatures: batch must be a positive integer, got 0',
     );
-    expect(() => extractFeatures(model, [Int32Array.of(1)], { pool: 'max' as Pool })).toThrow(/pool must be one of last, mean/);
+    expect(() => extractFeatures(model, [Int32Array.of(1)], { pool: 'max' as Pool })).toThrow(/pool must be one of mean, last, mean\+last/);
     expect(extractFeatures(model, []).rows).toBe(0);
   });
 

@@ -65,6 +65,6 @@ describe('encodeLabelledTexts', () => {
 
   it('encodes any text under the bytes vocabulary (UTF-8)', () => {
     const rows = parseLabelledTsv('p\té\n', 't.tsv');
-    expect(Array.from(encodeLabelledTexts(rows, new TextCodec(BYTES_VOCABULARY))[0]!)).toEqual([0xc3, 0xa9]);
+    expect(Array.from(encodeLabelledTexts(rows, new TextCodec(BYTES_VOCABULARY)).tokens[0]!)).toEqual([0xc3, 0xa9]);
   });
 });

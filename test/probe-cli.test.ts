@@ -70,7 +70,22 @@ describe('mlstm probe', () => {
   it('prints accuracy, the top units and the best single unit; saves the probe and the SVG', async () => {
     const probePath = join(dir, 'out', 'probe.json');
     const svgPath = join(dir, 'out', 'unit.svg');
-    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--out', probePath, '--svg', svgPath, '--top', '3']);
+    // The planted signal is a count in unit 0's cell state: the final cell state (--pool last) reads it.
+    const r = await invoke(runProbe, [
+      ckpt,
+      '--train',
+      trainTsv,
+      '--test',
+      testTsv,
+      '--pool',
+      'last',
+      '--out',
+      probePath,
+      '--svg',
+      svgPath,
+      '--top',
+      '3',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^train: 160 texts \(with x \d+, without \d+\)$/m);
     expect(r.stdout).toMatch(/^accuracy 1\.0000$/m);
@@ -113,7 +128,7 @@ describe('mlstm probe', () => {
     ['no --train', ['m.safetensors', '--test', 'b'], /probe: missing --train FILE.tsv/],
     ['bad --l1', ['m', '--train', 'a', '--test', 'b', '--l1', 'lots'], /probe: --l1 must be a number, got 'lots'/],
     ['negative --l1', ['m', '--train', 'a', '--test', 'b', '--l1=-1'], /probe: --l1 must be at least 0/],
-    ['bad --pool', ['m', '--train', 'a', '--test', 'b', '--pool', 'max'], /probe: --pool must be one of last, mean, got 'max'/],
+    ['bad --pool', ['m', '--train', 'a', '--test', 'b', '--pool', 'max'], /probe: --pool must be one of mean, last, mean\+last, got 'max'/],
     ['checkpoint with --ngrams', ['m', '--ngrams', '3', '--train', 'a', '--test', 'b'], /takes no CHECKPOINT/],
     ['--svg with --ngrams', ['--ngrams', '3', '--train', 'a', '--test', 'b', '--svg', 's.svg'], /--svg needs a model/],
     ['--svg-unit without --svg', ['m', '--train', 'a', '--test', 'b', '--svg-unit', '3'], /need --svg FILE/],
@@ -127,14 +142,14 @@ describe('mlstm probe', () => {
     expectOneLineError(
       await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', testTsv, '--svg', join(dir, 's.svg'), '--svg-unit', '5']),
       2,
-      /--svg-unit 5 is out of range: the model has 5 units/,
+      /--svg-unit 5 is out of range: pool mean gives 5 units/,
     );
   });
 
   it('warns about test labels the training texts lack, and counts them as errors', async () => {
     const odd = join(dir, 'odd.tsv');
     writeFileSync(odd, `${readFileSync(testTsv, 'utf8')}maybe\tabc\n`);
-    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', odd, '--l1', '0.01']);
+    const r = await invoke(runProbe, [ckpt, '--train', trainTsv, '--test', odd, '--l1', '0.01', '--pool', 'last']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: test labels absent from the training texts count as errors: "maybe"/);
     expect(r.stdout).toMatch(/^accuracy 0\.9836$/m); // 60 of 61
@@ -181,11 +196,11 @@ describe('mlstm features', () => {
     const out = join(dir, 'f.safetensors');
     const r = await invoke(runFeatures, [ckpt, testTsv, '--out', out, '--pool', 'mean', '--batch', '7']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^features: 60 texts × 5 units \(pool mean\)/);
+    expect(r.stderr).toMatch(/^features: 60 texts × 5 units \(pool mean: mean hidden state h\)/);
     const file = decodeFeaturesSafetensors(readFileSync(out), out);
     const { model, codec } = xCounterModel(1);
     const rows = parseLabelledTsv(readFileSync(testTsv, 'utf8'));
-    const direct = extractFeatures(model, encodeLabelledTexts(rows, codec), { pool: 'mean' });
+    const direct = extractFeatures(model, encodeLabelledTexts(rows, codec).tokens, { pool: 'mean' });
     expect(Array.from(file.features.data)).toEqual(Array.from(direct.data));
     expect(file.labels).toEqual(rows.map((x) => x.label));
     expect(file.pool).toBe('mean');
@@ -200,7 +215,7 @@ describe('mlstm features', () => {
   it('usage errors exit 2 with one line', async () => {
     expectOneLineError(await invoke(runFeatures, [ckpt]), 2, /features: expected CHECKPOINT FILE.tsv, got 1 argument/);
     expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--format', 'safetensors']), 2, /--format safetensors needs --out FILE/);
-    expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--pool', 'first']), 2, /--pool must be one of last, mean/);
+    expectOneLineError(await invoke(runFeatures, [ckpt, testTsv, '--pool', 'first']), 2, /--pool must be one of mean, last, mean\+last/);
   });
 
   it('--help prints the usage', async () => {

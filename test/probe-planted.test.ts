@@ -19,7 +19,8 @@ describe('planted signal through a hand-wired mLSTM', () => {
     const train = parseLabelledTsv(xTsv(2, 200), 'train.tsv');
     const test = parseLabelledTsv(xTsv(3, 100), 'test.tsv');
     const features = (rows: typeof train): DenseMatrix => {
-      const f = extractFeatures(model, encodeLabelledTexts(rows, codec), { batch: 16 });
+      // the planted signal is a count in unit 0's cell state: read the final cell state (pool last)
+      const f = extractFeatures(model, encodeLabelledTexts(rows, codec).tokens, { batch: 16, pool: 'last' });
       return new DenseMatrix(f.data, f.rows, f.cols);
     };
     const xTrain = features(train);

@@ -36,7 +36,7 @@ const OPS: Record<string, Build> = {
   mlstmSequence: (tape, { T, B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
     const r = mlstmSequence(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
-    return { leaves: l, outputs: [r.hs, r.hT, r.cT] };
+    return { leaves: l, outputs: [r.hs, r.state.h, r.state.c!] };
   },
   mlstmStep: (tape, { B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
@@ -46,7 +46,7 @@ const OPS: Record<string, Build> = {
   lstmSequence: (tape, { T, B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [B, H], [4 * H, D], [4 * H, H], [4 * H]]);
     const r = lstmSequence(tape, l[0]!, l[1]!, l[2]!, { wx: l[3]!, wh: l[4]!, bias: l[5]! });
-    return { leaves: l, outputs: [r.hs, r.hT, r.cT] };
+    return { leaves: l, outputs: [r.hs, r.state.h, r.state.c!] };
   },
   lstmStep: (tape, { B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [B, H], [4 * H, D], [4 * H, H], [4 * H]]);
@@ -56,7 +56,7 @@ const OPS: Record<string, Build> = {
   mrnnSequence: (tape, { T, B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[T, B, D], [B, H], [H, D], [H, H], [H, D], [H, H], [H]]);
     const r = mrnnSequence(tape, l[0]!, l[1]!, { wmx: l[2]!, wmh: l[3]!, whx: l[4]!, whm: l[5]!, bias: l[6]! });
-    return { leaves: l, outputs: [r.hs, r.hT] };
+    return { leaves: l, outputs: [r.hs, r.state.h] };
   },
   mrnnStep: (tape, { B, D, H, seed }) => {
     const l = leavesOf(tape, new Rng(seed), [[B, D], [B, H], [H, D], [H, H], [H, D], [H, H], [H]]);
@@ -118,10 +118,10 @@ describe('fused recurrent ops: output storage', () => {
         expect(r.cs.data.buffer.byteLength).toBe((T + 1) * BH * bytes);
         expect(r.cs.data.buffer).not.toBe(r.hs.data.buffer);
         // The final state holds just its own [B,H] and equals the last row of hs / cs.
-        expect(r.hT.data.buffer.byteLength).toBe(BH * bytes);
-        expect(r.cT.data.buffer.byteLength).toBe(BH * bytes);
-        expect(Array.from(r.hT.data)).toEqual(Array.from(r.hs.data.subarray((T - 1) * BH)));
-        expect(Array.from(r.cT.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * BH)));
+        expect(r.state.h.data.buffer.byteLength).toBe(BH * bytes);
+        expect(r.state.c!.data.buffer.byteLength).toBe(BH * bytes);
+        expect(Array.from(r.state.h.data)).toEqual(Array.from(r.hs.data.subarray((T - 1) * BH)));
+        expect(Array.from(r.state.c!.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * BH)));
       }),
       { numRuns: 20 },
     );
@@ -139,8 +139,8 @@ describe('fused recurrent ops: output storage', () => {
     const l = lstmSequence(tape, x, h0, c0, { wx: w(4 * H, D), wh: w(4 * H, H), bias: tape.leaf(randn(rng, [4 * H])) });
     for (const hs of [m.hs, l.hs]) expect(hs.data.byteOffset).toBe(B * H * 8);
     expect(l.cs.data.byteOffset).toBe(B * H * 8);
-    expect(m.hT.data.buffer.byteLength).toBe(B * H * 8);
-    expect(l.hT.data.buffer.byteLength).toBe(B * H * 8);
+    expect(m.state.h.data.buffer.byteLength).toBe(B * H * 8);
+    expect(l.state.h.data.buffer.byteLength).toBe(B * H * 8);
   });
 });
 

@@ -26,6 +26,7 @@ const NEUTRAL_DIRS = [
   'features',
   'probe',
   'compare',
+  'model',
   'parallel',
   'web',
   'wasm',

@@ -20,7 +20,7 @@ import { CharLM, type CharLMConfig } from '../src/nn/charlm.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
 import { TextCodec, type Vocabulary } from '../src/data/vocabulary.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { tokensOfFile } from '../src/cli/files.js';
+import { encodeFile } from '../src/cli/files.js';
 import { relativeError, requireTorchInCI, runPython, torchAvailable } from './torch-helpers.js';
 
 const torchReady = torchAvailable('torch-interop');
@@ -91,7 +91,7 @@ function engineLogits(model: CharLM, tokens: Int32Array): Float32Array | Float64
 }
 
 function engineBpc(model: CharLM, vocab: Vocabulary, textPath: string): number {
-  const tokens = tokensOfFile(new Uint8Array(readFileSync(textPath)), new TextCodec(vocab), textPath);
+  const tokens = encodeFile(new Uint8Array(readFileSync(textPath)), new TextCodec(vocab), textPath).tokens;
   return evaluate(model, tokens, { batch: EVAL_BATCH, seq: EVAL_SEQ }).bpc;
 }
 

@@ -1,11 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Tape } from '../src/autograd/tape.js';
 import { Rng } from '../src/tensor/rng.js';
-import { BYTES_VOCABULARY } from '../src/data/vocabulary.js';
 import { Trainer } from '../src/train/trainer.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { dynamicEvaluate } from '../src/train/dynamic-eval.js';
-import { sample } from '../src/train/sample.js';
 import type { CharLM } from '../src/nn/charlm.js';
 import { parameterValues, prepare, tinyModel, tinyOptions, wordCorpus } from './train-helpers.js';
 
@@ -95,38 +93,5 @@ describe('dynamic evaluation', () => {
   it('rejects bad options', () => {
     expect(() => dynamicEvaluate(model, repetitive, { lr: -1 })).toThrow(/lr must be/);
     expect(() => dynamicEvaluate(model, repetitive, { lr: 0.1, seq: 0 })).toThrow(/seq must be/);
-  });
-});
-
-describe('sample', () => {
-  it('is deterministic per seed, starts with the prime and generates `length` characters', () => {
-    const a = sample(model, data.vocab, { length: 60, prime: 'the cat ', seed: 1 });
-    expect(sample(model, data.vocab, { length: 60, prime: 'the cat ', seed: 1 })).toBe(a);
-    expect(sample(model, data.vocab, { length: 60, prime: 'the cat ', seed: 2 })).not.toBe(a);
-    expect(a.startsWith('the cat ')).toBe(true);
-    expect(Array.from(a).length).toBe(8 + 60);
-    expect(Array.from(sample(model, data.vocab, { length: 25 })).length).toBe(25);
-  });
-
-  it('at temperature 0 follows the most likely character of a step-by-step forward pass', () => {
-    const text = sample(model, data.vocab, { length: 12, prime: 'a', temperature: 0 });
-    const tokens = data.codec.encode(text);
-    const tape = new Tape();
-    let state = model.zeroState(1);
-    tape.noGrad(() => {
-      for (let i = 0; i + 1 < tokens.length; i++) {
-        const out = model.forward(tape, tokens.subarray(i, i + 1), 1, 1, state);
-        const z = Array.from(out.logits.value.data);
-        expect(tokens[i + 1]).toBe(z.indexOf(Math.max(...z)));
-        state = out.state;
-      }
-    });
-  });
-
-  it('names a prime character outside the vocabulary', () => {
-    expect(() => sample(model, data.vocab, { length: 5, prime: 'the Zebra' })).toThrow(
-      `--prime: character 'Z' (U+005A) at offset 4 (line 1, column 5) is not in the model's vocabulary of ${data.codec.size} characters`,
-    );
-    expect(() => sample(model, BYTES_VOCABULARY, { length: 5 })).toThrow(`256 symbols but the model predicts ${data.codec.size}`);
   });
 });

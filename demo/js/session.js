@@ -10,7 +10,7 @@ import { TextCodec, buildCharVocabulary } from '../../dist/data/vocabulary.js';
 import { splitTrainValid } from '../../dist/data/split.js';
 import { Trainer } from '../../dist/train/trainer.js';
 import { evaluate } from '../../dist/train/evaluate.js';
-import { sample } from '../../dist/train/sample.js';
+import { sample } from '../../dist/model/sample.js';
 import { inspectText } from './inspect.js';
 
 /** The demo's defaults: small enough for ~10 steps/s on one core with the naive gemm. */

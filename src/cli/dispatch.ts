@@ -4,6 +4,7 @@ import { run as runEval } from './commands/eval.js';
 import { run as runFeatures } from './commands/features.js';
 import { run as runProbe } from './commands/probe.js';
 import { run as runSample } from './commands/sample.js';
+import { run as runScore } from './commands/score.js';
 import { run as runTrain } from './commands/train.js';
 import { describeError, EXIT_OK, UsageError } from './errors.js';
 
@@ -11,6 +12,7 @@ import { describeError, EXIT_OK, UsageError } from './errors.js';
 export const COMMANDS: Readonly<Record<string, Command>> = Object.freeze({
   train: runTrain,
   sample: runSample,
+  score: runScore,
   eval: runEval,
   features: runFeatures,
   probe: runProbe,
@@ -25,7 +27,8 @@ Character-level multiplicative-LSTM language models (Krause et al. 2016) in Type
 
 Commands:
   train    train a model on a text file            mlstm train --data data/moby-dick.txt --out runs/moby.safetensors
-  sample   generate text from a checkpoint         mlstm sample runs/moby.safetensors --prime "Call me "
+  sample   generate text (default: shipped model)  mlstm sample runs/moby.safetensors --prime "Call me "
+  score    how surprising a text is, and where     mlstm score [runs/moby.safetensors] FILE
   eval     bits/char of a text (and dynamic eval)  mlstm eval runs/moby.safetensors FILE --dynamic
   features feature vectors of labelled texts       mlstm features runs/moby.safetensors texts.tsv --out f.safetensors
   probe    which hidden units track a label        mlstm probe runs/moby.safetensors --train a.tsv --test b.tsv

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { decodeUtf8Strict } from '../data/utf8.js';
-import { TextCodec } from '../data/vocabulary.js';
+import { describeUnknown, TextCodec, type EncodedText } from '../data/vocabulary.js';
 import { CliError } from './errors.js';
 
 function describeFsError(e: unknown, what: string): CliError {
@@ -39,10 +39,18 @@ export function readInputFile(path: string, what: string): Uint8Array {
   }
 }
 
-/** Token ids of a file for a vocabulary: raw bytes for a bytes vocabulary, else strict UTF-8 text. */
-export function tokensOfFile(bytes: Uint8Array, codec: TextCodec, source: string): Int32Array {
-  if (codec.vocab.kind === 'bytes') return codec.encodeBytes(bytes);
-  return codec.encode(decodeUtf8Strict(bytes, source), source);
+/**
+ * A file as tokens for a vocabulary: raw bytes for a bytes vocabulary, else strict UTF-8 text, its
+ * characters outside the vocabulary read as U+FFFD (counted) when the vocabulary has it.
+ */
+export function encodeFile(bytes: Uint8Array, codec: TextCodec, source: string): EncodedText {
+  if (codec.vocab.kind === 'bytes') return { tokens: codec.encodeBytes(bytes), unknown: 0, unknownCharacters: [], firstUnknownOffset: -1 };
+  return codec.encodeText(decodeUtf8Strict(bytes, source), source);
+}
+
+/** `unknown N — N characters outside the vocabulary were read as U+FFFD: …` (just `unknown 0` when none): a report line. */
+export function unknownLine(e: Pick<EncodedText, 'unknown' | 'unknownCharacters'>): string {
+  return e.unknown === 0 ? 'unknown 0' : `unknown ${e.unknown} — ${describeUnknown(e)}`;
 }
 
 /** `run/model.safetensors` → `run/model.svg` (any other name gets `.svg` appended). */

@@ -4,8 +4,8 @@
  * which main() prints as one line naming the file and line (describeError).
  */
 import { decodeUtf8Strict } from '../data/utf8.js';
-import { TextCodec, type Vocabulary } from '../data/vocabulary.js';
-import { extractFeatures, POOLS, type FeatureMatrix, type Pool } from '../features/extract.js';
+import { describeUnknown, TextCodec, type Vocabulary } from '../data/vocabulary.js';
+import { DEFAULT_POOL, extractFeatures, POOLS, type FeatureMatrix, type Pool } from '../features/extract.js';
 import { encodeLabelledTexts, parseLabelledTsv, type LabelledText } from '../features/tsv.js';
 import type { CharLM } from '../nn/charlm.js';
 import { valueFlag, type FlagReader } from './args.js';
@@ -17,9 +17,17 @@ const DEFAULT_TEXT_BATCH = 32;
 /** --batch of both commands (spread into their flags): how many texts one forward pass runs. */
 export const TEXT_BATCH_FLAG = { batch: valueFlag('N', `texts per forward pass (default ${DEFAULT_TEXT_BATCH})`) };
 
-/** --batch and --pool as both commands read them (each describes --pool in its own words). */
+/** --pool of both commands (spread into their flags). */
+export const POOL_FLAG = {
+  pool: valueFlag(
+    'KIND',
+    `mean: the top layer's hidden state h averaged over the text (default); last: its final cell state c; mean+last: both side by side`,
+  ),
+};
+
+/** --batch and --pool as both commands read them. */
 export function readFeatureFlags(f: FlagReader): { pool: Pool; batch: number } {
-  return { pool: f.choice<Pool>('pool', 'last', POOLS), batch: f.int('batch', DEFAULT_TEXT_BATCH, 1, 1 << 14) };
+  return { pool: f.choice<Pool>('pool', DEFAULT_POOL, POOLS), batch: f.int('batch', DEFAULT_TEXT_BATCH, 1, 1 << 14) };
 }
 
 /** Parse `path` as labelled TSV; `what` names it for messages (e.g. "--train"). */
@@ -31,9 +39,14 @@ export function readLabelledFile(path: string, what: string): LabelledText[] {
 export interface TextFeatures {
   features: FeatureMatrix;
   seconds: number;
+  /** '' or the sentence saying how many characters were outside the vocabulary (read as U+FFFD). */
+  unknown: string;
 }
 
-/** Features of the examples' texts under the model (errors for unencodable characters name the line). */
+/**
+ * Features of the examples' texts under the model: characters outside the vocabulary are read as U+FFFD
+ * when it has it (and counted in `unknown`), else a TsvError names the line.
+ */
 export function featuresOfExamples(
   model: CharLM,
   vocab: Vocabulary,
@@ -42,16 +55,16 @@ export function featuresOfExamples(
   pool: Pool,
   batch: number,
 ): TextFeatures {
-  const tokens = encodeLabelledTexts(examples, new TextCodec(vocab), path);
+  const encoded = encodeLabelledTexts(examples, new TextCodec(vocab), path);
   const status = terminalStatusLine();
   const start = performance.now();
   try {
-    const features = extractFeatures(model, tokens, {
+    const features = extractFeatures(model, encoded.tokens, {
       pool,
       batch,
       onProgress: (done, total) => status.show(`features of ${path}: ${done}/${total} texts`),
     });
-    return { features, seconds: (performance.now() - start) / 1000 };
+    return { features, seconds: (performance.now() - start) / 1000, unknown: describeUnknown(encoded) };
   } finally {
     status.end();
   }

@@ -1,4 +1,17 @@
-export { BYTES_VOCABULARY, buildCharVocabulary, describeCharacter, TextCodec, VocabularyError, vocabularySize, type Vocabulary } from './vocabulary.js';
+export {
+  BYTES_VOCABULARY,
+  buildCharVocabulary,
+  describeCharacter,
+  describeUnknown,
+  TextCodec,
+  trainingVocabulary,
+  UNKNOWN_SHOWN,
+  UNKNOWN_SYMBOL,
+  VocabularyError,
+  vocabularySize,
+  type EncodedText,
+  type Vocabulary,
+} from './vocabulary.js';
 export { decodeUtf8Strict, firstInvalidUtf8Offset, Utf8Error } from './utf8.js';
 export { DEFAULT_VALID_FRACTION, splitTrainValid, tokensFingerprint, type TrainValidSplit } from './split.js';
 export { DataError, WindowStreams, type StreamCursor } from './streams.js';

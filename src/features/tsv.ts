@@ -90,14 +90,29 @@ function preview(line: string): string {
   return JSON.stringify(line.length > 40 ? `${line.slice(0, 40)}…` : line);
 }
 
+/** The token ids of labelled texts, and what encoding them found (TextCodec.encodeText, summed over the texts). */
+export interface LabelledTokens {
+  tokens: Int32Array[];
+  /** Characters outside the vocabulary, read as U+FFFD, over all texts. */
+  unknown: number;
+  /** The distinct unknown characters, in order of first appearance. */
+  unknownCharacters: string[];
+}
+
 /**
- * Token ids of every example under the model's vocabulary. A character the vocabulary cannot encode is
- * a TsvError naming the line, the character and its offset in the (decoded) text.
+ * Token ids of every example under the model's vocabulary; characters outside it become U+FFFD when the
+ * vocabulary has it (counted), else a TsvError names the line, the character and its offset in the
+ * (decoded) text.
  */
-export function encodeLabelledTexts(examples: readonly LabelledText[], codec: TextCodec, source = 'tsv'): Int32Array[] {
-  return examples.map((ex) => {
+export function encodeLabelledTexts(examples: readonly LabelledText[], codec: TextCodec, source = 'tsv'): LabelledTokens {
+  let unknown = 0;
+  const distinct = new Set<string>();
+  const tokens = examples.map((ex) => {
     try {
-      return codec.encode(ex.text);
+      const e = codec.encodeText(ex.text);
+      unknown += e.unknown;
+      for (const c of e.unknownCharacters) distinct.add(c);
+      return e.tokens;
     } catch (e) {
       if (!(e instanceof VocabularyError)) throw e;
       const cp = nthCodePoint(ex.text, e.offset);
@@ -108,6 +123,7 @@ export function encodeLabelledTexts(examples: readonly LabelledText[], codec: Te
       );
     }
   });
+  return { tokens, unknown, unknownCharacters: [...distinct] };
 }
 
 /** The code point at character (not UTF-16 unit) offset `n`. */

@@ -1,6 +1,6 @@
 /**
  * Model checkpoints in the contract's format (CONTRACT.md "Checkpoints"): one safetensors file with
- * the parameters in F32 under their contract names, and `__metadata__` holding `format`
+ * the parameters in F32 (or, on request, F16/BF16 to halve a shipped file) under their contract names, and `__metadata__` holding `format`
  * (`mlstm-charlm/1`), `config` (JSON) and `vocab` (JSON array) or `tokenizer: "bytes"`. Anything else
  * (optimiser moments, step, data cursor, RNG state) rides along under names that do not start with
  * `embed.`, `layers.` or `head.`, so any safetensors reader still loads the model alone.
@@ -27,6 +27,12 @@ export function isModelTensorName(name: string): boolean {
 }
 
 export interface CheckpointExtra {
+  /**
+   * How the parameters are stored: F32 (default, the contract's format), or F16 / BF16 to halve the file
+   * (rounded to nearest; every reader here and in tools/torch widens them back to float32 on load). A model
+   * shipped in half precision must be evaluated as stored (scripts/train-default-model.mjs does).
+   */
+  storage?: 'F32' | 'F16' | 'BF16';
   /** Extra tensors (never named `embed.*`, `layers.*`, `head.*`): float32 stored as F32, float64 as F64. */
   tensors?: ReadonlyMap<string, Tensor>;
   /** Extra metadata strings (the reserved keys `format`, `config`, `vocab`, `tokenizer` are refused). */
@@ -53,7 +59,13 @@ export function encodeCheckpoint(model: CharLM, vocab: Vocabulary, extra: Checkp
     throw new CheckpointError(`encodeCheckpoint: the vocabulary has ${size} symbols but the model's vocab is ${model.config.vocab}`);
   }
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const [name, p] of model.namedParameters()) tensors.set(name, fromTensor(p.value, 'F32'));
+  const storage = extra.storage ?? 'F32';
+  if (storage !== 'F32' && storage !== 'F16' && storage !== 'BF16')
+    throw new CheckpointError(`encodeCheckpoint: storage must be 'F32', 'F16' or 'BF16', got ${JSON.stringify(storage)}`);
+  for (const [name, p] of model.namedParameters()) {
+    const t = fromTensor(p.value, 'F32');
+    tensors.set(name, storage === 'F32' ? t : { ...t, dtype: storage });
+  }
   for (const [name, t] of extra.tensors ?? []) {
     if (isModelTensorName(name) || tensors.has(name))
       throw new CheckpointError(`encodeCheckpoint: extra tensor '${name}' uses a name reserved for model parameters`);

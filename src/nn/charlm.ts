@@ -1,15 +1,15 @@
 import type { DType } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/rng.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { Tape } from '../autograd/tape.js';
 import type { Var } from '../autograd/var.js';
 import { reshape } from '../autograd/ops/shape.js';
 import { softmaxCrossEntropy } from '../autograd/ops/softmax.js';
-import type { CellInit, CellKind, CellState } from './cells/index.js';
+import type { CellInit, CellKind } from './cells/index.js';
 import { CELL_KINDS } from './cells/index.js';
 import { Embedding, Linear } from './layers.js';
 import { Module } from './module.js';
-import { detachState, StackedRNN } from './stacked-rnn.js';
+import { detachState, StackedRNN, type StackedForwardResult } from './stacked-rnn.js';
+import type { LayerState } from './state.js';
 import { allocateWindowMasks, applyEmbeddingMask, type WindowDropout, type WindowMasks } from './window-dropout.js';
 
 /** The model's shape, exactly the `config` of a checkpoint (CONTRACT.md), plus training-only dropout. */
@@ -24,21 +24,15 @@ export interface CharLMConfig {
   dropout?: number;
 }
 
-export type LayerState = CellState;
-
 export interface CharLMOptions {
   rng: Rng;
   dtype?: DType;
   init?: CellInit;
 }
 
-export interface CharLMForward {
+/** The stack's result (top-layer hs, every layer's state, c_t / m_t for inspection and features), and the logits. */
+export interface CharLMForward extends StackedForwardResult {
   logits: Var; // [T*B,V], row t*B + b
-  state: LayerState[];
-  /** Top-layer h [T,B,H], and per layer c_t / m_t [T,B,H] (for inspection and features). */
-  hs: Var;
-  cs: (Tensor | undefined)[];
-  ms: (Tensor | undefined)[];
 }
 
 /** Validate a config from any source (a user, a checkpoint); the error names the field. */

@@ -18,4 +18,5 @@ export {
   type WindowMasks,
   type WindowMaskSizes,
 } from './window-dropout.js';
-export { CharLM, validateCharLMConfig, type CharLMConfig, type CharLMOptions, type CharLMForward, type LayerState } from './charlm.js';
+export { CharLM, validateCharLMConfig, type CharLMConfig, type CharLMOptions, type CharLMForward } from './charlm.js';
+export type { LayerState } from './state.js';

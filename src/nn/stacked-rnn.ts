@@ -3,7 +3,8 @@ import type { Rng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Tape } from '../autograd/tape.js';
 import type { Var } from '../autograd/var.js';
-import { createCell, type CellInit, type CellKind, type CellState, type RecurrentCell } from './cells/index.js';
+import { createCell, type CellInit, type CellKind, type RecurrentCell } from './cells/index.js';
+import type { LayerState } from './state.js';
 import { Dropout, ModuleList } from './layers.js';
 import { Module } from './module.js';
 
@@ -22,7 +23,7 @@ export interface StackedRNNOptions {
 
 export interface StackedForwardResult {
   hs: Var; // [T,B,H] of the top layer
-  state: CellState[]; // final state of every layer
+  state: LayerState[]; // final state of every layer
   /** Per layer: c_t and m_t [T,B,H] where the cell has them (for inspection). */
   cs: (Tensor | undefined)[];
   ms: (Tensor | undefined)[];
@@ -69,7 +70,7 @@ export class StackedRNN extends Module {
     return this.drop ? this.drop.rng : null;
   }
 
-  zeroState(batch: number, dtype?: DType): CellState[] {
+  zeroState(batch: number, dtype?: DType): LayerState[] {
     return this.layers.items.map((c) => c.zeroState(batch, dtype));
   }
 
@@ -78,7 +79,7 @@ export class StackedRNN extends Module {
    * (docs/training.md): layer l's recurrence and output read M_l ⊙ h; the between-layer `dropout`, if
    * any, then acts on that masked output.
    */
-  forward(tape: Tape, xs: Var, state: readonly CellState[], hiddenMasks?: readonly Tensor[] | null): StackedForwardResult {
+  forward(tape: Tape, xs: Var, state: readonly LayerState[], hiddenMasks?: readonly Tensor[] | null): StackedForwardResult {
     if (state.length !== this.layers.length) {
       throw new RangeError(`StackedRNN.forward: got state for ${state.length} layers, the network has ${this.layers.length}`);
     }
@@ -86,7 +87,7 @@ export class StackedRNN extends Module {
       throw new RangeError(`StackedRNN.forward: got ${hiddenMasks.length} hidden masks, the network has ${this.layers.length} layers`);
     }
     let x = xs;
-    const next: CellState[] = [];
+    const next: LayerState[] = [];
     const cs: (Tensor | undefined)[] = [];
     const ms: (Tensor | undefined)[] = [];
     this.layers.items.forEach((cell, l) => {
@@ -102,6 +103,6 @@ export class StackedRNN extends Module {
 }
 
 /** The state cut from the graph: truncated BPTT carries values, not gradients, across windows. */
-export function detachState(state: readonly CellState[]): CellState[] {
+export function detachState(state: readonly LayerState[]): LayerState[] {
   return state.map((s) => ({ h: s.h.detach(), c: s.c ? s.c.detach() : null }));
 }

@@ -1,4 +1,4 @@
-export { inEvalMode, type LanguageModel, type RecurrentLayerState } from './model.js';
+export { inEvalMode, type LanguageModel } from './model.js';
 export { DEFAULT_MAX_BAD_STEPS, validateTrainerOptions, type TrainerOptions } from './options.js';
 export {
   Trainer,
@@ -20,5 +20,4 @@ export {
 } from './state.js';
 export { evaluate, type EvaluateOptions, type Evaluation } from './evaluate.js';
 export { dynamicEvaluate, type DynamicEvalOptions, type DynamicEvaluation } from './dynamic-eval.js';
-export { sample, type SampleOptions } from './sample.js';
 export { LogitSampler, type SamplingOptions } from './sampling.js';

@@ -1,13 +1,8 @@
 import type { Tape } from '../autograd/tape.js';
 import type { Var } from '../autograd/var.js';
 import type { Parameter } from '../nn/module.js';
+import type { LayerState } from '../nn/state.js';
 import type { WindowDropout, WindowMasks } from '../nn/window-dropout.js';
-
-/** The recurrent state of one layer: h, and c for the cells that have one; [B,H] each. */
-export interface RecurrentLayerState {
-  h: Var;
-  c: Var | null;
-}
 
 /**
  * What training, evaluation and sampling need from a character language model. `CharLM`
@@ -21,8 +16,8 @@ export interface LanguageModel {
   parameters(): Parameter[];
   zeroGrad(): void;
   train(mode?: boolean): unknown;
-  zeroState(batch: number): RecurrentLayerState[];
-  detachState(state: RecurrentLayerState[]): RecurrentLayerState[];
+  zeroState(batch: number): LayerState[];
+  detachState(state: LayerState[]): LayerState[];
   /** Buffers for one window's embedding and hidden-dropout masks (null when both p are 0); see window-dropout.ts. */
   windowMasks(batch: number, p: WindowDropout): WindowMasks | null;
   /** tokens time-major [T,B]; logits [T·B, V], row t·B + b. Only training passes `masks`. */
@@ -31,9 +26,9 @@ export interface LanguageModel {
     tokens: Int32Array,
     T: number,
     B: number,
-    state: RecurrentLayerState[],
+    state: LayerState[],
     masks?: WindowMasks | null,
-  ): { logits: Var; state: RecurrentLayerState[] };
+  ): { logits: Var; state: LayerState[] };
   /** Mean cross-entropy in nats over the T·B predictions, as a scalar Var. */
   loss(
     tape: Tape,
@@ -41,9 +36,9 @@ export interface LanguageModel {
     targets: Int32Array,
     T: number,
     B: number,
-    state: RecurrentLayerState[],
+    state: LayerState[],
     masks?: WindowMasks | null,
-  ): { loss: Var; state: RecurrentLayerState[] };
+  ): { loss: Var; state: LayerState[] };
 }
 
 /** Run `fn` with the model in evaluation mode (no dropout), restoring its mode afterwards. */

@@ -2,7 +2,7 @@ import { Var } from '../autograd/var.js';
 import { formatShape, shapesEqual } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { StreamCursor } from '../data/streams.js';
-import type { RecurrentLayerState } from './model.js';
+import type { LayerState } from '../nn/state.js';
 import type { TrainerOptions } from './options.js';
 import type { Trainer } from './trainer.js';
 
@@ -119,7 +119,7 @@ export function importTrainerState(
   trainer.optimizer.loadStateDict(tensors, { source });
   const B = trainer.options.batch;
   const template = trainer.model.zeroState(B);
-  const carried: RecurrentLayerState[] = template.map((layer, l) => {
+  const carried: LayerState[] = template.map((layer, l) => {
     const read = (name: string, like: Var): Var => {
       const key = `${TRAIN_PREFIX}state.${l}.${name}`;
       const t = tensors.get(key);

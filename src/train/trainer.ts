@@ -7,7 +7,8 @@ import type { Rng } from '../tensor/rng.js';
 import { tokensFingerprint } from '../data/split.js';
 import { WindowStreams } from '../data/streams.js';
 import { evaluate } from './evaluate.js';
-import { LN2, type LanguageModel, type RecurrentLayerState } from './model.js';
+import type { LayerState } from '../nn/state.js';
+import { LN2, type LanguageModel } from './model.js';
 import { validateTrainerOptions, windowDropoutOf, type TrainerOptions } from './options.js';
 import { drawWindowMasks, type WindowMasks } from '../nn/window-dropout.js';
 
@@ -98,7 +99,7 @@ export class Trainer {
   readonly dataFingerprint: string;
   private readonly schedule: Schedule;
   private readonly tape: Tape;
-  private carried: RecurrentLayerState[];
+  private carried: LayerState[];
   private completed = 0;
   private badInARow = 0;
   private bpcHistory: Float32Array;
@@ -148,7 +149,7 @@ export class Trainer {
     return this.validations.map(([s, b]) => [s, b]);
   }
 
-  get carriedState(): RecurrentLayerState[] {
+  get carriedState(): LayerState[] {
     return this.carried;
   }
 
@@ -312,7 +313,7 @@ export class Trainer {
   restore(fields: {
     step: number;
     badInARow: number;
-    carried: RecurrentLayerState[];
+    carried: LayerState[];
     history: Float32Array;
     validations: [number, number][];
   }): void {

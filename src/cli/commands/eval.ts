@@ -1,6 +1,6 @@
 /** `mlstm eval CHECKPOINT FILE`: bits per character of a text, plainly and under dynamic evaluation. */
 import { Tape } from '../../autograd/tape.js';
-import { TextCodec } from '../../data/vocabulary.js';
+import { TextCodec, type EncodedText } from '../../data/vocabulary.js';
 import type { Backend } from '../../tensor/backend.js';
 import type { CharLM } from '../../nn/charlm.js';
 import { dynamicEvaluate } from '../../train/dynamic-eval.js';
@@ -9,7 +9,7 @@ import { expectPositionals, formatHelp, HELP_FLAG, switchFlag, valueFlag, type C
 import { loadCheckpointFile } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
-import { readInputFile, tokensOfFile } from '../files.js';
+import { encodeFile, readInputFile, unknownLine } from '../files.js';
 import { explainWorkerFault, readThreads, THREADS_FLAG, withThreads } from '../threads.js';
 
 const CMD = 'eval';
@@ -21,7 +21,9 @@ export const EVAL_FLAGS = {
   'dynamic-lr': valueFlag('X', 'SGD learning rate of dynamic evaluation (default 0.02)'),
   'dynamic-seq': valueFlag('N', 'segment length of dynamic evaluation (default 50)'),
   batch: valueFlag('N', 'score the text as N parallel streams (faster; default 1 = one sequence)'),
-  json: switchFlag('print one JSON object instead: bpc and nats to full precision, predictions scored, streams (and dynamic_*)'),
+  json: switchFlag(
+    'print one JSON object instead: bpc and nats to full precision, predictions scored, streams, unknown characters (and dynamic_*)',
+  ),
   ...THREADS_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
@@ -30,7 +32,9 @@ const EVAL_HELP = formatHelp(
   'mlstm eval CHECKPOINT FILE [--dynamic [--dynamic-lr X]]',
   'Print the bits per character of FILE under the model ("bpc <value>"), the hidden state carried\n' +
     'through the whole text. With --dynamic, also "dynamic bpc <value>": the model takes an SGD step on\n' +
-    'each segment right after scoring it, so it adapts to the text as it reads.',
+    'each segment right after scoring it, so it adapts to the text as it reads. Characters outside the\n' +
+    "model's vocabulary are read as U+FFFD (if it has it: every model mlstm train makes does) and counted\n" +
+    '("unknown <count>").',
   EVAL_FLAGS,
 );
 
@@ -59,12 +63,13 @@ function parse({ args, f }: CommandLine): EvalCommandOptions {
 async function execute(o: EvalCommandOptions): Promise<number> {
   const { textPath } = o;
   const { model, vocab } = loadCheckpointFile(o.checkpointPath);
-  const tokens = tokensOfFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
+  const encoded = encodeFile(readInputFile(textPath, `'${textPath}'`), new TextCodec(vocab), textPath);
+  const tokens = encoded.tokens;
   if (tokens.length < 2)
     throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
   await withThreads(o.threads, (backend) => {
     try {
-      scoreAndReport(o, model, tokens, backend);
+      scoreAndReport(o, model, encoded, backend);
     } catch (error) {
       throw explainWorkerFault(error, CMD);
     }
@@ -73,11 +78,12 @@ async function execute(o: EvalCommandOptions): Promise<number> {
 }
 
 /** Scores the text (and, with --dynamic, scores it again adapting) and prints the report. */
-function scoreAndReport(o: EvalCommandOptions, model: CharLM, tokens: Int32Array, backend: Backend): void {
+function scoreAndReport(o: EvalCommandOptions, model: CharLM, encoded: EncodedText, backend: Backend): void {
   const { json } = o;
+  const { tokens } = encoded;
   const tape = new Tape({ backend }); // one tape for both passes: the second reuses the first's workspace buffers
   const result = evaluate(model, tokens, { batch: o.batch, tape });
-  if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n`);
+  if (!json) process.stdout.write(`bpc ${result.bpc.toFixed(4)}\n${encoded.unknown > 0 ? `${unknownLine(encoded)}\n` : ''}`);
   const dyn = o.dynamic ? dynamicEvaluate(model, tokens, { ...o.dynamic, tape }) : null;
   if (dyn && !json) process.stdout.write(`dynamic bpc ${dyn.bpc.toFixed(4)}\n`);
   if (json) {
@@ -87,6 +93,8 @@ function scoreAndReport(o: EvalCommandOptions, model: CharLM, tokens: Int32Array
       nats,
       predictions,
       streams,
+      unknown: encoded.unknown,
+      unknown_characters: encoded.unknownCharacters,
       ...(dyn ? { dynamic_bpc: dyn.bpc, dynamic_nats: dyn.nats, dynamic_predictions: dyn.predictions } : {}),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -4,7 +4,7 @@
  * single unit; optionally save the probe and draw the unit over a few test texts. With `--ngrams N` the
  * same probe is fitted on hashed character n-grams instead (the baseline; no checkpoint).
  */
-import { unitTraces, type Pool } from '../../features/extract.js';
+import { describePool, featureWidth, unitTraces, type Pool } from '../../features/extract.js';
 import type { LabelledText } from '../../features/tsv.js';
 import { TextCodec, type Vocabulary } from '../../data/vocabulary.js';
 import type { CharLM } from '../../nn/charlm.js';
@@ -18,7 +18,7 @@ import { formatHelp, HELP_FLAG, valueFlag, type CommandLine, type FlagSpecs } fr
 import { loadCheckpointFile } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
-import { countsLine, featuresOfExamples, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG } from '../labelled-input.js';
+import { countsLine, featuresOfExamples, POOL_FLAG, readFeatureFlags, readLabelledFile, TEXT_BATCH_FLAG } from '../labelled-input.js';
 import { terminalStatusLine } from '../progress.js';
 import { writeOutputFile } from '../saving.js';
 
@@ -30,7 +30,7 @@ export const PROBE_FLAGS = {
   test: valueFlag('FILE', 'labelled test texts, same format (required)'),
   l1: valueFlag('X', 'L1 strength λ on the mean log-loss of standardised features; default: chosen by cross-validation'),
   folds: valueFlag('N', 'cross-validation folds when --l1 is not given (default 3)'),
-  pool: valueFlag('KIND', 'features: last (final cell state c, default) or mean (mean hidden state h)'),
+  ...POOL_FLAG,
   out: valueFlag('FILE', 'save the probe: JSON, or safetensors if FILE ends in .safetensors'),
   top: valueFlag('K', 'list the K units with the largest |weight| (default 10)'),
   svg: valueFlag('FILE', "draw a unit's value character by character over a few test texts"),
@@ -43,7 +43,7 @@ export const PROBE_FLAGS = {
 } as const satisfies FlagSpecs;
 
 const PROBE_HELP = formatHelp(
-  'mlstm probe CHECKPOINT --train A.tsv --test B.tsv [--l1 X] [--pool last|mean] [--out PROBE] [--svg FILE]\n' +
+  'mlstm probe CHECKPOINT --train A.tsv --test B.tsv [--l1 X] [--pool mean|last|mean+last] [--out PROBE] [--svg FILE]\n' +
     '       mlstm probe --ngrams 3 --train A.tsv --test B.tsv        (character n-gram baseline)',
   'Fit an L1-regularised logistic regression ("linear probe") on the model\'s features of the training texts\n' +
     '(standardised; labels are any strings, more than two classes are one-vs-rest) and print "accuracy <value>"\n' +
@@ -138,17 +138,17 @@ function ngramFeatures(ngrams: { maxN: number; buckets: number }, train: Labelle
 
 function modelFeatures(o: ProbeCommandOptions, checkpointPath: string, train: LabelledText[], test: LabelledText[]): ProbeFeatures {
   const loaded = loadCheckpointFile(checkpointPath);
-  const hidden = loaded.model.config.hidden;
+  const width = featureWidth(o.pool, loaded.model.config.hidden);
   const svgUnit = o.svg?.unit;
-  if (svgUnit !== undefined && svgUnit >= hidden)
-    throw new UsageError(`${CMD}: --svg-unit ${svgUnit} is out of range: the model has ${hidden} units`);
+  if (svgUnit !== undefined && svgUnit >= width)
+    throw new UsageError(`${CMD}: --svg-unit ${svgUnit} is out of range: pool ${o.pool} gives ${width} units`);
   const a = featuresOfExamples(loaded.model, loaded.vocab, train, o.trainPath, o.pool, o.batch);
   const b = featuresOfExamples(loaded.model, loaded.vocab, test, o.testPath, o.pool, o.batch);
   const xTrain = new DenseMatrix(a.features.data, a.features.rows, a.features.cols);
   const xTest = new DenseMatrix(b.features.data, b.features.rows, b.features.cols);
-  process.stdout.write(
-    `features: ${xTrain.cols} units, pool ${o.pool} (${o.pool === 'last' ? 'final cell state c' : 'mean hidden state h'} of the top layer)\n`,
-  );
+  process.stdout.write(`features: ${xTrain.cols} units, pool ${o.pool} (${describePool(o.pool)} of the top layer)\n`);
+  if (a.unknown) process.stdout.write(`train: ${a.unknown}\n`);
+  if (b.unknown) process.stdout.write(`test: ${b.unknown}\n`);
   return { xTrain, xTest, info: { features: 'mlstm', pool: o.pool, checkpoint: checkpointPath }, loaded, seconds: a.seconds + b.seconds };
 }
 
@@ -289,17 +289,17 @@ function drawUnit(
   probe: Probe,
 ): string {
   const codec = new TextCodec(vocab);
-  const H = model.config.hidden;
   const texts: UnitTraceText[] = chosen.map(({ example, row }) => {
     // The state after character i depends only on characters ≤ i, so tracing the shown prefix is exact.
     const text = Array.from(example.text).slice(0, SVG_CHARS).join('');
     const trace = unitTraces(model, codec.encode(text), pool);
-    const perToken = Float64Array.from({ length: trace.rows }, (_, t) => trace.data[t * H + unit]!);
+    const perToken = Float64Array.from({ length: trace.rows }, (_, t) => trace.data[t * trace.cols + unit]!);
     const values = valuesPerCharacter(text, perToken, vocab.kind);
     const suffix = Array.from(example.text).length > SVG_CHARS ? ` (first ${SVG_CHARS} characters)` : '';
     return { text, values, caption: `line ${example.line}: ${example.label} — probe says ${predicted[row]}${suffix}` };
   });
-  const what = pool === 'last' ? 'cell state c' : 'hidden state h';
+  // A unit's column: h for a `mean` column, c for a `last` one (mean+last: the first H columns are mean).
+  const what = pool === 'last' || (pool === 'mean+last' && unit >= model.config.hidden) ? 'cell state c' : 'hidden state h';
   return renderUnitSvg(texts, {
     title: `unit ${unit} (${what}) after each character — probe classes: ${probe.classes.join(' / ')}`,
     maxChars: SVG_CHARS,

@@ -2,7 +2,7 @@
 import { Tape } from '../../autograd/tape.js';
 import { splitTrainValid } from '../../data/split.js';
 import { decodeUtf8Strict } from '../../data/utf8.js';
-import { BYTES_VOCABULARY, buildCharVocabulary, TextCodec, type Vocabulary } from '../../data/vocabulary.js';
+import { BYTES_VOCABULARY, describeUnknown, TextCodec, trainingVocabulary, type Vocabulary } from '../../data/vocabulary.js';
 import { CharLM, type CharLMConfig } from '../../nn/charlm.js';
 import type { ClosableBackend } from '../../node/gemm-workers.js';
 import type { ScheduleSpec } from '../../optim/schedule.js';
@@ -17,7 +17,7 @@ import { decodeCheckpointOrExplain } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { GemmWorkerFault } from '../../parallel/gemm-parallel.js';
 import { CliError, describeError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
-import { curvesPathFor, ensureParentDirectory, fileExists, readInputFile, tokensOfFile } from '../files.js';
+import { curvesPathFor, encodeFile, ensureParentDirectory, fileExists, readInputFile } from '../files.js';
 import { watchInterrupts } from '../interrupt.js';
 import { formatDuration } from '../progress.js';
 import { saveTrainingRun, type RunFiles } from '../saving.js';
@@ -28,7 +28,10 @@ const CMD = 'train';
 const MAX_SIZE = 1 << 16;
 
 export const TRAIN_FLAGS = {
-  data: valueFlag('FILE', 'training text (required); its last 5% is the validation text unless --valid is given'),
+  data: valueFlag(
+    'FILE',
+    'training text (required); its last 5% is the validation text unless --valid is given. The vocabulary is the characters of the training and validation text, plus U+FFFD for any other',
+  ),
   valid: valueFlag('FILE', 'validation text (then all of --data is trained on)'),
   out: valueFlag('FILE', 'checkpoint to write (required), e.g. runs/model.safetensors; the loss curves go beside it as .svg'),
   resume: switchFlag('continue the run saved in --out (model, optimiser, step, data position, RNG)'),
@@ -234,6 +237,8 @@ interface PreparedRun {
   source: string;
   options: TrainerOptions;
   saved: SavedRun | null;
+  /** Report lines for characters a resumed run's vocabulary lacks (read as U+FFFD), one per file; usually none. */
+  unknown: string[];
 }
 
 function prepareRun(o: TrainCommandOptions): PreparedRun {
@@ -241,19 +246,31 @@ function prepareRun(o: TrainCommandOptions): PreparedRun {
   const dataBytes = readInputFile(dataPath, `--data '${dataPath}'`);
   const validBytes = validPath !== undefined ? readInputFile(validPath, `--valid '${validPath}'`) : null;
   const saved = o.resume ? loadSavedRun(o) : null;
-  const vocab = saved ? saved.vocab : o.bytes ? BYTES_VOCABULARY : buildCharVocabulary(decodeUtf8Strict(dataBytes, dataPath));
+  // A new character model's vocabulary: the training and validation text's characters, plus U+FFFD
+  // (SPEC-NOTES §2), so a validation character the training text lacks is a symbol of its own.
+  const vocab = saved
+    ? saved.vocab
+    : o.bytes
+      ? BYTES_VOCABULARY
+      : trainingVocabulary(decodeUtf8Strict(dataBytes, dataPath), validBytes ? decodeUtf8Strict(validBytes, validPath!) : '');
   const codec = new TextCodec(vocab);
   const model = saved ? saved.model : new CharLM({ ...o.model, vocab: codec.size }, { rng: new Rng(o.seed) });
   const unit = vocab.kind === 'bytes' ? 'bytes' : 'characters';
-  const allTokens = tokensOfFile(dataBytes, codec, dataPath);
-  const split = validBytes ? { train: allTokens, valid: tokensOfFile(validBytes, codec, validPath!) } : splitTrainValid(allTokens);
+  const data = encodeFile(dataBytes, codec, dataPath);
+  const validEncoded = validBytes ? encodeFile(validBytes, codec, validPath!) : null;
+  const split = validEncoded ? { train: data.tokens, valid: validEncoded.tokens } : splitTrainValid(data.tokens);
+  // Only a resumed run can meet characters its vocabulary lacks (the text changed since it started).
+  const unknown = [
+    ...(data.unknown > 0 ? [`--data '${dataPath}': ${describeUnknown(data)}`] : []),
+    ...(validEncoded && validEncoded.unknown > 0 ? [`--valid '${validPath}': ${describeUnknown(validEncoded)}`] : []),
+  ];
   const options = saved ? resumedOptions(o, saved.options) : o.trainer;
   if (split.valid.length < 2)
     throw new CliError(
       `the validation text has ${split.valid.length} ${unit}; it needs at least 2 (give a longer --data or a --valid FILE)`,
     );
   const source = validBytes ? `--data '${dataPath}'` : `the training part of --data '${dataPath}'`;
-  return { model, vocab, unit, ...split, source, options, saved };
+  return { model, vocab, unit, ...split, source, options, saved, unknown };
 }
 
 /** The line for a run whose step `step + 1` (or the validation after step `step`) threw: what happened, what is saved, how to go on. */
@@ -287,6 +304,7 @@ async function trainRun(o: TrainCommandOptions, run: PreparedRun, backend: Closa
       `vocabulary ${model.config.vocab}; ${countFormat.format(run.train.length)} training / ${countFormat.format(run.valid.length)} validation ${run.unit}; ` +
       `batch ${options.batch} × seq ${options.seq}, ${options.steps} steps${backend.threads > 1 ? ` on ${backend.threads} threads` : ''}\n`,
   );
+  for (const line of run.unknown) process.stdout.write(`${line}\n`);
 
   const clock = (): number => performance.now();
   const reporter = stdoutReporter(options.steps, o.logEvery, clock);

@@ -9,18 +9,13 @@ import type { LSTMWeights } from '../functional/lstm.js';
 import type { MLSTMWeights } from '../functional/mlstm.js';
 import type { MRNNWeights } from '../functional/mrnn.js';
 import { weightNorm } from '../functional/weight-norm.js';
+import type { LayerState } from '../state.js';
 import { initFanIn, initForgetBias, initOrthogonal, initUniform } from '../init.js';
 
 export type CellKind = 'mlstm' | 'lstm' | 'mrnn';
 
-/** The recurrent state between steps and windows. `c` is null for the mRNN, which has none. */
-export interface CellState {
-  h: Var; // [B,H]
-  c: Var | null; // [B,H]
-}
-
-/** What `step` returns: the next state, the step's output, and m_t [B,H] for the multiplicative cells. */
-export interface CellStepResult extends CellState {
+/** What `step` returns: the next state (h, and c but for the mRNN), the step's output, and m_t [B,H] for the multiplicative cells. */
+export interface CellStepResult extends LayerState {
   /** [B,H] what the layer above reads: M ⊙ h with a hidden-dropout mask, else `h` itself. */
   out: Var;
   m?: Tensor;
@@ -28,11 +23,12 @@ export interface CellStepResult extends CellState {
 
 /**
  * What `forward` returns: hs [T,B,H] (differentiable; M ⊙ h_t with a hidden-dropout mask), the final
- * state (never masked), and c_t / m_t for inspection.
+ * state (never masked), and c_t / m_t for inspection. The fused sequence ops return exactly this
+ * (MLSTMSequenceResult, …), so the cells pass it on as it is.
  */
 export interface CellForwardResult {
   hs: Var;
-  state: CellState;
+  state: LayerState;
   cs?: Tensor; // [T,B,H], mLSTM and LSTM
   ms?: Tensor; // [T,B,H], mLSTM and mRNN
 }
@@ -112,7 +108,7 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
   }
 
   /** h = 0 (and c = 0 for cells with a cell state, else c = null), [batch,H], not requiring gradients. */
-  zeroState(batch: number, dtype?: DType): CellState {
+  zeroState(batch: number, dtype?: DType): LayerState {
     const h = this.zeroVar(batch, dtype);
     return { h, c: this.hasCellState ? this.zeroVar(batch, dtype) : null };
   }
@@ -125,14 +121,14 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
    * step. The mRNN ignores a c in `state` (it has none) and returns c = null. `hiddenMask` M [B,H] is
    * variational hidden dropout (docs/training.md): the step reads M ⊙ h; pass the same M every step of a window.
    */
-  step(tape: Tape, x: Var, state: CellState, weights?: CellWeights, hiddenMask?: Tensor | null): CellStepResult {
+  step(tape: Tape, x: Var, state: LayerState, weights?: CellWeights, hiddenMask?: Tensor | null): CellStepResult {
     const op = this.names.step;
     const w = this.windowWeights(op, tape, weights);
     return this.runStep(tape, x, state.h, this.cellStateOf(op, state), w, hiddenMask ?? null);
   }
 
   /** A window, xs [T,B,D], as one fused op; `hiddenMask` M [B,H] as for `step`, for the whole window. */
-  forward(tape: Tape, xs: Var, state: CellState, weights?: CellWeights, hiddenMask?: Tensor | null): CellForwardResult {
+  forward(tape: Tape, xs: Var, state: LayerState, weights?: CellWeights, hiddenMask?: Tensor | null): CellForwardResult {
     const op = this.names.forward;
     checkSequenceInput(op, xs, this.inputSize);
     const c0 = this.cellStateOf(op, state);
@@ -200,7 +196,7 @@ export abstract class RecurrentCellBase<W extends CellWeights = CellWeights, C e
   }
 
   /** The state's c for a cell with a cell state (an error if it is null), null for one without (a c given is ignored). */
-  private cellStateOf(op: string, state: CellState): C {
+  private cellStateOf(op: string, state: LayerState): C {
     if (!this.hasCellState) return null as C;
     if (!state.c) throw new Error(`${op}: the ${this.kind} cell needs a cell state c (got c = null; use zeroState)`);
     return state.c as C;

@@ -6,16 +6,7 @@ import { MRNNCell } from './mrnn-cell.js';
 export { LSTMCell } from './lstm-cell.js';
 export { MLSTMCell, type MLSTMCellOptions } from './mlstm-cell.js';
 export { MRNNCell } from './mrnn-cell.js';
-export type {
-  CellForwardResult,
-  CellInit,
-  CellKind,
-  CellOptions,
-  CellState,
-  CellStepResult,
-  CellWeights,
-  WeightInit,
-} from './cell-base.js';
+export type { CellForwardResult, CellInit, CellKind, CellOptions, CellStepResult, CellWeights, WeightInit } from './cell-base.js';
 
 /** Any of the three cells; they share zeroState / step / forward / weights. */
 export type RecurrentCell = MLSTMCell | LSTMCell | MRNNCell;

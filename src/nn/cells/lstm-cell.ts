@@ -31,12 +31,10 @@ export class LSTMCell extends RecurrentCellBase<LSTMWeights, Var> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights, hiddenMask: Tensor | null): CellStepResult {
-    const r = lstmStep(tape, x, h, c, w, hiddenMask);
-    return { h: r.h, c: r.c, out: r.out };
+    return lstmStep(tape, x, h, c, w, hiddenMask);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: LSTMWeights, hiddenMask: Tensor | null): CellForwardResult {
-    const r = lstmSequence(tape, xs, h0, c0, w, hiddenMask);
-    return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs };
+    return lstmSequence(tape, xs, h0, c0, w, hiddenMask);
   }
 }

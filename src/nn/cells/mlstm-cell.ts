@@ -43,12 +43,10 @@ export class MLSTMCell extends RecurrentCellBase<MLSTMWeights, Var> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights, hiddenMask: Tensor | null): CellStepResult {
-    const r = mlstmStep(tape, x, h, c, w, hiddenMask);
-    return { h: r.h, c: r.c, out: r.out, m: r.m };
+    return mlstmStep(tape, x, h, c, w, hiddenMask);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, c0: Var, w: MLSTMWeights, hiddenMask: Tensor | null): CellForwardResult {
-    const r = mlstmSequence(tape, xs, h0, c0, w, hiddenMask);
-    return { hs: r.hs, state: { h: r.hT, c: r.cT }, cs: r.cs, ms: r.ms };
+    return mlstmSequence(tape, xs, h0, c0, w, hiddenMask);
   }
 }

@@ -34,12 +34,10 @@ export class MRNNCell extends RecurrentCellBase<MRNNWeights, null> {
   }
 
   protected runStep(tape: Tape, x: Var, h: Var, _c: null, w: MRNNWeights, hiddenMask: Tensor | null): CellStepResult {
-    const r = mrnnStep(tape, x, h, w, hiddenMask);
-    return { h: r.h, c: null, out: r.out, m: r.m };
+    return mrnnStep(tape, x, h, w, hiddenMask);
   }
 
   protected runSequence(tape: Tape, xs: Var, h0: Var, _c0: null, w: MRNNWeights, hiddenMask: Tensor | null): CellForwardResult {
-    const r = mrnnSequence(tape, xs, h0, w, hiddenMask);
-    return { hs: r.hs, state: { h: r.hT, c: null }, ms: r.ms };
+    return mrnnSequence(tape, xs, h0, w, hiddenMask);
   }
 }

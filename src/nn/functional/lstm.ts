@@ -4,6 +4,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   addColumnSums,
   addInto,
@@ -39,8 +40,7 @@ export interface LSTMWeights {
 
 export interface LSTMSequenceResult {
   hs: Var; // [T,B,H] h_t, or h̃_t = M ⊙ h_t with a hidden mask
-  hT: Var; // [B,H] never masked
-  cT: Var; // [B,H]
+  state: LayerState; // [B,H] each: the last h (never masked) and c
   /** [T,B,H] every c_t, for inspection (not differentiable). */
   cs: Tensor;
 }
@@ -60,7 +60,7 @@ export function lstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: LSTMWeight
 /** One LSTM step: x [B,D], h [B,H], c [B,H]. With `hiddenMask` M the step reads M ⊙ h (the same M at every step of a window). */
 export function lstmStep(tape: Tape, x: Var, h: Var, c: Var, w: LSTMWeights, hiddenMask?: Tensor | null): LSTMStepResult {
   const r = lstmCore(tape, 'lstmStep', 'step', x, h, c, w, hiddenMask);
-  return { h: r.hT, c: r.cT, out: hiddenMask ? r.hs : r.hT };
+  return { h: r.state.h, c: r.state.c!, out: hiddenMask ? r.hs : r.state.h };
 }
 
 function lstmCore(
@@ -126,7 +126,7 @@ function lstmCore(
   const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
-  const result: LSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
+  const result: LSTMSequenceResult = { hs, state: { h: hT, c: cT }, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
   if (!record) {
     ws.release(Z, S);
     return result;

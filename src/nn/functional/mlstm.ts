@@ -4,6 +4,7 @@ import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../
 import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
@@ -47,10 +48,8 @@ export interface MLSTMWeights {
 export interface MLSTMSequenceResult {
   /** [T,B,H] every h_t (differentiable), or h̃_t = M ⊙ h_t with a hidden mask. */
   hs: Var;
-  /** [B,H] the last h, never masked (differentiable; without a mask the same values as hs[T−1], its gradient adds to theirs). */
-  hT: Var;
-  /** [B,H] the last c (differentiable). */
-  cT: Var;
+  /** [B,H] each, the last h (never masked) and c (differentiable; without a mask h has the values of hs[T−1], its gradient adds to theirs). */
+  state: LayerState;
   /** [T,B,H] every c_t, for inspection (not differentiable). */
   cs: Tensor;
   /** [T,B,H] every m_t, for inspection (not differentiable). */
@@ -76,7 +75,7 @@ export function mlstmSequence(tape: Tape, x: Var, h0: Var, c0: Var, w: MLSTMWeig
  */
 export function mlstmStep(tape: Tape, x: Var, h: Var, c: Var, w: MLSTMWeights, hiddenMask?: Tensor | null): MLSTMStepResult {
   const r = mlstmCore(tape, 'mlstmStep', 'step', x, h, c, w, hiddenMask);
-  return { h: r.hT, c: r.cT, m: r.ms.reshape(r.hT.shape), out: hiddenMask ? r.hs : r.hT };
+  return { h: r.state.h, c: r.state.c!, m: r.ms.reshape(r.state.h.shape), out: hiddenMask ? r.hs : r.state.h };
 }
 
 function checkWeights(op: string, w: MLSTMWeights, H: number, D: number): void {
@@ -143,7 +142,12 @@ function mlstmCore(
   const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
-  const result: MLSTMSequenceResult = { hs, hT, cT, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]), ms: new Tensor(M, [T, B, H]) };
+  const result: MLSTMSequenceResult = {
+    hs,
+    state: { h: hT, c: cT },
+    cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]),
+    ms: new Tensor(M, [T, B, H]),
+  };
   if (!record) {
     ws.release(XM, Z, HM, S);
     return result;

@@ -4,6 +4,7 @@ import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kern
 import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
+import type { LayerState } from '../state.js';
 import {
   accumulateMultiplicativeGrads,
   addInto,
@@ -40,13 +41,14 @@ export interface MRNNWeights {
 
 export interface MRNNSequenceResult {
   hs: Var; // [T,B,H] h_t, or h̃_t = M ⊙ h_t with a hidden mask
-  hT: Var; // [B,H] never masked
+  state: LayerState; // h [B,H], the last, never masked; c null (the mRNN has none)
   /** [T,B,H] every m_t, for inspection (not differentiable). */
   ms: Tensor;
 }
 
 export interface MRNNStepResult {
   h: Var; // [B,H] the next state (never masked)
+  c: null; // the mRNN has no cell state
   m: Tensor; // [B,H]
   /** [B,H] the step's output: M ⊙ h with a hidden mask, else `h` itself. */
   out: Var;
@@ -60,7 +62,7 @@ export function mrnnSequence(tape: Tape, x: Var, h0: Var, w: MRNNWeights, hidden
 /** One mRNN step: x [B,D], h [B,H]. With `hiddenMask` M the step reads M ⊙ h (the same M at every step of a window). */
 export function mrnnStep(tape: Tape, x: Var, h: Var, w: MRNNWeights, hiddenMask?: Tensor | null): MRNNStepResult {
   const r = mrnnCore(tape, 'mrnnStep', 'step', x, h, w, hiddenMask);
-  return { h: r.hT, m: r.ms.reshape(r.hT.shape), out: hiddenMask ? r.hs : r.hT };
+  return { h: r.state.h, c: null, m: r.ms.reshape(r.state.h.shape), out: hiddenMask ? r.hs : r.state.h };
 }
 
 function mrnnCore(
@@ -111,7 +113,7 @@ function mrnnCore(
   // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
   const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
-  const result: MRNNSequenceResult = { hs, hT, ms: new Tensor(M, [T, B, H]) };
+  const result: MRNNSequenceResult = { hs, state: { h: hT, c: null }, ms: new Tensor(M, [T, B, H]) };
   if (!record) {
     ws.release(XM, Z, HM);
     return result;

@@ -13,6 +13,7 @@ import {
   microKernelTailInto,
   packA,
   packB,
+  rowTimesPackedBlock,
   storeTile,
 } from './gemm-panels.js';
 import { BlockedPackedB, prepareBlockedB, type PackedBlocks } from './gemm-prepared.js';
@@ -54,6 +55,10 @@ export function gemmBlockedStrided(
     epilogueOnly(m, n, c, cOff, ldc, accumulate, bias, biasOff);
     return;
   }
+  if (m === 1 && packed !== undefined) {
+    rowTimesPacked(n, k, a, aOff, csA, packed, c, cOff, alpha, accumulate, bias, biasOff);
+    return;
+  }
   // Locals, not the module constants: module bindings are reloaded (with a TDZ check) per use.
   const mrStep = MR,
     nrStep = NR,
@@ -93,6 +98,49 @@ export function gemmBlockedStrided(
           }
         }
       }
+    }
+  }
+}
+
+/**
+ * m = 1 with a prepared op(B): the driver's (jc, pc) block order and merging, each block multiplied
+ * in place by rowTimesPackedBlock instead of being copied into the kernel's panel first.
+ */
+function rowTimesPacked(
+  n: number,
+  k: number,
+  a: Storage,
+  aOff: number,
+  csA: number,
+  packed: PackedBlocks,
+  c: Storage,
+  cOff: number,
+  alpha: number,
+  accumulate: boolean,
+  bias: Storage | undefined,
+  biasOff: number,
+): void {
+  let block = 0;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = Math.min(KC, k - pc);
+      const first = pc === 0;
+      const blockBias = first ? bias : undefined;
+      rowTimesPackedBlock(
+        kc,
+        nc,
+        a,
+        aOff + pc * csA,
+        csA,
+        packed.blocks[block++]!,
+        alpha,
+        c,
+        cOff + jc,
+        accumulate || !first,
+        blockBias,
+        biasOff + jc,
+      );
     }
   }
 }

@@ -343,6 +343,110 @@ export function microKernelTailInto(
 }
 
 /**
+ * One row of A (m = 1) times one prepared block of op(B) — what a single stream's recurrent step and
+ * its head are (sampling, scoring, evaluation with one stream):
+ *
+ *   C[0, jc + j] ← (keep ? C : 0) + (alpha·Σ_{p<kc} a[aIdx + p·csA]·block[panel(j)] + bias[j])   j < nc
+ *
+ * For one row every packed element of B is used once, so copying the block into PACKED_B first
+ * (loadPackedB, what the tiled path does) would cost as much again as the product itself; this kernel
+ * reads the block where it lies and A unpacked. The sums are microKernelTailInto's (rows = 1): each
+ * from 0, p = 0..kc−1 in order, in float64, merged into C as storeTile does, so the values are the
+ * ones the tiled path writes, bit for bit.
+ *
+ * @param block  ⌈nc/NR⌉ panels [kc,NR] (a BlockedPackedB block, zero-padded past nc)
+ * @param c      C's row at cIdx (nc elements written)
+ * @param bias   [nc] at biasIdx, or undefined (first k-block only)
+ */
+export function rowTimesPackedBlock(
+  kc: number,
+  nc: number,
+  a: Storage,
+  aIdx: number,
+  csA: number,
+  block: Float64Array,
+  alpha: number,
+  c: Storage,
+  cIdx: number,
+  keep: boolean,
+  bias: Storage | undefined,
+  biasIdx: number,
+): void {
+  // Two panels (8 columns) per pass while both are whole: each a[p] loaded once serves 8 products
+  // (measured ~20% faster than one panel per pass); then one panel at a time, the last possibly partial.
+  let jr = 0;
+  for (; jr + 8 <= nc; jr += 8) {
+    let c0 = 0,
+      c1 = 0,
+      c2 = 0,
+      c3 = 0,
+      c4 = 0,
+      c5 = 0,
+      c6 = 0,
+      c7 = 0;
+    let bi = jr * kc; // panel jr/4
+    let bj = (jr + 4) * kc; // the next panel
+    let ai = aIdx;
+    for (let p = 0; p < kc; p++) {
+      const a0 = a[ai]!;
+      c0 += a0 * block[bi]!;
+      c1 += a0 * block[(bi + 1) | 0]!;
+      c2 += a0 * block[(bi + 2) | 0]!;
+      c3 += a0 * block[(bi + 3) | 0]!;
+      c4 += a0 * block[bj]!;
+      c5 += a0 * block[(bj + 1) | 0]!;
+      c6 += a0 * block[(bj + 2) | 0]!;
+      c7 += a0 * block[(bj + 3) | 0]!;
+      ai += csA;
+      bi = (bi + 4) | 0;
+      bj = (bj + 4) | 0;
+    }
+    const o = cIdx + jr;
+    const b = biasIdx + jr;
+    mergeOne(c, o, c0, alpha, keep, bias, b);
+    mergeOne(c, o + 1, c1, alpha, keep, bias, b + 1);
+    mergeOne(c, o + 2, c2, alpha, keep, bias, b + 2);
+    mergeOne(c, o + 3, c3, alpha, keep, bias, b + 3);
+    mergeOne(c, o + 4, c4, alpha, keep, bias, b + 4);
+    mergeOne(c, o + 5, c5, alpha, keep, bias, b + 5);
+    mergeOne(c, o + 6, c6, alpha, keep, bias, b + 6);
+    mergeOne(c, o + 7, c7, alpha, keep, bias, b + 7);
+  }
+  for (; jr < nc; jr += 4) {
+    // NR = 4 columns per panel
+    let c0 = 0,
+      c1 = 0,
+      c2 = 0,
+      c3 = 0;
+    let bi = jr * kc;
+    let ai = aIdx;
+    for (let p = 0; p < kc; p++) {
+      const a0 = a[ai]!;
+      c0 += a0 * block[bi]!;
+      c1 += a0 * block[(bi + 1) | 0]!;
+      c2 += a0 * block[(bi + 2) | 0]!;
+      c3 += a0 * block[(bi + 3) | 0]!;
+      ai += csA;
+      bi = (bi + 4) | 0;
+    }
+    const o = cIdx + jr;
+    const b = biasIdx + jr;
+    const cols = nc - jr;
+    mergeOne(c, o, c0, alpha, keep, bias, b);
+    if (cols > 1) mergeOne(c, o + 1, c1, alpha, keep, bias, b + 1);
+    if (cols > 2) mergeOne(c, o + 2, c2, alpha, keep, bias, b + 2);
+    if (cols > 3) mergeOne(c, o + 3, c3, alpha, keep, bias, b + 3);
+  }
+}
+
+/** storeTile's merge for one element: c[i] ← (keep ? c[i] : 0) + (alpha·sum + bias[b]). */
+function mergeOne(c: Storage, i: number, sum: number, alpha: number, keep: boolean, bias: Storage | undefined, b: number): void {
+  let v = alpha * sum;
+  if (bias !== undefined) v += bias[b]!;
+  c[i] = keep ? c[i]! + v : v;
+}
+
+/**
  * Merges TILE into C[mr,nr] (row stride ldc, from cIdx): the epilogue of one k-block. On the
  * first k-block C is overwritten (or added to when `keep`, i.e. accumulate) and bias[nr] from
  * biasIdx is added; later k-blocks add their partial product to what the earlier ones left.

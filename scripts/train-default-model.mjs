@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+/**
+ * Trains the model shipped in the package (models/moby-dick.safetensors, defaultModel() in the API, the
+ * model `mlstm sample` and `mlstm score` use without a checkpoint), with this project's own engine, and
+ * records how: every command, the configuration, steps, time and bits per character, in models/README.md.
+ *
+ *   npm run build && node scripts/train-default-model.mjs [--threads N] [--dir runs/default-model]
+ *                                                         [--steps N] [--trial]
+ *
+ * 1. `mlstm train` on data/moby-dick.txt, its last 5% held out (the split mlstm train makes itself), with the
+ *    configuration below; --resume continues an interrupted run (the same command again does);
+ * 2. writes the held-out 5% to DIR/valid.txt and scores it with `mlstm eval --json` (one stream, the state
+ *    carried through the whole text), for the trained float32 model and for its float16 copy;
+ * 3. ships the float16 copy if its bits/char is within 0.002 of float32's, else the float32 model, without the
+ *    optimiser state, as models/moby-dick.safetensors, and embeds it for defaultModel()
+ *    (scripts/embed-default-model.mjs);
+ * 4. evaluates the shipped file in PyTorch too (tools/torch/eval_checkpoint.py, float64) when /usr/bin/python3
+ *    has torch;
+ * 5. writes models/README.md.
+ * --trial trains the same configuration for --steps only (default 200) and marks the result as a trial.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { embedDefaultModel, MODEL_FILE } from './embed-default-model.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
+const DATA = join(ROOT, 'data', 'moby-dick.txt');
+
+/** The configuration of the shipped model (see models/README.md for how it was chosen). */
+export const CONFIG = {
+  cell: 'mlstm',
+  hidden: 512,
+  embed: 64,
+  layers: 1,
+  batch: 32,
+  seq: 100,
+  steps: 4000,
+  lr: 3e-3,
+  schedule: 'cosine',
+  warmup: 100,
+  clip: 1,
+  seed: 1,
+};
+/** float16 storage is shipped when it costs at most this many bits/char on the held-out text. */
+const F16_TOLERANCE = 0.002;
+
+function flag(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : fallback;
+}
+const TRIAL = process.argv.includes('--trial');
+const STEPS = Number(flag('steps', TRIAL ? '200' : String(CONFIG.steps)));
+const THREADS = flag('threads', String(Math.min(2, cpus().length)));
+const DIR = resolve(ROOT, flag('dir', TRIAL ? 'runs/default-model-trial' : 'runs/default-model'));
+
+const show = (p) => (p.startsWith(ROOT) ? relative(ROOT, p) : p);
+
+/** Run `node dist/cli/main.js …args`, echoing its output; resolves to { stdout, seconds, command }. */
+function mlstm(args, { echo = true } = {}) {
+  const command = `mlstm ${args.map(show).join(' ')}`;
+  console.log(`\n$ ${command}`);
+  const start = performance.now();
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s) => {
+      stdout += s;
+      if (echo) process.stdout.write(s);
+    });
+    child.on('error', fail);
+    child.on('close', (code) =>
+      code === 0
+        ? done({ stdout, seconds: (performance.now() - start) / 1000, command })
+        : fail(new Error(`${command} exited with ${code}`)),
+    );
+  });
+}
+
+function trainArgs(out) {
+  const c = CONFIG;
+  return [
+    'train',
+    '--data',
+    DATA,
+    '--out',
+    out,
+    '--cell',
+    c.cell,
+    '--hidden',
+    String(c.hidden),
+    '--embed',
+    String(c.embed),
+    '--layers',
+    String(c.layers),
+    '--batch',
+    String(c.batch),
+    '--seq',
+    String(c.seq),
+    '--steps',
+    String(STEPS),
+    '--lr',
+    String(c.lr),
+    '--schedule',
+    c.schedule,
+    '--warmup',
+    String(Math.min(c.warmup, Math.floor(STEPS / 10))),
+    '--clip',
+    String(c.clip),
+    '--seed',
+    String(c.seed),
+    // validation (32 streams of the held-out text) 10 times per run, once for a trial; a checkpoint as often
+    '--valid-every',
+    String(TRIAL ? STEPS : Math.ceil(STEPS / 10)),
+    '--threads',
+    THREADS,
+  ];
+}
+
+/** The held-out text exactly as mlstm train splits it: the last ⌊5%⌋ of the characters. */
+function writeHeldOut(path) {
+  const chars = Array.from(readFileSync(DATA, 'utf8').replace(/^\uFEFF/, ''));
+  const held = chars.slice(chars.length - Math.floor(chars.length * 0.05)).join('');
+  writeFileSync(path, held);
+  return { held: chars.length - (chars.length - Math.floor(chars.length * 0.05)), train: chars.length - Math.floor(chars.length * 0.05) };
+}
+
+async function evalJson(model, text) {
+  const r = await mlstm(['eval', model, text, '--json', '--threads', THREADS]);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+function torchEval(model, text) {
+  const python = process.env.MLSTM_TORCH_PYTHON ?? '/usr/bin/python3';
+  if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) return null;
+  const args = [join(ROOT, 'tools', 'torch', 'eval_checkpoint.py'), model, text, '--json'];
+  console.log(`\n$ ${[show(python), ...args.map(show)].join(' ')}`);
+  const r = spawnSync(python, args, { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`PyTorch evaluation failed: ${r.stderr.trim().split('\n').pop()}`);
+    return { error: r.stderr.trim().split('\n').pop(), command: `${show(python)} ${args.map(show).join(' ')}` };
+  }
+  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), command: `python3 ${args.map(show).join(' ')}` };
+}
+
+async function main() {
+  if (!existsSync(MAIN)) throw new Error('dist/cli/main.js is missing: run npm run build first');
+  const lib = await import(join(ROOT, 'dist', 'index.js'));
+  mkdirSync(DIR, { recursive: true });
+  const machine = `${cpus().length} × ${cpus()[0]?.model?.trim()}, Node ${process.version}, load average ${loadavg()[0].toFixed(1)} at the start`;
+  const trained = join(DIR, 'train.safetensors');
+  const args = trainArgs(trained);
+  if (existsSync(trained)) args.push('--resume'); // an interrupted run continues where it stopped
+  const training = await mlstm(args);
+
+  const valid = join(DIR, 'valid.txt');
+  const { held: heldOut, train: trainChars } = writeHeldOut(valid);
+  const f32 = await evalJson(trained, valid);
+
+  // The shipped copies: model tensors only (no optimiser state), float32 and float16.
+  const decoded = lib.decodeCheckpoint(readFileSync(trained), { source: trained });
+  const metadata = {
+    writer: 'scripts/train-default-model.mjs',
+    data: 'data/moby-dick.txt (last 5% held out)',
+    steps: String(STEPS),
+    ...(TRIAL ? { trial: 'true' } : {}),
+  };
+  const files = {};
+  for (const storage of ['F32', 'F16']) {
+    files[storage] = join(DIR, `moby-dick-${storage.toLowerCase()}.safetensors`);
+    writeFileSync(files[storage], lib.encodeCheckpoint(decoded.model, decoded.vocab, { storage, metadata }));
+  }
+  const f16 = await evalJson(files.F16, valid);
+  const storage = Math.abs(f16.bpc - f32.bpc) <= F16_TOLERANCE ? 'F16' : 'F32';
+  mkdirSync(dirname(MODEL_FILE), { recursive: true });
+  writeFileSync(MODEL_FILE, readFileSync(files[storage]));
+  const embedded = embedDefaultModel();
+  const torch = torchEval(MODEL_FILE, valid);
+
+  const c = decoded.config;
+  const params = decoded.model.parameters().reduce((n, p) => n + p.size, 0);
+  const elapsed = (s) => (s < 90 ? `${s.toFixed(0)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(2)} h`);
+  const trainValid = training.stdout.match(/^done: .*validation bpc (\S+);/m)?.[1];
+  const md = `# The shipped model${TRIAL ? ' (TRIAL: a short run of the configuration, not the final model)' : ''}
+
+\`models/moby-dick.safetensors\` — what \`defaultModel()\` returns, and what \`mlstm sample\` and \`mlstm score\` use
+without a checkpoint. Written by \`node scripts/train-default-model.mjs${TRIAL ? ` --trial --steps ${STEPS}` : ''}\`
+(${new Date().toISOString().slice(0, 10)}; ${machine}); every number below is from that run.
+
+- Model: ${c.cell}, ${c.layers} layer × ${c.hidden} hidden units, embedding ${c.embed}, vocabulary ${c.vocab}
+  (the characters of data/moby-dick.txt and U+FFFD for any other), ${params.toLocaleString('en-US')} parameters;
+  stored as ${storage} (${statSync(MODEL_FILE).size.toLocaleString('en-US')} bytes, sha256 \`${embedded.sha256}\`).
+- Training: this project's engine (\`mlstm train\`), ${STEPS} steps of ${CONFIG.batch} streams × ${CONFIG.seq}
+  characters (${((STEPS * CONFIG.batch * CONFIG.seq) / trainChars).toFixed(1)} passes over its ${trainChars.toLocaleString('en-US')} training characters), Adam ${CONFIG.lr}
+  with ${Math.min(CONFIG.warmup, Math.floor(STEPS / 10))} warm-up steps and cosine decay, gradient clipping ${CONFIG.clip}, seed ${CONFIG.seed},
+  on ${THREADS} thread(s), in ${elapsed(training.seconds)}${trainValid ? ` (validation bpc at the end of training, 32 streams: ${trainValid})` : ''}.
+
+## Bits per character on the held-out 5% (${heldOut.toLocaleString('en-US')} characters, one stream, state carried)
+
+| model | evaluated by | bits/char |
+| --- | --- | ---: |
+| float32 (as trained) | \`mlstm eval\` | ${f32.bpc.toFixed(4)} |
+| float16 copy | \`mlstm eval\` | ${f16.bpc.toFixed(4)} |
+| **shipped (${storage})** | \`mlstm eval\` | **${(storage === 'F16' ? f16 : f32).bpc.toFixed(4)}** |
+| shipped (${storage}) | PyTorch, \`tools/torch/eval_checkpoint.py\` (float64) | ${torch && !torch.error ? torch.bpc.toFixed(4) : torch ? `failed: ${torch.error}` : 'not run (no torch)'} |
+
+Full precision: float32 ${f32.bpc}, float16 ${f16.bpc} (difference ${(f16.bpc - f32.bpc).toExponential(2)}; float16 is
+shipped when it is within ${F16_TOLERANCE})${torch && !torch.error ? `, PyTorch ${torch.bpc}` : ''}. The target of issue 13 is ≤ 1.8 bits/char.
+
+## Commands
+
+    ${training.command}
+    mlstm eval ${show(trained)} ${show(valid)} --json
+    mlstm eval ${show(files.F16)} ${show(valid)} --json${torch ? `\n    ${torch.command}` : ''}
+`;
+  writeFileSync(join(ROOT, 'models', 'README.md'), md);
+  console.log(`\nshipped ${show(MODEL_FILE)} (${storage}); wrote models/README.md and src/model/default-model-data.ts`);
+}
+
+main().catch((e) => {
+  console.error(`train-default-model: ${e.message}`);
+  process.exitCode = 1;
+});
