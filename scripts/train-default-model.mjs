@@ -4,7 +4,7 @@
  * model `mlstm sample` and `mlstm score` use without a checkpoint), with this project's own engine, and
  * records how: every command, the configuration, steps, time and bits per character, in models/README.md.
  *
- *   npm run build && node scripts/train-default-model.mjs [--threads N] [--dir runs/default-model]
+ *   npm run build && node scripts/train-default-model.mjs [--backend wasm|js] [--threads N] [--dir runs/default-model]
  *                                                         [--steps N] [--trial]
  *
  * 1. `mlstm train` on data/moby-dick.txt, its last 5% held out (the split mlstm train makes itself), with the
@@ -38,11 +38,13 @@ export const CONFIG = {
   layers: 1,
   batch: 32,
   seq: 100,
-  steps: 4000,
+  steps: 5000,
   lr: 3e-3,
   schedule: 'cosine',
   warmup: 100,
   clip: 1,
+  embedDropout: 0.1,
+  hiddenDropout: 0.15,
   seed: 1,
 };
 /** float16 storage is shipped when it costs at most this many bits/char on the held-out text. */
@@ -54,7 +56,10 @@ function flag(name, fallback) {
 }
 const TRIAL = process.argv.includes('--trial');
 const STEPS = Number(flag('steps', TRIAL ? '200' : String(CONFIG.steps)));
-const THREADS = flag('threads', String(Math.min(2, cpus().length)));
+const BACKEND = flag('backend', 'wasm');
+const THREADS = flag('threads', BACKEND === 'wasm' ? '1' : String(Math.min(2, cpus().length)));
+/** mlstm train/eval's kernel flags: the chosen backend on THREADS threads. */
+const COMPUTE = ['--backend', BACKEND, '--threads', THREADS];
 const DIR = resolve(ROOT, flag('dir', TRIAL ? 'runs/default-model-trial' : 'runs/default-model'));
 
 const show = (p) => (p.startsWith(ROOT) ? relative(ROOT, p) : p);
@@ -111,13 +116,16 @@ function trainArgs(out) {
     String(Math.min(c.warmup, Math.floor(STEPS / 10))),
     '--clip',
     String(c.clip),
+    '--embed-dropout',
+    String(c.embedDropout),
+    '--hidden-dropout',
+    String(c.hiddenDropout),
     '--seed',
     String(c.seed),
     // validation (32 streams of the held-out text) 10 times per run, once for a trial; a checkpoint as often
     '--valid-every',
-    String(TRIAL ? STEPS : Math.ceil(STEPS / 10)),
-    '--threads',
-    THREADS,
+    String(TRIAL ? STEPS : Math.ceil(STEPS / 20)),
+    ...COMPUTE,
   ];
 }
 
@@ -130,7 +138,7 @@ function writeHeldOut(path) {
 }
 
 async function evalJson(model, text) {
-  const r = await mlstm(['eval', model, text, '--json', '--threads', THREADS]);
+  const r = await mlstm(['eval', model, text, '--json', ...COMPUTE]);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
@@ -196,8 +204,9 @@ without a checkpoint. Written by \`node scripts/train-default-model.mjs${TRIAL ?
   stored as ${storage} (${statSync(MODEL_FILE).size.toLocaleString('en-US')} bytes, sha256 \`${embedded.sha256}\`).
 - Training: this project's engine (\`mlstm train\`), ${STEPS} steps of ${CONFIG.batch} streams × ${CONFIG.seq}
   characters (${((STEPS * CONFIG.batch * CONFIG.seq) / trainChars).toFixed(1)} passes over its ${trainChars.toLocaleString('en-US')} training characters), Adam ${CONFIG.lr}
-  with ${Math.min(CONFIG.warmup, Math.floor(STEPS / 10))} warm-up steps and cosine decay, gradient clipping ${CONFIG.clip}, seed ${CONFIG.seed},
-  on ${THREADS} thread(s), in ${elapsed(training.seconds)}${trainValid ? ` (validation bpc at the end of training, 32 streams: ${trainValid})` : ''}.
+  with ${Math.min(CONFIG.warmup, Math.floor(STEPS / 10))} warm-up steps and cosine decay, gradient clipping ${CONFIG.clip},
+  embedding dropout ${CONFIG.embedDropout} and variational hidden dropout ${CONFIG.hiddenDropout}, seed ${CONFIG.seed},
+  on the ${BACKEND} backend, ${THREADS} thread(s), in ${elapsed(training.seconds)}${trainValid ? ` (validation bpc at the end of training, 32 streams: ${trainValid})` : ''}.
 
 ## Bits per character on the held-out 5% (${heldOut.toLocaleString('en-US')} characters, one stream, state carried)
 

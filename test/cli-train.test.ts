@@ -56,7 +56,7 @@ describe('mlstm train / sample / eval', () => {
   it('prints plain progress lines when not on a terminal, validation lines, and writes the checkpoint and the curves', () => {
     const lines = trainOut.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 13; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps( on \d+ threads)?$/,
+      /^mlstm 1×12 \(embed 6, [\d,]+ parameters\), vocabulary 13; [\d,]+ training \/ 200 validation characters; batch 4 × seq 12, 30 steps; js kernels on \d+ threads?$/,
     );
     expect(
       lines
@@ -157,18 +157,35 @@ describe('mlstm train: Ctrl-C and --resume', () => {
     expect(a['train.bpc']).toHaveLength(total);
   });
 
-  it('--threads 2 trains and evaluates to exactly the numbers of --threads 1', async () => {
+  it('--threads 2 trains and evaluates to exactly the numbers of --threads 1; --backend wasm trains on one thread, and refuses --threads 2 in one line', async () => {
     // Large enough that the window-wide products (T·B = 512 rows) are split across the worker.
     const size = ['--hidden', '64', '--embed', '16', '--batch', '16', '--seq', '32', '--steps', '3', '--valid-every', '0'];
     const one = join(dir, 'one-thread.safetensors');
     const two = join(dir, 'two-threads.safetensors');
     const single = await runCli(['train', '--data', corpus, '--out', one, ...size, '--threads', '1']);
     expect(single.code).toBe(0);
-    expect(single.stdout.split('\n')[0]).toMatch(/, 3 steps$/);
+    expect(single.stdout.split('\n')[0]).toMatch(/, 3 steps; js kernels on 1 thread$/);
     const r = await runCli(['train', '--data', corpus, '--out', two, ...size, '--threads', '2']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')[0]).toMatch(/, 3 steps on 2 threads$/);
+    expect(r.stdout.split('\n')[0]).toMatch(/, 3 steps; js kernels on 2 threads$/);
     expect(tensorsOf(two)).toEqual(tensorsOf(one));
+    const w = await runCli(['train', '--data', corpus, '--out', join(dir, 'wasm.safetensors'), ...size, '--backend', 'wasm']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout.split('\n')[0]).toMatch(/, 3 steps; wasm-simd( fma)? kernels on 1 thread$/);
+    const refused = await runCli([
+      'train',
+      '--data',
+      corpus,
+      '--out',
+      join(dir, 'no.safetensors'),
+      ...size,
+      '--backend',
+      'wasm',
+      '--threads',
+      '2',
+    ]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     const e1 = await runCli(['eval', one, corpus, '--batch', '16', '--threads', '1']);
     const e2 = await runCli(['eval', one, corpus, '--batch', '16', '--threads', '2']);
     expect(e2.code, e2.stderr).toBe(0);

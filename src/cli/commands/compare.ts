@@ -40,7 +40,7 @@ import { readInputFile } from '../files.js';
 import { watchInterrupts } from '../interrupt.js';
 import { formatDuration, formatRate, ProgressMeter } from '../progress.js';
 import { writeOutputFile } from '../saving.js';
-import { readThreads, THREADS_FLAG, withThreads } from '../threads.js';
+import { BACKEND_FLAG, readBackend, readThreads, THREADS_FLAG, withThreads, type BackendKind } from '../threads.js';
 import { stdoutReporter } from '../training-progress.js';
 import { DEFAULT_DYNAMIC_LR, DEFAULT_DYNAMIC_SEQ } from './eval.js';
 
@@ -77,6 +77,7 @@ export const COMPARE_FLAGS = {
   json: valueFlag('FILE', 'the JSON report, one row per run (default DIR/compare.json)'),
   resume: switchFlag('continue the comparison saved in --json: run only what it lacks (more --seeds add runs)'),
   ...THREADS_FLAG,
+  ...BACKEND_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -114,6 +115,7 @@ interface CompareCommandOptions {
   svgPath: string;
   resume: boolean;
   threads: number;
+  backend: BackendKind;
   argv: readonly string[];
 }
 
@@ -174,6 +176,7 @@ function parse({ args, f, argv }: CommandLine): CompareCommandOptions {
     svgPath: join(outDir, 'compare.svg'),
     resume: f.flag('resume'),
     threads: readThreads(f),
+    backend: readBackend(f, readThreads(f)),
     argv,
   };
 }
@@ -315,16 +318,20 @@ async function execute(o: CompareCommandOptions): Promise<number> {
   process.stdout.write(
     `data: '${shown(o.dataPath)}', ${texts.split}; scored on ${countFormat.format(texts.evalText.length)} held-out characters\n`,
   );
-  return withThreads(o.threads, async (backend) => {
-    try {
-      return await compareRuns(o, texts, sizes, saved, backend);
-    } catch (error) {
-      if (!(error instanceof GemmWorkerFault)) throw error;
-      throw new CliError(
-        `compare stopped: ${error.reason}; the finished runs are in '${shown(o.jsonPath)}' — continue with the same command and --resume (add --threads 1 to compute on one thread)`,
-      );
-    }
-  });
+  return withThreads(
+    o.threads,
+    async (backend) => {
+      try {
+        return await compareRuns(o, texts, sizes, saved, backend);
+      } catch (error) {
+        if (!(error instanceof GemmWorkerFault)) throw error;
+        throw new CliError(
+          `compare stopped: ${error.reason}; the finished runs are in '${shown(o.jsonPath)}' — continue with the same command and --resume (add --threads 1 to compute on one thread)`,
+        );
+      }
+    },
+    o.backend,
+  );
 }
 
 async function compareRuns(

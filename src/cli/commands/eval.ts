@@ -10,7 +10,7 @@ import { loadCheckpointFile } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
 import { encodeFile, readInputFile, unknownLine } from '../files.js';
-import { explainWorkerFault, readThreads, THREADS_FLAG, withThreads } from '../threads.js';
+import { BACKEND_FLAG, explainWorkerFault, readBackend, readThreads, THREADS_FLAG, withThreads, type BackendKind } from '../threads.js';
 
 const CMD = 'eval';
 export const DEFAULT_DYNAMIC_LR = 0.02;
@@ -25,6 +25,7 @@ export const EVAL_FLAGS = {
     'print one JSON object instead: bpc and nats to full precision, predictions scored, streams, unknown characters (and dynamic_*)',
   ),
   ...THREADS_FLAG,
+  ...BACKEND_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -45,6 +46,7 @@ interface EvalCommandOptions {
   dynamic: { lr: number; seq: number } | null;
   batch: number;
   threads: number;
+  backend: BackendKind;
   json: boolean;
 }
 
@@ -57,7 +59,8 @@ function parse({ args, f }: CommandLine): EvalCommandOptions {
   const seq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
   const threads = readThreads(f);
-  return { checkpointPath, textPath, dynamic: dynamic ? { lr, seq } : null, batch, threads, json: f.flag('json') };
+  const backend = readBackend(f, threads);
+  return { checkpointPath, textPath, dynamic: dynamic ? { lr, seq } : null, batch, threads, backend, json: f.flag('json') };
 }
 
 async function execute(o: EvalCommandOptions): Promise<number> {
@@ -67,13 +70,17 @@ async function execute(o: EvalCommandOptions): Promise<number> {
   const tokens = encoded.tokens;
   if (tokens.length < 2)
     throw new CliError(`'${textPath}' has ${tokens.length} ${vocab.kind === 'bytes' ? 'byte' : 'character'}; scoring needs at least 2`);
-  await withThreads(o.threads, (backend) => {
-    try {
-      scoreAndReport(o, model, encoded, backend);
-    } catch (error) {
-      throw explainWorkerFault(error, CMD);
-    }
-  });
+  await withThreads(
+    o.threads,
+    (backend) => {
+      try {
+        scoreAndReport(o, model, encoded, backend);
+      } catch (error) {
+        throw explainWorkerFault(error, CMD);
+      }
+    },
+    o.backend,
+  );
   return EXIT_OK;
 }
 

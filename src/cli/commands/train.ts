@@ -21,7 +21,7 @@ import { curvesPathFor, encodeFile, ensureParentDirectory, fileExists, readInput
 import { watchInterrupts } from '../interrupt.js';
 import { formatDuration } from '../progress.js';
 import { saveTrainingRun, type RunFiles } from '../saving.js';
-import { readThreads, THREADS_FLAG, withThreads } from '../threads.js';
+import { BACKEND_FLAG, kernelsLine, readBackend, readThreads, THREADS_FLAG, withThreads, type BackendKind } from '../threads.js';
 import { stdoutReporter, trainWithProgress } from '../training-progress.js';
 
 const CMD = 'train';
@@ -59,6 +59,7 @@ export const TRAIN_FLAGS = {
   'log-every': valueFlag('N', 'when not on a terminal, print progress every N steps (default: 20 lines per run)'),
   'max-bad-steps': valueFlag('N', 'stop after N non-finite steps in a row (default 5)'),
   ...THREADS_FLAG,
+  ...BACKEND_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -82,6 +83,7 @@ interface TrainCommandOptions {
   seed: number;
   logEvery: number | undefined;
   threads: number;
+  backend: BackendKind;
   model: ModelShape;
   /** Model flags the user gave explicitly (a resumed run checks them against the checkpoint). */
   modelGiven: Partial<Record<keyof ModelShape, boolean>>;
@@ -153,10 +155,25 @@ function parse({ args, f }: CommandLine): TrainCommandOptions {
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEvery = f.int('log-every', undefined, 1, 1e9);
   const threads = readThreads(f);
+  const backend = readBackend(f, threads);
   const { model, modelGiven } = readModelFlags(f);
   const trainer = readTrainerOptions(f);
   const given = new Set(Object.keys(args.values).filter((name) => args.values[name] !== undefined));
-  return { dataPath, outPath, validPath, resume, bytes: f.flag('bytes'), seed, logEvery, threads, model, modelGiven, trainer, given };
+  return {
+    dataPath,
+    outPath,
+    validPath,
+    resume,
+    bytes: f.flag('bytes'),
+    seed,
+    logEvery,
+    threads,
+    backend,
+    model,
+    modelGiven,
+    trainer,
+    given,
+  };
 }
 
 /** Training flags and the option each one sets: a resumed run keeps its saved options, except --steps. */
@@ -302,7 +319,7 @@ async function trainRun(o: TrainCommandOptions, run: PreparedRun, backend: Closa
   process.stdout.write(
     `${saved ? `resuming at step ${trainer.step}: ` : ''}${modelBanner(model)}, ` +
       `vocabulary ${model.config.vocab}; ${countFormat.format(run.train.length)} training / ${countFormat.format(run.valid.length)} validation ${run.unit}; ` +
-      `batch ${options.batch} × seq ${options.seq}, ${options.steps} steps${backend.threads > 1 ? ` on ${backend.threads} threads` : ''}\n`,
+      `batch ${options.batch} × seq ${options.seq}, ${options.steps} steps; ${kernelsLine(backend)}\n`,
   );
   for (const line of run.unknown) process.stdout.write(`${line}\n`);
 
@@ -348,6 +365,6 @@ export const run = defineCommand({
   parse,
   execute: async (o) => {
     const prepared = prepareRun(o);
-    return withThreads(o.threads, (backend) => trainRun(o, prepared, backend));
+    return withThreads(o.threads, (backend) => trainRun(o, prepared, backend), o.backend);
   },
 });
