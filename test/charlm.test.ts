@@ -16,7 +16,7 @@ function tokensFor(rng: Rng, n: number, V: number): Int32Array {
 }
 
 describe('CharLM', () => {
-  it('names its parameters as CONTRACT.md, in a stable order', () => {
+  it('names its parameters as docs/CONTRACT.md, in a stable order', () => {
     const names = new CharLM(base, { rng: new Rng(1) }).namedParameters().map(([n]) => n);
     expect(names).toEqual([
       'embed.weight',

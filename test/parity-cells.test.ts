@@ -4,7 +4,7 @@ import { Tensor } from '../src/tensor/tensor.js';
 import { isCellFixture, loadFixture, runCellParity, summarize } from './parity-lib.js';
 
 /*
- * The float32 cells against PyTorch's float64 reference (CONTRACT.md tolerances: 1e-5 forward and
+ * The float32 cells against PyTorch's float64 reference (docs/CONTRACT.md tolerances: 1e-5 forward and
  * loss, 1e-3 gradients). Setting MLSTM_EXTRA_FIXTURES to a directory (e.g. the output of
  * `make_fixtures.py DIR --set stress`) also runs every cell case found there.
  */

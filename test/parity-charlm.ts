@@ -8,7 +8,7 @@ import { CharLM } from '../src/nn/charlm.js';
 import { clipGradNorm, makeOptimizer, type OptimizerConfigInput } from '../src/optim/index.js';
 import { FORWARD_TOLERANCE, GRADIENT_TOLERANCE, ParityRecorder, type Fixture, type ParityReport } from './parity-lib.js';
 
-/** Tolerance of parameter movement after update s (CONTRACT.md). */
+/** Tolerance of parameter movement after update s (docs/CONTRACT.md). */
 export const UPDATE_TOLERANCE = 1e-3;
 
 const CONFIG_KEYS = ['steps', 'batch', 'vocab', 'embed', 'hidden', 'layers', 'optimizer', 'clip_norm', 'updates'];

@@ -14,7 +14,7 @@ import { createCell, type CellKind } from '../src/nn/cells/index.js';
 import { pack } from './cells-support.js';
 
 /*
- * Comparison of the engine against the golden PyTorch float64 fixtures (CONTRACT.md, "Fixture
+ * Comparison of the engine against the golden PyTorch float64 fixtures (docs/CONTRACT.md, "Fixture
  * files" and "Tolerances"). Every tensor in a case must be either an input the harness feeds in or
  * an expected value it compares; any other key, or an unknown kind, is a failed check — never a skip.
  */

@@ -8,7 +8,7 @@ import { describeBackend, parityBackend, selectedParityBackends } from './parity
 import type { Backend } from '../src/tensor/backend.js';
 
 /*
- * The parity suite (CONTRACT.md): every `*.safetensors` case in the folder named by MLSTM_FIXTURES
+ * The parity suite (docs/CONTRACT.md): every `*.safetensors` case in the folder named by MLSTM_FIXTURES
  * (default test/fixtures) is built through the public API and compared with the float64 PyTorch
  * reference to the contract's tolerances, on every backend MLSTM_BACKEND selects (parity-backend.ts;
  * by default the JS kernels and both WebAssembly modules). One line per case with its worst relative

@@ -1,5 +1,5 @@
 /**
- * Checkpoints cross between mlstm and PyTorch code written from CONTRACT.md alone (python/mlstm_torch):
+ * Checkpoints cross between mlstm and PyTorch code written from docs/CONTRACT.md alone (python/mlstm_torch):
  * - mlstm → PyTorch: a CharLM built here is saved with encodeCheckpoint; `python3 -m mlstm_torch.eval` loads
  *   it and its float64 logits and bits/char must equal the engine's (relative error ≤ 1e-5, the contract's
  *   forward tolerance);
@@ -26,7 +26,7 @@ import { relativeError, requireTorchInCI, runPython, torchAvailable } from './to
 const torchReady = torchAvailable('torch-interop');
 requireTorchInCI(torchReady);
 
-/** The contract's forward tolerance (CONTRACT.md "Tolerances"). */
+/** The contract's forward tolerance (docs/CONTRACT.md "Tolerances"). */
 const FORWARD_TOL = 1e-5;
 const T = 11;
 const B = 3;

@@ -1,4 +1,4 @@
-"""mlstm_torch: the mlstm character language model in PyTorch, written from mlstm's CONTRACT.md alone.
+"""mlstm_torch: the mlstm character language model in PyTorch, written from mlstm's docs/CONTRACT.md alone.
 
 The same model as the mlstm JavaScript engine (mLSTM, LSTM and mRNN cells, weight norm, the contract's
 parameter names and safetensors checkpoints), `mlstm train`'s procedure (contiguous streams, truncated

@@ -1,4 +1,4 @@
-"""Checkpoints in the contract's format (CONTRACT.md "Checkpoints"), and the training state that rides
+"""Checkpoints in the contract's format (docs/CONTRACT.md "Checkpoints"), and the training state that rides
 along in them in the layout `mlstm train` writes and reads (src/train/state.ts, src/optim/optimizer.ts):
 
 - model: F32 parameters under the contract's names; metadata `format`, `config`, `vocab` | `tokenizer`;

@@ -1,4 +1,4 @@
-"""The character language model of CONTRACT.md, written in PyTorch from that page alone.
+"""The character language model of docs/CONTRACT.md, written in PyTorch from that page alone.
 
     embedding -> L recurrent layers (mLSTM, LSTM or mRNN; optional weight norm) -> linear head
 
@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-# name -> shape given (H, D), per cell kind (CONTRACT.md "Cells")
+# name -> shape given (H, D), per cell kind (docs/CONTRACT.md "Cells")
 CELL_SHAPES = {
     "mlstm": lambda H, D: {"wmx": (H, D), "wmh": (H, H), "whx": (4 * H, D), "whm": (4 * H, H), "bias": (4 * H,)},
     "lstm": lambda H, D: {"wx": (4 * H, D), "wh": (4 * H, H), "bias": (4 * H,)},

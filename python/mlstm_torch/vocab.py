@@ -1,4 +1,4 @@
-"""Vocabularies and the text <-> token mapping (CONTRACT.md `vocab` / `tokenizer`; SPEC-NOTES §2).
+"""Vocabularies and the text <-> token mapping (docs/CONTRACT.md `vocab` / `tokenizer`; SPEC-NOTES §2).
 
 - `chars`: symbols are Unicode code points, in the checkpoint's `vocab` order. A vocabulary built for
   training holds the distinct code points of the training text AND the validation text, plus the unknown

@@ -1,7 +1,7 @@
 import type { CellKind } from '../nn/cells/index.js';
 
 /**
- * Parameter counts of a character model (CONTRACT.md layouts), in closed form, and the hidden sizes that
+ * Parameter counts of a character model (docs/CONTRACT.md layouts), in closed form, and the hidden sizes that
  * give different cells the same count: the comparison of Krause et al. (2016) is at equal parameters.
  */
 

@@ -4,12 +4,12 @@
  * - `chars`: the distinct Unicode code points of the training text, sorted by code point, so the same text
  *   always gives the same indices whatever order its characters first appear in. A character vocabulary
  *   may hold the unknown symbol U+FFFD (REPLACEMENT CHARACTER) once; it then stands for every character
- *   outside the vocabulary (CONTRACT.md "Checkpoints"), and encoding counts how many it stood for.
+ *   outside the vocabulary (docs/CONTRACT.md "Checkpoints"), and encoding counts how many it stood for.
  *   Without it, such a character is an error naming it and its offset. `trainingVocabulary` (what
  *   `mlstm train` builds) always adds it, so a model trained here can read any text.
  * - `bytes`: V = 256, a token is one byte of the UTF-8 encoding; any input is representable.
  *
- * The shape of `Vocabulary` is the one the checkpoint module stores (CONTRACT.md `vocab` / `tokenizer`).
+ * The shape of `Vocabulary` is the one the checkpoint module stores (docs/CONTRACT.md `vocab` / `tokenizer`).
  */
 export type Vocabulary = { kind: 'chars'; symbols: string[] } | { kind: 'bytes' };
 

@@ -1,5 +1,5 @@
 /**
- * Model checkpoints in the contract's format (CONTRACT.md "Checkpoints"): one safetensors file with
+ * Model checkpoints in the contract's format (docs/CONTRACT.md "Checkpoints"): one safetensors file with
  * the parameters in F32 (or, on request, F16/BF16 to halve a shipped file) under their contract names, and `__metadata__` holding `format`
  * (`mlstm-charlm/1`), `config` (JSON) and `vocab` (JSON array) or `tokenizer: "bytes"`. Anything else
  * (optimiser moments, step, data cursor, RNG state) rides along under names that do not start with

@@ -12,7 +12,7 @@ import { detachState, StackedRNN, type StackedForwardResult } from './stacked-rn
 import type { LayerState } from './state.js';
 import { allocateWindowMasks, applyEmbeddingMask, type WindowDropout, type WindowMasks } from './window-dropout.js';
 
-/** The model's shape, exactly the `config` of a checkpoint (CONTRACT.md), plus training-only dropout. */
+/** The model's shape, exactly the `config` of a checkpoint (docs/CONTRACT.md), plus training-only dropout. */
 export interface CharLMConfig {
   cell: CellKind;
   weightNorm: boolean;
@@ -53,7 +53,7 @@ export function validateCharLMConfig(config: CharLMConfig, where = 'CharLM'): vo
 }
 
 /**
- * Character language model (CONTRACT.md `charlm`): embedding → L recurrent layers → linear head.
+ * Character language model (docs/CONTRACT.md `charlm`): embedding → L recurrent layers → linear head.
  * Parameter names: `embed.weight [V,E]`, `layers.l.<cell names>`, `head.weight [V,H]`, `head.bias [V]`.
  */
 export class CharLM extends Module {

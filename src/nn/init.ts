@@ -4,7 +4,7 @@ import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * Parameter initialisers. Each fills a tensor in place from a seeded Rng (so a seed fixes the whole
- * model) and returns it. Matrices are [out, in] (CONTRACT.md), so fan-in is the column count.
+ * model) and returns it. Matrices are [out, in] (docs/CONTRACT.md), so fan-in is the column count.
  */
 
 /** Normal(mean, std) in every element. */

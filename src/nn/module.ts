@@ -20,7 +20,7 @@ export interface LoadOptions {
 
 /**
  * The module system: named parameters and children, in registration order, so that
- * `namedParameters()` is stable and its names are the checkpoint names of CONTRACT.md
+ * `namedParameters()` is stable and its names are the checkpoint names of docs/CONTRACT.md
  * (`layers.0.wmx`, `head.weight`, …).
  */
 export abstract class Module {

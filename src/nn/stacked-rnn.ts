@@ -31,7 +31,7 @@ export interface StackedForwardResult {
 
 /**
  * L recurrent layers of one kind: layer 0 reads the input, layer l > 0 reads the h sequence of
- * layer l − 1 (CONTRACT.md). Each layer runs its whole window as one fused op.
+ * layer l − 1 (docs/CONTRACT.md). Each layer runs its whole window as one fused op.
  */
 export class StackedRNN extends Module {
   readonly layers: ModuleList<RecurrentCell>;

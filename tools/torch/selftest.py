@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Check python/mlstm_torch against the golden fixtures (CONTRACT.md "Fixture files") in float64
+"""Check python/mlstm_torch against the golden fixtures (docs/CONTRACT.md "Fixture files") in float64
 (cells, the char model, Adam/AdamW updates), and the safetensors reader/writer and checkpoint round trip.
 Exit status 1 on any mismatch.
 

@@ -6,7 +6,7 @@ import { lstmSequence, lstmStep, type LSTMWeights } from '../functional/lstm.js'
 import { RecurrentCellBase, type CellForwardResult, type CellOptions, type CellStepResult, type MatrixParam } from './cell-base.js';
 
 /**
- * The baseline LSTM cell (CONTRACT.md). Parameters, in order: `wx [4H,D]`, `wh [4H,H]`, `bias [4H]`.
+ * The baseline LSTM cell (docs/CONTRACT.md). Parameters, in order: `wx [4H,D]`, `wh [4H,H]`, `bias [4H]`.
  * Default init as PyTorch's nn.LSTM (Uniform(±1/√H)), forget-gate bias 1.
  */
 export class LSTMCell extends RecurrentCellBase<LSTMWeights, Var> {

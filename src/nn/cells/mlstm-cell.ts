@@ -6,12 +6,12 @@ import { mlstmSequence, mlstmStep, type MLSTMWeights } from '../functional/mlstm
 import { RecurrentCellBase, type CellForwardResult, type CellOptions, type CellStepResult, type MatrixParam } from './cell-base.js';
 
 export interface MLSTMCellOptions extends CellOptions {
-  /** Store every matrix as a weight-normalised (v, g) pair (CONTRACT.md `mlstm_wn`). Default false. */
+  /** Store every matrix as a weight-normalised (v, g) pair (docs/CONTRACT.md `mlstm_wn`). Default false. */
   weightNorm?: boolean;
 }
 
 /**
- * The multiplicative LSTM cell (CONTRACT.md). Parameters, in this order (the checkpoint names):
+ * The multiplicative LSTM cell (docs/CONTRACT.md). Parameters, in this order (the checkpoint names):
  * `wmx [H,D]`, `wmh [H,H]`, `whx [4H,D]`, `whm [4H,H]`, `bias [4H]`; with weight norm each matrix
  * is `name.v` and `name.g` instead (`wmx.v`, `wmx.g`, `wmh.v`, …, `bias`).
  * Default init: Uniform(±1/√H) for everything, forget-gate bias 1 (see CellInit).

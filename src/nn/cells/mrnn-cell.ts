@@ -6,7 +6,7 @@ import { mrnnSequence, mrnnStep, type MRNNWeights } from '../functional/mrnn.js'
 import { RecurrentCellBase, type CellForwardResult, type CellOptions, type CellStepResult, type MatrixParam } from './cell-base.js';
 
 /**
- * The multiplicative RNN cell (CONTRACT.md). Parameters, in order: `wmx [H,D]`, `wmh [H,H]`,
+ * The multiplicative RNN cell (docs/CONTRACT.md). Parameters, in order: `wmx [H,D]`, `wmh [H,H]`,
  * `whx [H,D]`, `whm [H,H]`, `bias [H]`. The state is h alone (c = null).
  * Default init Uniform(±1/√H); there is no forget gate, so CellInit.forgetBias does not apply.
  */

@@ -20,7 +20,7 @@ import {
 } from './recurrent-common.js';
 
 /**
- * The baseline LSTM (CONTRACT.md) as one differentiable op per window:
+ * The baseline LSTM (docs/CONTRACT.md) as one differentiable op per window:
  *
  *   z_t = x_t·wxᵀ + h_{t−1}·whᵀ + bias,   i,f,g,o = split(z_t, 4)
  *   c_t = σ(f)⊙c_{t−1} + σ(i)⊙tanh(g),    h_t = σ(o)⊙tanh(c_t)

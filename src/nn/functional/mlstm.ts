@@ -21,7 +21,7 @@ import {
 } from './recurrent-common.js';
 
 /**
- * The multiplicative LSTM (CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
+ * The multiplicative LSTM (docs/CONTRACT.md, Krause et al. 2016) as ONE differentiable op per window:
  *
  *   m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ)
  *   z_t = x_t·whxᵀ + m_t·whmᵀ + bias,   i,f,g,o = split(z_t, 4)

@@ -21,7 +21,7 @@ import {
 } from './recurrent-common.js';
 
 /**
- * The multiplicative RNN (CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
+ * The multiplicative RNN (docs/CONTRACT.md, Sutskever et al. 2011) as one differentiable op per window:
  *
  *   m_t = (x_t·wmxᵀ) ⊙ (h_{t−1}·wmhᵀ),   h_t = tanh(x_t·whxᵀ + m_t·whmᵀ + bias)
  *

@@ -5,7 +5,7 @@ import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
 
 /**
- * Weight normalisation (Salimans & Kingma 2016), one norm per output row as in CONTRACT.md:
+ * Weight normalisation (Salimans & Kingma 2016), one norm per output row as in docs/CONTRACT.md:
  *
  *   W[r,:] = g[r] · v[r,:] / ‖v[r,:]‖₂          v [rows,cols], g [rows] → W [rows,cols]
  *

@@ -4,7 +4,7 @@ import type { Storage } from '../dtype.js';
  * The fused LSTM gate nonlinearity shared by the mLSTM and the LSTM: everything of one time step
  * that follows the preactivation z, in one pass over [B,H] with no temporaries.
  *
- *   i, f, g, o = split(z, 4)                          (gate order of CONTRACT.md)
+ *   i, f, g, o = split(z, 4)                          (gate order of docs/CONTRACT.md)
  *   c = σ(f) ⊙ c_prev + σ(i) ⊙ tanh(g)
  *   h = σ(o) ⊙ tanh(c)
  *

@@ -1,5 +1,5 @@
 /**
- * Naive references for the fused recurrent kernels: straight from the equations of CONTRACT.md,
+ * Naive references for the fused recurrent kernels: straight from the equations of docs/CONTRACT.md,
  * recomputing every activation from the preactivation z (nothing saved, nothing fused), with the
  * derivatives written in a different but equivalent form (σ'(z) = σ(z)·σ(−z), tanh'(z) = 1/cosh²z)
  * so that a slip in the fast kernels' algebra cannot be repeated here. Slow and allocating; for tests.
