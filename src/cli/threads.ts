@@ -48,7 +48,12 @@ export async function withThreads<T>(
   const backend = kind === 'wasm' ? wasmClosable() : createParallelBackend({ threads });
   try {
     const drill = process.env['MLSTM_GEMM_DRILL'];
-    if (drill && backend.drill) backend.drill(parseDrill(drill));
+    if (drill && backend.drill) {
+      // A drill counts the jobs the workers run; until they have started the caller computes alone, so a drill
+      // armed before then would fire late, or not at all, depending on how busy the machine is.
+      await backend.ready();
+      backend.drill(parseDrill(drill));
+    }
     return await work(backend);
   } finally {
     backend.close();
