@@ -8,12 +8,12 @@ import {
   trainingVocabulary,
   UNKNOWN_SHOWN,
   UNKNOWN_SYMBOL,
-  VocabularyError,
 } from '../src/data/vocabulary.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/io/checkpoint.js';
 import { CharLM } from '../src/nn/charlm.js';
 import { Rng } from '../src/tensor/rng.js';
-import { decodeUtf8Strict, firstInvalidUtf8Offset, Utf8Error } from '../src/data/utf8.js';
+import { decodeUtf8Strict, firstInvalidUtf8Offset } from '../src/data/utf8.js';
+import { InputError } from '../src/data/input-error.js';
 import { splitTrainValid, tokensFingerprint } from '../src/data/split.js';
 
 const codePoints = (s: string): string[] => Array.from(s);
@@ -58,12 +58,13 @@ describe('character vocabulary', () => {
         } catch (e) {
           err = e;
         }
-        expect(err).toBeInstanceOf(VocabularyError);
+        expect(err).toBeInstanceOf(InputError);
+        expect((err as InputError).kind).toBe('vocabulary');
         const before = chars.slice(0, k);
         const line = before.filter((c) => c === '\n').length + 1;
         const lastNl = before.lastIndexOf('\n');
         const column = k - (lastNl + 1) + 1;
-        expect((err as VocabularyError).offset).toBe(k);
+        expect((err as InputError).position).toBe(k);
         expect((err as Error).message).toBe(
           `valid.txt: character 'Z' (U+005A) at offset ${k} (line ${line}, column ${column}) is not in the model's vocabulary of ${codec.size} characters`,
         );
@@ -239,7 +240,7 @@ describe('strict UTF-8', () => {
 
   it('reports the file and byte offset of malformed input', () => {
     const bytes = Uint8Array.from([0x61, 0x62, 0xe2, 0x82, 0x61]);
-    expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow(Utf8Error);
+    expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow(InputError);
     expect(() => decodeUtf8Strict(bytes, 'x.txt')).toThrow(
       'x.txt: not valid UTF-8 at byte offset 2 (byte 0xe2); train with --bytes for arbitrary input',
     );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeLabelledTexts, escapeTsvText, labelCounts, parseLabelledTsv, TsvError, unescapeTsvText } from '../src/features/tsv.js';
+import { encodeLabelledTexts, escapeTsvText, labelCounts, parseLabelledTsv, unescapeTsvText } from '../src/features/tsv.js';
+import { InputError } from '../src/data/input-error.js';
 import { BYTES_VOCABULARY, buildCharVocabulary, TextCodec } from '../src/data/vocabulary.js';
 
 describe('parseLabelledTsv', () => {
@@ -27,8 +28,9 @@ describe('parseLabelledTsv', () => {
     try {
       parseLabelledTsv('a\tok\n\nb\tok\nbroken', 'x.tsv');
     } catch (e) {
-      expect(e).toBeInstanceOf(TsvError);
-      expect((e as TsvError).line).toBe(4);
+      expect(e).toBeInstanceOf(InputError);
+      expect((e as InputError).kind).toBe('tsv');
+      expect((e as InputError).position).toBe(4);
     }
   });
 

@@ -39,14 +39,12 @@ export function oneLine(message: string): string {
  * probe), by name: their messages already name what was wrong, so each is that one line and exit 1.
  */
 const INPUT_ERRORS: readonly string[] = [
-  'VocabularyError',
+  'InputError',
   'DataError',
-  'Utf8Error',
   'SafetensorsError',
   'CheckpointError',
   'ShapeError',
   'RangeError',
-  'TsvError',
   'ProbeFormatError',
   'GemmWorkerFault', // a worker thread of the parallel GEMM died or threw: the message says what to do next
 ];

@@ -1,6 +1,6 @@
 /**
  * What `mlstm features` and `mlstm probe` share: their --pool and --batch reading, reading a labelled
- * TSV file, and turning its texts into features with a progress line. A malformed file is a TsvError,
+ * TSV file, and turning its texts into features with a progress line. A malformed file is an InputError ('tsv'),
  * which main() prints as one line naming the file and line (describeError).
  */
 import { decodeUtf8Strict } from '../data/utf8.js';
@@ -45,7 +45,7 @@ export interface TextFeatures {
 
 /**
  * Features of the examples' texts under the model: characters outside the vocabulary are read as U+FFFD
- * when it has it (and counted in `unknown`), else a TsvError names the line.
+ * when it has it (and counted in `unknown`), else an InputError ('tsv') names the line.
  */
 export function featuresOfExamples(
   model: CharLM,

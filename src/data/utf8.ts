@@ -4,6 +4,8 @@
  */
 
 /** The byte offset of the first malformed UTF-8 sequence in `bytes`, or -1 if it is all valid. */
+import { InputError } from './input-error.js';
+
 export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   const n = bytes.length;
   let i = 0;
@@ -40,21 +42,12 @@ export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
   return -1;
 }
 
-export class Utf8Error extends Error {
-  readonly offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.name = 'Utf8Error';
-    this.offset = offset;
-  }
-}
-
 /** Decode UTF-8, rejecting malformed input with an error naming the source and byte offset. */
 export function decodeUtf8Strict(bytes: Uint8Array, source = 'input'): string {
   const bad = firstInvalidUtf8Offset(bytes);
   if (bad >= 0) {
     const hex = bytes[bad]!.toString(16).padStart(2, '0');
-    throw new Utf8Error(`${source}: not valid UTF-8 at byte offset ${bad} (byte 0x${hex}); train with --bytes for arbitrary input`, bad);
+    throw new InputError('utf8', `${source}: not valid UTF-8 at byte offset ${bad} (byte 0x${hex}); train with --bytes for arbitrary input`, bad);
   }
   // A leading byte-order mark is not text: drop it so it does not become a vocabulary symbol.
   return new TextDecoder('utf-8', { ignoreBOM: false }).decode(bytes);

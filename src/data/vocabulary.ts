@@ -11,6 +11,8 @@
  *
  * The shape of `Vocabulary` is the one the checkpoint module stores (docs/CONTRACT.md `vocab` / `tokenizer`).
  */
+import { InputError } from './input-error.js';
+
 export type Vocabulary = { kind: 'chars'; symbols: string[] } | { kind: 'bytes' };
 
 export const BYTES_VOCABULARY: Vocabulary = Object.freeze({ kind: 'bytes' }) as Vocabulary;
@@ -20,15 +22,6 @@ export const UNKNOWN_SYMBOL = '\uFFFD';
 const UNKNOWN_CODE_POINT = 0xfffd;
 
 /** A text that the vocabulary cannot represent (names the character, its offset, line and column). */
-export class VocabularyError extends Error {
-  readonly offset: number;
-  constructor(message: string, offset: number) {
-    super(message);
-    this.name = 'VocabularyError';
-    this.offset = offset;
-  }
-}
-
 export function vocabularySize(vocab: Vocabulary): number {
   return vocab.kind === 'bytes' ? 256 : vocab.symbols.length;
 }
@@ -119,15 +112,15 @@ export class TextCodec {
       this.unknownToken = -1;
       return;
     }
-    if (vocab.symbols.length === 0) throw new VocabularyError('TextCodec: the vocabulary is empty', 0);
+    if (vocab.symbols.length === 0) throw new InputError('vocabulary', 'TextCodec: the vocabulary is empty', 0);
     this.bmp = new Int32Array(0x10000).fill(-1);
     vocab.symbols.forEach((sym, index) => {
       const cp = sym.codePointAt(0);
       if (cp === undefined || sym.length !== (cp > 0xffff ? 2 : 1)) {
-        throw new VocabularyError(`TextCodec: vocabulary symbol ${index} (${JSON.stringify(sym)}) is not a single character`, index);
+        throw new InputError('vocabulary', `TextCodec: vocabulary symbol ${index} (${JSON.stringify(sym)}) is not a single character`, index);
       }
       const prev = cp <= 0xffff ? this.bmp![cp]! : (this.astral.get(cp) ?? -1);
-      if (prev >= 0) throw new VocabularyError(`TextCodec: vocabulary symbols ${prev} and ${index} are both ${describeCharacter(cp)}`, index);
+      if (prev >= 0) throw new InputError('vocabulary', `TextCodec: vocabulary symbols ${prev} and ${index} are both ${describeCharacter(cp)}`, index);
       if (cp <= 0xffff) this.bmp![cp] = index;
       else this.astral.set(cp, index);
     });
@@ -136,7 +129,7 @@ export class TextCodec {
 
   /**
    * Token ids of `text`. A character outside a `chars` vocabulary becomes U+FFFD if the vocabulary has
-   * it (use encodeText to learn how many did), else it is a VocabularyError naming it, its character
+   * it (use encodeText to learn how many did), else it is an InputError ('vocabulary') naming it, its character
    * offset and line:column in `source`.
    */
   encode(text: string, source = 'text'): Int32Array {
@@ -172,7 +165,7 @@ export class TextCodec {
 
   /** Token ids of raw bytes (bytes vocabulary only). */
   encodeBytes(bytes: Uint8Array): Int32Array {
-    if (this.vocab.kind !== 'bytes') throw new VocabularyError('TextCodec.encodeBytes: needs the bytes vocabulary', 0);
+    if (this.vocab.kind !== 'bytes') throw new InputError('vocabulary', 'TextCodec.encodeBytes: needs the bytes vocabulary', 0);
     const out = new Int32Array(bytes.length);
     for (let i = 0; i < bytes.length; i++) out[i] = bytes[i]!;
     return out;
@@ -183,7 +176,7 @@ export class TextCodec {
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
       if (!Number.isInteger(t) || t < 0 || t >= this.size) {
-        throw new VocabularyError(`TextCodec.decode: token ${t} at position ${i} is outside the vocabulary of ${this.size}`, i);
+        throw new InputError('vocabulary', `TextCodec.decode: token ${t} at position ${i} is outside the vocabulary of ${this.size}`, i);
       }
     }
     if (this.vocab.kind === 'bytes') return new TextDecoder('utf-8').decode(Uint8Array.from(tokens));
@@ -193,7 +186,7 @@ export class TextCodec {
     return s;
   }
 
-  private unknownCharacter(text: string, unitOffset: number, charOffset: number, cp: number, source: string): VocabularyError {
+  private unknownCharacter(text: string, unitOffset: number, charOffset: number, cp: number, source: string): InputError {
     let line = 1;
     let lineStart = 0;
     for (let j = 0; j < unitOffset; j++) {
@@ -208,7 +201,8 @@ export class TextCodec {
       j += c > 0xffff ? 2 : 1;
       column++;
     }
-    return new VocabularyError(
+    return new InputError(
+      'vocabulary',
       `${source}: character ${describeCharacter(cp)} at offset ${charOffset} (line ${line}, column ${column}) is not in the model's vocabulary of ${this.size} characters`,
       charOffset,
     );

@@ -8,9 +8,10 @@
  *   before any other character is kept as it is, so Windows paths and regexes survive unescaped.
  * - Lines end in LF or CRLF; completely empty lines (e.g. a trailing newline) are skipped.
  *
- * Every problem is a TsvError naming the source, the 1-based line number and what is wrong.
+ * Every problem is an InputError ('tsv') naming the source, the 1-based line number and what is wrong.
  */
-import { describeCharacter, TextCodec, VocabularyError } from '../data/vocabulary.js';
+import { describeCharacter, TextCodec } from '../data/vocabulary.js';
+import { InputError, isInputError } from '../data/input-error.js';
 
 export interface LabelledText {
   label: string;
@@ -18,15 +19,6 @@ export interface LabelledText {
   text: string;
   /** 1-based line number in the source, for messages. */
   line: number;
-}
-
-export class TsvError extends Error {
-  readonly line: number;
-  constructor(message: string, line: number) {
-    super(message);
-    this.name = 'TsvError';
-    this.line = line;
-  }
 }
 
 /** Decode `\n`, `\t`, `\r`, `\\`; any other backslash sequence is kept literally. */
@@ -74,15 +66,15 @@ export function parseLabelledTsv(content: string, source = 'tsv'): LabelledText[
     }
     const tab = line.indexOf('\t');
     if (tab < 0) {
-      throw new TsvError(`${source}: line ${lineNo}: no tab: expected 'label<TAB>text', got ${preview(line)}`, lineNo);
+      throw new InputError('tsv', `${source}: line ${lineNo}: no tab: expected 'label<TAB>text', got ${preview(line)}`, lineNo);
     }
     const label = line.slice(0, tab);
-    if (label.trim().length === 0) throw new TsvError(`${source}: line ${lineNo}: empty label before the tab`, lineNo);
+    if (label.trim().length === 0) throw new InputError('tsv', `${source}: line ${lineNo}: empty label before the tab`, lineNo);
     const text = unescapeTsvText(line.slice(tab + 1));
-    if (text.length === 0) throw new TsvError(`${source}: line ${lineNo}: empty text after the label '${label}'`, lineNo);
+    if (text.length === 0) throw new InputError('tsv', `${source}: line ${lineNo}: empty text after the label '${label}'`, lineNo);
     out.push({ label, text, line: lineNo });
   }
-  if (out.length === 0) throw new TsvError(`${source}: no examples (expected lines of 'label<TAB>text')`, 0);
+  if (out.length === 0) throw new InputError('tsv', `${source}: no examples (expected lines of 'label<TAB>text')`, 0);
   return out;
 }
 
@@ -101,7 +93,7 @@ export interface LabelledTokens {
 
 /**
  * Token ids of every example under the model's vocabulary; characters outside it become U+FFFD when the
- * vocabulary has it (counted), else a TsvError names the line, the character and its offset in the
+ * vocabulary has it (counted), else an InputError ('tsv') names the line, the character and its offset in the
  * (decoded) text.
  */
 export function encodeLabelledTexts(examples: readonly LabelledText[], codec: TextCodec, source = 'tsv'): LabelledTokens {
@@ -114,11 +106,12 @@ export function encodeLabelledTexts(examples: readonly LabelledText[], codec: Te
       for (const c of e.unknownCharacters) distinct.add(c);
       return e.tokens;
     } catch (e) {
-      if (!(e instanceof VocabularyError)) throw e;
-      const cp = nthCodePoint(ex.text, e.offset);
+      if (!isInputError(e, 'vocabulary')) throw e;
+      const cp = nthCodePoint(ex.text, e.position);
       const what = cp === undefined ? 'a character' : `character ${describeCharacter(cp)}`;
-      throw new TsvError(
-        `${source}: line ${ex.line}: ${what} at offset ${e.offset} of the text is not in the model's vocabulary of ${codec.size} characters`,
+      throw new InputError(
+        'tsv',
+        `${source}: line ${ex.line}: ${what} at offset ${e.position} of the text is not in the model's vocabulary of ${codec.size} characters`,
         ex.line,
       );
     }
