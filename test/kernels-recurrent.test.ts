@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Rng } from '../src/tensor/rng.js';
-import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward, stableSigmoid } from '../src/tensor/kernels/recurrent-lstm-gates.js';
+import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../src/tensor/kernels/recurrent-lstm-gates.js';
+import { stableSigmoid } from '../src/tensor/kernels/stable-sigmoid.js';
 import { multiplicativeBackward, multiplicativeForward } from '../src/tensor/kernels/recurrent-multiplicative.js';
 import { tanhBackward, tanhForward } from '../src/tensor/kernels/recurrent-tanh.js';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/tensor/rng.js';
-import { stableSigmoid } from '../src/tensor/kernels/recurrent-lstm-gates.js';
+import { stableSigmoid } from '../src/tensor/kernels/stable-sigmoid.js';
 import { VECTOR_MATH_ACCURACY } from '../src/wasm/index.js';
 import { bitsOf, fromBits, wasmBackends } from './support/wasm.js';
 

@@ -1,4 +1,5 @@
 import type { Storage } from '../dtype.js';
+import { stableSigmoid } from './stable-sigmoid.js';
 
 /**
  * The fused LSTM gate nonlinearity shared by the mLSTM and the LSTM: everything of one time step
@@ -14,16 +15,6 @@ import type { Storage } from '../dtype.js';
 
 /** Width of one saved row per hidden unit: σ(i), σ(f), tanh(g), σ(o), tanh(c). */
 export const LSTM_SAVED_PER_UNIT = 5;
-
-/**
- * The logistic function without overflow: for z < 0, exp(−z) overflows to Infinity long before
- * σ(z) underflows, so that branch evaluates e/(1+e) with e = exp(z) ≤ 1 instead.
- */
-export function stableSigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + Math.exp(-z));
-  const e = Math.exp(z);
-  return e / (1 + e);
-}
 
 /**
  * Forward of the gates for one time step.

@@ -2,6 +2,7 @@ import { allocate, promote, type Storage } from '../dtype.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { broadcastBinary, type BinaryRowKernel } from './broadcast.js';
+import { stableSigmoid } from '../kernels/stable-sigmoid.js';
 
 /*
  * Element-wise kernels over flat arrays, and Tensor wrappers that allocate their result.
@@ -25,14 +26,9 @@ export function logKernel(x: Storage, out: Storage): void {
 export function tanhKernel(x: Storage, out: Storage): void {
   for (let i = 0; i < out.length; i++) out[i] = Math.tanh(x[i]!);
 }
-/** σ(x) = 1/(1+e^{-x}); for x < 0 computed as e^x/(1+e^x) so e^{-x} never overflows to give 1/∞ noise. */
+/** σ(x), by stableSigmoid (no overflow for x < 0). */
 export function sigmoidKernel(x: Storage, out: Storage): void {
-  for (let i = 0; i < out.length; i++) out[i] = sigmoidScalar(x[i]!);
-}
-export function sigmoidScalar(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
+  for (let i = 0; i < out.length; i++) out[i] = stableSigmoid(x[i]!);
 }
 /** max(x, 0); written `x < 0 ? 0 : x` so that NaN propagates instead of silently becoming 0. */
 export function reluKernel(x: Storage, out: Storage): void {
