@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The exact initial model of `mlstm train --data FILE --seed N ...` (same vocabulary, same config, same
-// Rng(seed) draws as src/cli/train-command.ts), written as a checkpoint so that train_reference.py
+// Rng(seed) draws as src/cli/commands/train.ts), written as a checkpoint so that train_reference.py
 // --init-from can start PyTorch training from identical weights. Needs `npx tsc -p tsconfig.build.json`.
 //
 //   node tools/torch/init_checkpoint.mjs --data FILE --out CKPT [--seed N] [--cell mlstm|lstm|mrnn]
