@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Peers on the same work as mlstm's bench: `npm --prefix bench/peers ci && node bench/peers/run.mjs [--json FILE]
-// [--only PREFIX]`. Each measurement runs in a child process of its own (so its peak RSS is its own) and prints
+// [--only PREFIX,…]`. Each measurement runs in a child process of its own (so its peak RSS is its own) and prints
 // one JSON line; a measurement that fails is reported with the error's first line instead of a number.
 // `.py` measurements run under PEER_PYTHON (default /usr/bin/python3, Debian's, whose python3-torch they use).
 import { spawnSync } from 'node:child_process';
@@ -34,18 +34,21 @@ const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? args[jsonAt + 1] : null;
 if (jsonAt >= 0 && !jsonFile) throw new Error('bench/peers/run.mjs: --json needs a file name');
+// --only PREFIX[,PREFIX…]: the measurements whose label (script and arguments, as printed) starts with one of
+// them, e.g. `--only torch` or `--only 'torch,tfjs-train wasm,brain'`.
 const onlyAt = args.indexOf('--only');
-const only = onlyAt >= 0 ? args[onlyAt + 1] : null; // e.g. --only torch: the measurements whose script starts so
-if (onlyAt >= 0 && !only) throw new Error('bench/peers/run.mjs: --only needs a script name prefix, e.g. torch');
-const selected = MEASUREMENTS.filter(([script]) => only === null || script.startsWith(only));
-if (selected.length === 0) throw new Error(`bench/peers/run.mjs: no measurement's script starts with '${only}'`);
+const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : null;
+if (only !== null && only.length === 0) throw new Error('bench/peers/run.mjs: --only needs label prefixes, e.g. torch');
+const labelOf = ([script, ...scriptArgs]) => [script.replace(/\.(mjs|py)$/, ''), ...scriptArgs].join(' ');
+const selected = MEASUREMENTS.filter((m) => only === null || only.some((prefix) => labelOf(m).startsWith(prefix)));
+if (selected.length === 0) throw new Error(`bench/peers/run.mjs: no measurement's label starts with ${only.join(' or ')}`);
 
 console.log(
   `mlstm bench peers — Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, load average ${os.loadavg()[0].toFixed(2)}`,
 );
 const rows = [];
 for (const [script, ...scriptArgs] of selected) {
-  const label = [script.replace(/\.(mjs|py)$/, ''), ...scriptArgs].join(' ');
+  const label = labelOf([script, ...scriptArgs]);
   process.stderr.write(`  ${label} …\n`);
   const program = script.endsWith('.py') ? PYTHON : process.execPath;
   const child = spawnSync(program, [join(here, script), ...scriptArgs], { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24 });

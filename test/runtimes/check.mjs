@@ -17,7 +17,7 @@
 // 3. Training: a short seeded run of a tiny mLSTM (Trainer, Adam, clipping) on each kernel the runtime can
 //    run (js; wasm-simd; wasm-simd fma where fused), its losses and a digest of the final parameters' bits.
 //
-// Prints one line per result, then the whole report as one JSON line (the last line; test/runtimes.test.ts
+// Prints one line per result, then the whole report as one JSON line (the last line; test/runtimes/runtimes.test.ts
 // reads it). Exits 1 when a parity case fails. One thread: no workers (Bun and Deno need none for this).
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const lib = await import(pathToFileURL(join(ROOT, 'dist/index.js')).href);
 const node = await import(pathToFileURL(join(ROOT, 'dist/node/index.js')).href);
+// detectWasmFeatures is in neither public entry (only the backends are): read from its built module.
 const wasm = await import(pathToFileURL(join(ROOT, 'dist/wasm/index.js')).href);
 
 /** Which runtime and JavaScript engine this is. */
