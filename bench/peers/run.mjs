@@ -14,7 +14,7 @@ const MEASUREMENTS = [
   ['tfjs-matmul.mjs', 'cpu'],
   ['tfjs-matmul.mjs', 'wasm'],
   // PyTorch: --threads sets torch.set_num_threads (its OpenMP pool), --blas-threads OpenBLAS's own pthread pool
-  // (default: the same). Two cores are measured both ways: torch ×1 + BLAS ×2 (the fastest here) and the
+  // (default: the same). Two cores are measured both ways: torch ×1 + BLAS ×2 (products on two threads) and the
   // plain torch.set_num_threads(2), whose two spinning pools oversubscribe a busy 2-core machine (README.md).
   ['torch-matmul.py', '512', '--threads', '1'],
   ['torch-matmul.py', '512', '--threads', '1', '--blas-threads', '2'],
