@@ -41,7 +41,8 @@ const RUNS: Run[] = [
     label: 'deno',
     command: join(BIN, 'deno'),
     // Read: dist, fixtures, corpus, node_modules; write: the temporary folder of the transpiled parity
-    // suite; env: MLSTM_FIXTURES, TMPDIR. Nothing from the network.
+    // suite (unscoped: Deno refuses symlinkSync under a path-scoped --allow-write); env: MLSTM_FIXTURES,
+    // TMPDIR. Nothing from the network.
     args: ['run', '--no-prompt', '--no-remote', '--allow-read', '--allow-write', '--allow-env', CHECK],
     env: { DENO_NO_UPDATE_CHECK: '1' },
   },
