@@ -38,13 +38,13 @@ export const CONFIG = {
   layers: 1,
   batch: 32,
   seq: 100,
-  steps: 5000,
-  lr: 3e-3,
+  steps: 4000,
+  lr: 2e-3,
   schedule: 'cosine',
-  warmup: 100,
+  warmup: 200,
   clip: 1,
   embedDropout: 0.1,
-  hiddenDropout: 0.15,
+  hiddenDropout: 0.1,
   seed: 1,
 };
 /** float16 storage is shipped when it costs at most this many bits/char on the held-out text. */
