@@ -4,7 +4,10 @@ import { CharLM } from '../src/nn/charlm.js';
 import type { CellKind } from '../src/nn/cells/index.js';
 import { Rng } from '../src/tensor/rng.js';
 import type { Backend, RecurrentKernelName } from '../src/tensor/backend.js';
-import { blockedBackend } from '../src/tensor/kernels/index.js';
+import { blockedBackend, jsRecurrentKernels, naiveBackend } from '../src/tensor/kernels/index.js';
+import { tapeFor } from '../src/train/default-tape.js';
+import { evaluate } from '../src/train/evaluate.js';
+import { selectBackend, selectBackendAsync } from '../src/wasm/index.js';
 import { Trainer } from '../src/train/trainer.js';
 import { countingBackend } from './support/counting-backend.js';
 import { wasmBackends } from './support/wasm.js';
@@ -103,4 +106,58 @@ describe('every recurrent kernel call goes through the Backend', () => {
       }
     });
   }
+});
+
+describe('selectBackend: the default backend', () => {
+  it('is the wasm backend where WebAssembly SIMD validates (here), one shared instance whose close() does not end it', async () => {
+    const a = selectBackend();
+    expect(a.kind).toBe('wasm');
+    expect(a.reason).toBe('WebAssembly SIMD validates');
+    expect(a.backend.describe()).toMatch(/^wasm-simd( fma)?$/);
+    expect(selectBackend('wasm').backend).toBe(a.backend);
+    expect((await selectBackendAsync()).backend).toBe(a.backend);
+    a.backend.close(); // a caller closing what it was given must not break the next caller
+    const out = new Float32Array(4);
+    a.backend.recurrent.tanhForward(4, new Float32Array([0, 1, -1, 20]), 0, out, 0);
+    expect(Array.from(out)).toEqual(Array.from(new Float32Array([0, Math.tanh(1), -Math.tanh(1), 1])));
+    const js = selectBackend('js');
+    expect(js).toMatchObject({ kind: 'js', backend: blockedBackend });
+    expect(js.backend.describe()).toBe('js');
+  });
+
+  it('falls back to the JS kernels, saying why, where there is no WebAssembly; an explicit wasm is refused in one line', async () => {
+    vi.stubGlobal('WebAssembly', undefined);
+    try {
+      expect(selectBackend()).toEqual({
+        backend: blockedBackend,
+        kind: 'js',
+        reason: 'this runtime has no WebAssembly: the JS kernels run',
+      });
+      expect((await selectBackendAsync()).kind).toBe('js');
+      expect(() => selectBackend('wasm')).toThrow(/^wasm backend: this runtime has no WebAssembly; use the JS backend$/);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('a Trainer and evaluate without a tape compute on it', () => {
+    const backend = countingBackend(selectBackend().backend);
+    // The default is what tapeFor resolves; a given backend replaces it.
+    expect(tapeFor({}).backend).toBe(selectBackend().backend);
+    expect(tapeFor({ backend }).backend).toBe(backend);
+    const model = new CharLM(
+      { cell: 'mlstm', weightNorm: false, vocab: data.codec.size, embed: 4, hidden: 6, layers: 1 },
+      { rng: new Rng(1) },
+    );
+    evaluate(model, data.valid.subarray(0, 40), { backend, seq: 8 });
+    expect(backend.kernelCalls.lstmGatesForward).toBe(39);
+  });
+
+  it('every backend states the accuracy of every recurrent kernel', () => {
+    for (const backend of [blockedBackend, naiveBackend, ...wasmBackends().all]) {
+      for (const name of Object.keys(jsRecurrentKernels).filter((k) => k !== 'accuracy')) {
+        expect(backend.recurrent.accuracy[name as RecurrentKernelName], `${backend.describe()} ${name}`).toMatch(/\w{3}/);
+      }
+    }
+  });
 });

@@ -1,4 +1,8 @@
 import type { Storage } from './dtype.js';
+// The signatures (and docs: buffers, layouts, aliasing) of the recurrent kernels are the JS kernels' own.
+import type { lstmGatesBackward, lstmGatesForward } from './kernels/recurrent-lstm-gates.js';
+import type { multiplicativeBackward, multiplicativeForward } from './kernels/recurrent-multiplicative.js';
+import type { tanhBackward, tanhForward } from './kernels/recurrent-tanh.js';
 
 /**
  * General matrix multiply, the one hot kernel everything else reduces to:
@@ -65,61 +69,18 @@ export interface PreparedB {
  * dtype (float64 for gradient checks: a float32-only kernel then runs the JS one).
  */
 export interface RecurrentKernels {
-  /**
-   * c = σ(f)⊙c_prev + σ(i)⊙tanh(g), h = σ(o)⊙tanh(c) for one step; z [B,4H] (blocks i,f,g,o),
-   * cPrev [B,H], c [B,H], h [B,H], saved [B,5H] (σ(i), σ(f), tanh(g), σ(o), tanh(c)); c may be cPrev.
-   */
-  lstmGatesForward(
-    B: number,
-    H: number,
-    z: Storage,
-    zOff: number,
-    cPrev: Storage,
-    cPrevOff: number,
-    c: Storage,
-    cOff: number,
-    h: Storage,
-    hOff: number,
-    saved: Storage,
-    savedOff: number,
-  ): void;
-  /** ∂L/∂z [B,4H] and ∂L/∂c_prev [B,H] of one step from saved [B,5H], cPrev, dh, dcNext [B,H]; dcPrev may be dcNext. */
-  lstmGatesBackward(
-    B: number,
-    H: number,
-    saved: Storage,
-    savedOff: number,
-    cPrev: Storage,
-    cPrevOff: number,
-    dh: Storage,
-    dhOff: number,
-    dcNext: Storage,
-    dcNextOff: number,
-    dz: Storage,
-    dzOff: number,
-    dcPrev: Storage,
-    dcPrevOff: number,
-  ): void;
+  /** c = σ(f)⊙c_prev + σ(i)⊙tanh(g), h = σ(o)⊙tanh(c) for one step, saving σ(i), σ(f), tanh(g), σ(o), tanh(c). */
+  readonly lstmGatesForward: typeof lstmGatesForward;
+  /** ∂L/∂z [B,4H] and ∂L/∂c_prev [B,H] of one step from the saved activations; dcPrev may be dcNext. */
+  readonly lstmGatesBackward: typeof lstmGatesBackward;
   /** m = xm ⊙ hm over n elements (the mLSTM's and mRNN's multiplicative state). */
-  multiplicativeForward(n: number, xm: Storage, xmOff: number, hm: Storage, hmOff: number, m: Storage, mOff: number): void;
+  readonly multiplicativeForward: typeof multiplicativeForward;
   /** dxm = dm ⊙ hm, dhm = dm ⊙ xm over n elements. */
-  multiplicativeBackward(
-    n: number,
-    dm: Storage,
-    dmOff: number,
-    xm: Storage,
-    xmOff: number,
-    hm: Storage,
-    hmOff: number,
-    dxm: Storage,
-    dxmOff: number,
-    dhm: Storage,
-    dhmOff: number,
-  ): void;
+  readonly multiplicativeBackward: typeof multiplicativeBackward;
   /** h = tanh(z) over n elements (the mRNN's output). */
-  tanhForward(n: number, z: Storage, zOff: number, h: Storage, hOff: number): void;
+  readonly tanhForward: typeof tanhForward;
   /** dz = dh ⊙ (1 − h²) over n elements; dz may be dh. */
-  tanhBackward(n: number, h: Storage, hOff: number, dh: Storage, dhOff: number, dz: Storage, dzOff: number): void;
+  readonly tanhBackward: typeof tanhBackward;
   /** What each kernel guarantees against the exact function, in words (the tests check the bounds stated). */
   readonly accuracy: Readonly<Record<RecurrentKernelName, string>>;
 }
