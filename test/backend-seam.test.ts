@@ -1,4 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
+import fc from 'fast-check';
+import { gradcheck } from '../src/autograd/gradcheck.js';
+import { lstmSequence } from '../src/nn/functional/lstm.js';
+import { mlstmSequence } from '../src/nn/functional/mlstm.js';
+import { mrnnSequence } from '../src/nn/functional/mrnn.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { cellSizesArb, pack, randn } from './cells-support.js';
 import { Tape } from '../src/autograd/tape.js';
 import { CharLM } from '../src/nn/charlm.js';
 import type { CellKind } from '../src/nn/cells/index.js';
@@ -160,4 +167,43 @@ describe('selectBackend: the default backend', () => {
       }
     }
   });
+});
+
+describe('float64 on the wasm backend: the JS kernels run, so gradient checks hold unchanged', () => {
+  const tol = { atol: 1e-6, rtol: 1e-6 };
+  for (const wasm of wasmBackends().all) {
+    it(`${wasm.describe()}: mlstm, lstm and mrnn sequences pass gradcheck w.r.t. every input and weight`, () => {
+      fc.assert(
+        fc.property(cellSizesArb, ({ T, B, D, H, seed }) => {
+          const rng = new Rng(seed);
+          const state = [randn(rng, [T, B, D]), randn(rng, [B, H], 0.5), randn(rng, [B, H], 0.5)];
+          const w = (rows: number, cols: number): Tensor => randn(rng, [rows, cols], 1 / Math.sqrt(cols));
+          const m = [w(H, D), w(H, H), w(4 * H, D), w(4 * H, H), randn(rng, [4 * H], 0.5)];
+          gradcheck(
+            (tape, x, h0, c0, wmx, wmh, whx, whm, bias) => {
+              const r = mlstmSequence(tape, x!, h0!, c0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! });
+              return pack(tape, r.hs, r.state.c!);
+            },
+            [...state, ...m],
+            { ...tol, backend: wasm },
+          );
+          gradcheck(
+            (tape, x, h0, c0, wx, wh, bias) => {
+              const r = lstmSequence(tape, x!, h0!, c0!, { wx: wx!, wh: wh!, bias: bias! });
+              return pack(tape, r.hs, r.state.c!);
+            },
+            [...state, w(4 * H, D), w(4 * H, H), randn(rng, [4 * H], 0.5)],
+            { ...tol, backend: wasm },
+          );
+          gradcheck(
+            (tape, x, h0, wmx, wmh, whx, whm, bias) =>
+              mrnnSequence(tape, x!, h0!, { wmx: wmx!, wmh: wmh!, whx: whx!, whm: whm!, bias: bias! }).hs,
+            [state[0]!, state[1]!, w(H, D), w(H, H), w(H, D), w(H, H), randn(rng, [H], 0.5)],
+            { ...tol, backend: wasm },
+          );
+        }),
+        { numRuns: 10 },
+      );
+    });
+  }
 });
