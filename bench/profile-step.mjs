@@ -65,6 +65,9 @@ const timedBackend = {
   },
   ...(inner.prepareB ? { prepareB: (a) => inner.prepareB(a) } : {}),
   ...(inner.releaseB ? { releaseB: (p) => inner.releaseB(p) } : {}),
+  recurrent: inner.recurrent, // the gate kernels: the inner backend's (the wasm ones with --backend wasm)
+  describe: () => inner.describe(),
+  close: () => {},
 };
 
 const run = makeTrainStep(lib, timedBackend, { cell, hidden });

@@ -13,3 +13,15 @@ export * from './features/index.js';
 export * from './probe/index.js';
 export * from './compare/index.js';
 export * from './model/index.js';
+export {
+  selectBackend,
+  selectBackendAsync,
+  createWasmBackend,
+  createWasmBackendSync,
+  detectWasmFeatures,
+  WasmBackend,
+  type BackendKind,
+  type BackendSelection,
+  type WasmBackendOptions,
+  type WasmFeatures,
+} from './wasm/index.js';

@@ -8,6 +8,10 @@ import type { ComparisonReport } from '../src/compare/report.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { ensureBuilt, runCli, tempDir } from './cli-helpers.js';
 import { wordCorpus } from './train-helpers.js';
+import { selectBackend } from '../src/node/wasm.js';
+
+// The CLI's default kernels: mlstm/node's selectBackend (wasm, with relaxed SIMD enabled on Node 20 as the CLI does).
+const { backend } = selectBackend();
 
 /** mlstm compare end to end on a tiny corpus: table, JSON rows, SVG, models, resume, Ctrl-C, refusals. */
 
@@ -56,7 +60,7 @@ describe('mlstm compare', () => {
       const { model, vocab } = decodeCheckpoint(readFileSync(join(out(), `${run.cell}-seed${run.seed}.safetensors`)));
       expect(model.config).toMatchObject({ cell: run.cell, hidden: run.hidden });
       const evalText = splitTrainValid(new TextCodec(vocab).encode(text)).valid.subarray(0, 200);
-      expect(evaluate(model, evalText, { seq: 8 }).bpc).toBe(run.valid_bpc);
+      expect(evaluate(model, evalText, { seq: 8, backend }).bpc).toBe(run.valid_bpc);
     }
   });
 

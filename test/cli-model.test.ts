@@ -7,6 +7,10 @@ import { TextModel } from '../src/model/text-model.js';
 import { surprisingSpans } from '../src/model/spans.js';
 import { ensureBuilt, runCli, tempDir } from './cli-helpers.js';
 import { wordCorpus } from './train-helpers.js';
+import { selectBackend } from '../src/node/wasm.js';
+
+// The CLI's default kernels: mlstm/node's selectBackend (wasm, with relaxed SIMD enabled on Node 20 as the CLI does).
+const { backend } = selectBackend();
 
 /*
  * The CLI side of issue 13: any text in (train's vocabulary from training + validation text, U+FFFD for
@@ -89,7 +93,7 @@ describe('mlstm score', () => {
     const r = await runCli(['score', ckpt, file, '--spans', '3', '--span-width', '8']);
     expect(r.code, r.stderr).toBe(0);
     const { model, vocab } = decodeCheckpoint(readFileSync(ckpt));
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, { backend });
     const ref = api.score(text);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toBe(`bpc ${ref.bpc.toFixed(4)}`);

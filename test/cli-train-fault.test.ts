@@ -16,7 +16,8 @@ import { wordCorpus } from './train-helpers.js';
 let dir: string;
 let corpus: string;
 // Large enough that the window-wide products (T·B = 512 rows) are split across the worker.
-const SIZE = ['--hidden', '64', '--embed', '16', '--batch', '16', '--seq', '32', '--lr', '0.01', '--valid-every', '3'];
+// --backend js: the fault drills are the JS threaded driver's (the wasm backend runs on one thread for now).
+const SIZE = ['--hidden', '64', '--embed', '16', '--batch', '16', '--seq', '32', '--lr', '0.01', '--valid-every', '3', '--backend', 'js'];
 
 beforeAll(() => {
   ensureBuilt();
@@ -81,7 +82,7 @@ describe('a gemm worker that dies during mlstm train / eval', () => {
     const model = join(dir, 'eval-model.safetensors');
     const t = await run(['train', '--data', corpus, '--out', model, ...SIZE, '--steps', '1', '--threads', '1']);
     expect(t.code, t.stderr).toBe(0);
-    const r = await run(['eval', model, corpus, '--batch', '64', '--threads', '2'], { MLSTM_GEMM_DRILL: 'throw:3' });
+    const r = await run(['eval', model, corpus, '--batch', '64', '--backend', 'js', '--threads', '2'], { MLSTM_GEMM_DRILL: 'throw:3' });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(
       /^mlstm: eval stopped: gemm worker 1 threw Error: fault drill \(throw\) at job \d+; run it again, or add --threads 1 to compute on one thread\n$/,

@@ -178,10 +178,10 @@ describe('a comparison run', () => {
     expect(run).toMatchObject({ cell: 'lstm', hidden: 10, seed: 4, status: 'completed', chars: 9 * 8 * 16 });
     expect(run.curve.map((p) => p.step)).toEqual([0, 4, 8, 9]);
     expect(run.curve.map((p) => p.chars)).toEqual([0, 4, 8, 9].map((s) => s * 8 * 16));
-    expect(run.curve[0]!.bpc).toBe(evaluate(comparisonModel(setup, size, 4), setup.evalText, { seq: 16 }).bpc);
+    expect(run.curve[0]!.bpc).toBe(evaluate(comparisonModel(setup, size, 4), setup.evalText, { seq: 16, tape: new Tape() }).bpc);
     expect(run.valid_bpc).toBe(run.curve[3]!.bpc);
-    expect(run.valid_bpc).toBe(evaluate(model, setup.evalText, { seq: 16 }).bpc);
-    expect(run.dynamic_bpc).toBe(dynamicEvaluate(model, setup.evalText, setup.dynamic).bpc);
+    expect(run.valid_bpc).toBe(evaluate(model, setup.evalText, { seq: 16, tape: new Tape() }).bpc); // the hooks' tape: the JS kernels
+    expect(run.dynamic_bpc).toBe(dynamicEvaluate(model, setup.evalText, { ...setup.dynamic, tape: new Tape() }).bpc);
     // the fake clock ticks 5 ms per reading: training time counts step readings only
     expect(run.train_seconds).toBeGreaterThan(0);
     expect(run.chars_per_s).toBeCloseTo(run.chars / run.train_seconds, 6);

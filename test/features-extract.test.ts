@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CharLM, type CharLMConfig } from '../src/nn/charlm.js';
 import { Tape } from '../src/autograd/tape.js';
+import { tapeFor } from '../src/train/default-tape.js';
 import { Rng } from '../src/tensor/rng.js';
 import { extractFeatures, lengthOrder, unitTraces, type Pool } from '../src/features/extract.js';
 import { decodeFeaturesSafetensors, encodeFeaturesSafetensors, formatFeaturesTsv, formatFloat32 } from '../src/features/format.js';
@@ -19,7 +20,7 @@ function randomSequences(seed: number, count: number, maxLen: number, vocab: num
  * padding or windowing.
  */
 function referenceFeature(model: CharLM, seq: Int32Array, pool: Pool): Float64Array {
-  const tape = new Tape();
+  const tape = tapeFor({}); // the kernels extractFeatures defaults to
   return tape.noGrad(() => {
     const f = model.forward(tape, seq, seq.length, 1, model.zeroState(1));
     const H = model.config.hidden;

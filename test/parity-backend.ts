@@ -47,8 +47,7 @@ export function selectedParityBackends(): ParityBackendName[] {
   });
 }
 
-/** A label for test titles: the backend's describe() when it has one. */
+/** A label for test titles: the backend's describe(). */
 export function describeBackend(backend: Backend): string {
-  const d = (backend as { describe?: () => string }).describe;
-  return d ? d.call(backend) : `js (${backend.name})`;
+  return backend.describe();
 }

@@ -1,7 +1,7 @@
 // train suite: characters per second of whole training steps (forward + backward + clip + Adam) of the
 // char model, V=96, E=64, B=32, T=64, for mlstm and lstm at H=256 and H=512, on one thread (the default
 // blocked backend), on two (the worker-thread backend), and on the WebAssembly SIMD backend (one thread; its
-// GEMM only: the nn ops call the gate kernels directly until issue 12's phase 2 routes them through it).
+// GEMM and its gate kernels, which the nn ops call through Backend.recurrent).
 //
 // Each row runs in its own child process (`node bench/suites/train.mjs --row CELL HIDDEN THREADS [BACKEND]`), so the
 // peak RSS it reports (process.resourceUsage().maxRSS at the end of the child) is that row's alone: the
@@ -12,11 +12,15 @@ import os from 'node:os';
 import { fillTokens, medianSeconds } from '../lib/measure.mjs';
 
 export const TRAIN_CONFIG = { vocab: 96, embed: 64, batch: 32, seq: 64 };
-/** [cell, H, threads, backend]: backend 'js' (the blocked kernel, or the worker threads for 2) or 'wasm'. */
+/**
+ * [cell, H, threads, backend]: backend 'js' (the blocked kernel, or the worker threads for 2), 'wasm', or
+ * 'wasm-js-gates' (the wasm GEMM with the JS gate kernels: issue 12's phase 1, to show what the wasm gates add).
+ */
 export const TRAIN_ROWS = [
   ['mlstm', 256, 1, 'js'],
   ['mlstm', 256, 2, 'js'],
   ['mlstm', 256, 1, 'wasm'],
+  ['mlstm', 256, 1, 'wasm-js-gates'],
   ['lstm', 256, 1, 'js'],
   ['lstm', 256, 2, 'js'],
   ['lstm', 256, 1, 'wasm'],
@@ -67,11 +71,12 @@ function samplesFor(hidden) {
 export async function measureRow(cell, hidden, threads, backendName = 'js', { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
   const lib = await import('../../dist/index.js');
   const { createParallelBackend, createWasmBackendSync } = await import('../../dist/node/index.js');
-  if (backendName === 'wasm' && threads !== 1) throw new Error('bench train: the wasm backend runs on one thread (phase 1)');
+  const wasmKind = backendName.startsWith('wasm');
+  if (wasmKind && threads !== 1) throw new Error('bench train: the wasm backend runs on one thread (until the threaded driver lands)');
   const parallel = threads > 1 ? createParallelBackend({ threads }) : null;
-  const wasm = backendName === 'wasm' ? createWasmBackendSync() : null;
+  const wasm = wasmKind ? createWasmBackendSync() : null;
   try {
-    const backend = parallel ?? wasm ?? lib.defaultBackend;
+    const backend = backendName === 'wasm-js-gates' ? withJsGates(lib, wasm) : (parallel ?? wasm ?? lib.defaultBackend);
     const { step, charsPerStep, lastLoss } = makeTrainStep(lib, backend, { cell, hidden });
     // No separate warm-up: benchmark.js calls the function once untimed before each timed sample, so the
     // first (JIT, first-use grad buffers, optimiser moments) is never in a sample.
@@ -91,6 +96,19 @@ export async function measureRow(cell, hidden, threads, backendName = 'js', { mi
     parallel?.close();
     wasm?.close();
   }
+}
+
+/** The wasm backend's products with the JS gate kernels (issue 12's phase 1 configuration). */
+function withJsGates(lib, wasm) {
+  return {
+    name: 'wasm-js-gates',
+    describe: () => `${wasm.describe()}, js gates`,
+    gemm: (args) => wasm.gemm(args),
+    prepareB: (args) => wasm.prepareB(args),
+    releaseB: (prepared) => wasm.releaseB(prepared),
+    recurrent: lib.jsRecurrentKernels,
+    close: () => {},
+  };
 }
 
 /** Runs every row in a fresh child process (synchronously, one after another). */

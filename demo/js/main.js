@@ -21,6 +21,7 @@ const ui = {
   valid: $('valid'),
   speed: $('speed'),
   params: $('params'),
+  kernels: $('kernels'),
   threads: $('threads'),
   threadsNote: $('threads-note'),
   modelInfo: $('model-info'),
@@ -61,6 +62,7 @@ function readConfig() {
 }
 
 const readThreads = () => Number(ui.config.elements.threads.value);
+const readKernels = () => ui.config.elements.kernels.value;
 /** ?gemm-drill=KIND:JOBS makes a gemm worker fail on purpose (the browser test's fault drill). */
 const drill = new URL(location.href).searchParams.get('gemm-drill') ?? undefined;
 
@@ -72,14 +74,17 @@ function initThreads() {
   if (!canShare) select.closest('label').title += ' — this page is not cross-origin isolated, so it trains on 1 thread';
 }
 
-function showThreads({ threads, requested, reason }) {
+function showThreads({ threads, requested, kernels, reason }) {
+  ui.kernels.textContent = kernels;
   ui.threads.textContent = String(threads);
   ui.threadsNote.textContent =
     threads > 1
       ? `The matrix products are split across ${threads} threads (this worker and ${threads - 1} more, sharing memory); the numbers are bit-identical to 1 thread.`
-      : requested > 1
-        ? `Training on 1 thread: ${reason ?? 'the GEMM workers are unavailable'}.`
-        : 'Training on 1 thread.';
+      : reason !== undefined
+        ? `Training on 1 thread with the ${kernels} kernels: ${reason}.`
+        : requested > 1
+          ? `Training on 1 thread with the ${kernels} kernels: the GEMM workers are unavailable.`
+          : `Training on 1 thread with the ${kernels} kernels.`;
 }
 
 function setStatus(text, kind = 'info') {
@@ -251,14 +256,20 @@ ui.train.addEventListener('click', () => {
   chart.reset();
   ui.sampleHistory.replaceChildren();
   send({ type: 'settings', sampleEvery: Number(ui.sampleEvery.value) || 25, temperature: Number(ui.temperature.value) });
-  send({ type: 'train', config: readConfig(), text, threads: readThreads(), drill });
+  send({ type: 'train', config: readConfig(), text, kernels: readKernels(), threads: readThreads(), drill });
 });
 ui.pause.addEventListener('click', () => send({ type: 'pause' }));
 ui.resume.addEventListener('click', () => {
   // A loaded checkpoint has no training text yet: 'train' attaches the selected one, then resumes.
   if (page.info && !page.info.trainChars) {
     const source = ui.config.elements.source.value;
-    send({ type: 'train', config: readConfig(), text: source === 'paste' ? ui.paste.value : null, threads: readThreads() });
+    send({
+      type: 'train',
+      config: readConfig(),
+      text: source === 'paste' ? ui.paste.value : null,
+      kernels: readKernels(),
+      threads: readThreads(),
+    });
   } else send({ type: 'resume' });
 });
 ui.reset.addEventListener('click', () => {
@@ -267,7 +278,7 @@ ui.reset.addEventListener('click', () => {
   chart.reset();
   page.info = null;
   page.inspection = null;
-  for (const el of [ui.step, ui.loss, ui.bpc, ui.valid, ui.speed, ui.params, ui.threads]) el.textContent = '—';
+  for (const el of [ui.step, ui.loss, ui.bpc, ui.valid, ui.speed, ui.params, ui.kernels, ui.threads]) el.textContent = '—';
   ui.threadsNote.textContent = '';
   ui.modelInfo.textContent = '';
   ui.sample.textContent = '';

@@ -74,6 +74,13 @@ class SwitchableBackend {
   get name() {
     return this.target.name;
   }
+  describe() {
+    return this.target.describe();
+  }
+  /** The gate kernels of the current target (the nn ops read this once per call). */
+  get recurrent() {
+    return this.target.recurrent;
+  }
   gemm(args) {
     this.target.gemm(args);
   }
@@ -83,6 +90,8 @@ class SwitchableBackend {
   releaseB(prepared) {
     this.target.releaseB?.(prepared);
   }
+  /** Nothing: the worker that made the targets closes them. */
+  close() {}
 }
 
 export class DemoSession {

@@ -3,8 +3,10 @@
  * the page's requests (sample, look inside, checkpoint) between chunks, so the page never freezes.
  *
  * Messages in (from main.js):
- *   {type:'train', config, text|null, threads, drill?}   start (text null = the bundled corpus), or resume a
- *                                       loaded model; threads: 1 or 2 (gemm threads for a new trainer);
+ *   {type:'train', config, text|null, kernels, threads, drill?}   start (text null = the bundled corpus), or
+ *                                       resume a loaded model; kernels: 'wasm' (WebAssembly SIMD, one thread
+ *                                       for now; the JS kernels where it does not validate) or 'js';
+ *                                       threads: 1 or 2 (gemm threads of the js kernels for a new trainer);
  *                                       drill: a fault drill for the gemm workers, 'KIND:JOBS' (the page's
  *                                       ?gemm-drill= parameter, for the browser test: KIND throw, terminate)
  *   {type:'pause'} {type:'resume'} {type:'reset'}
@@ -16,13 +18,15 @@
  * Messages out:
  *   {type:'state', state:'idle'|'loading'|'training'|'paused', message?}
  *   {type:'info', info}                  model/vocabulary/text summary (DemoSession.info())
- *   {type:'threads', threads, requested, reason?}   the threads training runs on (reason: why fewer)
+ *   {type:'threads', threads, requested, kernels, reason?}   the threads training runs on (reason: why fewer),
+ *                                       kernels: the backend's describe() ('wasm-simd fma', 'wasm-simd', 'js')
  *   {type:'progress', points:[[step, loss, bpc], …], charsPerSec}
  *   {type:'valid', step, bpc}   {type:'sample', step, text}
  *   {type:'inspect', id, result} | {type:'inspect-error', id, message}
  *   {type:'checkpoint', bytes, name}   {type:'loaded', info, name}   {type:'load-error', message}
  *   {type:'error', message}
  */
+import { selectBackendAsync } from '../../dist/index.js';
 import { createWebParallelBackend } from '../../dist/web/index.js';
 import { DemoSession } from './session.js';
 
@@ -36,7 +40,7 @@ let session = null;
 let running = false;
 let loopActive = false;
 let corpus = null;
-/** The gemm backend of the current trainer, and the thread count it was asked for. */
+/** The backend of the current trainer, and the kernels and thread count it was asked for. */
 let gemm = null;
 const settings = { sampleEvery: 25, temperature: 0.8, validEvery: 100, sampleLength: 240 };
 
@@ -55,7 +59,13 @@ async function recoverFromWorkerFault(err) {
   gemm = null; // a new training asks for its threads afresh
   const single = await createWebParallelBackend({ threads: 1 });
   session.useBackend(single);
-  post({ type: 'threads', threads: 1, requested, reason: `a GEMM worker failed (${err.reason ?? describe(err)})` });
+  post({
+    type: 'threads',
+    threads: 1,
+    requested,
+    kernels: single.describe(),
+    reason: `a GEMM worker failed (${err.reason ?? describe(err)})`,
+  });
   setState(
     'paused',
     `A GEMM worker stopped (${err.reason ?? describe(err)}). Training paused at step ${session.step}; the model is kept — Resume continues on 1 thread.`,
@@ -71,30 +81,45 @@ async function loadCorpus() {
 }
 
 /**
- * The gemm backend for `threads` threads, kept across trainings while the count stays the same.
- * This worker may block in Atomics.wait (a page's main thread may not), so the parallel GEMM runs
- * here, its workers nested in this one. Falls back to one thread, with the reason shown on the
- * page, when the page is not cross-origin isolated or the workers cannot start.
+ * The backend for `kernels` and `threads`, kept across trainings while they stay the same. 'wasm':
+ * the WebAssembly SIMD backend (selectBackendAsync; compiled once per worker and shared), on one
+ * thread until the threaded wasm driver lands; where SIMD does not validate, the JS kernels, with
+ * the reason shown on the page. 'js': the JS kernels on `threads` threads. This worker may block in
+ * Atomics.wait (a page's main thread may not), so the parallel GEMM runs here, its workers nested in
+ * this one. Falls back to one thread, with the reason shown on the page, when the page is not
+ * cross-origin isolated or the workers cannot start.
  */
-async function backendFor(threads) {
-  if (gemm === null || gemm.requested !== threads) {
-    gemm?.backend.close();
+async function backendFor(kernels, threads) {
+  if (gemm === null || gemm.requested !== threads || gemm.kernels !== kernels) {
+    gemm?.backend.close(); // the shared wasm backend's close() does nothing
     gemm = null;
-    let backend;
-    try {
-      backend = await createWebParallelBackend({ threads });
-    } catch (err) {
-      backend = await createWebParallelBackend({ threads: 1 });
-      backend = { ...backend, reason: `the gemm workers could not start: ${describe(err)}` };
+    let backend = null;
+    let reason;
+    if (kernels === 'wasm') {
+      const selected = await selectBackendAsync();
+      if (selected.kind === 'wasm') {
+        backend = selected.backend;
+        if (threads > 1) reason = 'the wasm kernels run on one thread for now (choose the js kernels for 2 threads)';
+      } else reason = selected.reason;
     }
-    gemm = { requested: threads, backend };
+    if (backend === null) {
+      try {
+        backend = await createWebParallelBackend({ threads });
+      } catch (err) {
+        backend = await createWebParallelBackend({ threads: 1 });
+        reason = `the gemm workers could not start: ${describe(err)}`;
+      }
+      reason ??= backend.reason;
+    }
+    gemm = { requested: threads, kernels, backend, threads: backend.threads ?? 1, reason };
   }
-  const { backend } = gemm;
+  const { backend, reason } = gemm;
   post({
     type: 'threads',
-    threads: backend.threads,
+    threads: gemm.threads,
     requested: threads,
-    ...(backend.reason !== undefined && threads > 1 && { reason: backend.reason }),
+    kernels: backend.describe(),
+    ...(reason !== undefined && (threads > 1 || kernels === 'wasm') && { reason }),
   });
   return backend;
 }
@@ -163,12 +188,12 @@ function startTraining() {
 }
 
 const handlers = {
-  async train({ config, text, threads = 1, drill }) {
+  async train({ config, text, kernels = 'wasm', threads = 1, drill }) {
     if (session && session.hasTrainer) return startTraining();
     setState('loading', text === null ? `fetching ${CORPUS_NAME}…` : 'reading your text…');
     const source = text === null ? await loadCorpus() : text;
     const name = text === null ? CORPUS_NAME : 'pasted text';
-    const backend = await backendFor(threads === 2 ? 2 : 1);
+    const backend = await backendFor(kernels === 'js' ? 'js' : 'wasm', threads === 2 ? 2 : 1);
     if (drill && backend.drill) {
       const [kind, jobs] = String(drill).split(':');
       backend.drill({ kind, afterJobs: Number(jobs) || 1 });

@@ -12,7 +12,7 @@
  * Long texts are run in windows of `window` steps with the state carried across, which bounds the
  * memory of the per-step buffers ([window,B,H]) without changing any value.
  */
-import { Tape } from '../autograd/tape.js';
+import { tapeFor, type ComputeOptions } from '../train/default-tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CharLM } from '../nn/charlm.js';
 import type { LayerState } from '../nn/state.js';
@@ -57,13 +57,12 @@ export interface FeatureMatrix {
   cols: number;
 }
 
-export interface ExtractOptions {
+export interface ExtractOptions extends ComputeOptions {
   pool?: Pool;
   /** Texts per forward pass (default 32). */
   batch?: number;
   /** Time steps per forward call (default 256); only memory depends on it. */
   window?: number;
-  tape?: Tape;
   /** Called after each batch with the number of texts done so far. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -106,7 +105,7 @@ export function extractFeatures(model: CharLM, sequences: readonly Int32Array[],
   const lastCol = pool === 'mean+last' ? H : 0; // where the `last` block starts in a row
   const out = new Float32Array(N * cols); // [N,cols]
   const order = lengthOrder(sequences);
-  const tape = options.tape ?? new Tape();
+  const tape = tapeFor(options);
   const maxB = Math.min(batch, Math.max(N, 1));
   const tokens = new Int32Array(window * maxB); // [T,B], reused by every window
   const sums = new Float64Array(maxB * H); // [B,H] running sums of h_t for pool = mean
@@ -174,7 +173,7 @@ export function unitTraces(
   model: CharLM,
   tokens: Int32Array,
   pool: Pool = DEFAULT_POOL,
-  options: { window?: number; tape?: Tape } = {},
+  options: { window?: number } & ComputeOptions = {},
 ): FeatureMatrix {
   const op = 'unitTraces';
   if (tokens.length === 0) throw new RangeError(`${op}: the text is empty`);
@@ -190,7 +189,7 @@ export function unitTraces(
   const cols = featureWidth(pool, H);
   const lastCol = pool === 'mean+last' ? H : 0;
   const out = new Float32Array(tokens.length * cols); // [T,cols]
-  const tape = options.tape ?? new Tape();
+  const tape = tapeFor(options);
   inEvalMode(model, () =>
     tape.noGrad(() => {
       let state: LayerState[] = model.zeroState(1);

@@ -52,6 +52,8 @@ export function createParallelBackend(options: ParallelBackendOptions = {}): Clo
       threads: 1,
       gemm: blockedBackend.gemm,
       prepareB: blockedBackend.prepareB!,
+      describe: blockedBackend.describe,
+      recurrent: blockedBackend.recurrent,
       ready: () => Promise.resolve(),
       close: () => {},
     });

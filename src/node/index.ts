@@ -2,5 +2,5 @@
 export * from './files.js';
 export { createParallelBackend, type ClosableBackend, type ParallelBackendOptions } from './gemm-workers.js';
 export { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
-export { createWasmBackend, createWasmBackendSync } from './wasm.js';
+export { createWasmBackend, createWasmBackendSync, selectBackend } from './wasm.js';
 export { enableRelaxedSimd } from './relaxed-simd.js';

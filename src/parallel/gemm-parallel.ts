@@ -24,6 +24,7 @@ import {
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { jsRecurrentKernels } from '../tensor/kernels/recurrent-kernels.js';
 import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
 import { AtomicControl, CallerAt, CallerProtocol, DEAD, firstFault } from './job-protocol.js';
 
@@ -99,6 +100,8 @@ export interface FaultDrill {
 /** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
 export class ParallelGemm implements Backend {
   readonly name = 'parallel';
+  readonly recurrent = jsRecurrentKernels; // the gate kernels run on the calling thread
+  describe = (): string => 'js';
   readonly threads: number;
   private readonly ctrl: Int32Array;
   private readonly mem: AtomicControl;

@@ -1,4 +1,8 @@
 import type { Storage } from './dtype.js';
+// The signatures (and docs: buffers, layouts, aliasing) of the recurrent kernels are the JS kernels' own.
+import type { lstmGatesBackward, lstmGatesForward } from './kernels/recurrent-lstm-gates.js';
+import type { multiplicativeBackward, multiplicativeForward } from './kernels/recurrent-multiplicative.js';
+import type { tanhBackward, tanhForward } from './kernels/recurrent-tanh.js';
 
 /**
  * General matrix multiply, the one hot kernel everything else reduces to:
@@ -57,12 +61,44 @@ export interface PreparedB {
 }
 
 /**
- * The small interface behind which the hot kernels live. A faster implementation (a packed JS
+ * The fused elementwise kernels of the recurrent cells (everything of a time step that is not a
+ * product): pure functions over flat arrays with an offset per buffer, so a caller addresses step t
+ * of a [T,B,·] buffer without copying. The JS kernels of src/tensor/kernels/recurrent-*.ts define
+ * the semantics, buffer layouts and aliasing rules (and hold the derivations); a backend's table
+ * computes the same functions to the accuracy it states. Every operand of one call has the same
+ * dtype (float64 for gradient checks: a float32-only kernel then runs the JS one).
+ */
+export interface RecurrentKernels {
+  /** c = σ(f)⊙c_prev + σ(i)⊙tanh(g), h = σ(o)⊙tanh(c) for one step, saving σ(i), σ(f), tanh(g), σ(o), tanh(c). */
+  readonly lstmGatesForward: typeof lstmGatesForward;
+  /** ∂L/∂z [B,4H] and ∂L/∂c_prev [B,H] of one step from the saved activations; dcPrev may be dcNext. */
+  readonly lstmGatesBackward: typeof lstmGatesBackward;
+  /** m = xm ⊙ hm over n elements (the mLSTM's and mRNN's multiplicative state). */
+  readonly multiplicativeForward: typeof multiplicativeForward;
+  /** dxm = dm ⊙ hm, dhm = dm ⊙ xm over n elements. */
+  readonly multiplicativeBackward: typeof multiplicativeBackward;
+  /** h = tanh(z) over n elements (the mRNN's output). */
+  readonly tanhForward: typeof tanhForward;
+  /** dz = dh ⊙ (1 − h²) over n elements; dz may be dh. */
+  readonly tanhBackward: typeof tanhBackward;
+  /** What each kernel guarantees against the exact function, in words (the tests check the bounds stated). */
+  readonly accuracy: Readonly<Record<RecurrentKernelName, string>>;
+}
+
+/** The kernels of a RecurrentKernels table. */
+export type RecurrentKernelName = Exclude<keyof RecurrentKernels, 'accuracy'>;
+
+/**
+ * The one interface behind which every hot kernel lives: the products (gemm, prepareB, releaseB)
+ * and the recurrent cells' elementwise kernels (recurrent). A faster implementation (a packed JS
  * kernel, worker threads, WebAssembly SIMD) replaces it without touching autograd or nn: they
- * receive a Backend and call only this.
+ * receive a Backend and call only this. A backend with nothing special for the cells uses the JS
+ * kernels: `recurrent: jsRecurrentKernels` (src/tensor/kernels/recurrent-kernels.ts).
  */
 export interface Backend {
   readonly name: string;
+  /** Which kernels run, for banners and bench rows: 'js', 'wasm-simd fma', 'wasm-simd'. */
+  describe(): string;
   gemm(args: GemmArgs): void;
   /**
    * Optional: pack op(B) once so that repeated gemms with `packedB` set skip re-packing it (in a
@@ -76,4 +112,11 @@ export interface Backend {
    * that prepare in a loop write `backend.releaseB?.(prepared)` when the loop is done.
    */
   releaseB?(prepared: PreparedB): void;
+  /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
+  readonly recurrent: RecurrentKernels;
+  /**
+   * Ends the backend: threads stop, memory may go; it must not be used afterwards. A no-op for the
+   * JS single-thread backends (nothing to free), so callers close whatever backend they created.
+   */
+  close(): void;
 }

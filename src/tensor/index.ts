@@ -4,7 +4,7 @@ export { type Shape, ShapeError, formatShape, sizeOf, stridesOf, shapesEqual, br
 export { Tensor, type NestedArray, zeros, ones, full, zerosLike, arange, tensor, scalar } from './tensor.js';
 export { Rng } from './rng.js';
 export { Workspace } from './workspace.js';
-export type { Backend, GemmArgs, PreparedB, PrepareBArgs } from './backend.js';
+export type { Backend, GemmArgs, PreparedB, PrepareBArgs, RecurrentKernels, RecurrentKernelName } from './backend.js';
 export * from './kernels/index.js';
 export { gemmNaive } from './kernels/gemm-naive.js';
 export * as tensorOps from './ops/public.js';

@@ -1,8 +1,8 @@
-import { Tape } from '../autograd/tape.js';
+import { tapeFor, type ComputeOptions } from './default-tape.js';
 import type { Storage } from '../tensor/dtype.js';
 import { inEvalMode, LN2, type LanguageModel } from './model.js';
 
-export interface DynamicEvalOptions {
+export interface DynamicEvalOptions extends ComputeOptions {
   /** SGD learning rate of the per-segment adaptation step. */
   lr: number;
   /** Segment length: the text is scored and adapted to this many characters at a time (default 50). */
@@ -12,7 +12,6 @@ export interface DynamicEvalOptions {
    * SGD). Krause et al. 2017 use such a decay with their RMS-normalised rule; here it applies to plain SGD.
    */
   decay?: number;
-  tape?: Tape;
 }
 
 export interface DynamicEvaluation {
@@ -39,7 +38,7 @@ export function dynamicEvaluate(model: LanguageModel, tokens: Int32Array, option
   if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`dynamicEvaluate: lr must be a finite number ≥ 0, got ${lr}`);
   if (!Number.isInteger(seq) || seq < 1) throw new RangeError(`dynamicEvaluate: seq must be a positive integer, got ${seq}`);
   if (!(decay >= 0 && decay <= 1)) throw new RangeError(`dynamicEvaluate: decay must be in [0, 1], got ${decay}`);
-  const tape = options.tape ?? new Tape();
+  const tape = tapeFor(options);
   const params = model.parameters();
   const trained: Storage[] = params.map((p) => p.value.data.slice()); // restored at the end
   const inputs = new Int32Array(seq); // [T,1]

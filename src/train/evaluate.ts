@@ -1,7 +1,7 @@
-import { Tape } from '../autograd/tape.js';
+import { tapeFor, type ComputeOptions } from './default-tape.js';
 import { inEvalMode, LN2, type LanguageModel } from './model.js';
 
-export interface EvaluateOptions {
+export interface EvaluateOptions extends ComputeOptions {
   /**
    * Number of parallel streams (default 1: the whole text as one sequence). With B > 1 the text is cut
    * into B contiguous streams of ⌊N/B⌋ tokens, each starting from a zero state; the last N − B·⌊N/B⌋
@@ -10,7 +10,6 @@ export interface EvaluateOptions {
   batch?: number;
   /** Tokens per forward call (default 256); the state is carried across calls, so this only trades memory for speed. */
   seq?: number;
-  tape?: Tape;
 }
 
 export interface Evaluation {
@@ -38,7 +37,7 @@ export function evaluate(model: LanguageModel, tokens: Int32Array, options: Eval
   const B = Math.min(requested, Math.floor(n / 2));
   const L = Math.floor(n / B); // tokens per stream
   const scored = L - 1; // predictions per stream
-  const tape = options.tape ?? new Tape();
+  const tape = tapeFor(options);
   // One buffer pair for full windows; the shorter last window reads a prefix view of them.
   const inputs = new Int32Array(Math.min(seq, scored) * B); // [T,B]
   const targets = new Int32Array(Math.min(seq, scored) * B); // [T,B]

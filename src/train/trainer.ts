@@ -1,4 +1,5 @@
-import { Tape } from '../autograd/tape.js';
+import type { Tape } from '../autograd/tape.js';
+import { tapeFor, type ComputeOptions } from './default-tape.js';
 import { makeOptimizer } from '../optim/config.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -109,7 +110,7 @@ export class Trainer {
   /** The error the last trainStep threw after rewinding itself (run reports it as 'failed'). */
   private rewoundFor: unknown = undefined;
 
-  constructor(model: LanguageModel, data: TrainerData, options: TrainerOptions, extras: { rng?: Rng; tape?: Tape } = {}) {
+  constructor(model: LanguageModel, data: TrainerData, options: TrainerOptions, extras: { rng?: Rng } & ComputeOptions = {}) {
     validateTrainerOptions(options);
     this.model = model;
     this.options = options;
@@ -121,7 +122,7 @@ export class Trainer {
       throw new RangeError(
         'Trainer: embedDropout and hiddenDropout need a seeded generator (extras.rng), saved with the run so a resumed run draws the same masks',
       );
-    this.tape = extras.tape ?? new Tape();
+    this.tape = tapeFor(extras);
     this.optimizer = makeOptimizer(model.namedParameters(), options.optimizer);
     this.schedule = makeSchedule(options.schedule);
     this.carried = model.zeroState(options.batch);

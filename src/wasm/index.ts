@@ -1,3 +1,5 @@
+import type { Backend } from '../tensor/backend.js';
+import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
 import { WasmBackend } from './backend.js';
 import { detectWasmFeatures, type WasmFeatures } from './detect.js';
 import type { MultiplyAdd } from './gemm-kernels.js';
@@ -100,4 +102,68 @@ export async function createWasmBackend(options: WasmBackendOptions = {}): Promi
     compiled.set(key, module);
   }
   return backendOf(await api.instantiate(module, importsOf(heap)), heap, multiplyAdd);
+}
+
+/** Which kernels compute: the JS ones (the reference) or the WebAssembly SIMD ones. */
+export type BackendKind = 'js' | 'wasm';
+
+/** What selectBackend chose, and why. */
+export interface BackendSelection {
+  readonly backend: Backend;
+  readonly kind: BackendKind;
+  /** Why this backend: e.g. 'WebAssembly SIMD validates', or why wasm could not be used. */
+  readonly reason: string;
+}
+
+let sharedWasm: BackendSelection | undefined;
+
+/**
+ * The backend mlstm computes on where the caller names none (Trainer, evaluate, the CLI, the demo):
+ * the WebAssembly SIMD backend wherever SIMD validates (with the fused multiply-add where relaxed
+ * SIMD validates and fuses: on Node 20 call mlstm/node's selectBackend, which enables it first),
+ * else the JS blocked kernel, the fallback and the reference; `reason` says why. 'js' and 'wasm'
+ * ask for one ('wasm' throws where it cannot run). The wasm backend is made once per thread and
+ * shared by every caller: its close() does nothing (it holds no thread, and its memory goes with
+ * the thread). It compiles synchronously, which a browser's main thread refuses for large modules:
+ * there, await selectBackendAsync() once first.
+ */
+export function selectBackend(kind: BackendKind | 'auto' = 'auto'): BackendSelection {
+  if (kind === 'js') return { backend: blockedBackend, kind: 'js', reason: 'the JS kernels were asked for' };
+  const why = wasmUnavailable();
+  if (why !== undefined) return jsBecause(kind, why);
+  if (sharedWasm !== undefined) return sharedWasm;
+  try {
+    return remember(createWasmBackendSync());
+  } catch (error) {
+    return jsBecause(kind, `the wasm kernels could not be compiled (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** selectBackend with asynchronous compilation (a browser's main thread); later selectBackend calls return the same backend. */
+export async function selectBackendAsync(kind: BackendKind | 'auto' = 'auto'): Promise<BackendSelection> {
+  const why = kind === 'js' ? undefined : wasmUnavailable();
+  if (kind === 'js' || why !== undefined || sharedWasm !== undefined) return selectBackend(kind);
+  try {
+    return remember(await createWasmBackend());
+  } catch (error) {
+    return jsBecause(kind, `the wasm kernels could not be compiled (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+function wasmUnavailable(): string | undefined {
+  const api = wasmApi();
+  if (api === undefined) return 'this runtime has no WebAssembly';
+  if (!detectWasmFeatures(api).simd) return 'this runtime does not validate WebAssembly SIMD';
+  return undefined;
+}
+
+function jsBecause(kind: BackendKind | 'auto', why: string): BackendSelection {
+  if (kind === 'wasm') throw new Error(`wasm backend: ${why}; use the JS backend`);
+  return { backend: blockedBackend, kind: 'js', reason: `${why}: the JS kernels run` };
+}
+
+function remember(backend: WasmBackend): BackendSelection {
+  backend.close = (): void => {}; // shared by every caller of selectBackend: nobody's close may end it
+  sharedWasm = { backend, kind: 'wasm', reason: 'WebAssembly SIMD validates' };
+  return sharedWasm;
 }

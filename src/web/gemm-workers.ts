@@ -1,5 +1,5 @@
 import type { Backend } from '../tensor/backend.js';
-import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
+import { blockedBackend, gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
 import { defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
@@ -146,6 +146,8 @@ function singleThread(reason: string): WebParallelBackend {
     reason,
     gemm: gemmBlocked,
     prepareB: prepareBlockedB,
+    describe: blockedBackend.describe,
+    recurrent: blockedBackend.recurrent,
     ready: () => Promise.resolve(),
     close: () => {},
   });

@@ -174,6 +174,9 @@ async function trainOnThreads(origin, config, steps) {
     let large = 0; // products of ≥ 2^20 multiply-adds: the ones the 2-thread backend splits
     const counting = {
       name: backend.name,
+      describe: () => backend.describe(),
+      recurrent: backend.recurrent,
+      close: () => {},
       gemm: (args) => {
         if (args.m * args.n * args.k >= 1 << 20) large++;
         backend.gemm(args);
@@ -362,15 +365,24 @@ async function main() {
       return `first loss ${firstLoss.toFixed(3)} nats`;
     });
 
-    await check('the page trains on 2 threads and says so', async () => {
+    await check('the page trains on the wasm kernels by default, on one thread, and says which (describe())', async () => {
+      assert(
+        (await page.locator('[data-testid="kernels-choice"]').inputValue()) === 'wasm',
+        'the kernels control does not default to wasm',
+      );
       assert(
         (await page.locator('[data-testid="threads-choice"]').inputValue()) === '2',
         'the threads control does not default to 2 on an isolated page',
       );
-      await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
+      const kernels = await text('kernels');
+      assert(/^wasm-simd( fma)?$/.test(kernels), `the page says the kernels are '${kernels}'`);
+      assert((await text('threads')) === '1', `threads shows ${await text('threads')}`);
       const note = await text('threads-note');
-      assert(/split across 2 threads/.test(note), `unexpected note: ${note}`);
-      return note;
+      assert(
+        /^Training on 1 thread with the wasm-simd( fma)? kernels: the wasm kernels run on one thread for now/.test(note),
+        `unexpected note: ${note}`,
+      );
+      return `${kernels}; ${note}`;
     });
 
     await check('the loss falls by more than 1 nat', async () => {
@@ -513,8 +525,12 @@ async function main() {
       // while the training worker is blocked in that gemm: only the supervisor hears of it.
       await page.goto(`${url}?gemm-drill=terminate:60`);
       await page.locator('[data-testid="train"]').waitFor();
+      await page.selectOption('[data-testid="kernels-choice"]', 'js'); // the drill is the JS threaded driver's
       await page.click('[data-testid="train"]');
       await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
+      const split = await text('threads-note');
+      assert(/split across 2 threads/.test(split), `the js kernels on 2 threads: unexpected note: ${split}`);
+      assert((await text('kernels')) === 'js', `the page says the kernels are '${await text('kernels')}'`);
       await page.waitForFunction(() => /GEMM worker stopped/.test(document.querySelector('[data-testid="status"]').textContent), null, {
         timeout: 60_000,
       });
@@ -531,7 +547,10 @@ async function main() {
       assert(await page.locator('[data-testid="download"]').isEnabled(), 'the model was dropped');
       assert((await text('threads')) === '1', `threads shows ${await text('threads')}`);
       const note = await text('threads-note');
-      assert(/^Training on 1 thread: a GEMM worker failed \(gemm worker 1 of 1 was terminated/.test(note), `unexpected note: ${note}`);
+      assert(
+        /^Training on 1 thread with the js kernels: a GEMM worker failed \(gemm worker 1 of 1 was terminated/.test(note),
+        `unexpected note: ${note}`,
+      );
       await page.click('[data-testid="resume"]');
       await page.waitForFunction((s) => Number(document.querySelector('[data-testid="step"]').textContent) > s + 3, stoppedAt, {
         timeout: 60_000,

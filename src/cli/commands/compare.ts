@@ -175,8 +175,8 @@ function parse({ args, f, argv }: CommandLine): CompareCommandOptions {
     jsonPath,
     svgPath: join(outDir, 'compare.svg'),
     resume: f.flag('resume'),
-    threads: readThreads(f),
-    backend: readBackend(f, readThreads(f)),
+    backend: readBackend(f),
+    threads: readThreads(f, readBackend(f)),
     argv,
   };
 }

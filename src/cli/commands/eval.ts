@@ -58,8 +58,8 @@ function parse({ args, f }: CommandLine): EvalCommandOptions {
   const lr = f.number('dynamic-lr', DEFAULT_DYNAMIC_LR, { min: 0, max: 100 });
   const seq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
-  const threads = readThreads(f);
-  const backend = readBackend(f, threads);
+  const backend = readBackend(f);
+  const threads = readThreads(f, backend);
   return { checkpointPath, textPath, dynamic: dynamic ? { lr, seq } : null, batch, threads, backend, json: f.flag('json') };
 }
 

@@ -1,9 +1,11 @@
 /** `mlstm sample [CHECKPOINT]`: generate text from a trained model, streamed to stdout as it is drawn. */
 import { describeUnknown } from '../../data/vocabulary.js';
+import type { Backend } from '../../tensor/backend.js';
 import { formatHelp, HELP_FLAG, valueFlag, type CommandLine, type FlagSpecs } from '../args.js';
 import { defineCommand } from '../command.js';
 import { EXIT_OK, UsageError } from '../errors.js';
 import { loadTextModel } from '../text-model-file.js';
+import { BACKEND_FLAG, readBackend, withThreads, type BackendKind } from '../threads.js';
 
 const CMD = 'sample';
 /** Output is flushed at least this often (ms) while generating, and whenever this many characters are waiting. */
@@ -18,6 +20,7 @@ export const SAMPLE_FLAGS = {
   stop: valueFlag('TEXT', 'stop when the text generated ends with TEXT (not printed); \\n and \\t in TEXT are a newline and a tab'),
   prime: valueFlag('TEXT', 'text to start from (printed before the generated text)'),
   seed: valueFlag('N', 'random seed: the same seed gives the same text (default 0)'),
+  ...BACKEND_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
@@ -39,6 +42,7 @@ interface SampleCommandOptions {
   stop: string | undefined;
   seed: number;
   prime: string;
+  backend: BackendKind;
 }
 
 /** `\n`, `\t` and `\\` in a --stop text: shells pass them literally, and a stop at a line end is the common case. */
@@ -59,6 +63,7 @@ function parse({ args, f }: CommandLine): SampleCommandOptions {
     seed: f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER),
     // An empty --prime is allowed (it is the default), so it is read as given.
     prime: typeof args.values['prime'] === 'string' ? args.values['prime'] : '',
+    backend: readBackend(f),
   };
 }
 
@@ -67,8 +72,12 @@ function write(text: string): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
-async function execute(o: SampleCommandOptions): Promise<number> {
-  const { model } = await loadTextModel(o.checkpointPath);
+function execute(o: SampleCommandOptions): Promise<number> {
+  return withThreads(1, (backend) => generate(o, backend), o.backend);
+}
+
+async function generate(o: SampleCommandOptions, backend: Backend): Promise<number> {
+  const { model } = await loadTextModel(o.checkpointPath, backend);
   const generation = model.generate({
     length: o.length,
     temperature: o.temperature,

@@ -1,11 +1,13 @@
 /** `mlstm score [MODEL] FILE`: how surprising a text is to a model, character by character. */
 import { decodeUtf8Strict } from '../../data/utf8.js';
+import type { Backend } from '../../tensor/backend.js';
 import { surprisingSpans } from '../../model/spans.js';
 import { formatHelp, HELP_FLAG, switchFlag, valueFlag, type CommandLine, type FlagSpecs } from '../args.js';
 import { defineCommand } from '../command.js';
 import { CliError, EXIT_OK, UsageError } from '../errors.js';
 import { readInputFile, unknownLine } from '../files.js';
 import { loadTextModel } from '../text-model-file.js';
+import { BACKEND_FLAG, readBackend, withThreads, type BackendKind } from '../threads.js';
 
 const CMD = 'score';
 
@@ -13,11 +15,12 @@ export const SCORE_FLAGS = {
   json: switchFlag('print one JSON object: bpc, bits, characters, unknown characters, spans (with line, column and text)'),
   spans: valueFlag('N', 'list the N most surprising spans (default 5; 0 = none)'),
   'span-width': valueFlag('W', 'characters per span (default 20)'),
+  ...BACKEND_FLAG,
   ...HELP_FLAG,
 } as const satisfies FlagSpecs;
 
 const SCORE_HELP = formatHelp(
-  'mlstm score [MODEL] FILE [--json] [--spans N] [--span-width W]',
+  'mlstm score [MODEL] FILE [--json] [--spans N] [--span-width W] [--backend js|wasm]',
   'Print how surprising FILE is to the model: its bits per character ("bpc <value>") and the most surprising\n' +
     'spans. Every character is scored, the first one after the start context (a newline), the state carried\n' +
     'through the whole text (mlstm eval scores the N − 1 characters after the first). Characters outside the\n' +
@@ -33,6 +36,7 @@ interface ScoreCommandOptions {
   json: boolean;
   spans: number;
   spanWidth: number;
+  backend: BackendKind;
 }
 
 function parse({ args, f }: CommandLine): ScoreCommandOptions {
@@ -45,6 +49,7 @@ function parse({ args, f }: CommandLine): ScoreCommandOptions {
     json: f.flag('json'),
     spans: f.int('spans', 5, 0, 1000),
     spanWidth: f.int('span-width', 20, 1, 1 << 20),
+    backend: readBackend(f),
   };
 }
 
@@ -65,9 +70,13 @@ function positions(tokens: ArrayLike<number>, newline: number, offsets: readonly
   return offsets.map((o) => at.get(o)!);
 }
 
-async function execute(o: ScoreCommandOptions): Promise<number> {
+function execute(o: ScoreCommandOptions): Promise<number> {
+  return withThreads(1, (backend) => scoreFile(o, backend), o.backend);
+}
+
+async function scoreFile(o: ScoreCommandOptions, backend: Backend): Promise<number> {
   const bytes = readInputFile(o.textPath, `'${o.textPath}'`);
-  const { model, name } = await loadTextModel(o.modelPath);
+  const { model, name } = await loadTextModel(o.modelPath, backend);
   const input = model.unit === 'byte' ? bytes : decodeUtf8Strict(bytes, o.textPath);
   model.reset();
   const r = model.score(input, { source: o.textPath });
