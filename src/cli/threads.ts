@@ -1,10 +1,9 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
-import { createWasmBackendSync } from '../node/wasm.js';
 import { defaultThreadCount } from '../parallel/gemm-parallel-protocol.js';
 import { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
 import { valueFlag, type FlagReader, type FlagSpecs } from './args.js';
-import { CliError, UsageError } from './errors.js';
+import { CliError } from './errors.js';
 
 /** Threads the CLI uses for the large matrix products when --threads is not given (the backends' default). */
 export const DEFAULT_THREADS = defaultThreadCount(
@@ -25,15 +24,12 @@ export const BACKEND_KINDS: readonly BackendKind[] = ['js', 'wasm'];
 
 /** --backend of a command that computes (train, eval, compare). */
 export const BACKEND_FLAG = {
-  backend: valueFlag('js|wasm', 'the kernels: js (default) or wasm (WebAssembly SIMD; one thread for now)'),
+  backend: valueFlag('js|wasm', 'the kernels: js (default) or wasm (WebAssembly SIMD); any --threads gives the same numbers'),
 } as const satisfies FlagSpecs;
 
-/** The --backend flag; `threads` is the --threads value it must agree with. */
-export function readBackend(f: FlagReader, threads: number): BackendKind {
-  const kind = f.choice('backend', 'js', BACKEND_KINDS);
-  if (kind === 'wasm' && threads > 1 && f.has('threads'))
-    throw new UsageError(`--backend wasm computes on one thread for now; drop --threads ${threads} (or give --threads 1)`);
-  return kind;
+/** The --backend flag (every kernel runs on any --threads). */
+export function readBackend(f: FlagReader, _threads: number): BackendKind {
+  return f.choice('backend', 'js', BACKEND_KINDS);
 }
 
 /**
@@ -45,7 +41,7 @@ export async function withThreads<T>(
   work: (backend: ClosableBackend) => Promise<T> | T,
   kind: BackendKind = 'js',
 ): Promise<T> {
-  const backend = kind === 'wasm' ? wasmClosable() : createParallelBackend({ threads });
+  const backend = createParallelBackend({ threads, kernel: kind });
   try {
     const drill = process.env['MLSTM_GEMM_DRILL'];
     if (drill && backend.drill) backend.drill(parseDrill(drill));
@@ -57,14 +53,8 @@ export async function withThreads<T>(
 
 /** What computes, for a banner: 'js kernels on 2 threads', 'wasm-simd fma kernels on 1 thread'. */
 export function kernelsLine(backend: ClosableBackend): string {
-  const what = (backend as { describe?: () => string }).describe?.() ?? 'js';
+  const what = (backend.describe?.() ?? 'js').replace(/ ×\d+$/, ''); // the thread count is said below
   return `${what} kernels on ${backend.threads} thread${backend.threads === 1 ? '' : 's'}`;
-}
-
-/** The single-thread wasm backend in the CLI's ClosableBackend shape. */
-function wasmClosable(): ClosableBackend {
-  const wasm = createWasmBackendSync();
-  return Object.assign(wasm, { threads: 1, ready: () => Promise.resolve() }) as unknown as ClosableBackend;
 }
 
 function parseDrill(text: string): FaultDrill {
