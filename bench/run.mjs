@@ -47,7 +47,7 @@ const SUITES = {
           ],
           log: (r) =>
             process.stderr.write(
-              `  ${r.backend} ×${r.threads} ${r.m}x${r.k}x${r.n}${r.prepared_b ? ' (B prepared)' : ''}: ${r.gflops.toFixed(2)} GFLOP/s\n`,
+              `  ${r.backend}${r.backend.includes('×') ? '' : ` ×${r.threads}`} ${r.m}x${r.k}x${r.n}${r.prepared_b ? ' (B prepared)' : ''}: ${r.gflops.toFixed(2)} GFLOP/s\n`,
             ),
         });
       } finally {
