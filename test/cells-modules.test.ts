@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { jsBackendBase } from './support/counting-backend.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor, zeros } from '../src/tensor/tensor.js';
 import { Tape } from '../src/autograd/tape.js';
@@ -264,6 +265,7 @@ function checkingBackend(calls: GemmArgs[]): Backend {
   ];
   return {
     name: 'checking',
+    ...jsBackendBase,
     gemm(p: GemmArgs): void {
       const { m, n, k } = p;
       const ta = p.transA ?? false;

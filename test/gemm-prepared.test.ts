@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { jsBackendBase } from './support/counting-backend.js';
 import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { Rng } from '../src/tensor/rng.js';
@@ -206,7 +207,7 @@ describe('prepared B operand (Backend.prepareB, GemmArgs.packedB)', () => {
  * backward must be bit-identical to the same blocked kernel without prepareB.
  */
 describe('recurrent ops with prepared weights', () => {
-  const unprepared: Backend = { name: 'blocked-unprepared', gemm: gemmBlocked };
+  const unprepared: Backend = { name: 'blocked-unprepared', gemm: gemmBlocked, ...jsBackendBase };
   type Kind = 'mlstm' | 'lstm' | 'mrnn';
 
   function run(kind: Kind, backend: Backend, dtype: Dt, seed: number): Storage[] {
@@ -268,6 +269,7 @@ describe('recurrent ops with prepared weights', () => {
           let prepared = 0; // the blocked backend, counting that the ops do use prepareB
           const counting: Backend = {
             name: 'blocked-counting',
+            ...jsBackendBase,
             gemm: gemmBlocked,
             prepareB: (p) => (prepared++, blockedBackend.prepareB!(p)),
           };

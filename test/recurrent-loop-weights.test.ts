@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { jsBackendBase } from './support/counting-backend.js';
 import type { Backend, GemmArgs, PreparedB } from '../src/tensor/backend.js';
 import { Rng } from '../src/tensor/rng.js';
 import { Tensor } from '../src/tensor/tensor.js';
@@ -20,6 +21,9 @@ import { mrnnSequence } from '../src/nn/functional/mrnn.js';
 
 class CountingBackend implements Backend {
   readonly name = 'counting';
+  readonly describe = jsBackendBase.describe;
+  readonly recurrent = jsBackendBase.recurrent;
+  readonly close = jsBackendBase.close;
   perStep = 0;
   perStepPrepared = 0;
   prepared = 0;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { jsBackendBase } from './support/counting-backend.js';
 import { Tape } from '../src/autograd/tape.js';
 import type { Backend, PreparedB } from '../src/tensor/backend.js';
 import { blockedBackend } from '../src/tensor/kernels/index.js';
@@ -197,6 +198,7 @@ describe('fused recurrent ops: loop weights are released (Backend.releaseB) when
             released = 0;
           const counting: Backend = {
             name: 'counting',
+            ...jsBackendBase,
             gemm: (args) => {
               if (args.packedB !== undefined) expect(live.has(args.packedB)).toBe(true); // never used after its release
               blockedBackend.gemm(args);

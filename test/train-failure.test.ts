@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { jsBackendBase } from './support/counting-backend.js';
 import { Tape } from '../src/autograd/tape.js';
 import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import { blockedBackend } from '../src/tensor/kernels/gemm-blocked.js';
@@ -19,6 +20,9 @@ const noYield = { yieldToHost: async () => undefined };
 /** The blocked kernel, except that gemm call number `failAt` (1-based) throws; counts its calls. */
 class FailingBackend implements Backend {
   readonly name = 'failing';
+  readonly describe = jsBackendBase.describe;
+  readonly recurrent = jsBackendBase.recurrent;
+  readonly close = jsBackendBase.close;
   calls = 0;
   failAt = Infinity;
   gemm(args: GemmArgs): void {

@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { jsBackendBase } from './support/counting-backend.js';
 import type { Backend, GemmArgs } from '../src/tensor/backend.js';
 import type { Storage } from '../src/tensor/dtype.js';
 import { blockedBackend } from '../src/tensor/kernels/gemm-blocked.js';
@@ -58,7 +59,7 @@ describe('createWebParallelBackend: the single-thread fallback', () => {
     // Still a working backend after close (nothing to close): the product agrees with the naive reference.
     const p = randomProblem(1, 37, 29, 41, { accumulate: true, alpha: 0.5, bias: new Float32Array(29).fill(0.25) });
     const got = run(backend, p, true);
-    const want = run({ name: 'naive', gemm: gemmNaive }, p);
+    const want = run({ name: 'naive', gemm: gemmNaive, ...jsBackendBase }, p);
     for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 4);
     expect(identical(got, run(blockedBackend, p))).toBe(true);
   });

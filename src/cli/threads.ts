@@ -53,7 +53,7 @@ export async function withThreads<T>(
 
 /** What computes, for a banner: 'js kernels on 2 threads', 'wasm-simd fma kernels on 1 thread'. */
 export function kernelsLine(backend: ClosableBackend): string {
-  const what = (backend.describe?.() ?? 'js').replace(/ ×\d+$/, ''); // the thread count is said below
+  const what = backend.describe().replace(/ ×\d+$/, ''); // the thread count is said below
   return `${what} kernels on ${backend.threads} thread${backend.threads === 1 ? '' : 's'}`;
 }
 

@@ -23,8 +23,6 @@ export interface ClosableBackend extends Backend {
   ready(): Promise<void>;
   /** Stops the worker threads; the backend must not be used afterwards. */
   close(): void;
-  /** Which kernels run on how many threads, e.g. 'wasm-simd fma ×2', 'js ×2' (absent: the JS kernel on one thread). */
-  describe?(): string;
   /** Arms a fault drill (tests, demonstrations): see FaultDrill. Absent on one thread. */
   drill?(drill: FaultDrill): void;
 }
@@ -71,6 +69,8 @@ export function createParallelBackend(options: ParallelBackendOptions = {}): Clo
       threads: 1,
       gemm: blockedBackend.gemm,
       prepareB: blockedBackend.prepareB!,
+      describe: blockedBackend.describe,
+      recurrent: blockedBackend.recurrent,
       ready: () => Promise.resolve(),
       close: () => {},
     });

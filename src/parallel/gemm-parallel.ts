@@ -20,6 +20,7 @@ import {
   type UnnumberedMessage,
 } from './gemm-parallel-protocol.js';
 import { BlockedPackedB, packedLength, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { jsRecurrentKernels } from '../tensor/kernels/recurrent-kernels.js';
 import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel.js';
 
 export { CONTROL_BYTES } from './gemm-parallel-protocol.js';
@@ -49,6 +50,7 @@ export { GemmWorkerFault, JobChannel, type FaultDrill, type WorkerTransport } fr
 /** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
 export class ParallelGemm implements Backend {
   readonly name = 'parallel';
+  readonly recurrent = jsRecurrentKernels; // the gate kernels run on the calling thread
   readonly threads: number;
   private readonly jobs: JobChannel;
   private buffers: OperandBuffers;

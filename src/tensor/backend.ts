@@ -57,12 +57,87 @@ export interface PreparedB {
 }
 
 /**
- * The small interface behind which the hot kernels live. A faster implementation (a packed JS
+ * The fused elementwise kernels of the recurrent cells (everything of a time step that is not a
+ * product): pure functions over flat arrays with an offset per buffer, so a caller addresses step t
+ * of a [T,B,·] buffer without copying. The JS kernels of src/tensor/kernels/recurrent-*.ts define
+ * the semantics, buffer layouts and aliasing rules (and hold the derivations); a backend's table
+ * computes the same functions to the accuracy it states. Every operand of one call has the same
+ * dtype (float64 for gradient checks: a float32-only kernel then runs the JS one).
+ */
+export interface RecurrentKernels {
+  /**
+   * c = σ(f)⊙c_prev + σ(i)⊙tanh(g), h = σ(o)⊙tanh(c) for one step; z [B,4H] (blocks i,f,g,o),
+   * cPrev [B,H], c [B,H], h [B,H], saved [B,5H] (σ(i), σ(f), tanh(g), σ(o), tanh(c)); c may be cPrev.
+   */
+  lstmGatesForward(
+    B: number,
+    H: number,
+    z: Storage,
+    zOff: number,
+    cPrev: Storage,
+    cPrevOff: number,
+    c: Storage,
+    cOff: number,
+    h: Storage,
+    hOff: number,
+    saved: Storage,
+    savedOff: number,
+  ): void;
+  /** ∂L/∂z [B,4H] and ∂L/∂c_prev [B,H] of one step from saved [B,5H], cPrev, dh, dcNext [B,H]; dcPrev may be dcNext. */
+  lstmGatesBackward(
+    B: number,
+    H: number,
+    saved: Storage,
+    savedOff: number,
+    cPrev: Storage,
+    cPrevOff: number,
+    dh: Storage,
+    dhOff: number,
+    dcNext: Storage,
+    dcNextOff: number,
+    dz: Storage,
+    dzOff: number,
+    dcPrev: Storage,
+    dcPrevOff: number,
+  ): void;
+  /** m = xm ⊙ hm over n elements (the mLSTM's and mRNN's multiplicative state). */
+  multiplicativeForward(n: number, xm: Storage, xmOff: number, hm: Storage, hmOff: number, m: Storage, mOff: number): void;
+  /** dxm = dm ⊙ hm, dhm = dm ⊙ xm over n elements. */
+  multiplicativeBackward(
+    n: number,
+    dm: Storage,
+    dmOff: number,
+    xm: Storage,
+    xmOff: number,
+    hm: Storage,
+    hmOff: number,
+    dxm: Storage,
+    dxmOff: number,
+    dhm: Storage,
+    dhmOff: number,
+  ): void;
+  /** h = tanh(z) over n elements (the mRNN's output). */
+  tanhForward(n: number, z: Storage, zOff: number, h: Storage, hOff: number): void;
+  /** dz = dh ⊙ (1 − h²) over n elements; dz may be dh. */
+  tanhBackward(n: number, h: Storage, hOff: number, dh: Storage, dhOff: number, dz: Storage, dzOff: number): void;
+  /** What each kernel guarantees against the exact function, in words (the tests check the bounds stated). */
+  readonly accuracy: Readonly<Record<RecurrentKernelName, string>>;
+}
+
+/** The kernels of a RecurrentKernels table. */
+export type RecurrentKernelName = Exclude<keyof RecurrentKernels, 'accuracy'>;
+
+/**
+ * The one interface behind which every hot kernel lives: the products (gemm, prepareB, releaseB)
+ * and the recurrent cells' elementwise kernels (recurrent). A faster implementation (a packed JS
  * kernel, worker threads, WebAssembly SIMD) replaces it without touching autograd or nn: they
- * receive a Backend and call only this.
+ * receive a Backend and call only this. A backend with nothing special for the cells uses the JS
+ * kernels: `recurrent: jsRecurrentKernels` (src/tensor/kernels/recurrent-kernels.ts).
  */
 export interface Backend {
   readonly name: string;
+  /** Which kernels run, for banners and bench rows: 'js', 'wasm-simd fma', 'wasm-simd'. */
+  describe(): string;
   gemm(args: GemmArgs): void;
   /**
    * Optional: pack op(B) once so that repeated gemms with `packedB` set skip re-packing it (in a
@@ -76,4 +151,11 @@ export interface Backend {
    * that prepare in a loop write `backend.releaseB?.(prepared)` when the loop is done.
    */
   releaseB?(prepared: PreparedB): void;
+  /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
+  readonly recurrent: RecurrentKernels;
+  /**
+   * Ends the backend: threads stop, memory may go; it must not be used afterwards. A no-op for the
+   * JS single-thread backends (nothing to free), so callers close whatever backend they created.
+   */
+  close(): void;
 }

@@ -1,4 +1,4 @@
-import type { Backend, GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import type { Backend, GemmArgs, PrepareBArgs, PreparedB, RecurrentKernels } from '../tensor/backend.js';
 import type { Storage } from '../tensor/dtype.js';
 import { formatShape } from '../tensor/shape.js';
 import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
@@ -7,6 +7,7 @@ import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { lstmGatesBackward, lstmGatesForward, LSTM_SAVED_PER_UNIT } from '../tensor/kernels/recurrent-lstm-gates.js';
 import { multiplicativeBackward, multiplicativeForward } from '../tensor/kernels/recurrent-multiplicative.js';
 import { tanhBackward, tanhForward } from '../tensor/kernels/recurrent-tanh.js';
+import { VECTOR_MATH_ACCURACY } from './accuracy.js';
 import { GEMM_FLAGS, MR, type MultiplyAdd } from './gemm-kernels.js';
 import { packedABytes, packedBBytes } from './gemm-packing.js';
 import type { WasmHeap } from './heap.js';
@@ -14,14 +15,16 @@ import type { KernelExports } from './kernel-module.js';
 
 /**
  * The single-thread WebAssembly SIMD backend: the Backend contract (gemm, prepareB, releaseB) on
- * the kernels of kernel-module.ts, plus the recurrent gate kernels with the flat-array signatures
- * of src/tensor/kernels/recurrent-*.ts (the nn ops will call them through the Backend in phase 2).
+ * the kernels of kernel-module.ts, and the recurrent gate kernels (gate-kernels.ts) as its
+ * `recurrent` table, with the flat-array signatures of src/tensor/kernels/recurrent-*.ts.
  *
  * Where operands live. Kernels read and write only the wasm memory. An operand that is an
  * ordinary Float32Array is copied in (and an output copied back) at every call, into a scratch
  * block reused from call to call; an operand allocated by `allocate` (a view into the shared
  * memory) is used in place, without copies. Only float32 runs in wasm: a call with any float64
- * operand (gradient checks) runs the JS kernel instead, with identical semantics.
+ * operand (gradient checks) runs the JS kernel instead, with identical semantics (gemm: the blocked
+ * kernel; the gates: jsRecurrentKernels), so a float64 gradient check on this backend checks the
+ * same float64 arithmetic as on the JS one.
  *
  * Accuracy (accuracy.ts): GEMM elements within γ_{k+3}·M of exact, summed in float32 in a fixed
  * order that depends only on k (so any split of a product by rows or columns is bit-identical);
@@ -111,7 +114,20 @@ export class WasmBackend implements Backend {
     protected readonly kernels: KernelExports,
     readonly heap: WasmHeap,
     readonly multiplyAdd: MultiplyAdd,
-  ) {}
+  ) {
+    this.recurrent = Object.freeze({
+      lstmGatesForward: this.lstmGatesForward.bind(this),
+      lstmGatesBackward: this.lstmGatesBackward.bind(this),
+      multiplicativeForward: this.multiplicativeForward.bind(this),
+      multiplicativeBackward: this.multiplicativeBackward.bind(this),
+      tanhForward: this.tanhForward.bind(this),
+      tanhBackward: this.tanhBackward.bind(this),
+      accuracy: WASM_GATE_ACCURACY,
+    });
+  }
+
+  /** The gate kernels for the nn ops (Backend.recurrent): this backend's methods below. */
+  readonly recurrent: RecurrentKernels;
 
   /** Which kernels run: 'wasm-simd fma' (fused multiply-add) or 'wasm-simd' (separate multiply and add). */
   describe(): string {
@@ -629,6 +645,20 @@ export class WasmBackend implements Backend {
     return x;
   }
 }
+
+const { sigmoidUlps: S_ULPS, tanhUlps: T_ULPS } = VECTOR_MATH_ACCURACY;
+const FLOAT64_FALLBACK = 'float64 operands: the JS reference';
+/** The stated accuracy of the gate kernels (accuracy.ts gives the bounds as functions; test/wasm-gates.test.ts checks them). */
+const WASM_GATE_ACCURACY = Object.freeze({
+  lstmGatesForward:
+    `float32: σ within ${S_ULPS} ulps (flushed to 0 below 1.2e-38), tanh within ${T_ULPS} ulps, then float32 cell arithmetic, ` +
+    `each output within gateErrorBound of its rounding path; ${FLOAT64_FALLBACK}`,
+  lstmGatesBackward: `float32 arithmetic on the saved activations (no σ, tanh), each output within gateErrorBound; ${FLOAT64_FALLBACK}`,
+  multiplicativeForward: `float32 product, correctly rounded (bit-identical to JS); ${FLOAT64_FALLBACK}`,
+  multiplicativeBackward: `float32 products, correctly rounded (bit-identical to JS); ${FLOAT64_FALLBACK}`,
+  tanhForward: `float32 tanh within ${T_ULPS} ulps; ${FLOAT64_FALLBACK}`,
+  tanhBackward: `float32 dh·(1 − h)(1 + h) within gateErrorBound (3 roundings); ${FLOAT64_FALLBACK}`,
+});
 
 /** Whether copying the whole span of a stored [rows, cols] matrix with row stride ld wastes little. */
 const spanIsDense = (rows: number, cols: number, ld: number): boolean => (rows - 1) * ld + cols <= 2 * rows * cols + 1024;

@@ -1,5 +1,5 @@
 import type { Backend } from '../tensor/backend.js';
-import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
+import { blockedBackend, gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
 import { defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
@@ -26,8 +26,6 @@ export interface WebParallelBackend extends Backend {
   close(): void;
   /** Arms a fault drill (tests, demonstrations): see FaultDrill. Absent on one thread. */
   drill?(drill: FaultDrill): void;
-  /** Which kernels run on how many threads, e.g. 'wasm-simd fma ×2' (absent: the JS kernel on one thread). */
-  describe?(): string;
 }
 
 export interface WebParallelBackendOptions {
@@ -182,6 +180,8 @@ function singleThread(reason: string): WebParallelBackend {
     reason,
     gemm: gemmBlocked,
     prepareB: prepareBlockedB,
+    describe: blockedBackend.describe,
+    recurrent: blockedBackend.recurrent,
     ready: () => Promise.resolve(),
     close: () => {},
   });

@@ -1,7 +1,7 @@
 import type { GemmArgs } from '../../tensor/backend.js';
 import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
+import { LSTM_SAVED_PER_UNIT } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
 import type { LayerState } from '../state.js';
@@ -81,6 +81,7 @@ function lstmCore(
   const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
   const { dtype, backend, ws, record } = recurrentCall(tape, inputs);
+  const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const G = 4 * H;
   const BH = B * H;
   const BG = B * G;
@@ -117,7 +118,7 @@ function lstmCore(
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
     backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ (h̃_{t−1} with a hidden mask)
-    lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+    kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
     if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, zArgs);
@@ -155,7 +156,7 @@ function lstmCore(
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
         if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
+        kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
         if (t > 0 || needH0) {
           dhArgs.aOffset = t * BG;
           backend.gemm(dhArgs); // dh ← dz_t·wh

@@ -1,7 +1,6 @@
 import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { LSTM_SAVED_PER_UNIT, lstmGatesBackward, lstmGatesForward } from '../../tensor/kernels/recurrent-lstm-gates.js';
-import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
+import { LSTM_SAVED_PER_UNIT } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
 import type { LayerState } from '../state.js';
@@ -103,6 +102,7 @@ function mlstmCore(
   const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
+  const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const G = 4 * H;
   const BH = B * H;
   const BG = B * G;
@@ -129,11 +129,11 @@ function mlstmCore(
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
     backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
-    multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
+    kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BG;
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
-    lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+    kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
     if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
@@ -184,10 +184,10 @@ function mlstmCore(
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
         if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
+        kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
         dmArgs.aOffset = t * BG;
         backend.gemm(dmArgs); // dm_t = dz_t·whm
-        multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+        kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
         if (t > 0 || needH0) {
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)

@@ -1,7 +1,5 @@
 import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { multiplicativeBackward, multiplicativeForward } from '../../tensor/kernels/recurrent-multiplicative.js';
-import { tanhBackward, tanhForward } from '../../tensor/kernels/recurrent-tanh.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
 import type { LayerState } from '../state.js';
@@ -85,6 +83,7 @@ function mrnnCore(
   const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
+  const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const BH = B * H;
   const dims = { T, B, D, H, G: H }; // G: whx, whm and bias have H rows (the mLSTM's 4H)
 
@@ -101,11 +100,11 @@ function mrnnCore(
     hmArgs.aOffset = t * BH;
     hmArgs.cOffset = t * hmStride;
     backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
-    multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
+    kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
     zArgs.aOffset = t * BH;
     zArgs.cOffset = t * BH;
     backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
-    tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
+    kernels.tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
     if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
@@ -144,10 +143,10 @@ function mrnnCore(
       for (let t = T - 1; t >= 0; t--) {
         if (dHs) addInto(dh, dHs, BH, t * BH);
         if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        tanhBackward(BH, Hbuf, (t + 1) * BH, dhCell, 0, DZ, t * BH);
+        kernels.tanhBackward(BH, Hbuf, (t + 1) * BH, dhCell, 0, DZ, t * BH);
         dmArgs.aOffset = t * BH;
         backend.gemm(dmArgs);
-        multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+        kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
         if (t > 0 || needH0) {
           dhArgs.aOffset = t * BH;
           backend.gemm(dhArgs);

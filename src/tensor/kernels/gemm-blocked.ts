@@ -17,6 +17,7 @@ import {
   storeTile,
 } from './gemm-panels.js';
 import { BlockedPackedB, prepareBlockedB, type PackedBlocks } from './gemm-prepared.js';
+import { jsRecurrentKernels } from './recurrent-kernels.js';
 
 /**
  * C[m,n] = (accumulate ? C : 0) + alpha·op(A)·op(B) (+ bias[n] per row), the GemmArgs contract,
@@ -295,4 +296,6 @@ export const blockedBackend: Backend = Object.freeze({
   describe: () => 'js',
   gemm: gemmBlocked,
   prepareB: prepareBlockedB,
+  recurrent: jsRecurrentKernels,
+  close: () => {},
 });
