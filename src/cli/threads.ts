@@ -44,7 +44,12 @@ export async function withThreads<T>(
   const backend = createParallelBackend({ threads, kernel: kind });
   try {
     const drill = process.env['MLSTM_GEMM_DRILL'];
-    if (drill && backend.drill) backend.drill(parseDrill(drill));
+    if (drill && backend.drill) {
+      // A drill counts parallel jobs, and none is posted before every worker has started (until
+      // then the caller computes alone): wait for them, so that a short run reaches its drill.
+      await backend.ready();
+      backend.drill(parseDrill(drill));
+    }
     return await work(backend);
   } finally {
     backend.close();
