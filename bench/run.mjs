@@ -13,34 +13,41 @@ const lib = await import('../dist/index.js');
 // The worker-thread GEMM lives in the Node layer (until mlstm/node re-exports it, import its module).
 const { createParallelBackend } = await import('../dist/node/gemm-workers.js');
 // The WebAssembly SIMD backend: mlstm/node's factory enables relaxed SIMD on Node 20 before detecting.
-const { createWasmBackendSync, enableRelaxedSimd } = await import('../dist/node/index.js');
+const { enableRelaxedSimd } = await import('../dist/node/index.js');
 const { detectWasmFeatures } = await import('../dist/wasm/index.js');
 
-/** The wasm backends this machine runs: the fused multiply-add module where it exists, and the mul+add one. */
-function wasmBackends() {
+/**
+ * The wasm backends this machine runs, on 1 and 2 threads: the fused multiply-add module where it
+ * exists, and the mul+add one (mlstm/node's createParallelBackend with kernel 'wasm').
+ */
+async function wasmBackends() {
   enableRelaxedSimd();
   const features = detectWasmFeatures();
   if (!features.simd) return [];
-  const made = features.fusedMultiplyAdd ? [createWasmBackendSync({ fma: true })] : [];
-  made.push(createWasmBackendSync({ fma: false }));
+  const made = [];
+  for (const fma of features.fusedMultiplyAdd ? [true, false] : [false]) {
+    for (const threads of [1, 2]) made.push(createParallelBackend({ threads, kernel: 'wasm', fma }));
+  }
+  for (const backend of made) await backend.ready();
   return made;
 }
 
 /** name → { run(lib) → rows, columns for the table, decorate(row) for derived table cells }. */
 const SUITES = {
   matmul: {
-    run: (library) => {
+    run: async (library) => {
       const parallel = createParallelBackend({ threads: 2 });
-      const wasm = wasmBackends();
+      await parallel.ready();
+      const wasm = await wasmBackends();
       try {
         return runMatmulSuite(library, {
           backends: [
-            { name: 'parallel', threads: parallel.threads, backend: parallel },
-            ...wasm.map((backend) => ({ name: backend.describe(), threads: 1, backend })),
+            { name: parallel.describe(), threads: parallel.threads, backend: parallel },
+            ...wasm.map((backend) => ({ name: backend.describe(), threads: backend.threads, backend })),
           ],
           log: (r) =>
             process.stderr.write(
-              `  ${r.backend} ×${r.threads} ${r.m}x${r.k}x${r.n}${r.prepared_b ? ' (B prepared)' : ''}: ${r.gflops.toFixed(2)} GFLOP/s\n`,
+              `  ${r.backend}${r.backend.includes('×') ? '' : ` ×${r.threads}`} ${r.m}x${r.k}x${r.n}${r.prepared_b ? ' (B prepared)' : ''}: ${r.gflops.toFixed(2)} GFLOP/s\n`,
             ),
         });
       } finally {
@@ -100,7 +107,7 @@ const results = {};
 for (const name of options.suites) {
   const suite = SUITES[name];
   process.stderr.write(`[${name}]\n`);
-  const rows = suite.run(lib);
+  const rows = await suite.run(lib);
   results[name] = rows;
   console.log(`\n${name}\n${formatTable(suite.columns, rows.map(suite.decorate ?? ((r) => r)))}`);
 }

@@ -78,6 +78,26 @@ describe('a gemm worker that dies during mlstm train / eval', () => {
     expect(resumed.stdout.match(/validation bpc [\d.]+/g)?.at(-1)).toBe(s.stdout.match(/validation bpc [\d.]+/g)?.at(-1));
   }, 180_000);
 
+  it('train --backend wasm: the same on the threaded wasm driver (one line, the last good step saved, --resume bit-identical)', async () => {
+    const out = join(dir, 'faulted-wasm.safetensors');
+    const wasm = ['--backend', 'wasm'];
+    const failed = await run(['train', '--data', corpus, '--out', out, ...SIZE, ...wasm, '--steps', '6', '--threads', '2'], {
+      MLSTM_GEMM_DRILL: 'terminate:3',
+    });
+    expect(failed.code, failed.stderr).toBe(1);
+    const line =
+      /^mlstm: training stopped after step (\d+): gemm worker 1 of 1 was terminated in the middle of a job \(a fault drill\); saved the run at step \1 /.exec(
+        failed.stderr,
+      );
+    expect(line, failed.stderr).not.toBeNull();
+    const resumed = await run(['train', '--data', corpus, '--out', out, ...SIZE, ...wasm, '--steps', '6', '--threads', '2', '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const straight = join(dir, 'straight-wasm.safetensors');
+    const s = await run(['train', '--data', corpus, '--out', straight, ...SIZE, ...wasm, '--steps', '6', '--threads', '1']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(tensorsOf(out)).toEqual(tensorsOf(straight));
+  }, 180_000);
+
   it('eval: one line naming the worker, exit 1', async () => {
     const model = join(dir, 'eval-model.safetensors');
     const t = await run(['train', '--data', corpus, '--out', model, ...SIZE, '--steps', '1', '--threads', '1']);

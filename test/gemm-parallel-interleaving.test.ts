@@ -37,6 +37,17 @@ interface Lib {
   Slot: { Generation: number; Pending: number };
   gemmBlocked: (p: GemmArgs) => void;
   prepareBlockedB: (args: { k: number; n: number; b: Float32Array; transB?: boolean }) => object;
+  /** The wasm driver (absent in builds before it). */
+  ParallelWasmBackend?: new (
+    kernels: object,
+    heap: object,
+    multiplyAdd: string,
+    module: object,
+    transport: unknown,
+    control: SharedArrayBuffer,
+  ) => Backend & { close(): void; ready(): Promise<void> };
+  instantiateKernelsSync?: (o: object) => { kernels: Record<string, unknown>; heap: object; multiplyAdd: string; module: object };
+  createWasmBackendSync?: (o: object) => Backend;
 }
 let lib: Lib;
 
@@ -48,6 +59,11 @@ beforeAll(async () => {
   const blocked = (await import(`${DIST}/tensor/kernels/gemm-blocked.js`)) as Pick<Lib, 'gemmBlocked'>;
   const prepared = (await import(`${DIST}/tensor/kernels/gemm-prepared.js`)) as Pick<Lib, 'prepareBlockedB'>;
   lib = { ...parallel, ...protocol, ...blocked, ...prepared };
+  if (existsSync(`${DIST}/parallel/gemm-parallel-wasm.js`)) {
+    const wasmDriver = (await import(`${DIST}/parallel/gemm-parallel-wasm.js`)) as Pick<Lib, 'ParallelWasmBackend'>;
+    const wasm = (await import(`${DIST}/wasm/index.js`)) as Pick<Lib, 'instantiateKernelsSync' | 'createWasmBackendSync'>;
+    Object.assign(lib, wasmDriver, wasm);
+  }
 }, 180_000);
 
 /** The shared log and hold of the gated worker (layout in gated-gemm-worker.mjs). */
@@ -163,9 +179,14 @@ function problem(seed: number, m: number, n: number, k: number): GemmArgs {
   const fill = (len: number): Float32Array => Float32Array.from({ length: len }, () => rng.uniform(-1, 1));
   return { m, n, k, a: fill(m * k), b: fill(k * n), c: new Float32Array(m * n), transB: false };
 }
-const reference = (p: GemmArgs): Float32Array => {
+/** The two drivers of the job protocol: the JS kernel's (ParallelGemm) and the wasm kernel's (ParallelWasmBackend). */
+type Driver = 'js' | 'wasm';
+let wasmSingle: Backend | undefined;
+/** The single-thread product each driver must match bit for bit: the blocked kernel, or the wasm backend (mul+add). */
+const referenceOf = (driver: Driver, p: GemmArgs): Float32Array => {
   const c = new Float32Array(p.c.length);
-  lib.gemmBlocked({ ...p, c });
+  if (driver === 'js') lib.gemmBlocked({ ...p, c });
+  else (wasmSingle ??= lib.createWasmBackendSync!({ fma: false })).gemm({ ...p, c });
   return c;
 };
 const run = (backend: Backend, p: GemmArgs): { c: Float32Array; error?: string } => {
@@ -179,136 +200,176 @@ const run = (backend: Backend, p: GemmArgs): { c: Float32Array; error?: string }
 };
 const sameBits = (x: Float32Array, y: Float32Array): boolean => x.every((v, i) => Object.is(v, y[i]));
 
-function start(): { backend: InstanceType<Lib['ParallelGemm']>; transport: GatedTransport; gate: Gate; control: SharedArrayBuffer } {
+/** Kernel exports whose gemm_f32 throws once `fail.armed` is set (the wasm caller's own part). */
+const fail = { armed: false };
+
+function start(driver: Driver): {
+  backend: InstanceType<Lib['ParallelGemm']>;
+  transport: GatedTransport;
+  gate: Gate;
+  control: SharedArrayBuffer;
+} {
   const control = new SharedArrayBuffer(lib.CONTROL_BYTES);
   const gate = new Gate();
   const transport = new GatedTransport(control, gate);
-  const backend = new lib.ParallelGemm(transport, control, 3000); // the old code's join gives up after 3 s instead of 60
+  if (driver === 'js') {
+    const backend = new lib.ParallelGemm(transport, control, 3000); // the old code's join gives up after 3 s instead of 60
+    return { backend, transport, gate, control };
+  }
+  const k = lib.instantiateKernelsSync!({ fma: false, memory: { shared: true } });
+  const real = k.kernels['gemm_f32'] as (...args: unknown[]) => void;
+  const kernels = {
+    ...k.kernels,
+    gemm_f32: (...args: unknown[]) => {
+      if (fail.armed) {
+        fail.armed = false;
+        throw new Error("the caller's own part failed");
+      }
+      real(...args);
+    },
+  };
+  const backend = new lib.ParallelWasmBackend!(kernels, k.heap, k.multiplyAdd, k.module, transport, control);
   return { backend, transport, gate, control };
 }
 
-describe('the caller and a worker held at protocol points (real threads, real code)', () => {
-  it('a notify that arrives after the worker already ran and acked its job does not make it run the job again', async () => {
-    const { backend, gate, control } = start();
-    const { Generation, Pending } = lib.Slot;
-    try {
-      // Hold the worker at its first operation on Generation, so that it is awake, not asleep,
-      // when the caller advances Generation: it will see the job without being woken.
-      gate.arm(OP.any, Generation);
-      await backend.ready?.(); // the current code posts once the worker has started serving
-      if (!backend.ready) gate.until(() => gate.held);
-      let late = 0;
-      let parksBeforeLateNotify = 0;
-      intercept(control, {
-        notify: (slot, _value, real) => {
-          if (slot !== Generation || late++ > 0) return real();
-          // The caller, between its add and its notify of job 1 (descheduled there, say): let the
-          // worker see the job, run it, ack it and go to sleep on the new generation…
-          gate.release();
-          gate.until((log) => {
-            const ack = log.findIndex((e) => e.op === OP.sub && e.slot === Pending);
-            return ack >= 0 && log.slice(ack).some((e) => e.op === OP.wait && e.slot === Generation);
-          });
-          // …and only then deliver the notify, once the worker really sleeps in Atomics.wait.
-          parksBeforeLateNotify = gate.count(OP.wait, Generation);
-          let woken: number | string;
-          while ((woken = real()) === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-          return woken;
-        },
-      });
-      const p = problem(1, 32, 512, 96); // 1.5 M multiply-adds: split in two by columns
-      const first = run(backend, p);
-      // The worker's reaction to the late notify is over when it goes to sleep again.
-      gate.until(() => gate.count(OP.wait, Generation) > parksBeforeLateNotify);
-      restore?.();
-      expect(late).toBe(1);
-      expect(first.error).toBeUndefined();
-      expect(sameBits(first.c, reference(p))).toBe(true);
-      expect(gate.count(OP.sub, Pending)).toBe(1); // one job, one ack (the old worker acked it twice)
-      expect(Atomics.load(new Int32Array(control), Pending)).toBe(0);
-      const second = run(backend, problem(2, 32, 512, 96));
-      expect(second.error).toBeUndefined();
-      expect(sameBits(second.c, reference(problem(2, 32, 512, 96)))).toBe(true);
-      expect(gate.count(OP.sub, Pending)).toBe(2);
-    } finally {
-      backend.close();
-    }
-  }, 60_000);
-
-  it("a job whose caller's own part throws is joined before the throw: its ack never counts against the next job", async () => {
-    const { backend, transport, gate, control } = start();
-    const { Generation, Pending } = lib.Slot;
-    try {
-      await backend.ready?.();
-      // A prepared op(B) whose columns the caller cannot read: the caller's own part of job 1 throws
-      // after the job was posted (the workers copy B and pack it themselves).
-      const p1 = problem(3, 32, 512, 96);
-      const packed = lib.prepareBlockedB({ k: p1.k, n: p1.n, b: p1.b as Float32Array });
-      Object.setPrototypeOf(
-        packed,
-        Object.create(Object.getPrototypeOf(packed) as object, {
-          columns: {
-            value: () => {
-              throw new Error("the caller's own part failed");
+const DRIVERS: Driver[] = ['js', 'wasm'];
+for (const driver of DRIVERS)
+  describe(`the caller and a worker held at protocol points (real threads, real code): the ${driver} driver`, () => {
+    const reference = (p: GemmArgs): Float32Array => referenceOf(driver, p);
+    const skip = driver === 'wasm' && process.env['MLSTM_DIST'] !== undefined; // old builds have no wasm driver
+    it.skipIf(skip)(
+      'a notify that arrives after the worker already ran and acked its job does not make it run the job again',
+      async () => {
+        const { backend, gate, control } = start(driver);
+        const { Generation, Pending } = lib.Slot;
+        try {
+          // Hold the worker at its first operation on Generation, so that it is awake, not asleep,
+          // when the caller advances Generation: it will see the job without being woken.
+          gate.arm(OP.any, Generation);
+          await backend.ready?.(); // the current code posts once the worker has started serving
+          if (!backend.ready) gate.until(() => gate.held);
+          let late = 0;
+          let parksBeforeLateNotify = 0;
+          intercept(control, {
+            notify: (slot, _value, real) => {
+              if (slot !== Generation || late++ > 0) return real();
+              // The caller, between its add and its notify of job 1 (descheduled there, say): let the
+              // worker see the job, run it, ack it and go to sleep on the new generation…
+              gate.release();
+              gate.until((log) => {
+                const ack = log.findIndex((e) => e.op === OP.sub && e.slot === Pending);
+                return ack >= 0 && log.slice(ack).some((e) => e.op === OP.wait && e.slot === Generation);
+              });
+              // …and only then deliver the notify, once the worker really sleeps in Atomics.wait.
+              parksBeforeLateNotify = gate.count(OP.wait, Generation);
+              let woken: number | string;
+              while ((woken = real()) === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+              return woken;
             },
-          },
-        }),
-      );
-      // Hold the worker before its ack of job 1 until the caller either joins job 1 (the current
-      // code) or posts job 2 (the old code, which skipped the join).
-      gate.arm(OP.sub, Pending);
-      let adds = 0;
-      let postedOverRunningJob = false;
-      let released = false;
-      const releaseOnce = (): void => {
-        if (released) return;
-        released = true;
-        gate.releaseWhenHeld();
-      };
-      intercept(control, {
-        add: (slot, _value, real) => {
-          if (slot === Generation && ++adds === 2 && !released) {
-            // Only the old code gets here: it posts job 2 while job 1 is still running (its worker
-            // is held before the ack). Let the run go on (it fails in one way or another).
-            postedOverRunningJob = true;
-            transport.deliver();
-            releaseOnce();
-          }
-          return real();
-        },
-        wait: (slot, value, real) => {
-          if (slot === Pending) releaseOnce(); // the current code, joining job 1
-          // Job 2's message is held back (below) until the caller really waits for job 2, i.e. after
-          // job 1's ack, with job 2 pending: then the worker cannot have computed job 2 before the
-          // caller copies C out, unless the caller waited for it.
-          if (
-            slot === Pending &&
-            transport.holding &&
-            gate.count(OP.sub, Pending) >= 1 &&
-            Atomics.load(new Int32Array(control), Pending) === value
-          ) {
-            transport.deliver();
-          }
-          return real();
-        },
-      });
-      const first = run(backend, { ...p1, packedB: packed } as GemmArgs);
-      expect(first.error).toBe("the caller's own part failed");
-      transport.holding = true; // job 2 is larger: its new operand buffers are a message the worker must apply first
-      const p2 = problem(4, 32, 512, 200);
-      const second = run(backend, p2);
-      transport.deliver();
-      restore?.();
-      expect(postedOverRunningJob).toBe(false); // the old code: job 2 posted over the abandoned job 1
-      expect(second.error).toBeUndefined();
-      expect(sameBits(second.c, reference(p2))).toBe(true); // the old code returned before the worker's part
-      gate.until(() => gate.count(OP.sub, Pending) >= 2);
-      const third = run(backend, problem(5, 32, 512, 96));
-      expect(third.error).toBeUndefined(); // the old code: "-1 of 1 worker(s) did not finish within 3000 ms"
-      expect(gate.count(OP.sub, Pending)).toBe(3);
-      expect(Atomics.load(new Int32Array(control), Pending)).toBe(0);
-    } finally {
-      backend.close();
-    }
-  }, 60_000);
-});
+          });
+          const p = problem(1, 32, 512, 96); // 1.5 M multiply-adds: split in two by columns
+          const first = run(backend, p);
+          // The worker's reaction to the late notify is over when it goes to sleep again.
+          gate.until(() => gate.count(OP.wait, Generation) > parksBeforeLateNotify);
+          restore?.();
+          expect(late).toBe(1);
+          expect(first.error).toBeUndefined();
+          expect(sameBits(first.c, reference(p))).toBe(true);
+          expect(gate.count(OP.sub, Pending)).toBe(1); // one job, one ack (the old worker acked it twice)
+          expect(Atomics.load(new Int32Array(control), Pending)).toBe(0);
+          const second = run(backend, problem(2, 32, 512, 96));
+          expect(second.error).toBeUndefined();
+          expect(sameBits(second.c, reference(problem(2, 32, 512, 96)))).toBe(true);
+          expect(gate.count(OP.sub, Pending)).toBe(2);
+        } finally {
+          backend.close();
+        }
+      },
+      60_000,
+    );
+
+    it.skipIf(skip)(
+      "a job whose caller's own part throws is joined before the throw: its ack never counts against the next job",
+      async () => {
+        const { backend, transport, gate, control } = start(driver);
+        const { Generation, Pending } = lib.Slot;
+        try {
+          await backend.ready?.();
+          // The caller's own part of job 1 throws after the job was posted: for the JS driver, a
+          // prepared op(B) whose columns the caller cannot read (the workers copy B and pack it
+          // themselves); for the wasm driver, its kernel instance's gemm_f32 (the workers have their own).
+          const p1 = problem(3, 32, 512, 96);
+          let packedB: object | undefined;
+          if (driver === 'js') {
+            packedB = lib.prepareBlockedB({ k: p1.k, n: p1.n, b: p1.b as Float32Array });
+            Object.setPrototypeOf(
+              packedB,
+              Object.create(Object.getPrototypeOf(packedB) as object, {
+                columns: {
+                  value: () => {
+                    throw new Error("the caller's own part failed");
+                  },
+                },
+              }),
+            );
+          } else fail.armed = true;
+          // Hold the worker before its ack of job 1 until the caller either joins job 1 (the current
+          // code) or posts job 2 (the old code, which skipped the join).
+          gate.arm(OP.sub, Pending);
+          let adds = 0;
+          let postedOverRunningJob = false;
+          let released = false;
+          const releaseOnce = (): void => {
+            if (released) return;
+            released = true;
+            gate.releaseWhenHeld();
+          };
+          intercept(control, {
+            add: (slot, _value, real) => {
+              if (slot === Generation && ++adds === 2 && !released) {
+                // Only the old code gets here: it posts job 2 while job 1 is still running (its worker
+                // is held before the ack). Let the run go on (it fails in one way or another).
+                postedOverRunningJob = true;
+                transport.deliver();
+                releaseOnce();
+              }
+              return real();
+            },
+            wait: (slot, value, real) => {
+              if (slot === Pending) releaseOnce(); // the current code, joining job 1
+              // Job 2's message is held back (below) until the caller really waits for job 2, i.e. after
+              // job 1's ack, with job 2 pending: then the worker cannot have computed job 2 before the
+              // caller copies C out, unless the caller waited for it.
+              if (
+                slot === Pending &&
+                transport.holding &&
+                gate.count(OP.sub, Pending) >= 1 &&
+                Atomics.load(new Int32Array(control), Pending) === value
+              ) {
+                transport.deliver();
+              }
+              return real();
+            },
+          });
+          const first = run(backend, { ...p1, packedB } as GemmArgs);
+          expect(first.error).toBe("the caller's own part failed");
+          transport.holding = true; // job 2 is larger: for the JS driver, its new operand buffers are a message the worker must apply first
+          const p2 = problem(4, 32, 512, 200);
+          const second = run(backend, p2);
+          transport.deliver();
+          restore?.();
+          expect(postedOverRunningJob).toBe(false); // the old code: job 2 posted over the abandoned job 1
+          expect(second.error).toBeUndefined();
+          expect(sameBits(second.c, reference(p2))).toBe(true); // the old code returned before the worker's part
+          gate.until(() => gate.count(OP.sub, Pending) >= 2);
+          const third = run(backend, problem(5, 32, 512, 96));
+          expect(third.error).toBeUndefined(); // the old code: "-1 of 1 worker(s) did not finish within 3000 ms"
+          expect(gate.count(OP.sub, Pending)).toBe(3);
+          expect(Atomics.load(new Int32Array(control), Pending)).toBe(0);
+        } finally {
+          backend.close();
+        }
+      },
+      60_000,
+    );
+  });

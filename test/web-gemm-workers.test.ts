@@ -114,15 +114,40 @@ describe('createWebParallelBackend: the single-thread fallback', () => {
 });
 
 describe('createWebParallelBackend with workers (dist/web/gemm-worker.js through a web Worker shim)', () => {
-  type Built = { createWebParallelBackend: typeof createWebParallelBackend; blockedBackend: Backend };
+  type Built = {
+    createWebParallelBackend: typeof createWebParallelBackend;
+    blockedBackend: Backend;
+    createWasmBackendSync: (o: { fma: boolean }) => Backend & { close(): void };
+  };
   let lib: Built;
 
   beforeAll(async () => {
     ensureBuilt();
     const web = (await import(`${ROOT}dist/web/index.js`)) as Pick<Built, 'createWebParallelBackend'>;
     const blocked = (await import(`${ROOT}dist/tensor/kernels/gemm-blocked.js`)) as Pick<Built, 'blockedBackend'>;
-    lib = { ...web, ...blocked };
+    const wasm = (await import(`${ROOT}dist/wasm/index.js`)) as Pick<Built, 'createWasmBackendSync'>;
+    lib = { ...web, ...blocked, ...wasm };
   }, 180_000);
+
+  it("kernel 'wasm': the workers instantiate the caller's module over its shared memory; bit-identical to the single-thread wasm backend, and a drill still closes it", async () => {
+    vi.stubGlobal('Worker', NodeWebWorker);
+    const single = lib.createWasmBackendSync({ fma: false });
+    const backend = await lib.createWebParallelBackend({ threads: 3, kernel: 'wasm', fma: false, timeoutMs: 20_000 });
+    try {
+      expect(backend.threads).toBe(3);
+      expect(backend.describe?.()).toBe('wasm-simd ×3');
+      const tall = randomProblem(2, 240, 96, 64, { transA: true, accumulate: true, alpha: -1.5 });
+      expect(identical(run(backend, tall), run(single, tall))).toBe(true);
+      const wide = randomProblem(3, 32, 600, 128, { transB: true, bias: new Float32Array(600).fill(-0.5) });
+      expect(identical(run(backend, wide, true), run(single, wide, true))).toBe(true);
+      backend.drill!({ kind: 'terminate', worker: 1 });
+      expect(() => run(backend, wide)).toThrow(/^gemm worker 2 of 2 was terminated in the middle of a job \(a fault drill\)/);
+      expect(() => run(backend, wide)).toThrow(/the backend is closed/);
+    } finally {
+      backend.close();
+      single.close();
+    }
+  }, 60_000);
 
   it('splits tall and wide (prepared) products over 3 threads, bit-identical to the single-thread kernel', async () => {
     vi.stubGlobal('Worker', NodeWebWorker);

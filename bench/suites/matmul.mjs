@@ -1,5 +1,6 @@
 // matmul suite: GFLOP/s of the library's GEMM backends against a plain i-k-j triple loop.
-import { fillUniform, medianSeconds } from '../lib/measure.mjs';
+import os from 'node:os';
+import { fillUniform, medianSeconds, sampleSeconds } from '../lib/measure.mjs';
 
 /** m×k·k×n problems: square ones and the shapes of one recurrent step (batch 32, H·4 outputs). */
 export const MATMUL_SIZES = [
@@ -44,7 +45,8 @@ export function naiveMatmul(a, b, c, m, k, n) {
  * Runs the suite. `lib` is the built package (dist/index.js); `backends` lists extra
  * { name, threads, backend } rows to measure beside the single-thread blocked kernel (name is what
  * the backend says it runs: describe() where it has one). Every backend runs on the same arrays in
- * the same run. Returns rows { m, k, n, threads, backend, prepared_b, gflops, naive_gflops }.
+ * the same run. Returns rows { m, k, n, threads, backend, prepared_b, gflops (median), best_gflops (fastest
+ * sample), naive_gflops, peak_rss_mb (the suite's process so far), load }.
  */
 export function runMatmulSuite(lib, { backends = [], log = () => {} } = {}) {
   const measured = [{ name: 'blocked', threads: 1, backend: lib.blockedBackend }, ...backends];
@@ -66,9 +68,21 @@ export function runMatmulSuite(lib, { backends = [], log = () => {} } = {}) {
         const packedB = prepared ? backend.prepareB(args) : undefined;
         const call = prepared ? { ...args, packedB } : args;
         const label = `${name}${prepared ? ' prepared' : ''} ${m}x${k}x${n}`;
-        const seconds = medianSeconds(label, () => backend.gemm(call), { minSamples: 7, maxTime: 3 });
+        const { median, fastest } = sampleSeconds(label, () => backend.gemm(call), { minSamples: 7, maxTime: 3 });
         if (packedB) backend.releaseB?.(packedB);
-        const row = { m, k, n, threads, backend: name, prepared_b: prepared, gflops: flops / seconds / 1e9, naive_gflops: naiveGflops };
+        const row = {
+          m,
+          k,
+          n,
+          threads,
+          backend: name,
+          prepared_b: prepared,
+          gflops: flops / median / 1e9,
+          best_gflops: flops / fastest / 1e9,
+          naive_gflops: naiveGflops,
+          peak_rss_mb: process.resourceUsage().maxRSS / 1024, // of the whole suite so far (one process)
+          load: os.loadavg()[0],
+        };
         rows.push(row);
         log(row);
       }
@@ -85,6 +99,9 @@ export const MATMUL_COLUMNS = [
   { key: 'threads', title: 'threads' },
   { key: 'prepared_b', title: 'B prepared' },
   { key: 'gflops', title: 'GFLOP/s' },
+  { key: 'best_gflops', title: 'best GFLOP/s' },
   { key: 'naive_gflops', title: 'naive i-k-j GFLOP/s' },
   { key: 'speedup', title: '× naive' },
+  { key: 'peak_rss_mb', title: 'peak RSS so far (MB)' },
+  { key: 'load', title: 'load' },
 ];

@@ -1,7 +1,8 @@
 // train suite: characters per second of whole training steps (forward + backward + clip + Adam) of the
-// char model, V=96, E=64, B=32, T=64, for mlstm and lstm at H=256 and H=512, on one thread (the default
-// blocked backend), on two (the worker-thread backend), and on the WebAssembly SIMD backend (one thread; its
-// GEMM and its gate kernels, which the nn ops call through Backend.recurrent).
+// char model, V=96, E=64, B=32, T=64, for mlstm and lstm at H=256 and H=512, per kernel (js: the blocked
+// JavaScript kernel; wasm: the WebAssembly SIMD kernels with fused multiply-add where the machine has it;
+// wasm-muladd: the mul+add module) × threads (1, 2: the worker-thread backends of mlstm/node). The wasm
+// rows speed up the GEMM (and, where the nn ops call them through the Backend, the gate kernels).
 //
 // Each row runs in its own child process (`node bench/suites/train.mjs --row CELL HIDDEN THREADS [BACKEND]`), so the
 // peak RSS it reports (process.resourceUsage().maxRSS at the end of the child) is that row's alone: the
@@ -9,27 +10,37 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { fillTokens, medianSeconds } from '../lib/measure.mjs';
+import { fillTokens, sampleSeconds } from '../lib/measure.mjs';
 
 export const TRAIN_CONFIG = { vocab: 96, embed: 64, batch: 32, seq: 64 };
-/**
- * [cell, H, threads, backend]: backend 'js' (the blocked kernel, or the worker threads for 2), 'wasm', or
- * 'wasm-js-gates' (the wasm GEMM with the JS gate kernels: issue 12's phase 1, to show what the wasm gates add).
- */
+/** [cell, H, threads, backend]: backend 'js', 'wasm' (FMA where the machine has it) or 'wasm-muladd'. */
 export const TRAIN_ROWS = [
   ['mlstm', 256, 1, 'js'],
   ['mlstm', 256, 2, 'js'],
   ['mlstm', 256, 1, 'wasm'],
-  ['mlstm', 256, 1, 'wasm-js-gates'],
+  ['mlstm', 256, 2, 'wasm'],
+  ['mlstm', 256, 1, 'wasm-muladd'],
+  ['mlstm', 256, 2, 'wasm-muladd'],
   ['lstm', 256, 1, 'js'],
   ['lstm', 256, 2, 'js'],
   ['lstm', 256, 1, 'wasm'],
+  ['lstm', 256, 2, 'wasm'],
   ['mlstm', 512, 1, 'js'],
   ['mlstm', 512, 2, 'js'],
   ['mlstm', 512, 1, 'wasm'],
+  ['mlstm', 512, 2, 'wasm'],
   ['lstm', 512, 1, 'js'],
   ['lstm', 512, 2, 'js'],
 ];
+
+/** The backend of a row: the default (blocked) one for js on one thread, else mlstm/node's createParallelBackend. */
+function backendFor(lib, node, threads, name) {
+  if (name === 'js') return threads > 1 ? node.createParallelBackend({ threads }) : null;
+  if (name === 'wasm' || name === 'wasm-muladd') {
+    return node.createParallelBackend({ threads, kernel: 'wasm', fma: name === 'wasm' ? 'auto' : false });
+  }
+  throw new Error(`bench train: unknown backend ${name} (js, wasm or wasm-muladd)`);
+}
 
 /**
  * Builds the model, optimiser and one window of tokens, and returns `step()`: one training step exactly as
@@ -67,20 +78,18 @@ function samplesFor(hidden) {
   return hidden <= 256 ? 3 : 2;
 }
 
-/** One row in this process: returns { cell, hidden, threads, backend, chars_per_s, step_ms, peak_rss_mb, load }. */
+/** One row in this process: returns { cell, hidden, threads, backend, chars_per_s (median), best_chars_per_s (fastest sample), step_ms, peak_rss_mb, load }. */
 export async function measureRow(cell, hidden, threads, backendName = 'js', { minSamples = samplesFor(hidden), maxTime = 0.5 } = {}) {
   const lib = await import('../../dist/index.js');
-  const { createParallelBackend, createWasmBackendSync } = await import('../../dist/node/index.js');
-  const wasmKind = backendName.startsWith('wasm');
-  if (wasmKind && threads !== 1) throw new Error('bench train: the wasm backend runs on one thread (until the threaded driver lands)');
-  const parallel = threads > 1 ? createParallelBackend({ threads }) : null;
-  const wasm = wasmKind ? createWasmBackendSync() : null;
+  const node = await import('../../dist/node/index.js');
+  const made = backendFor(lib, node, threads, backendName);
   try {
-    const backend = backendName === 'wasm-js-gates' ? withJsGates(lib, wasm) : (parallel ?? wasm ?? lib.defaultBackend);
+    await made?.ready();
+    const backend = made ?? lib.defaultBackend;
     const { step, charsPerStep, lastLoss } = makeTrainStep(lib, backend, { cell, hidden });
     // No separate warm-up: benchmark.js calls the function once untimed before each timed sample, so the
     // first (JIT, first-use grad buffers, optimiser moments) is never in a sample.
-    const seconds = medianSeconds(`train ${cell} H=${hidden} ×${threads}`, step, { minSamples, maxTime });
+    const { median: seconds, fastest } = sampleSeconds(`train ${cell} H=${hidden} ×${threads}`, step, { minSamples, maxTime });
     if (!Number.isFinite(lastLoss())) throw new Error(`bench train ${cell} H=${hidden}: loss is ${lastLoss()}`);
     return {
       cell,
@@ -88,27 +97,14 @@ export async function measureRow(cell, hidden, threads, backendName = 'js', { mi
       threads,
       backend: backend.describe?.() ?? backend.name,
       chars_per_s: charsPerStep / seconds,
+      best_chars_per_s: charsPerStep / fastest,
       step_ms: seconds * 1e3,
       peak_rss_mb: process.resourceUsage().maxRSS / 1024, // maxRSS is in kilobytes
       load: os.loadavg()[0],
     };
   } finally {
-    parallel?.close();
-    wasm?.close();
+    made?.close();
   }
-}
-
-/** The wasm backend's products with the JS gate kernels (issue 12's phase 1 configuration). */
-function withJsGates(lib, wasm) {
-  return {
-    name: 'wasm-js-gates',
-    describe: () => `${wasm.describe()}, js gates`,
-    gemm: (args) => wasm.gemm(args),
-    prepareB: (args) => wasm.prepareB(args),
-    releaseB: (prepared) => wasm.releaseB(prepared),
-    recurrent: lib.jsRecurrentKernels,
-    close: () => {},
-  };
 }
 
 /** Runs every row in a fresh child process (synchronously, one after another). */
@@ -135,6 +131,7 @@ export const TRAIN_COLUMNS = [
   { key: 'threads', title: 'threads' },
   { key: 'backend', title: 'backend' },
   { key: 'chars_per_s', title: 'chars/s', digits: 0 },
+  { key: 'best_chars_per_s', title: 'best chars/s', digits: 0 },
   { key: 'step_ms', title: 'ms/step', digits: 0 },
   { key: 'peak_rss_mb', title: 'peak RSS MB', digits: 1 },
   { key: 'load', title: 'load avg', digits: 2 },

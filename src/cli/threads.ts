@@ -1,6 +1,5 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
-import { createWasmBackendSync } from '../node/wasm.js';
 import { simdValidates, type BackendKind } from '../wasm/index.js';
 import { defaultThreadCount } from '../parallel/gemm-parallel-protocol.js';
 import { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
@@ -14,18 +13,11 @@ export const DEFAULT_THREADS = defaultThreadCount(
 
 /** --threads of a command that computes (train, eval), spread into its flags. */
 export const THREADS_FLAG = {
-  threads: valueFlag(
-    'N',
-    'threads for the large matrix products (default: the CPU count, at most 4, for js; 1 for wasm); any N gives the same numbers',
-  ),
+  threads: valueFlag('N', 'threads for the large matrix products (default: the CPU count, at most 4); any N gives the same numbers'),
 } as const satisfies FlagSpecs;
 
-/**
- * The --threads flag of a command that computes (train, eval, compare). Its default follows the backend: the
- * CPU count for js, 1 for wasm (one thread until the threaded wasm driver lands; an explicit --threads N > 1
- * still runs, on one thread, and the banner says so).
- */
-export const readThreads = (f: FlagReader, kind: BackendKind): number => f.int('threads', kind === 'wasm' ? 1 : DEFAULT_THREADS, 1, 64);
+/** The --threads flag of a command that computes (train, eval, compare): the same default for every backend. */
+export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_THREADS, 1, 64);
 
 /** Which kernels compute: the JavaScript ones (on worker threads) or the WebAssembly SIMD ones. */
 export type { BackendKind };
@@ -41,7 +33,7 @@ export function defaultBackendKind(): { kind: BackendKind; reason: string } {
 export const BACKEND_FLAG = {
   backend: valueFlag(
     'js|wasm',
-    'the kernels: wasm (WebAssembly SIMD; the default where it validates; one thread for now) or js (the reference, on --threads threads)',
+    'the kernels: wasm (WebAssembly SIMD; the default where it validates) or js (the reference); any --threads gives the same numbers',
   ),
 } as const satisfies FlagSpecs;
 
@@ -53,12 +45,6 @@ export function readBackend(f: FlagReader): BackendKind {
   return kind;
 }
 
-/** The backend a command computes on: a ClosableBackend, plus why it has fewer threads than asked for. */
-export interface CommandBackend extends ClosableBackend {
-  /** Why this backend runs on fewer threads than --threads asked for (absent when it has them all). */
-  readonly threadsNote?: string;
-}
-
 /**
  * Runs `work` on a backend of `kind` with `threads` threads and ends it afterwards, however `work`
  * ends. The wasm backend computes on one thread until the threaded wasm driver lands: with
@@ -67,10 +53,10 @@ export interface CommandBackend extends ClosableBackend {
  */
 export async function withThreads<T>(
   threads: number,
-  work: (backend: CommandBackend) => Promise<T> | T,
+  work: (backend: ClosableBackend) => Promise<T> | T,
   kind: BackendKind = defaultBackendKind().kind,
 ): Promise<T> {
-  const backend = kind === 'wasm' ? wasmOnOneThread(threads) : createParallelBackend({ threads });
+  const backend = createParallelBackend({ threads, kernel: kind });
   try {
     const drill = process.env['MLSTM_GEMM_DRILL'];
     if (drill && backend.drill) {
@@ -85,17 +71,10 @@ export async function withThreads<T>(
   }
 }
 
-/** What computes, for a banner: 'js kernels on 2 threads', 'wasm-simd fma kernels on 1 thread (…why…)'. */
-export function kernelsLine(backend: CommandBackend): string {
-  const line = `${backend.describe()} kernels on ${backend.threads} thread${backend.threads === 1 ? '' : 's'}`;
-  return backend.threadsNote === undefined ? line : `${line} (${backend.threadsNote})`;
-}
-
-/** The single-thread wasm backend in the CLI's shape; `threads` is what --threads asked for. */
-function wasmOnOneThread(threads: number): CommandBackend {
-  const wasm = createWasmBackendSync();
-  const threadsNote = threads > 1 ? `--threads ${threads} asked for: the wasm kernels run on one thread for now` : undefined;
-  return Object.assign(wasm, { threads: 1, ready: () => Promise.resolve(), ...(threadsNote ? { threadsNote } : {}) });
+/** What computes, for a banner: 'js kernels on 2 threads', 'wasm-simd fma kernels on 1 thread'. */
+export function kernelsLine(backend: ClosableBackend): string {
+  const what = backend.describe().replace(/ ×\d+$/, ''); // the thread count is said below
+  return `${what} kernels on ${backend.threads} thread${backend.threads === 1 ? '' : 's'}`;
 }
 
 function parseDrill(text: string): FaultDrill {

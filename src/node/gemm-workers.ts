@@ -5,6 +5,9 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Backend } from '../tensor/backend.js';
 import { blockedBackend } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
+import { NO_WORKERS, ParallelWasmBackend } from '../parallel/gemm-parallel-wasm.js';
+import { instantiateKernelsSync, type WasmBackendOptions } from '../wasm/index.js';
+import { enableRelaxedSimd } from './relaxed-simd.js';
 import { ADAPTER, defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { isClosing, reportFault } from '../parallel/job-protocol.js';
 
@@ -27,6 +30,16 @@ export interface ClosableBackend extends Backend {
 export interface ParallelBackendOptions {
   /** Total threads including the caller's (default: available parallelism, at most DEFAULT_THREAD_CAP = 4). */
   threads?: number;
+  /**
+   * The GEMM kernel every thread runs: 'js' (default: the blocked JavaScript kernel) or 'wasm'
+   * (the WebAssembly SIMD kernels over one shared memory; the backend is then a WasmBackend, gate
+   * kernels included, whose large products are shared with the workers).
+   */
+  kernel?: 'js' | 'wasm';
+  /** With kernel 'wasm': the multiply-add (see WasmBackendOptions.fma; default 'auto'). */
+  fma?: WasmBackendOptions['fma'];
+  /** With kernel 'wasm': the shared memory's initial and maximum size (it is always shared). */
+  memory?: Omit<NonNullable<WasmBackendOptions['memory']>, 'shared'>;
 }
 
 /**
@@ -46,6 +59,10 @@ export function createParallelBackend(options: ParallelBackendOptions = {}): Clo
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1) {
     throw new RangeError(`createParallelBackend: threads must be an integer in 1..${MAX_WORKERS + 1}, got ${threads}`);
   }
+  if (options.kernel === 'wasm') return createWasmParallel(threads, options);
+  if (options.kernel !== undefined && options.kernel !== 'js') {
+    throw new RangeError(`createParallelBackend: kernel must be 'js' or 'wasm', got ${JSON.stringify(options.kernel)}`);
+  }
   if (threads === 1 || typeof SharedArrayBuffer !== 'function') {
     return Object.freeze({
       name: 'blocked',
@@ -61,6 +78,22 @@ export function createParallelBackend(options: ParallelBackendOptions = {}): Clo
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const transport = new NodeWorkerTransport(control, threads - 1);
   return new ParallelGemm(transport, control);
+}
+
+/**
+ * The wasm kernel on `threads` threads: the calling thread's instance of the kernel module over a
+ * shared memory, and workers that instantiate the same module over the same memory
+ * (ParallelWasmBackend). On one thread, the same backend without workers.
+ */
+function createWasmParallel(threads: number, options: ParallelBackendOptions): ParallelWasmBackend {
+  if (options.fma !== false) enableRelaxedSimd(); // before the module is compiled (relaxed-simd.ts)
+  const { kernels, heap, multiplyAdd, module } = instantiateKernelsSync({
+    fma: options.fma,
+    memory: { ...options.memory, shared: true },
+  });
+  const control = new SharedArrayBuffer(CONTROL_BYTES);
+  const transport = threads === 1 ? NO_WORKERS : new NodeWorkerTransport(control, threads - 1);
+  return new ParallelWasmBackend(kernels, heap, multiplyAdd, module, transport, control);
 }
 
 /** dist/node/*.js beside this file (compiled output: worker threads run JavaScript). */

@@ -1,5 +1,6 @@
 import type { Storage } from '../tensor/dtype.js';
 import { MR, NC, NR } from '../tensor/kernels/gemm-panels.js';
+import type { WasmMemory, WasmModule } from '../wasm/runtime.js';
 
 /*
  * What the caller's thread and the GEMM worker threads share (gemm-parallel.ts is the caller's
@@ -46,16 +47,22 @@ export const Slot = {
   DrillJob: 20, // … the generation from which it fires
   DrillKind: 21, // … DrillKind.*
   DrillMs: 22, // … how long a Stall lasts
-  Parts: 23, // from here, PART_INTS slots per worker (Part.*)
+  Kernel: 23, // which kernel runs the parts (Kernel.*): the JS kernel on the shared copies, or the wasm kernel in the shared memory
+  Parts: 24, // from here, PART_INTS slots per worker (Part.*)
 } as const;
 
-/** Per-worker slots, at Slot.Parts + PART_INTS·w: the worker's sub-problem in the shared copies. */
+/**
+ * Per-worker slots, at Slot.Parts + PART_INTS·w: the worker's sub-problem. For Kernel.Js, element
+ * offsets into the shared copies; for Kernel.Wasm, byte addresses in the shared wasm memory (of
+ * its packed A rows, packed B columns, C and bias; K, Ldc in bytes and Accumulate/HasBias as the
+ * kernel's flags are the job's).
+ */
 export const Part = {
   M: 0, // rows of C it computes (0: nothing to do)
   N: 1, // columns of C it computes
-  AOff: 2, // where its op(A) starts in the shared A
-  BOff: 3, // where its op(B) starts in the shared B (unused with a prepared op(B))
-  COff: 4, // where its C starts in the shared C
+  AOff: 2, // where its op(A) starts in the shared A (wasm: its packed A rows)
+  BOff: 3, // where its op(B) starts in the shared B (unused with a prepared op(B); wasm: its packed B panels)
+  COff: 4, // where its C starts in the shared C (wasm: in the memory)
   BiasOff: 5,
   J0: 6, // its columns [J0, J1) of the prepared op(B)
   J1: 7,
@@ -63,6 +70,8 @@ export const Part = {
 export const PART_INTS = 8;
 
 export const Command = { Gemm: 0, Exit: 1 } as const;
+/** Which kernel a job's parts run (Slot.Kernel). */
+export const Kernel = { Js: 0, Wasm: 1 } as const;
 /** What a fault drill makes its worker do when it reaches the drill's job (see FaultDrill in gemm-parallel.ts). */
 export const DrillKind = { None: 0, Throw: 1, Terminate: 2, Stall: 3 } as const;
 export const MAX_WORKERS = 64;
@@ -129,7 +138,12 @@ export type WorkerMessage =
   /** A prepared op(B) [k,n] packed in `buffer` (float64, the layout of packedBlockViews); repacked in place later. */
   | { seq: number; kind: 'packed'; id: number; buffer: SharedArrayBuffer; k: number; n: number }
   /** The prepared op(B) `id` will not be used again. */
-  | { seq: number; kind: 'drop'; id: number };
+  | { seq: number; kind: 'drop'; id: number }
+  /**
+   * The wasm kernel module and the shared memory the caller's instance of it runs over: the
+   * worker instantiates the same module over the same memory, so every address means the same.
+   */
+  | { seq: number; kind: 'wasm'; module: WasmModule; memory: WasmMemory };
 
 /** A message before the caller numbers it (the caller's send adds `seq`). */
 export type UnnumberedMessage = WorkerMessage extends infer M ? (M extends unknown ? Omit<M, 'seq'> : never) : never;

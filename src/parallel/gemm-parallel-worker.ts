@@ -2,6 +2,7 @@ import { gemmBlockedStrided } from '../tensor/kernels/gemm-blocked.js';
 import {
   CONTROL_INTS,
   DrillKind,
+  Kernel,
   FLOAT_BYTE,
   FLOAT_SLOTS,
   Part,
@@ -14,6 +15,9 @@ import {
 } from './gemm-parallel-protocol.js';
 import { AtomicControl, reportFault, WorkerProtocol, WorkerStep } from './job-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
+import { gemmPacked } from '../wasm/backend.js';
+import { MEMORY_IMPORT, type KernelExports } from '../wasm/kernel-module.js';
+import { wasmApi } from '../wasm/runtime.js';
 
 /*
  * The worker's side of the parallel GEMM (runtime-neutral: only SharedArrayBuffer and Atomics).
@@ -37,6 +41,8 @@ class WorkerBuffers {
   c?: SharedViews;
   bias?: SharedViews;
   readonly packed = new Map<number, SharedPacked>();
+  /** This thread's instance of the caller's wasm kernel module, over the caller's shared memory. */
+  wasm?: KernelExports;
 
   apply(message: WorkerMessage): void {
     if (message.kind === 'operands') {
@@ -48,6 +54,11 @@ class WorkerBuffers {
     } else if (message.kind === 'packed') {
       const { k, n } = message;
       this.packed.set(message.id, { k, n, blocks: packedBlockViews(new Float64Array(message.buffer), k, n), columns: new Map() });
+    } else if (message.kind === 'wasm') {
+      const api = wasmApi();
+      if (api === undefined) throw new Error('gemm worker: this thread has no WebAssembly');
+      const imports = { [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: message.memory } };
+      this.wasm = new api.Instance(message.module, imports).exports as unknown as KernelExports;
     } else {
       this.packed.delete(message.id);
     }
@@ -133,7 +144,8 @@ export class GemmJobServer {
     const started = performance.now();
     try {
       this.drill();
-      runPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
+      if (this.ctrl[Slot.Kernel] === Kernel.Wasm) runWasmPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
+      else runPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
     } catch (error) {
       this.fail(`gemm worker ${this.worker + 1} threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
       return false;
@@ -217,4 +229,21 @@ function runPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, worker
     ctrl[part + Part.BiasOff]!,
     packed,
   );
+}
+
+/**
+ * This worker's part of a wasm job: rows or columns of a product the caller staged in the shared
+ * memory (packed A, packed B, C, bias), computed by this thread's instance of the same kernel
+ * module at the addresses the caller wrote (gemmPacked, as the caller computes its own part).
+ */
+function runWasmPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, worker: number): void {
+  const part = Slot.Parts + PART_INTS * worker;
+  const m = ctrl[part + Part.M]!,
+    n = ctrl[part + Part.N]!;
+  if (m === 0 || n === 0) return;
+  const kx = buffers.wasm;
+  if (kx === undefined) throw new Error('gemm worker: a wasm job arrived before the kernel module');
+  const flags = ctrl[Slot.Accumulate]! | ctrl[Slot.HasBias]!;
+  const addr = (slot: number): number => ctrl[part + slot]! >>> 0;
+  gemmPacked(kx, m, n, ctrl[Slot.K]!, addr(Part.AOff), addr(Part.BOff), addr(Part.COff), ctrl[Slot.Ldc]!, alpha, addr(Part.BiasOff), flags);
 }

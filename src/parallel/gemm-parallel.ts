@@ -5,11 +5,8 @@ import { MR } from '../tensor/kernels/gemm-panels.js';
 import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
 import {
   columnUnit,
-  CONTROL_INTS,
-  DrillKind,
   dtypeCode,
-  FLOAT_BYTE,
-  FLOAT_SLOTS,
+  Kernel,
   Part,
   PART_INTS,
   PARALLEL_MIN_WORK,
@@ -21,20 +18,19 @@ import {
   type OperandBuffers,
   type SharedViews,
   type UnnumberedMessage,
-  type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { BlockedPackedB, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { BlockedPackedB, packedLength, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { jsRecurrentKernels } from '../tensor/kernels/recurrent-kernels.js';
-import { SharedPackedB, SharedPacks } from './gemm-shared-packs.js';
-import { AtomicControl, CallerAt, CallerProtocol, DEAD, firstFault } from './job-protocol.js';
+import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel.js';
 
 export { CONTROL_BYTES } from './gemm-parallel-protocol.js';
 export type { WorkerMessage } from './gemm-parallel-protocol.js';
+export { GemmWorkerFault, JobChannel, type FaultDrill, type WorkerTransport } from './job-channel.js';
 
 /*
  * Multi-threaded GEMM, the caller's side (runtime-neutral: SharedArrayBuffer and Atomics only;
  * how threads start and how messages reach them is a runtime adapter's business, e.g.
- * src/node/gemm-workers.ts). The protocol is in gemm-parallel-protocol.ts, the workers' side in
+ * src/node/gemm-workers.ts). The protocol is in gemm-parallel-protocol.ts and job-protocol.ts (the caller's end: job-channel.ts), the workers' side in
  * gemm-parallel-worker.ts.
  *
  * C is cut into one part per thread, by rows or by columns (splitsByColumns); the caller's thread
@@ -47,92 +43,25 @@ export type { WorkerMessage } from './gemm-parallel-protocol.js';
  * Prepared op(B)s (the weight of a recurrent time loop, packed once per window) are packed
  * straight into shared memory: workers read the same float64 panels the caller's thread does,
  * so a per-step product copies no weight and packs nothing. Which shared slot a prepareB packs
- * into is gemm-shared-packs.ts's business: released and per-b slots are repacked in place, so
+ * into is SharedPacks' business (below): released and per-b slots are repacked in place, so
  * training allocates no new shared memory after its first step.
  */
-
-/**
- * What a runtime adapter provides: workers started on the control block, a way to message them,
- * and a watch on them. The caller blocks in Atomics.wait while the workers compute, so it cannot
- * hear a worker's 'error' or 'exit' event itself: the adapter has something with a free event loop
- * (a supervisor thread) hear it and report it in the control block (reportFault in
- * job-protocol.ts), which wakes the caller at once. A worker that throws reports itself.
- */
-export interface WorkerTransport {
-  /** Number of worker threads (not counting the caller's). */
-  readonly workers: number;
-  /** Delivers a message to every worker; each applies it before any job that names its sequence number. */
-  send(message: WorkerMessage): void;
-  /** Ends the workers (after Command.Exit has been posted). */
-  terminate(): void;
-}
-
-/**
- * A worker of a parallel GEMM failed (it threw, died, or was terminated) during a gemm: that
- * product was abandoned (its C is partly written: do not use it), and the backend is closed
- * (every later call throws this again). Nothing computed before is affected: go on from the last
- * good state, on one thread or on a new backend.
- */
-export class GemmWorkerFault extends Error {
-  /** What happened, e.g. 'gemm worker 1 of 1 exited unexpectedly (exit code 1)'. */
-  readonly reason: string;
-  constructor(reason: string, threads: number) {
-    super(`${reason} (parallel gemm of ${threads} threads; the backend is closed)`);
-    this.name = 'GemmWorkerFault';
-    this.reason = reason;
-  }
-}
-
-/**
- * A fault drill, for tests and for demonstrating failure handling: worker `worker` (0-based,
- * default 0), at its `afterJobs`-th parallel job from now (default 1), throws in its part
- * ('throw'), asks to be terminated mid-part and waits for it ('terminate': its supervisor
- * terminates it and hears it end, as it would any death), or stalls for `ms` before computing
- * ('stall': a descheduled worker, which the caller simply waits for). It fires once.
- */
-export interface FaultDrill {
-  kind: 'throw' | 'terminate' | 'stall';
-  worker?: number;
-  afterJobs?: number;
-  ms?: number;
-}
 
 /** The caller's side: a Backend whose gemm splits large problems across the transport's workers (synchronously). */
 export class ParallelGemm implements Backend {
   readonly name = 'parallel';
   readonly recurrent = jsRecurrentKernels; // the gate kernels run on the calling thread
-  describe = (): string => 'js';
   readonly threads: number;
-  private readonly ctrl: Int32Array;
-  private readonly mem: AtomicControl;
-  private readonly protocol: CallerProtocol;
-  /** Whether every worker has started serving: until then the caller computes alone (it never waits on a thread not yet watched). */
-  private started = false;
-  /** Why the backend closed itself, thrown again by every later call. */
-  private failure: GemmWorkerFault | undefined;
-  private readonly floats: Float64Array; // [0] alpha, [1 + w] worker w's time for its last part (ms)
-  /** Relative speed of each thread, the caller's first (always 1): parts are sized in proportion (see rebalance). */
-  private readonly speeds: number[];
-  /** The current job's parts: part p is [bounds[p], bounds[p + 1]) of C's rows or columns (reused by every call). */
-  private readonly bounds: Int32Array;
+  private readonly jobs: JobChannel;
   private buffers: OperandBuffers;
   private views: { a: SharedViews; b: SharedViews; c: SharedViews; bias: SharedViews };
-  private sent = 0; // sequence number of the last message sent
-  private closed = false;
-  private readonly packs = new SharedPacks((message) => this.send(message));
+  private readonly packs: SharedPacks;
 
   /** `control` must be the CONTROL_BYTES SharedArrayBuffer the transport's workers were started with. */
-  constructor(
-    private readonly transport: WorkerTransport,
-    private readonly control: SharedArrayBuffer,
-  ) {
-    this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
-    this.mem = new AtomicControl(this.ctrl);
-    this.protocol = new CallerProtocol(transport.workers);
-    this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
-    this.threads = transport.workers + 1;
-    this.speeds = new Array<number>(this.threads).fill(1);
-    this.bounds = new Int32Array(this.threads + 1);
+  constructor(transport: WorkerTransport, control: SharedArrayBuffer) {
+    this.jobs = new JobChannel(transport, control);
+    this.threads = this.jobs.threads;
+    this.packs = new SharedPacks((message) => this.jobs.send(message));
     const empty = (): SharedArrayBuffer => new SharedArrayBuffer(8);
     this.buffers = { a: empty(), b: empty(), c: empty(), bias: empty() };
     this.views = {
@@ -141,14 +70,18 @@ export class ParallelGemm implements Backend {
       c: sharedViews(this.buffers.c),
       bias: sharedViews(this.buffers.bias),
     };
-    this.send({ kind: 'operands', buffers: this.buffers });
+    this.jobs.send({ kind: 'operands', buffers: this.buffers });
+  }
+
+  /** Which kernels run on how many threads. */
+  describe(): string {
+    return `js ×${this.threads}`;
   }
 
   gemm(p: GemmArgs): void {
-    if (this.failure) throw this.failure;
-    if (this.closed) throw new Error('ParallelGemm.gemm: the backend has been closed');
+    this.jobs.checkOpen('ParallelGemm.gemm');
     const { m, n, k } = p;
-    if (this.transport.workers === 0 || m * n * k < PARALLEL_MIN_WORK || !this.workersStarted()) {
+    if (this.jobs.workers === 0 || m * n * k < PARALLEL_MIN_WORK || !this.jobs.workersStarted()) {
       gemmBlocked(p);
       return;
     }
@@ -158,7 +91,7 @@ export class ParallelGemm implements Backend {
     if (packed !== undefined) packed.check('gemm', k, n, p.b, p.bOffset ?? 0, p.ldb ?? (transB ? k : n), transB); // before any worker starts
     const prepared = packed !== undefined;
     const byColumns = splitsByColumns(m, n, this.threads, prepared);
-    const parts = partitionInto(this.bounds, byColumns ? n : m, this.speeds, byColumns ? columnUnit(n, prepared) : MR);
+    const parts = partitionInto(this.jobs.bounds, byColumns ? n : m, this.jobs.speeds, byColumns ? columnUnit(n, prepared) : MR);
     if (parts < 2) {
       gemmBlocked(p);
       return;
@@ -172,20 +105,15 @@ export class ParallelGemm implements Backend {
    */
   prepareB(args: PrepareBArgs): PreparedB {
     checkPrepareBArgs(args, 'prepareB');
-    if (this.failure) throw this.failure;
-    if (this.closed || this.transport.workers === 0) return prepareBlockedB(args);
+    const failure = this.jobs.fault;
+    if (failure) throw failure;
+    if (this.jobs.closed || this.jobs.workers === 0) return prepareBlockedB(args);
     return this.packs.prepare(args);
   }
 
   /** The caller will not use `prepared` again: its shared slot may serve the next prepareB of the same layout. */
   releaseB(prepared: PreparedB): void {
     if (prepared instanceof SharedPackedB) this.packs.releasePrepared(prepared);
-  }
-
-  private send(message: UnnumberedMessage): void {
-    if (this.closed) return;
-    this.sent++;
-    this.transport.send({ ...message, seq: this.sent } as WorkerMessage);
   }
 
   private runParallel(p: GemmArgs, byColumns: boolean, parts: number, packed: BlockedPackedB | undefined): void {
@@ -203,7 +131,7 @@ export class ParallelGemm implements Backend {
     const bias = p.bias;
     const biasOff = p.biasOffset ?? 0;
     const shared = packed instanceof SharedPackedB ? packed : undefined; // else the workers pack B themselves
-    const bounds = this.bounds;
+    const bounds = this.jobs.bounds;
     const w0 = bounds[1]!; // where the workers' parts start: rows [w0, m) or columns [w0, n)
 
     // The workers' regions, copied densely into shared memory: op(A) rows [w0, m) or all of op(A);
@@ -232,8 +160,8 @@ export class ParallelGemm implements Backend {
       for (let j = 0; j < cCols; j++) sbias[j] = bias[biasOff + (byColumns ? w0 : 0) + j]!;
     }
 
-    const ctrl = this.ctrl;
-    ctrl[Slot.Seq] = this.sent;
+    const ctrl = this.jobs.ctrl;
+    ctrl[Slot.Kernel] = Kernel.Js;
     ctrl[Slot.K] = k;
     ctrl[Slot.RsA] = transA ? 1 : k;
     ctrl[Slot.CsA] = transA ? aRows : 1;
@@ -247,8 +175,8 @@ export class ParallelGemm implements Backend {
     ctrl[Slot.DtC] = dtypeCode(c);
     ctrl[Slot.DtBias] = bias ? dtypeCode(bias) : 0;
     ctrl[Slot.PackedId] = shared ? shared.slot.id : -1;
-    this.floats[0] = alpha;
-    for (let w = 0; w < this.transport.workers; w++) {
+    this.jobs.floats[0] = alpha;
+    for (let w = 0; w < this.jobs.workers; w++) {
       const part = Slot.Parts + PART_INTS * w;
       if (w + 1 >= parts) {
         ctrl[part + Part.M] = 0; // idle: fewer parts than threads
@@ -266,9 +194,7 @@ export class ParallelGemm implements Backend {
       ctrl[part + Part.J0] = byColumns ? s : 0;
       ctrl[part + Part.J1] = byColumns ? e : n;
     }
-    this.protocol.post(); // publishes the fields above (Atomics are sequentially consistent)
-    this.advance();
-    if (this.protocol.pc === CallerAt.Failed) this.fail();
+    this.jobs.post();
 
     // This thread's part, straight from and into the caller's arrays. Whatever happens here, the
     // job is joined before this call returns or throws: an abandoned job's ack would count against the next.
@@ -308,84 +234,23 @@ export class ParallelGemm implements Backend {
       ownError = { error };
     }
     const mine = performance.now() - posted;
-    this.protocol.join();
-    this.advance();
-    if (this.protocol.pc === CallerAt.Failed) this.fail();
+    this.jobs.join();
     if (ownError) throw ownError.error;
-    this.rebalance(parts, mine, performance.now() - posted - mine);
+    this.jobs.rebalance(parts, mine, performance.now() - posted - mine);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
-  }
-
-  /**
-   * Re-estimates each worker's speed relative to this thread's from the job just done, so that the
-   * next split gives every thread a share it finishes at the same moment. Static halves left this
-   * thread waiting ~15% of a training step on a quiet 2-vCPU machine (the worker starts after the
-   * operand copies, and a virtual CPU is not always there), more under load. A worker reports its
-   * own time; a start delay shows as this thread waiting in join, and is added to the slowest.
-   * Smoothed (a quarter per job) and clamped to [1/4, 4], so one odd job cannot starve a thread.
-   * Only the split moves: every element of C is computed the same way whoever computes it.
-   */
-  private rebalance(parts: number, mine: number, waited: number): void {
-    if (mine < 0.05) return; // too short to time
-    const bounds = this.bounds; // part p has bounds[p + 1] − bounds[p] rows or columns: its work is proportional
-    const myRate = (bounds[1]! - bounds[0]!) / mine;
-    let slowest = 0;
-    for (let w = 0; w + 1 < parts; w++) slowest = Math.max(slowest, this.floats[1 + w]!);
-    // Waiting (beyond the ~µs of a join that finds the job done) means the slowest worker ended at mine + waited.
-    const delay = waited > 0.02 ? Math.max(0, mine + waited - slowest) : 0;
-    for (let w = 0; w + 1 < parts; w++) {
-      const took = this.floats[1 + w]! + delay;
-      if (!(took > 0)) continue;
-      const relative = Math.min(4, Math.max(0.25, (bounds[w + 2]! - bounds[w + 1]!) / took / myRate));
-      this.speeds[w + 1] = 0.75 * this.speeds[w + 1]! + 0.25 * relative;
-    }
-  }
-
-  /** Runs the caller's protocol to its next point (Working, Done, Failed, Closed): waits for the workers in Sleep, however long they take. */
-  private advance(): void {
-    while (this.protocol.step(this.mem));
-  }
-
-  /** Whether every worker has started serving; a fault reported before that (a worker that could not start) is thrown. */
-  private workersStarted(): boolean {
-    if (this.started) return true;
-    if ((Atomics.load(this.ctrl, Slot.Pending) & DEAD) !== 0) this.fail();
-    this.started = Atomics.load(this.ctrl, Slot.Started) === this.transport.workers;
-    return this.started;
-  }
-
-  /** The protocol failed (a fault reported, or a count that cannot be): close the backend and throw why. */
-  private fail(): never {
-    const broken = this.protocol.broken;
-    const why =
-      broken !== undefined
-        ? `a protocol error: ${broken} worker(s) pending where ${this.transport.workers} or fewer can be`
-        : (firstFault(this.control) ?? 'a gemm worker failed');
-    this.failure = new GemmWorkerFault(why, this.threads);
-    this.close();
-    throw this.failure;
   }
 
   /**
    * Resolves once every worker has started serving (until then gemm computes on the calling
    * thread alone: the same numbers); rejects with the GemmWorkerFault if one could not start.
    */
-  async ready(): Promise<void> {
-    while (!this.closed && !this.workersStarted()) await new Promise((resolve) => setTimeout(resolve, 2));
-    if (this.failure) throw this.failure;
+  ready(): Promise<void> {
+    return this.jobs.ready();
   }
 
   /** Arms a fault drill (see FaultDrill). */
   drill(drill: FaultDrill): void {
-    const worker = drill.worker ?? 0;
-    if (!Number.isInteger(worker) || worker < 0 || worker >= this.transport.workers) {
-      throw new RangeError(`ParallelGemm.drill: worker must be an integer in 0..${this.transport.workers - 1}, got ${worker}`);
-    }
-    const ctrl = this.ctrl; // plain writes, published by the next post
-    ctrl[Slot.DrillKind] = drill.kind === 'throw' ? DrillKind.Throw : drill.kind === 'terminate' ? DrillKind.Terminate : DrillKind.Stall;
-    ctrl[Slot.DrillMs] = Math.max(0, Math.round(drill.ms ?? 0));
-    ctrl[Slot.DrillJob] = ctrl[Slot.Generation]! + Math.max(1, Math.round(drill.afterJobs ?? 1));
-    ctrl[Slot.DrillWorker] = worker + 1;
+    this.jobs.drill(drill);
   }
 
   /**
@@ -420,16 +285,12 @@ export class ParallelGemm implements Backend {
       c: refresh(this.buffers.c, v.c),
       bias: refresh(this.buffers.bias, v.bias),
     };
-    this.send({ kind: 'operands', buffers: this.buffers });
+    this.jobs.send({ kind: 'operands', buffers: this.buffers });
   }
 
   /** Stops the workers. Safe to call twice; gemm throws afterwards. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.protocol.close();
-    this.advance();
-    this.transport.terminate();
+    this.jobs.close();
   }
 }
 
@@ -453,3 +314,153 @@ function copyMatrix(
     for (let j = 0; j < cols; j++) dst[d + j] = src[s + j]!;
   }
 }
+
+/*
+ * The prepared op(B)s of the parallel GEMM live in shared memory ("slots") that the workers were
+ * sent once; this file decides which slot a prepareB packs into, so that training reuses the same
+ * few slots step after step instead of allocating (and messaging) new shared memory:
+ *
+ * - A caller that says it is done with a prepared operand (Backend.releaseB: the recurrent ops do,
+ *   after their time loop) returns its slot to a free list per layout (k, n); the next prepareB of
+ *   that layout, of whatever b, repacks it. This is what keeps a weight-normalised model (a new
+ *   weight array every window) from piling up slots.
+ * - Otherwise a slot stays with its b and addressing and is repacked by the next prepareB of them;
+ *   when that b is garbage-collected, its slots are dropped (FinalizationRegistry; only when the
+ *   program returns to its event loop, hence the explicit release above).
+ * A prepared operand whose slot was repacked or released since is stale: using it throws.
+ */
+
+/** One shared prepared op(B): where it lives and how often it has been (re)packed. */
+export interface SharedSlot {
+  readonly id: number;
+  readonly k: number;
+  readonly n: number;
+  readonly storage: Float64Array; // over a SharedArrayBuffer the workers hold
+  /** Incremented by every prepareB into this slot and by its release. */
+  generation: number;
+  /** The b whose slot list holds this slot now (undefined while free). */
+  owner?: OwnedSlots;
+  bOffset: number;
+  ldb: number;
+  transB: boolean;
+}
+
+interface OwnedSlots {
+  slots: SharedSlot[];
+  ids: number[]; // what the finalizer drops when b is collected
+}
+
+/** Slots kept per b: a caller that prepares more addressings of one b than this loses its oldest. */
+const SLOTS_PER_OPERAND = 8;
+/** Free slots kept per layout: enough for the weights of a deep stack released at the end of a window. */
+const FREE_PER_LAYOUT = 8;
+
+/**
+ * op(B) prepared by ParallelGemm: a BlockedPackedB whose panels are in a shared slot. Valid until
+ * the slot is repacked (the next prepareB of the same b and addressing) or released: using it
+ * after that throws instead of silently reading other values.
+ */
+export class SharedPackedB extends BlockedPackedB {
+  readonly generation: number;
+
+  constructor(
+    k: number,
+    n: number,
+    b: Storage,
+    bOffset: number,
+    ldb: number,
+    transB: boolean,
+    readonly slot: SharedSlot,
+  ) {
+    super(k, n, b, bOffset, ldb, transB, slot.storage);
+    this.generation = slot.generation;
+  }
+
+  override check(fn: string, k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean): void {
+    super.check(fn, k, n, b, bOffset, ldb, transB);
+    if (this.slot.generation !== this.generation) {
+      throw new Error(
+        `${fn}: packedB is stale: op(B) ${k}×${n} was released, or this b prepared again, since it was made; ` +
+          'a prepared operand is valid until its releaseB or the next prepareB of the same b on this backend',
+      );
+    }
+  }
+}
+
+/** Which shared slot each prepareB packs into, and when the workers may drop one (see the top of this file). */
+export class SharedPacks {
+  private nextId = 0;
+  private readonly owned = new WeakMap<Storage, OwnedSlots>();
+  private readonly free = new Map<string, SharedSlot[]>();
+  /** When a b with slots is garbage-collected, the workers drop those slots too. */
+  private readonly finalizer = new FinalizationRegistry<number[]>((ids) => {
+    for (const id of ids) this.send({ kind: 'drop', id });
+  });
+
+  constructor(private readonly send: (message: UnnumberedMessage) => void) {}
+
+  /** Packs op(B) into a slot (its own, a free one of its layout, or a new one) and returns it prepared. */
+  prepare(args: PrepareBArgs): SharedPackedB {
+    const { k, n, b } = args;
+    const transB = args.transB ?? false;
+    const bOffset = args.bOffset ?? 0;
+    const ldb = args.ldb ?? (transB ? k : n);
+    let owner = this.owned.get(b);
+    if (owner === undefined) {
+      owner = { slots: [], ids: [] };
+      this.owned.set(b, owner);
+      this.finalizer.register(b, owner.ids);
+    }
+    let slot = owner.slots.find((s) => s.k === k && s.n === n && s.bOffset === bOffset && s.ldb === ldb && s.transB === transB);
+    if (slot === undefined) {
+      if (owner.slots.length === SLOTS_PER_OPERAND) this.release(owner.slots[0]!);
+      slot = this.free.get(layoutKey(k, n))?.pop() ?? this.create(k, n);
+      slot.bOffset = bOffset;
+      slot.ldb = ldb;
+      slot.transB = transB;
+      slot.owner = owner;
+      owner.slots.push(slot);
+      owner.ids.push(slot.id);
+    }
+    slot.generation++;
+    return new SharedPackedB(k, n, b, bOffset, ldb, transB, slot);
+  }
+
+  /** The caller is done with `prepared`: its slot goes to the free list of its layout (stale from now on). */
+  releasePrepared(prepared: SharedPackedB): void {
+    if (prepared.slot.generation === prepared.generation) this.release(prepared.slot);
+  }
+
+  private create(k: number, n: number): SharedSlot {
+    const buffer = new SharedArrayBuffer(packedLength(k, n) * 8);
+    const slot: SharedSlot = {
+      id: this.nextId++,
+      k,
+      n,
+      storage: new Float64Array(buffer),
+      generation: 0,
+      bOffset: 0,
+      ldb: 0,
+      transB: false,
+    };
+    this.send({ kind: 'packed', id: slot.id, buffer, k, n });
+    return slot;
+  }
+
+  private release(slot: SharedSlot): void {
+    slot.generation++; // whatever was prepared in it is stale now
+    const owner = slot.owner;
+    if (owner !== undefined) {
+      owner.slots.splice(owner.slots.indexOf(slot), 1);
+      owner.ids.splice(owner.ids.indexOf(slot.id), 1);
+      slot.owner = undefined;
+    }
+    const key = layoutKey(slot.k, slot.n);
+    let list = this.free.get(key);
+    if (list === undefined) this.free.set(key, (list = []));
+    if (list.length < FREE_PER_LAYOUT) list.push(slot);
+    else this.send({ kind: 'drop', id: slot.id });
+  }
+}
+
+const layoutKey = (k: number, n: number): string => `${k}x${n}`;

@@ -47,6 +47,24 @@ export class WasmPackedB implements PreparedB {
   ) {}
 }
 
+/** A product staged in the memory (WasmBackend.stageGemm): byte addresses, and the caller's C when it lives outside. */
+export interface StagedGemm {
+  m: number;
+  n: number;
+  k: number;
+  pa: number;
+  pb: number;
+  cAddr: number;
+  ldcBytes: number;
+  alpha: number;
+  biasAddr: number;
+  flags: number;
+  /** The caller's C when the product is computed in scratch (copied back by finishGemm), else null. */
+  c: Float32Array | null;
+  cOff: number;
+  ldc: number;
+}
+
 const ALIGN = 64;
 const alignUp = (bytes: number): number => Math.ceil(bytes / ALIGN) * ALIGN;
 
@@ -65,6 +83,22 @@ export class WasmBackend implements Backend {
   private readonly pendingLength = new Int32Array(MAX_PENDING);
   private readonly pendingAddr = new Float64Array(MAX_PENDING);
   private pending = 0;
+  /** The product stageGemm staged: the arguments of gemmPacked, and where a scratch C goes back. */
+  protected readonly staged: StagedGemm = {
+    m: 0,
+    n: 0,
+    k: 0,
+    pa: 0,
+    pb: 0,
+    cAddr: 0,
+    ldcBytes: 0,
+    alpha: 1,
+    biasAddr: 0,
+    flags: 0,
+    c: null,
+    cOff: 0,
+    ldc: 0,
+  };
   /**
    * Frees the block of a prepared operand the garbage collector found unreachable without a
    * releaseB (wasm memory is not collected). Safe for prepared operands only: they are opaque, so
@@ -77,7 +111,7 @@ export class WasmBackend implements Backend {
 
   constructor(
     /** The exports of the instantiated kernel module. */
-    private readonly kernels: KernelExports,
+    protected readonly kernels: KernelExports,
     readonly heap: WasmHeap,
     readonly multiplyAdd: MultiplyAdd,
   ) {
@@ -129,6 +163,20 @@ export class WasmBackend implements Backend {
   // ---------------------------------------------------------------- GEMM
 
   gemm(p: GemmArgs): void {
+    if (!this.stageGemm(p)) return;
+    const g = this.staged;
+    gemmPacked(this.kernels, g.m, g.n, g.k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+    this.finishGemm();
+  }
+
+  /**
+   * Checks a product and stages it in the memory for gemmPacked (into `staged`): A packed, B
+   * packed (or the prepared panels), C in place or in scratch (with its values when it
+   * accumulates), the bias. Returns false when nothing is left to compute in wasm: float64
+   * operands (the JS kernel ran), an empty C, or k = 0. The staging stays valid until the next
+   * call of this backend; finishGemm copies a scratch C back.
+   */
+  protected stageGemm(p: GemmArgs): boolean {
     this.checkOpen('gemm');
     checkGemmArgs(p, 'gemm');
     const { m, n, k, a, b, c, bias } = p;
@@ -139,12 +187,12 @@ export class WasmBackend implements Backend {
       (bias === undefined || bias instanceof Float32Array)
     )) {
       gemmBlocked(p); // float64 operands: the JS kernel (it ignores a packedB of ours)
-      return;
+      return false;
     }
-    if (m === 0 || n === 0) return;
+    if (m === 0 || n === 0) return false;
     if (k === 0) {
       gemmBlocked(p); // C = (accumulate ? C : 0) + bias, no product
-      return;
+      return false;
     }
     const transA = p.transA ?? false;
     const transB = p.transB ?? false;
@@ -194,11 +242,28 @@ export class WasmBackend implements Backend {
     const biasAddr = bias === undefined ? 0 : this.input(bias, p.biasOffset ?? 0, n);
     const flags = (accumulate ? GEMM_FLAGS.accumulate : 0) | (bias !== undefined ? GEMM_FLAGS.bias : 0);
     const alpha = p.alpha ?? 1;
-    const rows = rowBlock(k);
-    for (let i0 = 0; i0 < m; i0 += rows) {
-      kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
-    }
-    if (!cInMemory) this.copyRowsOut(c, cOff, m, n, ldc, cAddr);
+    const g = this.staged;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.pa = pa;
+    g.pb = pb;
+    g.cAddr = cAddr;
+    g.ldcBytes = ldcBytes;
+    g.alpha = alpha;
+    g.biasAddr = biasAddr;
+    g.flags = flags;
+    g.c = cInMemory ? null : c;
+    g.cOff = cOff;
+    g.ldc = ldc;
+    return true;
+  }
+
+  /** Copies the staged product's C back to the caller's array when it was computed in scratch. */
+  protected finishGemm(): void {
+    const g = this.staged;
+    if (g.c !== null) this.copyRowsOut(g.c, g.cOff, g.m, g.n, g.ldc, g.cAddr);
+    g.c = null;
   }
 
   /** Packs op(B) once into the wasm memory (float32 b; a float64 b gets the JS kernel's prepared form). */
@@ -605,10 +670,37 @@ function matrixCopyBytes(rows: number, cols: number, ld: number): number {
 
 /**
  * Rows of A per driver call: the packed A block of rows·k floats stays within 256 KiB (L2-resident
- * while every B panel streams past it), a multiple of the 6-row tile.
+ * while every B panel streams past it), a multiple of the 4-row tile.
  */
 function rowBlock(k: number): number {
   return Math.max(MR, Math.floor(65536 / k / MR) * MR);
+}
+
+/**
+ * C[m,n] (+)= alpha·A·B (+ bias) from packed operands, every pointer a byte address in the
+ * kernels' memory: `pa` packed A rows (packA_rowPanels4), `pb` packed B columns
+ * (packB_columnPanels8), C with row stride ldcBytes. The one driver loop of every wasm GEMM,
+ * single-thread or a thread's part of a split product: a part is this call at offsets into the
+ * same panels (rows from a multiple of 4: pa + i0·k·4; columns from a multiple of 8: pb + j0·k·4),
+ * and an element's arithmetic depends only on k, so any such split is bit-identical to the whole.
+ */
+export function gemmPacked(
+  kx: KernelExports,
+  m: number,
+  n: number,
+  k: number,
+  pa: number,
+  pb: number,
+  cAddr: number,
+  ldcBytes: number,
+  alpha: number,
+  biasAddr: number,
+  flags: number,
+): void {
+  const rows = rowBlock(k);
+  for (let i0 = 0; i0 < m; i0 += rows) {
+    kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
+  }
 }
 
 function checkRows(op: string, B: number, H: number): number {

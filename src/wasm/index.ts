@@ -14,7 +14,7 @@ import { wasmApi, type WasmApi, type WasmImports, type WasmInstance, type WasmMo
  * it before detecting (src/node/wasm.ts).
  */
 
-export { WasmBackend, WasmPackedB } from './backend.js';
+export { gemmPacked, WasmBackend, WasmPackedB } from './backend.js';
 export { detectWasmFeatures, relaxedMaddIsFused, relaxedSimdValidates, simdValidates, type WasmFeatures } from './detect.js';
 export { WasmHeap, type HeapOptions } from './heap.js';
 export { buildKernelModule, type KernelExports, type KernelModuleOptions } from './kernel-module.js';
@@ -62,8 +62,16 @@ const compiled = new Map<string, WasmModule>();
 /** The kernel module's imports: the backend's memory. */
 const importsOf = (heap: WasmHeap): WasmImports => ({ [MEMORY_IMPORT.module]: { [MEMORY_IMPORT.field]: heap.memory } });
 
-const backendOf = (instance: WasmInstance, heap: WasmHeap, multiplyAdd: MultiplyAdd): WasmBackend =>
-  new WasmBackend(instance.exports as unknown as KernelExports, heap, multiplyAdd);
+/** An instantiated kernel module: its exports, the memory it runs over, its arithmetic, and the compiled module (for other threads). */
+export interface KernelInstance {
+  kernels: KernelExports;
+  heap: WasmHeap;
+  multiplyAdd: MultiplyAdd;
+  /** The compiled module: a worker instantiates it over the same (shared) memory to run the same kernels. */
+  module: WasmModule;
+}
+
+const kernelsOf = (instance: WasmInstance): KernelExports => instance.exports as unknown as KernelExports;
 
 function setUp(options: WasmBackendOptions): {
   api: WasmApi;
@@ -79,29 +87,41 @@ function setUp(options: WasmBackendOptions): {
   return { api: api!, heap, multiplyAdd, key, bytes: () => buildKernelModule({ multiplyAdd, sharedMemory: heap.shared }) };
 }
 
-/**
- * The wasm backend, compiled synchronously: fine in Node, Deno, Bun and workers; browsers refuse
- * synchronous compilation of large modules on the main thread (use createWasmBackend there).
- */
-export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+/** The kernel module compiled (once per variant and process) and instantiated over a new memory, synchronously. */
+export function instantiateKernelsSync(options: WasmBackendOptions = {}): KernelInstance {
   const { api, heap, multiplyAdd, key, bytes } = setUp(options);
   let module = compiled.get(key);
   if (module === undefined) {
     module = new api.Module(bytes());
     compiled.set(key, module);
   }
-  return backendOf(new api.Instance(module, importsOf(heap)), heap, multiplyAdd);
+  return { kernels: kernelsOf(new api.Instance(module, importsOf(heap))), heap, multiplyAdd, module };
 }
 
-/** The wasm backend, compiled asynchronously (works everywhere, including a browser's main thread). */
-export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+/** instantiateKernelsSync, compiled and instantiated asynchronously (as a browser's main thread requires). */
+export async function instantiateKernels(options: WasmBackendOptions = {}): Promise<KernelInstance> {
   const { api, heap, multiplyAdd, key, bytes } = setUp(options);
   let module = compiled.get(key);
   if (module === undefined) {
     module = await api.compile(bytes());
     compiled.set(key, module);
   }
-  return backendOf(await api.instantiate(module, importsOf(heap)), heap, multiplyAdd);
+  return { kernels: kernelsOf(await api.instantiate(module, importsOf(heap))), heap, multiplyAdd, module };
+}
+
+/**
+ * The wasm backend, compiled synchronously: fine in Node, Deno, Bun and workers; browsers refuse
+ * synchronous compilation of large modules on the main thread (use createWasmBackend there).
+ */
+export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+  const { kernels, heap, multiplyAdd } = instantiateKernelsSync(options);
+  return new WasmBackend(kernels, heap, multiplyAdd);
+}
+
+/** The wasm backend, compiled asynchronously (works everywhere, including a browser's main thread). */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  const { kernels, heap, multiplyAdd } = await instantiateKernels(options);
+  return new WasmBackend(kernels, heap, multiplyAdd);
 }
 
 /** Which kernels compute: the JS ones (the reference) or the WebAssembly SIMD ones. */

@@ -3,6 +3,8 @@ import { blockedBackend, gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
 import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type WorkerTransport } from '../parallel/gemm-parallel.js';
 import { defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { NO_WORKERS, ParallelWasmBackend } from '../parallel/gemm-parallel-wasm.js';
+import { createWasmBackend, instantiateKernels, type WasmBackendOptions } from '../wasm/index.js';
 import type { SupervisorReply, SupervisorStart } from './gemm-worker-messages.js';
 
 /*
@@ -27,6 +29,17 @@ export interface WebParallelBackend extends Backend {
 }
 
 export interface WebParallelBackendOptions {
+  /**
+   * The GEMM kernel every thread runs: 'js' (default) or 'wasm' (the WebAssembly SIMD kernels over
+   * one shared memory that every worker instantiates the same module over; compiled
+   * asynchronously, as a page requires). On one thread, or where memory cannot be shared, 'wasm'
+   * gives the single-thread WasmBackend.
+   */
+  kernel?: 'js' | 'wasm';
+  /** With kernel 'wasm': the multiply-add (WasmBackendOptions.fma; default 'auto'). */
+  fma?: WasmBackendOptions['fma'];
+  /** With kernel 'wasm': the memory's initial and maximum size. */
+  memory?: Omit<NonNullable<WasmBackendOptions['memory']>, 'shared'>;
   /** Total threads including the caller's (default: navigator.hardwareConcurrency, at most DEFAULT_THREAD_CAP = 4). */
   threads?: number;
   /**
@@ -102,8 +115,11 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(timeoutMs > 0)) throw new RangeError(`createWebParallelBackend: timeoutMs must be a positive number, got ${timeoutMs}`);
 
+  const kernel = options.kernel ?? 'js';
+  if (kernel !== 'js' && kernel !== 'wasm')
+    throw new RangeError(`createWebParallelBackend: kernel must be 'js' or 'wasm', got ${JSON.stringify(kernel)}`);
   const reason = fallbackReason(env, threads);
-  if (reason !== undefined) return singleThread(reason);
+  if (reason !== undefined) return kernel === 'wasm' ? singleThreadWasm(reason, options) : singleThread(reason);
   if (!canBlock()) {
     throw new Error(
       "createWebParallelBackend: Atomics.wait is not allowed on this thread (a page's main thread): " +
@@ -113,10 +129,28 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
   const workerUrl = options.workerUrl ?? new URL('./gemm-worker.js', import.meta.url);
   const supervisorUrl = options.supervisorUrl ?? new URL('./gemm-supervisor.js', import.meta.url);
   const control = new SharedArrayBuffer(CONTROL_BYTES);
+  const kernels =
+    kernel === 'wasm' ? await instantiateKernels({ fma: options.fma, memory: { ...options.memory, shared: true } }) : undefined;
   const transport = await startWorkers(env, supervisorUrl, workerUrl, control, threads - 1, timeoutMs);
-  const backend = new ParallelGemm(transport, control);
+  const backend =
+    kernels === undefined
+      ? new ParallelGemm(transport, control)
+      : new ParallelWasmBackend(kernels.kernels, kernels.heap, kernels.multiplyAdd, kernels.module, transport, control);
   await backend.ready(); // a worker says ready just before it starts serving: let it get there
   return backend;
+}
+
+/** The wasm kernel on this thread alone (shared memory where it can be, so allocate() works in place). */
+async function singleThreadWasm(reason: string, options: WebParallelBackendOptions): Promise<WebParallelBackend> {
+  if (typeof SharedArrayBuffer === 'function') {
+    const { kernels, heap, multiplyAdd, module } = await instantiateKernels({ fma: options.fma, memory: options.memory });
+    if (heap.shared) {
+      const backend = new ParallelWasmBackend(kernels, heap, multiplyAdd, module, NO_WORKERS, new SharedArrayBuffer(CONTROL_BYTES));
+      return Object.assign(backend, { reason });
+    }
+  }
+  const wasm = await createWasmBackend({ fma: options.fma, memory: options.memory });
+  return Object.assign(wasm, { threads: 1, reason, ready: () => Promise.resolve() });
 }
 
 function defaultThreads(env: WebGlobals): number {

@@ -176,7 +176,7 @@ function parse({ args, f, argv }: CommandLine): CompareCommandOptions {
     svgPath: join(outDir, 'compare.svg'),
     resume: f.flag('resume'),
     backend: readBackend(f),
-    threads: readThreads(f, readBackend(f)),
+    threads: readThreads(f),
     argv,
   };
 }

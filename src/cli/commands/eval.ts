@@ -59,7 +59,7 @@ function parse({ args, f }: CommandLine): EvalCommandOptions {
   const seq = f.int('dynamic-seq', DEFAULT_DYNAMIC_SEQ, 1, 1 << 16);
   const batch = f.int('batch', 1, 1, 1 << 14);
   const backend = readBackend(f);
-  const threads = readThreads(f, backend);
+  const threads = readThreads(f);
   return { checkpointPath, textPath, dynamic: dynamic ? { lr, seq } : null, batch, threads, backend, json: f.flag('json') };
 }
 

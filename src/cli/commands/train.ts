@@ -155,7 +155,7 @@ function parse({ args, f }: CommandLine): TrainCommandOptions {
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEvery = f.int('log-every', undefined, 1, 1e9);
   const backend = readBackend(f);
-  const threads = readThreads(f, backend);
+  const threads = readThreads(f);
   const { model, modelGiven } = readModelFlags(f);
   const trainer = readTrainerOptions(f);
   const given = new Set(Object.keys(args.values).filter((name) => args.values[name] !== undefined));
