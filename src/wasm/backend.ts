@@ -146,7 +146,9 @@ export class WasmBackend implements Backend {
     const bRows = transB ? n : k,
       bCols = transB ? k : n;
     const cInMemory = heap.contains(c);
-    let need = alignUp(packedABytes(m, k)) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
+    // One row of A is its own packed panel ([k][1]): used as it lies, by the one-row kernel (gemm-row.ts).
+    const row = m === 1 && !transA;
+    let need = (row ? 0 : alignUp(packedABytes(m, k))) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
     if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (heap.contains(b) ? 0 : matrixCopyBytes(bRows, bCols, ldb));
     if (!cInMemory) need += alignUp(m * n * 4);
     if (bias !== undefined && !heap.contains(bias)) need += alignUp(n * 4);
@@ -154,8 +156,8 @@ export class WasmBackend implements Backend {
 
     const kx = this.kernels;
     const aIn = this.matrixIn(a, aOff, aRows, aCols, lda);
-    const pa = this.bump(packedABytes(m, k));
-    kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
+    const pa = row ? aIn.addr : this.bump(packedABytes(m, k));
+    if (!row) kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
     let pb: number;
     if (packed !== undefined) pb = packed.addr;
     else {
@@ -178,9 +180,12 @@ export class WasmBackend implements Backend {
     const biasAddr = bias === undefined ? 0 : this.input(bias, p.biasOffset ?? 0, n);
     const flags = (accumulate ? GEMM_FLAGS.accumulate : 0) | (bias !== undefined ? GEMM_FLAGS.bias : 0);
     const alpha = p.alpha ?? 1;
-    const rows = rowBlock(k);
-    for (let i0 = 0; i0 < m; i0 += rows) {
-      kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
+    if (row) kx.gemm_f32_row(n, k, pa, pb, cAddr, alpha, biasAddr, flags);
+    else {
+      const rows = rowBlock(k);
+      for (let i0 = 0; i0 < m; i0 += rows) {
+        kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
+      }
     }
     if (!cInMemory) this.copyRowsOut(c, cOff, m, n, ldc, cAddr);
   }
