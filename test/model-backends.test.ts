@@ -10,6 +10,8 @@ import { buildCharVocabulary, TextCodec, trainingVocabulary } from '../src/data/
 import { extractFeatures } from '../src/features/extract.js';
 import { LogitSampler } from '../src/train/sampling.js';
 import { loadModel, ModelStepper, surprisalBits, TextModel } from '../src/model/index.js';
+import { stepGates, type StepGates } from '../src/model/stepper.js';
+import { blockedBackend } from '../src/tensor/kernels/index.js';
 import type { WasmBackend } from '../src/wasm/index.js';
 import { wasmBackends } from './support/wasm.js';
 
@@ -202,6 +204,32 @@ for (const backend of WASM) {
     });
   });
 }
+
+describe('the gate kernels of a step are the backend’s', () => {
+  it('a backend with its own gate table (Backend.recurrent, issue 12’s seam) has the step call it, once per layer and step', () => {
+    const calls = { lstmGatesForward: 0, multiplicativeForward: 0, tanhForward: 0 };
+    const js = stepGates({ name: 'plain', gemm: () => {} });
+    const recurrent: StepGates = {
+      lstmGatesForward: (...args) => (calls.lstmGatesForward++, js.lstmGatesForward(...args)),
+      multiplicativeForward: (...args) => (calls.multiplicativeForward++, js.multiplicativeForward(...args)),
+      tanhForward: (...args) => (calls.tanhForward++, js.tanhForward(...args)),
+    };
+    const tokens = codec.encode('Call me');
+    for (const [cell, expected] of [
+      ['mlstm', { lstmGatesForward: 2, multiplicativeForward: 2, tanhForward: 0 }],
+      ['lstm', { lstmGatesForward: 2, multiplicativeForward: 0, tanhForward: 0 }],
+      ['mrnn', { lstmGatesForward: 0, multiplicativeForward: 2, tanhForward: 2 }],
+    ] as const) {
+      const model = charModel({ cell, layers: 2 }, 4);
+      const plain = new ModelStepper(model);
+      const counted = new ModelStepper(model, { backend: Object.assign(Object.create(blockedBackend) as Backend, { recurrent }) });
+      Object.assign(calls, { lstmGatesForward: 0, multiplicativeForward: 0, tanhForward: 0 });
+      for (const t of tokens) expect(sameBits(counted.step(t), plain.step(t))).toBe(true);
+      const perStep = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, v / tokens.length]));
+      expect(perStep).toEqual(expected);
+    }
+  });
+});
 
 /** `backend` seen through a wrapper that reports every gemm (its memory is the backend's). */
 function watchingBackend(backend: WasmBackend, onGemm: (args: GemmArgs) => void): Backend {

@@ -16,7 +16,8 @@ import type { MultiplicativeWeights } from '../nn/functional/recurrent-common.js
  *
  * A step is the loop body of the cell's fused sequence op (src/nn/functional/mlstm.ts, lstm.ts,
  * mrnn.ts) at T = B = 1, made of the same kernels in the same order (the gemms, multiplicativeForward,
- * lstmGatesForward, tanhForward), then the head. Two things are hoisted out of the loop:
+ * lstmGatesForward, tanhForward: the backend's gate kernels where it has them, see stepGates), then
+ * the head. Two things are hoisted out of the loop:
  * - the weights are resolved once (weight norm applied) and every loop weight is prepared once for
  *   the backend (Backend.prepareB), so a step's products are [1,H]·[H,4H] gemms on packed panels;
  * - layer 0's input projections x·wmxᵀ and x·whxᵀ + bias depend only on the token, so they are
@@ -56,6 +57,7 @@ export class ModelStepper {
 
   private readonly plans: LayerPlan[];
   private readonly headArgs: GemmArgs;
+  private readonly gates: StepGates;
   private readonly resources: StepperResources;
   private isDisposed = false;
 
@@ -67,6 +69,7 @@ export class ModelStepper {
     this.layers = L;
     const backend = options.backend ?? defaultBackend;
     this.backend = backend;
+    this.gates = stepGates(backend);
     const tape = new Tape({ backend });
     const dtype = model.head.weight.value.dtype;
     this.dtype = dtype;
@@ -106,6 +109,7 @@ export class ModelStepper {
       throw new RangeError(`ModelStepper.step: token ${token} is outside the vocabulary of ${this.vocab}`);
     if (this.isDisposed) throw new Error('ModelStepper.step: the stepper was disposed');
     const backend = this.backend;
+    const gates = this.gates;
     const plans = this.plans;
     for (let l = 0; l < plans.length; l++) {
       const p = plans[l]!;
@@ -123,19 +127,19 @@ export class ModelStepper {
       switch (p.kind) {
         case 'mlstm':
           backend.gemm(p.hmArgs!); // HM = h_{t−1}·wmhᵀ
-          multiplicativeForward(H, xm!, xmOff, p.hm!, 0, p.m!, 0); // m = XM ⊙ HM
+          gates.multiplicativeForward(H, xm!, xmOff, p.hm!, 0, p.m!, 0); // m = XM ⊙ HM
           backend.gemm(p.zArgs); // z (+)= m·whmᵀ
-          lstmGatesForward(1, H, p.z, 0, p.c!, 0, p.c!, 0, p.h, 0, p.saved!, 0);
+          gates.lstmGatesForward(1, H, p.z, 0, p.c!, 0, p.c!, 0, p.h, 0, p.saved!, 0);
           break;
         case 'lstm':
           backend.gemm(p.zArgs); // z (+)= h_{t−1}·whᵀ
-          lstmGatesForward(1, H, p.z, 0, p.c!, 0, p.c!, 0, p.h, 0, p.saved!, 0);
+          gates.lstmGatesForward(1, H, p.z, 0, p.c!, 0, p.c!, 0, p.h, 0, p.saved!, 0);
           break;
         case 'mrnn':
           backend.gemm(p.hmArgs!);
-          multiplicativeForward(H, xm!, xmOff, p.hm!, 0, p.m!, 0);
+          gates.multiplicativeForward(H, xm!, xmOff, p.hm!, 0, p.m!, 0);
           backend.gemm(p.zArgs);
-          tanhForward(H, p.z, 0, p.h, 0);
+          gates.tanhForward(H, p.z, 0, p.h, 0);
           break;
       }
     }
@@ -159,6 +163,24 @@ export class ModelStepper {
     collected.unregister(this);
     release(this.resources);
   }
+}
+
+/** The gate kernels of a step, with the flat-array signatures of src/tensor/kernels/recurrent-*.ts. */
+export interface StepGates {
+  lstmGatesForward: typeof lstmGatesForward;
+  multiplicativeForward: typeof multiplicativeForward;
+  tanhForward: typeof tanhForward;
+}
+
+const JS_GATES: StepGates = Object.freeze({ lstmGatesForward, multiplicativeForward, tanhForward });
+
+/**
+ * The gate kernels the fused sequence ops run on `backend`, so a step computes what they compute: the
+ * backend's own table (`recurrent`, issue 12's seam: the wasm backend's SIMD σ/tanh) where it has one,
+ * else the JS kernels, which is what the fused ops import when the Backend has no such table.
+ */
+export function stepGates(backend: Backend): StepGates {
+  return (backend as Backend & { recurrent?: StepGates }).recurrent ?? JS_GATES;
 }
 
 /** A backend memory that kernels read in place: arrays in it are never copied per call (the wasm backend's). */
