@@ -15,7 +15,7 @@ import {
 import { ROW_PANELS } from '../src/wasm/gemm-row.js';
 import { wasmApi } from '../src/wasm/runtime.js';
 import { FEATURES, wasmBackends } from './support/wasm.js';
-import { buildGemmProblem, gemmMagnitudes, gemmProblemArb, insideC, type GemmProblem } from './support/gemm-problems.js';
+import { BASE_GEMM_PROBLEM, buildGemmProblem, gemmMagnitudes, gemmProblemArb, insideC, type GemmProblem } from './support/gemm-problems.js';
 
 /*
  * The one-row GEMM (src/wasm/gemm-row.ts), which WasmBackend.gemm runs for every m = 1 product:
@@ -147,27 +147,7 @@ describe('a one-row product is the same row of a tiled product, bit for bit', ()
 
   it('a dropped or repeated term is caught: the bit-identity test compares real sums (a row of a product differs from its neighbour)', () => {
     const backend = BACKENDS[0]!;
-    const p: GemmProblem = {
-      m: 2,
-      n: 30,
-      k: 50,
-      transA: false,
-      transB: true,
-      dtA: 'float32',
-      dtB: 'float32',
-      dtC: 'float32',
-      padA: 0,
-      padB: 0,
-      padC: 0,
-      aOffset: 0,
-      bOffset: 0,
-      cOffset: 0,
-      accumulate: false,
-      withBias: false,
-      biasOffset: 0,
-      alpha: 1,
-      seed: 4,
-    };
+    const p: GemmProblem = { ...BASE_GEMM_PROBLEM, m: 2, n: 30, k: 50, transB: true, seed: 4 };
     const { args } = buildGemmProblem(p);
     backend.gemm(args);
     const row1 = new Float32Array(30);
