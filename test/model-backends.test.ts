@@ -208,7 +208,7 @@ for (const backend of WASM) {
 describe('the gate kernels of a step are the backend’s', () => {
   it('a backend with its own gate table (Backend.recurrent, issue 12’s seam) has the step call it, once per layer and step', () => {
     const calls = { lstmGatesForward: 0, multiplicativeForward: 0, tanhForward: 0 };
-    const js = stepGates({ name: 'plain', gemm: () => {} });
+    const js = stepGates(blockedBackend); // the JS kernels
     const recurrent: StepGates = {
       lstmGatesForward: (...args) => (calls.lstmGatesForward++, js.lstmGatesForward(...args)),
       multiplicativeForward: (...args) => (calls.multiplicativeForward++, js.multiplicativeForward(...args)),
@@ -231,10 +231,14 @@ describe('the gate kernels of a step are the backend’s', () => {
   });
 });
 
-/** `backend` seen through a wrapper that reports every gemm (its memory is the backend's). */
+/** `backend` seen through a wrapper that reports every gemm (its memory and gate kernels are the backend's). */
 function watchingBackend(backend: WasmBackend, onGemm: (args: GemmArgs) => void): Backend {
+  const gates = (backend as { recurrent?: unknown }).recurrent;
   return {
     name: backend.name,
+    describe: () => backend.describe(),
+    close: () => {},
+    ...(gates === undefined ? {} : { recurrent: gates }),
     gemm: (args: GemmArgs) => {
       onGemm(args);
       backend.gemm(args);
@@ -243,5 +247,5 @@ function watchingBackend(backend: WasmBackend, onGemm: (args: GemmArgs) => void)
     releaseB: (p: PreparedB) => backend.releaseB(p),
     allocate: (n: number) => backend.allocate(n),
     free: (a: Float32Array) => backend.free(a),
-  } as Backend;
+  } as unknown as Backend;
 }
