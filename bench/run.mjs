@@ -73,7 +73,8 @@ const SUITES = {
   generate: {
     run: () =>
       runGenerateSuite({
-        log: (r) => process.stderr.write(`  ${r.kind} H=${r.hidden}: ${r.chars_per_s.toFixed(0)} chars/s (load ${r.load.toFixed(2)})\n`),
+        log: (r) =>
+          process.stderr.write(`  ${r.kind} H=${r.hidden} ${r.backend}: ${r.chars_per_s.toFixed(0)} chars/s (load ${r.load.toFixed(2)})\n`),
       }),
     columns: GENERATE_COLUMNS,
   },

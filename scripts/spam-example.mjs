@@ -3,6 +3,7 @@
  * The "sentiment neuron" workflow on real e-mail: ham vs spam from the SpamAssassin public corpus.
  *
  *   npm run build && node scripts/spam-example.mjs [--steps N] [--hidden N] [--dir runs/spam] [--svg FILE] [--threads N]
+ *                                                  [--backend js|wasm]
  *
  * 1. trains a byte-level mLSTM language model on the training messages' bodies (labels unused),
  * 2. fits an L1 logistic-regression probe on its features — the mean hidden state (the default pool),
@@ -35,6 +36,9 @@ const DIR = resolve(ROOT, flag('dir', 'runs/spam'));
 const SVG = resolve(ROOT, flag('svg', 'examples/spam/unit.svg'));
 const SEED = 1;
 const THREADS = flag('threads', undefined); // mlstm train's --threads (default: its own); the numbers do not depend on it
+const BACKEND = flag('backend', undefined); // mlstm train's and eval's --backend (default: theirs)
+/** The flags that choose the kernels, passed to train and eval. */
+const KERNELS = [...(THREADS ? ['--threads', THREADS] : []), ...(BACKEND ? ['--backend', BACKEND] : [])];
 
 /** Run `node dist/cli/main.js …args`, echoing its output; resolves to {stdout, seconds}. */
 function mlstm(args, { echo = true } = {}) {
@@ -131,11 +135,12 @@ async function main() {
     '50',
     '--seed',
     String(SEED),
-    ...(THREADS ? ['--threads', THREADS] : []),
+    ...KERNELS,
   ];
   const training = await mlstm(trainArgs);
-  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32', ...(THREADS ? ['--threads', THREADS] : [])]);
+  const evaluation = await mlstm(['eval', lm, heldOut, '--batch', '32', ...KERNELS]);
   const bpc = evaluation.stdout.match(/^bpc (\S+)/m)?.[1];
+  const kernels = training.stdout.match(/ steps; (.+ kernels on \d+ threads?)$/m)?.[1]; // train's banner says which ran
 
   // An untrained model of the same shape, for comparison: what do random multiplicative features give?
   const { CharLM, Rng, encodeCheckpoint } = await import(join(ROOT, 'dist', 'index.js'));
@@ -183,7 +188,7 @@ Total time: ${minutes(total)}. Data: 2000 training and 800 test messages, balanc
 
 Byte-level mLSTM, 1 layer, ${HIDDEN} hidden units, embedding 32, trained on the training bodies only
 (labels unused): ${STEPS} steps of 32 streams × 64 bytes, Adam 3e-3 with warm-up and cosine decay,
-seed ${SEED}, in ${minutes(training.seconds)}. Bits per byte on the held-out test bodies: **${bpc}**.
+seed ${SEED}, in ${minutes(training.seconds)}${kernels ? ` (${kernels})` : ''}. Bits per byte on the held-out test bodies: **${bpc}**.
 
     ${training.command}
 

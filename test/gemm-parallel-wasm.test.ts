@@ -121,6 +121,24 @@ describe('the wasm GEMM on worker threads', () => {
     }
   }, 180_000);
 
+  it('splits a one-row product above the threshold bit-identically to the single-thread one-row kernel', async () => {
+    // On one thread m = 1 runs the one-row kernel (gemm-row.ts); split, its column parts run the tiled driver's
+    // one-row edge tile on the same row (its own packed panel). Both sum in k order: the bits must agree.
+    for (const fma of fmaModes()) {
+      const single = lib.createWasmBackendSync({ fma });
+      const backend = await threaded(2, fma);
+      const row = gemmProblemArb(fc.constant(1), fc.integer({ min: 1024, max: 1100 }), fc.integer({ min: 1024, max: 1100 }), ['float32']);
+      fc.assert(
+        fc.property(row, fc.boolean(), (p, prepared) => {
+          const { args } = buildGemmProblem(p);
+          return sameBits(compute(backend, args, prepared), compute(single, args, prepared));
+        }),
+        { numRuns: 8 },
+      );
+      single.close();
+    }
+  }, 180_000);
+
   it('reads and writes operands that live in its shared memory in place, and keeps working as the memory grows', async () => {
     const backend = await threaded(2, false);
     const single = lib.createWasmBackendSync({ fma: false });

@@ -19,7 +19,15 @@ import {
 import { wasmApi } from '../src/wasm/runtime.js';
 import { createWasmBackendSync } from '../src/node/wasm.js';
 import { FEATURES, wasmBackends } from './support/wasm.js';
-import { buildGemmProblem, gemmMagnitudes, gemmProblemArb, insideC, type BuiltGemm, type GemmProblem } from './support/gemm-problems.js';
+import {
+  BASE_GEMM_PROBLEM,
+  buildGemmProblem,
+  gemmMagnitudes,
+  gemmProblemArb,
+  insideC,
+  type BuiltGemm,
+  type GemmProblem,
+} from './support/gemm-problems.js';
 
 /*
  * The wasm GEMM against the naive reference (gemmNaive, float64) on random problems: every
@@ -119,27 +127,7 @@ describe('wasm GEMM against the naive reference, within gemmErrorBound', () => {
   });
 });
 
-const baseProblem: Problem = {
-  m: 1,
-  n: 1,
-  k: 1,
-  transA: false,
-  transB: false,
-  dtA: 'float32',
-  dtB: 'float32',
-  dtC: 'float32',
-  padA: 0,
-  padB: 0,
-  padC: 0,
-  aOffset: 0,
-  bOffset: 0,
-  cOffset: 0,
-  accumulate: false,
-  withBias: false,
-  biasOffset: 0,
-  alpha: 1,
-  seed: 1,
-};
+const baseProblem: Problem = BASE_GEMM_PROBLEM;
 
 /** The exports of a newly compiled kernel module on a memory of its own (the factories reuse one compiled module per variant, already tiered up). */
 function freshlyCompiledParts(multiplyAdd: MultiplyAdd): { kernels: KernelExports; heap: WasmHeap } {

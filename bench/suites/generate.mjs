@@ -1,4 +1,6 @@
-// generate suite: the model API on one stream, on the default backend (the blocked single-thread kernel):
+// generate suite: the model API on one stream, on the JS kernel (the blocked single-thread backend) and on the
+// single-thread WebAssembly SIMD backend (createWasmBackendSync of mlstm/node: the step's buffers in its memory,
+// its one-row product kernel):
 // - generate: characters per second of TextModel.generate's per-character work (Generation.advance: draw
 //   with temperature 1, read the character), the median and 99th percentile of one character's latency, and
 //   the bytes it allocates per character (young-generation growth over a run without a scavenge);
@@ -7,7 +9,7 @@
 // shared machine the wall clock counts the time other processes held the core, the CPU time does not.
 // mLSTM, 1 layer, V = 84 (the bundled Moby-Dick's vocabulary with U+FFFD), E = 64, at H = 256 and H = 512.
 // The weights are random (speed does not depend on them). Each row runs in its own child process
-// (`node bench/suites/generate.mjs --row KIND HIDDEN`): a fresh isolate, as an app that loads one model.
+// (`node bench/suites/generate.mjs --row KIND HIDDEN BACKEND`): a fresh isolate, as an app that loads one model.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
@@ -15,33 +17,35 @@ import os from 'node:os';
 import { fillTokens, medianSeconds } from '../lib/measure.mjs';
 
 export const GENERATE_CONFIG = { vocab: 84, embed: 64, layers: 1 };
-export const GENERATE_ROWS = [
-  ['generate', 256],
-  ['generate', 512],
-  ['score', 256],
-  ['score', 512],
-];
+export const GENERATE_ROWS = ['js', 'wasm'].flatMap((backend) => [
+  ['generate', 256, backend],
+  ['generate', 512, backend],
+  ['score', 256, backend],
+  ['score', 512, backend],
+]);
 const CHARS_PER_CALL = 1000; // generated per benchmark.js call
 const SCORE_TEXT = 4000;
 
-function modelOf(lib, hidden) {
+function modelOf(lib, hidden, backend) {
   const { vocab: V, embed, layers } = GENERATE_CONFIG;
   const symbols = Array.from({ length: V }, (_, i) => String.fromCodePoint(i === V - 1 ? 0xfffd : 32 + i));
   symbols[0] = '\n';
   const vocab = { kind: 'chars', symbols };
   const model = new lib.CharLM({ cell: 'mlstm', weightNorm: false, vocab: V, embed, hidden, layers }, { rng: new lib.Rng(1) });
-  return { api: new lib.TextModel(model, vocab), symbols };
+  return { api: new lib.TextModel(model, vocab, backend ? { backend } : {}), symbols };
 }
 
 const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_used_size;
 
 /** One row in this process. */
-export async function measureRow(kind, hidden) {
+export async function measureRow(kind, hidden, backendKind = 'js') {
   const lib = await import('../../dist/index.js');
-  const { api, symbols } = modelOf(lib, hidden);
+  const backend = backendKind === 'wasm' ? (await import('../../dist/node/index.js')).createWasmBackendSync() : undefined;
+  const { api, symbols } = modelOf(lib, hidden, backend);
   const row = {
     kind,
     hidden,
+    backend: backend ? backend.describe() : 'js',
     chars_per_s: null,
     cpu_us_per_char: null,
     median_us: null,
@@ -108,12 +112,13 @@ export async function measureRow(kind, hidden) {
 /** Runs every row in a fresh child process (synchronously, one after another). */
 export function runGenerateSuite({ log = () => {}, rows = GENERATE_ROWS } = {}) {
   const self = fileURLToPath(import.meta.url);
-  return rows.map(([kind, hidden]) => {
-    const child = spawnSync(process.execPath, [self, '--row', kind, String(hidden)], {
+  return rows.map(([kind, hidden, backend]) => {
+    const child = spawnSync(process.execPath, [self, '--row', kind, String(hidden), backend], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    if (child.status !== 0) throw new Error(`bench generate ${kind} H=${hidden}: child exited with ${child.status ?? child.signal}`);
+    if (child.status !== 0)
+      throw new Error(`bench generate ${kind} H=${hidden} ${backend}: child exited with ${child.status ?? child.signal}`);
     const row = JSON.parse(child.stdout.trim().split('\n').pop());
     log(row);
     return row;
@@ -123,6 +128,7 @@ export function runGenerateSuite({ log = () => {}, rows = GENERATE_ROWS } = {}) 
 export const GENERATE_COLUMNS = [
   { key: 'kind', title: 'what' },
   { key: 'hidden', title: 'H' },
+  { key: 'backend', title: 'backend' },
   { key: 'chars_per_s', title: 'chars/s', digits: 0 },
   { key: 'cpu_us_per_char', title: 'CPU µs/char', digits: 1 },
   { key: 'median_us', title: 'median µs/char', digits: 1 },
@@ -132,7 +138,7 @@ export const GENERATE_COLUMNS = [
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--row') {
-  const [kind, hidden] = process.argv.slice(3);
-  const row = await measureRow(kind, Number(hidden));
+  const [kind, hidden, backend] = process.argv.slice(3);
+  const row = await measureRow(kind, Number(hidden), backend);
   process.stdout.write(`${JSON.stringify(row)}\n`);
 }

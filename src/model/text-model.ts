@@ -7,6 +7,7 @@ import { decodeCheckpoint } from '../io/checkpoint.js';
 import { describeCharacter, TextCodec, type EncodedText, type Vocabulary } from '../data/vocabulary.js';
 import { extractFeatures, DEFAULT_POOL, type FeatureMatrix, type Pool } from '../features/extract.js';
 import { LN2 } from '../train/model.js';
+import { Tape } from '../autograd/tape.js';
 import { LogitSampler, type SamplingOptions } from '../train/sampling.js';
 import { ModelStepper } from './stepper.js';
 import { StopMatcher } from './stop.js';
@@ -77,7 +78,11 @@ export interface GenerateAsyncOptions extends GenerateOptions {
 }
 
 export interface TextModelOptions {
-  /** The kernels to run on (default: the blocked single-thread backend). */
+  /**
+   * The kernels to run on (default: the default backend, the blocked single-thread JS kernel). The
+   * weights are prepared for it once; on the wasm backend (`createWasmBackend` of mlstm/node or
+   * mlstm/web) the model's buffers live in its memory too, so a character copies nothing.
+   */
   backend?: Backend;
 }
 
@@ -93,7 +98,8 @@ export interface TextModelOptions {
  * vocabulary has it (every model `mlstm train` makes does) and counted; a model without it refuses
  * them, naming the character and its offset.
  *
- * Nothing here needs disposing: buffers are made once, per model, and reused.
+ * Buffers are made once, per model, and reused. On the JS backend nothing needs disposing; on the wasm
+ * backend `dispose()` gives the model's memory back at once (else it goes when the model is collected).
  */
 export class TextModel {
   readonly config: Readonly<CharLMConfig>;
@@ -126,6 +132,21 @@ export class TextModel {
     this.startToken = vocab.kind === 'bytes' ? 10 : Math.max(0, vocab.symbols.indexOf('\n'));
     this.stepper = new ModelStepper(model, options);
     this.reset();
+  }
+
+  /** The backend the model runs on. */
+  get backend(): Backend {
+    return this.stepper.backend;
+  }
+
+  /**
+   * Gives back the memory the model holds in its backend (prepared weights; on the wasm backend every
+   * buffer): the model cannot read or generate afterwards. Idempotent.
+   */
+  dispose(): void {
+    if (this.stepper.disposed) return;
+    this.claim();
+    this.stepper.dispose();
   }
 
   /** The model's symbols in token order. */
@@ -181,6 +202,7 @@ export class TextModel {
 
   /** The next character's distribution, softmax(logits / temperature) (default 1), from the current state. */
   predict(options: { temperature?: number } = {}): Prediction {
+    this.checkLive();
     const temperature = options.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature))
       throw new RangeError(`predict: temperature must be a finite number > 0, got ${temperature}`);
@@ -251,6 +273,7 @@ export class TextModel {
 
   /** A snapshot of the state (copies): restore it with `model.state = saved`. */
   get state(): ModelState {
+    this.checkLive();
     const s = this.stepper;
     return {
       layers: s.h.map((h, l) => ({ h: h.slice(), c: s.c[l] ? s.c[l].slice() : null })),
@@ -293,6 +316,7 @@ export class TextModel {
       return tokens;
     });
     return extractFeatures(this.model, sequences, {
+      tape: new Tape({ backend: this.stepper.backend }),
       pool: options.pool ?? DEFAULT_POOL,
       ...(options.batch ? { batch: options.batch } : {}),
     });
@@ -309,9 +333,14 @@ export class TextModel {
 
   /** Takes the model from any generation in progress (its next step throws) and returns a new owner token. */
   private claim(): object {
+    this.checkLive();
     const token = {};
     this.owner = token;
     return token;
+  }
+
+  private checkLive(): void {
+    if (this.stepper.disposed) throw new Error('TextModel: the model was disposed (dispose()); load it again to use it');
   }
 
   /** @internal Whether `token` (a generation's) still owns the model. */

@@ -59,6 +59,12 @@ export interface StagedGemm {
   alpha: number;
   biasAddr: number;
   flags: number;
+  /**
+   * One row of A used as it lies (m = 1, A not transposed): gemm runs the one-row kernel (gemm-row.ts).
+   * pa is then the row itself, which is also its packed panel ([k][1]), so a threaded driver may still
+   * split the product by columns with gemmPacked: the same sums, bit for bit.
+   */
+  row: boolean;
   /** The caller's C when the product is computed in scratch (copied back by finishGemm), else null. */
   c: Float32Array | null;
   cOff: number;
@@ -95,6 +101,7 @@ export class WasmBackend implements Backend {
     alpha: 1,
     biasAddr: 0,
     flags: 0,
+    row: false,
     c: null,
     cOff: 0,
     ldc: 0,
@@ -165,7 +172,8 @@ export class WasmBackend implements Backend {
   gemm(p: GemmArgs): void {
     if (!this.stageGemm(p)) return;
     const g = this.staged;
-    gemmPacked(this.kernels, g.m, g.n, g.k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+    if (g.row) this.kernels.gemm_f32_row(g.n, g.k, g.pa, g.pb, g.cAddr, g.alpha, g.biasAddr, g.flags);
+    else gemmPacked(this.kernels, g.m, g.n, g.k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
     this.finishGemm();
   }
 
@@ -210,7 +218,9 @@ export class WasmBackend implements Backend {
     const bRows = transB ? n : k,
       bCols = transB ? k : n;
     const cInMemory = heap.contains(c);
-    let need = alignUp(packedABytes(m, k)) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
+    // One row of A is its own packed panel ([k][1]): used as it lies, by the one-row kernel (gemm-row.ts).
+    const row = m === 1 && !transA;
+    let need = (row ? 0 : alignUp(packedABytes(m, k))) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
     if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (heap.contains(b) ? 0 : matrixCopyBytes(bRows, bCols, ldb));
     if (!cInMemory) need += alignUp(m * n * 4);
     if (bias !== undefined && !heap.contains(bias)) need += alignUp(n * 4);
@@ -218,8 +228,8 @@ export class WasmBackend implements Backend {
 
     const kx = this.kernels;
     const aIn = this.matrixIn(a, aOff, aRows, aCols, lda);
-    const pa = this.bump(packedABytes(m, k));
-    kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
+    const pa = row ? aIn.addr : this.bump(packedABytes(m, k));
+    if (!row) kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
     let pb: number;
     if (packed !== undefined) pb = packed.addr;
     else {
@@ -253,6 +263,7 @@ export class WasmBackend implements Backend {
     g.alpha = alpha;
     g.biasAddr = biasAddr;
     g.flags = flags;
+    g.row = row;
     g.c = cInMemory ? null : c;
     g.cOff = cOff;
     g.ldc = ldc;

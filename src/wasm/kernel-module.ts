@@ -1,11 +1,12 @@
 import { defineGateKernels } from './gate-kernels.js';
 import { defineGemmDriver, defineMicroKernel, MR, type MicroKernelRef, type MultiplyAdd } from './gemm-kernels.js';
 import { definePackA, definePackB } from './gemm-packing.js';
+import { defineRowDriver, defineRowKernel, ROW_PANELS, type RowKernelRef } from './gemm-row.js';
 import { ModuleBuilder } from './module-builder.js';
 
 /**
  * The one kernel module of the wasm backend: the GEMM (micro-kernels for every tile shape, the
- * driver, the packing routines) and the recurrent gate kernels, over one imported memory. Its
+ * driver, the one-row kernels and their driver, the packing routines) and the recurrent gate kernels, over one imported memory. Its
  * bytes depend only on the arithmetic (fused or separate multiply-add) and on whether the memory
  * is shared, so each variant is built once per process (buildKernelModule caches nothing itself;
  * backend.ts keeps the compiled modules).
@@ -23,6 +24,7 @@ export const MEMORY_IMPORT = { module: 'env', field: 'memory' } as const;
 /** The exports, as the backend calls them: every pointer a byte address, every stride in bytes. */
 export interface KernelExports {
   gemm_f32(m: number, n: number, k: number, a: number, b: number, c: number, ldc: number, alpha: number, bias: number, flags: number): void;
+  gemm_f32_row(n: number, k: number, a: number, b: number, c: number, alpha: number, bias: number, flags: number): void;
   packA_rowPanels4(src: number, rs: number, cs: number, m: number, k: number, dst: number): void;
   packB_columnPanels8(src: number, rs: number, cs: number, k: number, n: number, dst: number): void;
   lstm_gates_forward(B: number, H: number, z: number, cPrev: number, c: number, h: number, saved: number): void;
@@ -46,6 +48,9 @@ export function buildKernelModule({ multiplyAdd, sharedMemory }: KernelModuleOpt
     for (const nr of [4, 8] as const) kernels.set(`${mr}x${nr}`, defineMicroKernel(mb, mr, nr, multiplyAdd));
   }
   defineGemmDriver(mb, (mr, nr) => kernels.get(`${mr}x${nr}`)!);
+  const rowKernels: RowKernelRef[] = [];
+  for (let panels = 1; panels <= ROW_PANELS; panels++) rowKernels[panels] = defineRowKernel(mb, panels, multiplyAdd);
+  defineRowDriver(mb, (panels) => rowKernels[panels]!);
   definePackA(mb);
   definePackB(mb);
   defineGateKernels(mb);

@@ -27,8 +27,8 @@ export async function modelChecks(origin) {
   const NEWLINE = codec.encode('\n')[0];
   const make = (config, seed) =>
     new CharLM({ cell: 'mlstm', weightNorm: false, vocab: V, embed: 6, hidden: 9, layers: 1, ...config }, { rng: new Rng(seed) });
-  const forwardAll = (model, tokens) => {
-    const tape = new Tape();
+  const forwardAll = (model, tokens, backend) => {
+    const tape = new Tape(backend ? { backend } : {});
     return tape.noGrad(() => {
       const f = model.forward(tape, tokens, tokens.length, 1, model.zeroState(1));
       return { logits: f.logits.value.data, h: f.state.map((s) => s.h.value.data) };
@@ -132,6 +132,37 @@ export async function modelChecks(origin) {
         message = e.message;
       }
       assert(/character '&' \(U\+0026\) at offset 5/.test(message), `got ${JSON.stringify(message)}`);
+    },
+  );
+
+  await check(
+    'on the wasm backend (WebAssembly SIMD): one token at a time equals CharLM.forward on it, bit for bit; score and generate are forward’s',
+    async () => {
+      const { createWasmBackend } = await import(`${origin}/dist/wasm/index.js`);
+      const backend = await createWasmBackend();
+      for (const config of [{ layers: 2 }, { cell: 'lstm' }, { cell: 'mrnn' }, { hidden: 30 }]) {
+        const m = make(config, 7);
+        const tokens = codec.encode(TEXT.slice(0, 50));
+        const ref = forwardAll(m, tokens, backend);
+        const stepper = new ModelStepper(m, { backend });
+        for (let t = 0; t < tokens.length; t++)
+          assert(
+            sameBits(stepper.step(tokens[t]), ref.logits.subarray(t * V, (t + 1) * V)),
+            `${JSON.stringify(config)}: step ${t} differs`,
+          );
+        stepper.dispose();
+      }
+      const api = new TextModel(model, vocab, { backend });
+      const text = api.generateText({ seed: 5, prime: 'Call', length: 40 });
+      const tokens = Int32Array.from([NEWLINE, ...codec.encode(`Call${text}`)]);
+      const ref = forwardAll(model, tokens, backend);
+      const sampler = new LogitSampler(V, {});
+      const rng = new Rng(5);
+      for (let i = 0; i < 40; i++) assert(sampler.draw(ref.logits, (4 + i) * V, rng) === tokens[5 + i], `character ${i} was not replayed`);
+      api.reset();
+      const r = api.score(TEXT.slice(0, 30));
+      api.dispose();
+      return `${backend.describe()}, ${backend.heap.shared ? 'shared' : 'unshared'} memory; bpc ${r.bpc.toFixed(4)}`;
     },
   );
 

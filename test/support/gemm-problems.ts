@@ -33,6 +33,29 @@ export interface GemmProblem {
   seed: number;
 }
 
+/** The 1×1×1 float32 problem with every option off: spread it and set what a test needs. */
+export const BASE_GEMM_PROBLEM: Readonly<GemmProblem> = Object.freeze({
+  m: 1,
+  n: 1,
+  k: 1,
+  transA: false,
+  transB: false,
+  dtA: 'float32',
+  dtB: 'float32',
+  dtC: 'float32',
+  padA: 0,
+  padB: 0,
+  padC: 0,
+  aOffset: 0,
+  bOffset: 0,
+  cOffset: 0,
+  accumulate: false,
+  withBias: false,
+  biasOffset: 0,
+  alpha: 1,
+  seed: 1,
+});
+
 /** Problems with the given dimension arbitraries; `dtypes` are drawn per operand (default both). */
 export function gemmProblemArb(
   mArb: fc.Arbitrary<number>,
