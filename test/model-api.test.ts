@@ -10,6 +10,11 @@ import { extractFeatures } from '../src/features/extract.js';
 import { LogitSampler } from '../src/train/sampling.js';
 import { loadModel, ModelStepper, sample, StopMatcher, surprisalBits, surprisingSpans, TextModel } from '../src/model/index.js';
 import { decodeCheckpoint } from '../src/io/checkpoint.js';
+import { blockedBackend } from '../src/tensor/kernels/index.js';
+
+// These tests compare the model API with CharLM.forward on a default Tape, i.e. on the JS kernels: the API is
+// pinned to the same kernels (its own default is selectBackend()'s; test/model-backends.test.ts runs wasm).
+const JS = { backend: blockedBackend };
 
 /*
  * The model API against the engine's own forward pass. CharLM.forward over a whole text is the
@@ -57,7 +62,7 @@ describe('ModelStepper: one token at a time equals CharLM.forward over the whole
       const tokens = codec.encode(TEXT.slice(0, 60));
       const ref = forwardAll(model, tokens);
       const V = codec.size;
-      const stepper = new ModelStepper(model);
+      const stepper = new ModelStepper(model, JS);
       for (let t = 0; t < tokens.length; t++) {
         const logits = stepper.step(tokens[t]!);
         expect(sameBits(logits, ref.logits.subarray(t * V, (t + 1) * V))).toBe(true);
@@ -81,7 +86,7 @@ describe('ModelStepper: one token at a time equals CharLM.forward over the whole
           const model = charModel({ cell, layers, hidden, embed }, v, seed);
           const tokens = new TextCodec(v).encode(text);
           const ref = forwardAll(model, tokens);
-          const stepper = new ModelStepper(model);
+          const stepper = new ModelStepper(model, JS);
           const V = model.config.vocab;
           for (let t = 0; t < tokens.length; t++) {
             if (!sameBits(stepper.step(tokens[t]!), ref.logits.subarray(t * V, (t + 1) * V))) return false;
@@ -99,7 +104,7 @@ describe('TextModel', () => {
   const V = codec.size;
 
   it('score: every character’s surprise is −log₂ softmax of forward’s logits, to the last bit; pieces equal the whole', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const text = TEXT.slice(0, 80);
     const r = api.score(text);
     const tokens = codec.encode(text);
@@ -125,7 +130,7 @@ describe('TextModel', () => {
   });
 
   it('feed reads exactly the characters it is given (ml5#778: feed("hello") read "hhell")', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const read = api.feed('hello');
     expect(read).toMatchObject({ characters: 5, unknown: 0 });
     const ref = forwardAll(model, Int32Array.from([NEWLINE, ...codec.encode('hello')]));
@@ -138,7 +143,7 @@ describe('TextModel', () => {
       const other = forwardAll(model, Int32Array.from([NEWLINE, ...codec.encode(wrong)]));
       expect(sameBits(s.layers[0]!.h, other.h[0]!)).toBe(false);
     }
-    const split = new TextModel(model, vocab);
+    const split = new TextModel(model, vocab, JS);
     split.feed('he');
     split.feed('');
     split.feed('llo');
@@ -155,7 +160,7 @@ describe('TextModel', () => {
 
   it('generate: every character is drawn from forward’s distribution at that point, bit for bit (replayed)', () => {
     for (const options of [{ seed: 4 }, { seed: 5, temperature: 0.7, topK: 5 }, { seed: 6, topP: 0.8 }, { seed: 7, temperature: 0 }]) {
-      const api = new TextModel(model, vocab);
+      const api = new TextModel(model, vocab, JS);
       const prime = 'Call me';
       const text = api.generateText({ ...options, prime, length: 50 });
       const tokens = Int32Array.from([NEWLINE, ...codec.encode(prime + text)]);
@@ -170,7 +175,7 @@ describe('TextModel', () => {
   });
 
   it('is deterministic: the same seed from the same state gives the same text, another seed another', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const a = api.generateText({ seed: 11, length: 80 });
     api.reset();
     const b = api.generateText({ seed: 11, length: 80 });
@@ -182,7 +187,7 @@ describe('TextModel', () => {
   });
 
   it('state: saved, changed, restored: everything after the restore is as it was', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     api.feed('Some years ago');
     const saved = api.state;
     const next = api.generateText({ seed: 3, length: 40 });
@@ -204,7 +209,7 @@ describe('TextModel', () => {
   it('stop: the generation ends where the same draws first produce the stop text, which is not output', () => {
     fc.assert(
       fc.property(fc.nat(), fc.string({ unit: fc.constantFrom(...'e tao\n'), minLength: 1, maxLength: 3 }), (seed, stop) => {
-        const api = new TextModel(model, vocab);
+        const api = new TextModel(model, vocab, JS);
         const full = api.generateText({ seed, length: 120 });
         api.reset();
         const g = api.generate({ seed, length: 120, stop: [stop, 'IIII'] });
@@ -216,14 +221,14 @@ describe('TextModel', () => {
       }),
       { numRuns: 40 },
     );
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     expect(() => api.generate({ stop: 'aé' })).toThrow(
       `generate: the stop text "aé" holds 'é' (U+00E9), outside the model's vocabulary: it would never be generated`,
     );
   });
 
   it('generateAsync yields the same text in slices, and stops on an abort signal', async () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const sync = api.generateText({ seed: 9, length: 300, prime: 'Call' });
     api.reset();
     let asyncText = '';
@@ -241,7 +246,7 @@ describe('TextModel', () => {
   });
 
   it('a generation ends when another call uses the model', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const g = api.generate({ length: 10 });
     g.next();
     api.feed('x');
@@ -249,7 +254,7 @@ describe('TextModel', () => {
   });
 
   it('reads any text: characters outside the vocabulary become U+FFFD and are counted', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     const text = 'Ahab & the whale — 🐋!';
     const r = api.score(text);
     const known = new Set(vocab.kind === 'chars' ? vocab.symbols : []);
@@ -257,7 +262,7 @@ describe('TextModel', () => {
     expect(r.unknown).toBe(unknown.length);
     expect(r.unknownCharacters).toEqual([...new Set(unknown)]);
     expect(r.characters).toBe([...text].length);
-    const ref = new TextModel(model, vocab);
+    const ref = new TextModel(model, vocab, JS);
     const same = ref.score([...text].map((c) => (known.has(c) ? c : UNKNOWN_SYMBOL)).join(''));
     expect(Array.from(r.bits!)).toEqual(Array.from(same.bits!));
     const unknownBits = [...text].reduce((a, c, i) => (known.has(c) ? a : a + r.bits![i]!), 0);
@@ -273,12 +278,12 @@ describe('TextModel', () => {
   });
 
   it('embed is what mlstm features computes (extractFeatures), and leaves the state alone', () => {
-    const api = new TextModel(model, vocab);
+    const api = new TextModel(model, vocab, JS);
     api.feed('Call');
     const before = api.state;
     for (const pool of ['mean', 'last', 'mean+last'] as const) {
       const got = api.embed('Some years ago', { pool });
-      const ref = extractFeatures(model, [codec.encode('Some years ago')], { pool });
+      const ref = extractFeatures(model, [codec.encode('Some years ago')], { pool, ...JS });
       expect(Array.from(got)).toEqual(Array.from(ref.data));
     }
     expect(Array.from(api.embed('Some'))).toEqual(Array.from(api.embed('Some', { pool: 'mean' })));
@@ -288,11 +293,11 @@ describe('TextModel', () => {
   });
 
   it('loadModel reads a checkpoint; a byte-level model streams whole UTF-8 characters', () => {
-    const api = loadModel(encodeCheckpoint(model, vocab));
-    const direct = new TextModel(model, vocab);
+    const api = loadModel(encodeCheckpoint(model, vocab), JS);
+    const direct = new TextModel(model, vocab, JS);
     expect(api.generateText({ seed: 1, length: 30 })).toBe(direct.generateText({ seed: 1, length: 30 }));
     const bytesModel = new CharLM({ cell: 'mlstm', weightNorm: false, vocab: 256, embed: 4, hidden: 8, layers: 1 }, { rng: new Rng(2) });
-    const b = loadModel(encodeCheckpoint(bytesModel, { kind: 'bytes' }));
+    const b = loadModel(encodeCheckpoint(bytesModel, { kind: 'bytes' }), JS);
     expect(b.unit).toBe('byte');
     const chunks = [...b.generate({ seed: 1, length: 400 })];
     for (const ch of chunks) expect([...ch].length).toBeGreaterThan(0);
@@ -306,7 +311,9 @@ describe('sample (one-shot)', () => {
   const model = charModel({ hidden: 10 }, vocab, 4);
   it('is the prime followed by what TextModel.generate draws from a fresh start', () => {
     const a = sample(model, vocab, { length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 });
-    expect(a).toBe(`Call ${new TextModel(model, vocab).generateText({ length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 })}`);
+    expect(a).toBe(
+      `Call ${new TextModel(model, vocab, JS).generateText({ length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 })}`,
+    );
     expect(sample(model, vocab, { length: 40, prime: 'Call ', seed: 1, temperature: 0.8, topK: 5 })).toBe(a);
     expect(Array.from(sample(model, vocab, { length: 25 })).length).toBe(25);
     expect(() => sample(model, { kind: 'bytes' }, { length: 5 })).toThrow(`256 symbols but the model predicts ${codec.size}`);

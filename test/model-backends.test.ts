@@ -161,7 +161,7 @@ for (const backend of WASM) {
 
     it('loadModel(bytes, { backend }) runs on it; its text is close to the JS kernel’s logits', () => {
       const api = loadModel(encodeCheckpoint(model, vocab), { backend });
-      const js = new TextModel(model, vocab);
+      const js = new TextModel(model, vocab, { backend: blockedBackend });
       api.feed(TEXT.slice(0, 40));
       js.feed(TEXT.slice(0, 40));
       const a = api.state.logits,
@@ -221,7 +221,7 @@ describe('the gate kernels of a step are the backend’s', () => {
       ['mrnn', { lstmGatesForward: 0, multiplicativeForward: 2, tanhForward: 2 }],
     ] as const) {
       const model = charModel({ cell, layers: 2 }, 4);
-      const plain = new ModelStepper(model);
+      const plain = new ModelStepper(model, { backend: blockedBackend });
       const counted = new ModelStepper(model, { backend: { ...blockedBackend, recurrent } as Backend });
       Object.assign(calls, { lstmGatesForward: 0, multiplicativeForward: 0, tanhForward: 0 });
       for (const t of tokens) expect(sameBits(counted.step(t), plain.step(t))).toBe(true);

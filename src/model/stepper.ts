@@ -1,6 +1,6 @@
 import type { Backend, GemmArgs, PreparedB } from '../tensor/backend.js';
 import { allocate, type DType, type Storage } from '../tensor/dtype.js';
-import { defaultBackend } from '../tensor/kernels/index.js';
+import { selectBackend } from '../wasm/index.js';
 import { lstmGatesForward, LSTM_SAVED_PER_UNIT } from '../tensor/kernels/recurrent-lstm-gates.js';
 import { multiplicativeForward } from '../tensor/kernels/recurrent-multiplicative.js';
 import { tanhForward } from '../tensor/kernels/recurrent-tanh.js';
@@ -67,7 +67,7 @@ export class ModelStepper {
     this.vocab = V;
     this.hidden = H;
     this.layers = L;
-    const backend = options.backend ?? defaultBackend;
+    const backend = options.backend ?? selectBackend().backend; // the library's default: wasm where SIMD validates
     this.backend = backend;
     this.gates = stepGates(backend);
     const tape = new Tape({ backend });

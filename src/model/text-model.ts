@@ -79,7 +79,8 @@ export interface GenerateAsyncOptions extends GenerateOptions {
 
 export interface TextModelOptions {
   /**
-   * The kernels to run on (default: the default backend, the blocked single-thread JS kernel). The
+   * The kernels to run on (default: `selectBackend()`, the wasm backend where WebAssembly SIMD validates, as
+   * for training and evaluation, so `embed` gives what `mlstm features` computes). The
    * weights are prepared for it once; on the wasm backend (`createWasmBackend` of mlstm/node or
    * mlstm/web) the model's buffers live in its memory too, so a character copies nothing.
    */

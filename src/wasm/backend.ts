@@ -339,7 +339,13 @@ export class WasmBackend implements Backend {
     const BH = checkRows(op, B, H);
     if (BH === 0) return;
     const S = LSTM_SAVED_PER_UNIT * BH;
-    this.beginCall(op, [z, zOff, 4 * BH], [cPrev, cPrevOff, BH], [c, cOff, BH], [h, hOff, BH], [saved, savedOff, S]);
+    this.beginScratch(
+      this.operandBytes(op, z, zOff, 4 * BH) +
+        this.operandBytes(op, cPrev, cPrevOff, BH) +
+        this.operandBytes(op, c, cOff, BH) +
+        this.operandBytes(op, h, hOff, BH) +
+        this.operandBytes(op, saved, savedOff, S),
+    );
     const zA = this.input(z, zOff, 4 * BH);
     const cpA = this.input(cPrev, cPrevOff, BH);
     const cA = this.output(c, cOff, BH);
@@ -382,14 +388,13 @@ export class WasmBackend implements Backend {
     const BH = checkRows(op, B, H);
     if (BH === 0) return;
     const S = LSTM_SAVED_PER_UNIT * BH;
-    this.beginCall(
-      op,
-      [saved, savedOff, S],
-      [cPrev, cPrevOff, BH],
-      [dh, dhOff, BH],
-      [dcNext, dcNextOff, BH],
-      [dz, dzOff, 4 * BH],
-      [dcPrev, dcPrevOff, BH],
+    this.beginScratch(
+      this.operandBytes(op, saved, savedOff, S) +
+        this.operandBytes(op, cPrev, cPrevOff, BH) +
+        this.operandBytes(op, dh, dhOff, BH) +
+        this.operandBytes(op, dcNext, dcNextOff, BH) +
+        this.operandBytes(op, dz, dzOff, 4 * BH) +
+        this.operandBytes(op, dcPrev, dcPrevOff, BH),
     );
     const sA = this.input(saved, savedOff, S);
     const cpA = this.input(cPrev, cPrevOff, BH);
@@ -410,7 +415,7 @@ export class WasmBackend implements Backend {
     const op = 'multiplicativeForward';
     this.checkOpen(op);
     if (checkCount(op, n) === 0) return;
-    this.beginCall(op, [xm, xmOff, n], [hm, hmOff, n], [m, mOff, n]);
+    this.beginScratch(this.operandBytes(op, xm, xmOff, n) + this.operandBytes(op, hm, hmOff, n) + this.operandBytes(op, m, mOff, n));
     const xA = this.input(xm, xmOff, n);
     const hA = this.input(hm, hmOff, n);
     const mA = this.output(m, mOff, n);
@@ -445,7 +450,13 @@ export class WasmBackend implements Backend {
     const op = 'multiplicativeBackward';
     this.checkOpen(op);
     if (checkCount(op, n) === 0) return;
-    this.beginCall(op, [dm, dmOff, n], [xm, xmOff, n], [hm, hmOff, n], [dxm, dxmOff, n], [dhm, dhmOff, n]);
+    this.beginScratch(
+      this.operandBytes(op, dm, dmOff, n) +
+        this.operandBytes(op, xm, xmOff, n) +
+        this.operandBytes(op, hm, hmOff, n) +
+        this.operandBytes(op, dxm, dxmOff, n) +
+        this.operandBytes(op, dhm, dhmOff, n),
+    );
     const dmA = this.input(dm, dmOff, n);
     const xA = this.input(xm, xmOff, n);
     const hA = this.input(hm, hmOff, n);
@@ -473,7 +484,7 @@ export class WasmBackend implements Backend {
     const op = 'tanhBackward';
     this.checkOpen(op);
     if (checkCount(op, n) === 0) return;
-    this.beginCall(op, [h, hOff, n], [dh, dhOff, n], [dz, dzOff, n]);
+    this.beginScratch(this.operandBytes(op, h, hOff, n) + this.operandBytes(op, dh, dhOff, n) + this.operandBytes(op, dz, dzOff, n));
     const hA = this.input(h, hOff, n);
     const dhA = this.input(dh, dhOff, n);
     const dzA = this.output(dz, dzOff, n);
@@ -500,7 +511,7 @@ export class WasmBackend implements Backend {
   ): void {
     this.checkOpen(op);
     if (checkCount(op, n) === 0) return;
-    this.beginCall(op, [x, xOff, n], [y, yOff, n]);
+    this.beginScratch(this.operandBytes(op, x, xOff, n) + this.operandBytes(op, y, yOff, n));
     const xA = this.input(x, xOff, n);
     const yA = this.output(y, yOff, n);
     this.kernels[kernel](n, xA, yA);
@@ -514,15 +525,16 @@ export class WasmBackend implements Backend {
   }
 
   /** Checks each [array, offset, length] and reserves scratch for those that must be copied. */
-  private beginCall(op: string, ...operands: [Float32Array, number, number][]): void {
-    let need = 0;
-    for (const [x, off, len] of operands) {
-      if (!Number.isInteger(off) || off < 0 || off + len > x.length) {
-        throw new RangeError(`${op}: an operand needs ${len} elements from offset ${off}, but its array has ${x.length}`);
-      }
-      if (!this.heap.contains(x)) need += alignUp(len * 4);
+  /**
+   * Checks that operand x[off, off + len) exists and returns the scratch bytes it needs: 0 when it lives in
+   * the memory, else its aligned size (it is copied in). Called once per operand, not with a list of them,
+   * so that a per-step kernel call allocates nothing.
+   */
+  private operandBytes(op: string, x: Float32Array, off: number, len: number): number {
+    if (!Number.isInteger(off) || off < 0 || off + len > x.length) {
+      throw new RangeError(`${op}: an operand needs ${len} elements from offset ${off}, but its array has ${x.length}`);
     }
-    this.beginScratch(need);
+    return this.heap.contains(x) ? 0 : alignUp(len * 4);
   }
 
   /** Makes the scratch block at least `bytes` long and starts bump allocation from its beginning. */

@@ -530,7 +530,7 @@ async function main() {
       await page.waitForFunction(() => document.querySelector('[data-testid="threads"]').textContent === '2');
       const split = await text('threads-note');
       assert(/split across 2 threads/.test(split), `the js kernels on 2 threads: unexpected note: ${split}`);
-      assert((await text('kernels')) === 'js', `the page says the kernels are '${await text('kernels')}'`);
+      assert((await text('kernels')) === 'js ×2', `the page says the kernels are '${await text('kernels')}'`);
       await page.waitForFunction(() => /GEMM worker stopped/.test(document.querySelector('[data-testid="status"]').textContent), null, {
         timeout: 60_000,
       });
