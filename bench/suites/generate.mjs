@@ -32,7 +32,7 @@ function modelOf(lib, hidden, backend) {
   symbols[0] = '\n';
   const vocab = { kind: 'chars', symbols };
   const model = new lib.CharLM({ cell: 'mlstm', weightNorm: false, vocab: V, embed, hidden, layers }, { rng: new lib.Rng(1) });
-  return { api: new lib.TextModel(model, vocab, backend ? { backend } : {}), symbols };
+  return { api: new lib.TextModel(model, vocab, { backend }), symbols };
 }
 
 const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_used_size;
@@ -40,12 +40,13 @@ const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'ne
 /** One row in this process. */
 export async function measureRow(kind, hidden, backendKind = 'js') {
   const lib = await import('../../dist/index.js');
-  const backend = backendKind === 'wasm' ? (await import('../../dist/node/index.js')).createWasmBackendSync() : undefined;
+  // Each row names its kernels: the model API's own default is selectBackend()'s (wasm where SIMD validates).
+  const backend = backendKind === 'wasm' ? (await import('../../dist/node/index.js')).createWasmBackendSync() : lib.blockedBackend;
   const { api, symbols } = modelOf(lib, hidden, backend);
   const row = {
     kind,
     hidden,
-    backend: backend ? backend.describe() : 'js',
+    backend: backend.describe(),
     chars_per_s: null,
     cpu_us_per_char: null,
     median_us: null,
