@@ -28,7 +28,8 @@ export async function modelChecks(origin) {
   const make = (config, seed) =>
     new CharLM({ cell: 'mlstm', weightNorm: false, vocab: V, embed: 6, hidden: 9, layers: 1, ...config }, { rng: new Rng(seed) });
   const forwardAll = (model, tokens, backend) => {
-    const tape = new Tape(backend ? { backend } : {});
+    // By default on the kernels the model API defaults to (selectBackend: wasm where SIMD validates).
+    const tape = new Tape({ backend: backend ?? lib.selectBackend().backend });
     return tape.noGrad(() => {
       const f = model.forward(tape, tokens, tokens.length, 1, model.zeroState(1));
       return { logits: f.logits.value.data, h: f.state.map((s) => s.h.value.data) };
