@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { createParallelBackend, type ClosableBackend } from '../node/gemm-workers.js';
-import { simdValidates, type BackendKind } from '../wasm/index.js';
+import { wasmUnavailable, type BackendKind } from '../wasm/index.js';
 import { defaultThreadCount } from '../parallel/gemm-parallel-protocol.js';
 import { GemmWorkerFault, type FaultDrill } from '../parallel/gemm-parallel.js';
 import { valueFlag, type FlagReader, type FlagSpecs } from './args.js';
@@ -23,10 +23,10 @@ export const readThreads = (f: FlagReader): number => f.int('threads', DEFAULT_T
 export type { BackendKind };
 export const BACKEND_KINDS: readonly BackendKind[] = ['js', 'wasm'];
 
-/** The kernels a command computes on when --backend is not given: wasm where WebAssembly SIMD validates, else js (and why). */
+/** The kernels a command computes on when --backend is not given: selectBackend's choice (wasm where SIMD validates, else js, and why). */
 export function defaultBackendKind(): { kind: BackendKind; reason: string } {
-  if (!simdValidates()) return { kind: 'js', reason: 'this runtime does not validate WebAssembly SIMD' };
-  return { kind: 'wasm', reason: 'WebAssembly SIMD validates' };
+  const why = wasmUnavailable();
+  return why === undefined ? { kind: 'wasm', reason: 'WebAssembly SIMD validates' } : { kind: 'js', reason: why };
 }
 
 /** --backend of a command that computes (train, eval, sample, score, compare). */
@@ -46,10 +46,8 @@ export function readBackend(f: FlagReader): BackendKind {
 }
 
 /**
- * Runs `work` on a backend of `kind` with `threads` threads and ends it afterwards, however `work`
- * ends. The wasm backend computes on one thread until the threaded wasm driver lands: with
- * --threads > 1 it still runs, on one thread, and threadsNote says so (the banner shows it).
- * MLSTM_GEMM_DRILL=KIND:JOBS[:WORKER] (for tests: KIND throw, terminate or stall) arms a fault drill.
+ * Runs `work` on a backend of `kind` (js or wasm kernels) with `threads` threads and ends it afterwards,
+ * however `work` ends. MLSTM_GEMM_DRILL=KIND:JOBS[:WORKER] (for tests: KIND throw, terminate or stall) arms a fault drill.
  */
 export async function withThreads<T>(
   threads: number,

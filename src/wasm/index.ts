@@ -170,7 +170,12 @@ export async function selectBackendAsync(kind: BackendKind | 'auto' = 'auto'): P
   }
 }
 
-function wasmUnavailable(): string | undefined {
+/**
+ * Why the wasm backend cannot run here (no WebAssembly, or SIMD does not validate), or undefined where it
+ * can: the decision selectBackend makes before compiling anything, for callers that only need the kind
+ * (the CLI's --backend default) and build their backend themselves.
+ */
+export function wasmUnavailable(): string | undefined {
   const api = wasmApi();
   if (api === undefined) return 'this runtime has no WebAssembly';
   if (!detectWasmFeatures(api).simd) return 'this runtime does not validate WebAssembly SIMD';
