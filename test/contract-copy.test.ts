@@ -25,24 +25,10 @@ describe('docs/CONTRACT.md', () => {
   });
 
   it('is what the source comments point to: no comment cites the contract outside this repository', () => {
-    const offenders: string[] = [];
-    const walk = (dir: string): void => {
-      for (const name of readdirNames(dir)) {
-        const path = join(dir, name);
-        if (name.endsWith('.ts') && /shared\/spec\/CONTRACT\.md|(?<![\w/])CONTRACT\.md/.test(readFileSync(path, 'utf8')))
-          offenders.push(path.slice(ROOT.length + 1));
-        else if (!name.includes('.')) walk(path);
-      }
-    };
-    walk(join(ROOT, 'src'));
+    const offenders = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+      .filter((path) => path.endsWith('.ts'))
+      .filter((path) => /shared\/spec\/CONTRACT\.md|(?<![\w/])CONTRACT\.md/.test(readFileSync(join(ROOT, 'src', path), 'utf8')))
+      .map((path) => `src/${path}`);
     expect(offenders).toEqual([]);
   });
 });
-
-function readdirNames(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
