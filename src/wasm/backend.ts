@@ -227,15 +227,17 @@ export class WasmBackend implements Backend {
     this.beginScratch(need);
 
     const kx = this.kernels;
-    const aIn = this.matrixIn(a, aOff, aRows, aCols, lda);
-    const pa = row ? aIn.addr : this.bump(packedABytes(m, k));
-    if (!row) kx.packA_rowPanels4(aIn.addr, transA ? 4 : aIn.ld * 4, transA ? aIn.ld * 4 : 4, m, k, pa);
+    const aLd = stagedStride(heap.contains(a), aRows, aCols, lda);
+    const aAddr = this.matrixIn(a, aOff, aRows, aCols, lda);
+    const pa = row ? aAddr : this.bump(packedABytes(m, k));
+    if (!row) kx.packA_rowPanels4(aAddr, transA ? 4 : aLd * 4, transA ? aLd * 4 : 4, m, k, pa);
     let pb: number;
     if (packed !== undefined) pb = packed.addr;
     else {
-      const bIn = this.matrixIn(b, bOff, bRows, bCols, ldb);
+      const bLd = stagedStride(heap.contains(b), bRows, bCols, ldb);
+      const bAddr = this.matrixIn(b, bOff, bRows, bCols, ldb);
       pb = this.bump(packedBBytes(k, n));
-      kx.packB_columnPanels8(bIn.addr, transB ? 4 : bIn.ld * 4, transB ? bIn.ld * 4 : 4, k, n, pb);
+      kx.packB_columnPanels8(bAddr, transB ? 4 : bLd * 4, transB ? bLd * 4 : 4, k, n, pb);
     }
     let cAddr: number;
     let ldcBytes: number;
@@ -291,8 +293,9 @@ export class WasmBackend implements Backend {
     const rows = transB ? n : k,
       cols = transB ? k : n;
     this.beginScratch(this.heap.contains(b) ? 0 : matrixCopyBytes(rows, cols, ldb));
-    const bIn = this.matrixIn(b, bOff, rows, cols, ldb);
-    this.kernels.packB_columnPanels8(bIn.addr, transB ? 4 : bIn.ld * 4, transB ? bIn.ld * 4 : 4, k, n, addr);
+    const bLd = stagedStride(this.heap.contains(b), rows, cols, ldb);
+    const bAddr = this.matrixIn(b, bOff, rows, cols, ldb);
+    this.kernels.packB_columnPanels8(bAddr, transB ? 4 : bLd * 4, transB ? bLd * 4 : 4, k, n, addr);
     const prepared = new WasmPackedB(this, addr, k, n, b, bOff, ldb, transB);
     this.unreleased.register(prepared, addr, prepared);
     return prepared;
@@ -586,22 +589,23 @@ export class WasmBackend implements Backend {
   }
 
   /**
-   * A stored matrix [rows, cols] with row stride ld from x[off]: in place when x lives in the
-   * memory; else copied as one span keeping ld (one memcpy), or row by row into a dense [rows, cols]
-   * when the span is mostly gaps. Returns its address and row stride in elements.
+   * The address of a stored matrix [rows, cols] with row stride ld from x[off]: in place when x
+   * lives in the memory; else a copy as one span keeping ld (one memcpy), or row by row into a dense
+   * [rows, cols] when the span is mostly gaps. Its row stride is stagedStride(...). (Two numbers
+   * rather than one {addr, ld} object: whether V8 removes such an object depends on whether it
+   * inlines this call, which varies from run to run, and a step must not allocate.)
    */
-  private matrixIn(x: Float32Array, off: number, rows: number, cols: number, ld: number): { addr: number; ld: number } {
-    if (this.heap.contains(x)) return { addr: x.byteOffset + off * 4, ld };
-    const span = (rows - 1) * ld + cols;
+  private matrixIn(x: Float32Array, off: number, rows: number, cols: number, ld: number): number {
+    if (this.heap.contains(x)) return x.byteOffset + off * 4;
     const f32 = this.heap.f32;
     if (spanIsDense(rows, cols, ld)) {
-      const addr = this.bump(span * 4);
-      f32.set(x.subarray(off, off + span), addr >>> 2);
-      return { addr, ld };
+      const addr = this.bump(((rows - 1) * ld + cols) * 4);
+      f32.set(x.subarray(off, off + (rows - 1) * ld + cols), addr >>> 2);
+      return addr;
     }
     const addr = this.bump(rows * cols * 4);
     for (let r = 0; r < rows; r++) f32.set(x.subarray(off + r * ld, off + r * ld + cols), (addr >>> 2) + r * cols);
-    return { addr, ld: cols };
+    return addr;
   }
 
   /** Dense [m,n] at addr ← C[m,n] (row stride ldc from c[off]). */
@@ -685,6 +689,10 @@ const WASM_GATE_ACCURACY = Object.freeze({
 
 /** Whether copying the whole span of a stored [rows, cols] matrix with row stride ld wastes little. */
 const spanIsDense = (rows: number, cols: number, ld: number): boolean => (rows - 1) * ld + cols <= 2 * rows * cols + 1024;
+
+/** Row stride, in elements, of what matrixIn returns for a stored [rows, cols] matrix with row stride ld. */
+const stagedStride = (inMemory: boolean, rows: number, cols: number, ld: number): number =>
+  inMemory || spanIsDense(rows, cols, ld) ? ld : cols;
 
 /** Scratch bytes matrixIn uses for a stored [rows, cols] matrix with row stride ld. */
 function matrixCopyBytes(rows: number, cols: number, ld: number): number {
