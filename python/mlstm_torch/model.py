@@ -76,7 +76,9 @@ class Cell(nn.Module):
         hs = []
         if self.kind == "lstm":
             wh = self.matrix("wh")
-            zx = xs @ self.matrix("wx").T + self.bias  # [T,B,4H], all steps at once
+            # [T,B,4H], all steps at once; unbind, not zx[t]: T index ops would each send back a zero-filled
+            # [T,B,4H] gradient (O(T^2) work in backward), one unbind sends back one stacked gradient.
+            zx = (xs @ self.matrix("wx").T + self.bias).unbind(0)
             for t in range(T):
                 hr = h if hidden_mask is None else h * hidden_mask
                 z = (zx[t] + hr @ wh.T).to(dtype)
@@ -84,8 +86,8 @@ class Cell(nn.Module):
                 hs.append(h)
         else:
             wmh, whm = self.matrix("wmh"), self.matrix("whm")
-            mx = xs @ self.matrix("wmx").T  # [T,B,H]
-            zx = xs @ self.matrix("whx").T + self.bias  # [T,B,4H] (mLSTM) or [T,B,H] (mRNN)
+            mx = (xs @ self.matrix("wmx").T).unbind(0)  # T × [B,H] (unbind: see the LSTM branch)
+            zx = (xs @ self.matrix("whx").T + self.bias).unbind(0)  # T × [B,4H] (mLSTM) or [B,H] (mRNN)
             for t in range(T):
                 hr = h if hidden_mask is None else h * hidden_mask
                 m = mx[t] * (hr @ wmh.T)  # multiplicative intermediate state
