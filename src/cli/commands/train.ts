@@ -13,7 +13,7 @@ import { importTrainerState, readTrainMetadata } from '../../train/state.js';
 import { Trainer } from '../../train/trainer.js';
 import { formatHelp, HELP_FLAG, switchFlag, valueFlag, type CommandLine, type FlagReader, type FlagSpecs } from '../args.js';
 import { countFormat, modelBanner } from '../banner.js';
-import { decodeCheckpointOrExplain } from '../checkpoint-file.js';
+import { decodeCheckpointOrExplain, type LoadedCheckpoint } from '../checkpoint-file.js';
 import { defineCommand } from '../command.js';
 import { GemmWorkerFault } from '../../parallel/gemm-parallel.js';
 import { CliError, describeError, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError } from '../errors.js';
@@ -35,6 +35,10 @@ export const TRAIN_FLAGS = {
   valid: valueFlag('FILE', 'validation text (then all of --data is trained on)'),
   out: valueFlag('FILE', 'checkpoint to write (required), e.g. runs/model.safetensors; the loss curves go beside it as .svg'),
   resume: switchFlag('continue the run saved in --out (model, optimiser, step, data position, RNG)'),
+  init: valueFlag(
+    'FILE',
+    "start from the weights of checkpoint FILE (its model and vocabulary) instead of random ones; otherwise a new run: a new optimiser, step 0, this command's schedule",
+  ),
   bytes: switchFlag('byte-level model (V = 256, UTF-8 bytes) instead of the characters of --data'),
   cell: valueFlag('KIND', 'mlstm (default), lstm or mrnn'),
   'weight-norm': switchFlag('weight-normalised matrices (W = g·v/‖v‖ per row)'),
@@ -79,6 +83,8 @@ interface TrainCommandOptions {
   outPath: string;
   validPath: string | undefined;
   resume: boolean;
+  /** --init: the checkpoint whose weights a new run starts from. */
+  initPath: string | undefined;
   bytes: boolean;
   seed: number;
   logEvery: number | undefined;
@@ -152,6 +158,9 @@ function parse({ args, f }: CommandLine): TrainCommandOptions {
   const outPath = f.requiredString('out', 'FILE.safetensors (where to save the model)');
   const validPath = f.string('valid');
   const resume = f.flag('resume');
+  const initPath = f.string('init');
+  if (resume && initPath !== undefined)
+    throw new UsageError(`${CMD}: --resume continues the run in --out; --init starts a new one from '${initPath}': give one of them`);
   const seed = f.int('seed', 0, 0, Number.MAX_SAFE_INTEGER);
   const logEvery = f.int('log-every', undefined, 1, 1e9);
   const backend = readBackend(f);
@@ -164,6 +173,7 @@ function parse({ args, f }: CommandLine): TrainCommandOptions {
     outPath,
     validPath,
     resume,
+    initPath,
     bytes: f.flag('bytes'),
     seed,
     logEvery,
@@ -223,24 +233,37 @@ function loadSavedRun(o: TrainCommandOptions): SavedRun {
   if (!fileExists(outPath)) throw new CliError(`cannot resume: --out '${outPath}' does not exist (train without --resume first)`);
   const loaded = decodeCheckpointOrExplain(readInputFile(outPath, `checkpoint '${outPath}'`), outPath);
   const meta = readTrainMetadata(loaded.metadata, outPath);
+  // Dropout is not part of the contract's config; the run kept it in its training state.
+  const model = checkpointModel(o, loaded, meta.dropout, outPath, 'resume');
+  return { model, vocab: loaded.vocab, options: meta.options, tensors: loaded.extraTensors, metadata: loaded.metadata };
+}
+
+/** --init: the model and vocabulary of a checkpoint, for a new run (this command's dropout between layers). */
+function loadInitModel(o: TrainCommandOptions, initPath: string): { model: CharLM; vocab: Vocabulary } {
+  const loaded = decodeCheckpointOrExplain(readInputFile(initPath, `--init '${initPath}'`), initPath);
+  return { model: checkpointModel(o, loaded, o.model.dropout ?? 0, initPath, 'start from'), vocab: loaded.vocab };
+}
+
+/** A checkpoint's model as a CharLM, after checking --bytes and the model flags given against it. */
+function checkpointModel(o: TrainCommandOptions, loaded: LoadedCheckpoint, dropout: number, path: string, verb: string): CharLM {
   const vocab = loaded.vocab;
   if (o.bytes !== (vocab.kind === 'bytes')) {
     throw new UsageError(
-      `${CMD}: --out '${outPath}' is a ${vocab.kind === 'bytes' ? 'byte-level' : 'character-level'} model; ${o.bytes ? 'drop' : 'add'} --bytes to resume it`,
+      `${CMD}: '${path}' is a ${vocab.kind === 'bytes' ? 'byte-level' : 'character-level'} model; ${o.bytes ? 'drop' : 'add'} --bytes to ${verb} it`,
     );
   }
-  // Dropout is not part of the contract's config; the run kept it in its training state.
-  const savedConfig: CharLMConfig = { ...loaded.config, dropout: meta.dropout };
+  const config: CharLMConfig = { ...loaded.config, dropout };
   for (const key of Object.keys(o.modelGiven) as (keyof ModelShape)[]) {
-    if (o.modelGiven[key] && o.model[key] !== savedConfig[key]) {
+    if (key === 'dropout' && verb !== 'resume') continue; // a new run's own setting
+    if (o.modelGiven[key] && o.model[key] !== config[key]) {
       throw new UsageError(
-        `${CMD}: --${key === 'weightNorm' ? 'weight-norm' : key} ${String(o.model[key])} does not match the model in '${outPath}' (${String(savedConfig[key])})`,
+        `${CMD}: --${key === 'weightNorm' ? 'weight-norm' : key} ${String(o.model[key])} does not match the model in '${path}' (${String(config[key])})`,
       );
     }
   }
-  const model = new CharLM(savedConfig, { rng: new Rng(o.seed) });
-  model.loadStateDict(loaded.model.stateDict(), { source: outPath });
-  return { model, vocab, options: meta.options, tensors: loaded.extraTensors, metadata: loaded.metadata };
+  const model = new CharLM(config, { rng: new Rng(o.seed) });
+  model.loadStateDict(loaded.model.stateDict(), { source: path });
+  return model;
 }
 
 /** Everything a run needs before it starts: the model (new or resumed), its vocabulary, the data and options. */
@@ -263,20 +286,23 @@ function prepareRun(o: TrainCommandOptions): PreparedRun {
   const dataBytes = readInputFile(dataPath, `--data '${dataPath}'`);
   const validBytes = validPath !== undefined ? readInputFile(validPath, `--valid '${validPath}'`) : null;
   const saved = o.resume ? loadSavedRun(o) : null;
+  const init = o.initPath !== undefined ? loadInitModel(o, o.initPath) : null;
   // A new character model's vocabulary: the training and validation text's characters, plus U+FFFD
   // (SPEC-NOTES §2), so a validation character the training text lacks is a symbol of its own.
   const vocab = saved
     ? saved.vocab
-    : o.bytes
-      ? BYTES_VOCABULARY
-      : trainingVocabulary(decodeUtf8Strict(dataBytes, dataPath), validBytes ? decodeUtf8Strict(validBytes, validPath!) : '');
+    : init
+      ? init.vocab
+      : o.bytes
+        ? BYTES_VOCABULARY
+        : trainingVocabulary(decodeUtf8Strict(dataBytes, dataPath), validBytes ? decodeUtf8Strict(validBytes, validPath!) : '');
   const codec = new TextCodec(vocab);
-  const model = saved ? saved.model : new CharLM({ ...o.model, vocab: codec.size }, { rng: new Rng(o.seed) });
+  const model = saved ? saved.model : init ? init.model : new CharLM({ ...o.model, vocab: codec.size }, { rng: new Rng(o.seed) });
   const unit = vocab.kind === 'bytes' ? 'bytes' : 'characters';
   const data = encodeFile(dataBytes, codec, dataPath);
   const validEncoded = validBytes ? encodeFile(validBytes, codec, validPath!) : null;
   const split = validEncoded ? { train: data.tokens, valid: validEncoded.tokens } : splitTrainValid(data.tokens);
-  // Only a resumed run can meet characters its vocabulary lacks (the text changed since it started).
+  // Only a resumed or --init run can meet characters its vocabulary lacks (read as U+FFFD, or refused if it has none).
   const unknown = [
     ...(data.unknown > 0 ? [`--data '${dataPath}': ${describeUnknown(data)}`] : []),
     ...(validEncoded && validEncoded.unknown > 0 ? [`--valid '${validPath}': ${describeUnknown(validEncoded)}`] : []),
