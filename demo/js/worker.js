@@ -4,9 +4,9 @@
  *
  * Messages in (from main.js):
  *   {type:'train', config, text|null, kernels, threads, drill?}   start (text null = the bundled corpus), or
- *                                       resume a loaded model; kernels: 'wasm' (WebAssembly SIMD, one thread
- *                                       for now; the JS kernels where it does not validate) or 'js';
- *                                       threads: 1 or 2 (gemm threads of the js kernels for a new trainer);
+ *                                       resume a loaded model; kernels: 'wasm' (WebAssembly SIMD; the JS
+ *                                       kernels where it does not validate) or 'js';
+ *                                       threads: 1 or 2 (gemm threads of the kernels, for a new trainer);
  *                                       drill: a fault drill for the gemm workers, 'KIND:JOBS' (the page's
  *                                       ?gemm-drill= parameter, for the browser test: KIND throw, terminate)
  *   {type:'pause'} {type:'resume'} {type:'reset'}
@@ -55,9 +55,10 @@ const isWorkerFault = (err) => err instanceof Error && err.name === 'GemmWorkerF
  */
 async function recoverFromWorkerFault(err) {
   const requested = gemm?.requested ?? 2;
+  const kernel = gemm?.kernel ?? 'js';
   gemm?.backend.close();
   gemm = null; // a new training asks for its threads afresh
-  const single = await createWebParallelBackend({ threads: 1 });
+  const single = await createWebParallelBackend({ threads: 1, kernel }); // the same kernels, on this thread
   session.useBackend(single);
   post({
     type: 'threads',
@@ -82,36 +83,33 @@ async function loadCorpus() {
 
 /**
  * The backend for `kernels` and `threads`, kept across trainings while they stay the same. 'wasm':
- * the WebAssembly SIMD backend (selectBackendAsync; compiled once per worker and shared), on one
- * thread until the threaded wasm driver lands; where SIMD does not validate, the JS kernels, with
- * the reason shown on the page. 'js': the JS kernels on `threads` threads. This worker may block in
- * Atomics.wait (a page's main thread may not), so the parallel GEMM runs here, its workers nested in
- * this one. Falls back to one thread, with the reason shown on the page, when the page is not
- * cross-origin isolated or the workers cannot start.
+ * the WebAssembly SIMD kernels (products and gates) on `threads` threads over one shared memory
+ * (createWebParallelBackend with kernel 'wasm'); where SIMD does not validate (selectBackendAsync
+ * says why), the JS kernels, with the reason shown on the page. 'js': the JS kernels on `threads`
+ * threads. This worker may block in Atomics.wait (a page's main thread may not), so the parallel
+ * GEMM runs here, its workers nested in this one. Falls back to one thread, with the reason shown
+ * on the page, when the page is not cross-origin isolated or the workers cannot start.
  */
 async function backendFor(kernels, threads) {
   if (gemm === null || gemm.requested !== threads || gemm.kernels !== kernels) {
-    gemm?.backend.close(); // the shared wasm backend's close() does nothing
+    gemm?.backend.close();
     gemm = null;
-    let backend = null;
+    let kernel = 'js';
     let reason;
     if (kernels === 'wasm') {
-      const selected = await selectBackendAsync();
-      if (selected.kind === 'wasm') {
-        backend = selected.backend;
-        if (threads > 1) reason = 'the wasm kernels run on one thread for now (choose the js kernels for 2 threads)';
-      } else reason = selected.reason;
+      const selected = await selectBackendAsync(); // does WebAssembly SIMD validate here?
+      if (selected.kind === 'wasm') kernel = 'wasm';
+      else reason = selected.reason;
     }
-    if (backend === null) {
-      try {
-        backend = await createWebParallelBackend({ threads });
-      } catch (err) {
-        backend = await createWebParallelBackend({ threads: 1 });
-        reason = `the gemm workers could not start: ${describe(err)}`;
-      }
-      reason ??= backend.reason;
+    let backend;
+    try {
+      backend = await createWebParallelBackend({ threads, kernel });
+    } catch (err) {
+      backend = await createWebParallelBackend({ threads: 1, kernel });
+      reason = `the gemm workers could not start: ${describe(err)}`;
     }
-    gemm = { requested: threads, kernels, backend, threads: backend.threads ?? 1, reason };
+    reason ??= backend.reason;
+    gemm = { requested: threads, kernels, kernel, backend, threads: backend.threads ?? 1, reason };
   }
   const { backend, reason } = gemm;
   post({

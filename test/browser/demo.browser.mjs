@@ -162,15 +162,15 @@ async function gemmBitIdentity(origin) {
 
 /**
  * In a worker: the demo's session (session.js, the code the demo's worker runs) trained `steps` steps
- * from the same seed on 1 and on 2 threads; the losses, the count of products large enough to split,
- * and whether every parameter ends bit-identical.
+ * from the same seed on 1 and on 2 threads of `kernel` ('js' or 'wasm'); the losses, the count of
+ * products large enough to split, and whether every parameter ends bit-identical.
  */
-async function trainOnThreads(origin, config, steps) {
+async function trainOnThreads(origin, config, steps, kernel) {
   const { createWebParallelBackend } = await import(`${origin}/dist/web/index.js`);
   const { DemoSession } = await import(`${origin}/js/session.js`);
   const text = await (await fetch(`${origin}/data/moby-dick.txt`)).text();
   const run = async (threads) => {
-    const backend = await createWebParallelBackend({ threads });
+    const backend = await createWebParallelBackend({ threads, kernel });
     let large = 0; // products of ≥ 2^20 multiply-adds: the ones the 2-thread backend splits
     const counting = {
       name: backend.name,
@@ -182,13 +182,14 @@ async function trainOnThreads(origin, config, steps) {
         backend.gemm(args);
       },
       prepareB: (args) => backend.prepareB(args),
+      releaseB: (prepared) => backend.releaseB?.(prepared),
     };
     try {
       const session = DemoSession.fromText(text, config, 'moby-dick.txt', counting);
       const losses = [];
       for (let s = 0; s < steps; s++) losses.push(session.trainStep().loss);
       const weights = session.model.parameters().map((p) => p.value.data.slice());
-      return { threads: backend.threads, reason: backend.reason, losses, large, weights };
+      return { threads: backend.threads, reason: backend.reason, kernels: backend.describe(), losses, large, weights };
     } finally {
       backend.close();
     }
@@ -336,25 +337,40 @@ async function main() {
       },
     );
 
-    await check("training the demo's model on 1 and on 2 threads gives bit-identical losses and weights", async () => {
-      const details = [];
-      for (const config of [
-        { hidden: 64, embed: 16, seq: 32, batch: 8 },
-        { hidden: 128, embed: 32, seq: 64, batch: 16 },
-      ]) {
-        const steps = 4;
-        const { one, two, weightsIdentical } = await inPageWorker(page, trainOnThreads, { ...config, lr: 0.003, clip: 1, seed: 1 }, steps);
-        const name = `H ${config.hidden} B ${config.batch} T ${config.seq}`;
-        assert(one.threads === 1 && two.threads === 2, `${name}: threads ${one.threads} and ${two.threads} (${two.reason})`);
-        assert(two.large >= steps, `${name}: only ${two.large} products large enough to split in ${steps} steps`);
-        assert(one.losses.length === steps && one.losses.every(Number.isFinite), `${name}: losses ${one.losses}`);
-        const differ = one.losses.findIndex((l, i) => !Object.is(l, two.losses[i]));
-        assert(differ < 0, `${name}: step ${differ + 1} loss ${one.losses[differ]} on 1 thread, ${two.losses[differ]} on 2`);
-        assert(weightsIdentical, `${name}: the weights after ${steps} steps differ between 1 and 2 threads`);
-        details.push(`${name}: ${two.large / steps} split products/step, losses ${one.losses.map((l) => l.toFixed(4)).join(' ')}`);
-      }
-      return details.join('; ');
-    });
+    for (const kernel of ['js', 'wasm']) {
+      await check(
+        `training the demo's model on 1 and on 2 threads of the ${kernel} kernels gives bit-identical losses and weights`,
+        async () => {
+          const details = [];
+          for (const config of [
+            { hidden: 64, embed: 16, seq: 32, batch: 8 },
+            { hidden: 128, embed: 32, seq: 64, batch: 16 },
+          ]) {
+            const steps = 4;
+            const { one, two, weightsIdentical } = await inPageWorker(
+              page,
+              trainOnThreads,
+              { ...config, lr: 0.003, clip: 1, seed: 1 },
+              steps,
+              kernel,
+            );
+            const name = `H ${config.hidden} B ${config.batch} T ${config.seq}`;
+            assert(one.threads === 1 && two.threads === 2, `${name}: threads ${one.threads} and ${two.threads} (${two.reason})`);
+            const expected = kernel === 'wasm' ? /^wasm-simd( fma)? ×2$/ : /^js ×2$/;
+            assert(expected.test(two.kernels), `${name}: the 2-thread backend says it is '${two.kernels}'`);
+            assert(two.large >= steps, `${name}: only ${two.large} products large enough to split in ${steps} steps`);
+            assert(one.losses.length === steps && one.losses.every(Number.isFinite), `${name}: losses ${one.losses}`);
+            const differ = one.losses.findIndex((l, i) => !Object.is(l, two.losses[i]));
+            assert(differ < 0, `${name}: step ${differ + 1} loss ${one.losses[differ]} on 1 thread, ${two.losses[differ]} on 2`);
+            assert(weightsIdentical, `${name}: the weights after ${steps} steps differ between 1 and 2 threads`);
+            details.push(
+              `${name} (${two.kernels}): ${two.large / steps} split products/step, losses ${one.losses.map((l) => l.toFixed(4)).join(' ')}`,
+            );
+          }
+          return details.join('; ');
+        },
+      );
+    }
 
     let firstLoss = NaN;
     await check('training starts and reports a loss', async () => {
@@ -365,7 +381,7 @@ async function main() {
       return `first loss ${firstLoss.toFixed(3)} nats`;
     });
 
-    await check('the page trains on the wasm kernels by default, on one thread, and says which (describe())', async () => {
+    await check('the page trains on the wasm kernels by default, on two threads, and says which (describe())', async () => {
       assert(
         (await page.locator('[data-testid="kernels-choice"]').inputValue()) === 'wasm',
         'the kernels control does not default to wasm',
@@ -375,13 +391,10 @@ async function main() {
         'the threads control does not default to 2 on an isolated page',
       );
       const kernels = await text('kernels');
-      assert(/^wasm-simd( fma)?$/.test(kernels), `the page says the kernels are '${kernels}'`);
-      assert((await text('threads')) === '1', `threads shows ${await text('threads')}`);
+      assert(/^wasm-simd( fma)? ×2$/.test(kernels), `the page says the kernels are '${kernels}'`);
+      assert((await text('threads')) === '2', `threads shows ${await text('threads')}`);
       const note = await text('threads-note');
-      assert(
-        /^Training on 1 thread with the wasm-simd( fma)? kernels: the wasm kernels run on one thread for now/.test(note),
-        `unexpected note: ${note}`,
-      );
+      assert(/^The matrix products are split across 2 threads/.test(note), `unexpected note: ${note}`);
       return `${kernels}; ${note}`;
     });
 
