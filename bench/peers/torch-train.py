@@ -7,12 +7,12 @@ the detached state carried to the next window. One step = B·T = 2048 chars.
 The model and its initialisation are python/mlstm_torch's (CharLM, init_like_mlstm: this project's PyTorch
 package, written from the contract alone); the window's forward is written here, inline, with PyTorch's own
 ops and autograd, float32: the input projections of all T steps hoisted before the loop (as mlstm does), then
-per step the two recurrent products h·wmhᵀ and m·whmᵀ and mlstm_torch's gated_update. It differs from
-CharLM.forward in one thing: it takes the steps of the hoisted projections with unbind(0), not zx[t].
-Indexing is the same function, but each zx[t]'s backward (SelectBackward) adds a zero-filled [T,B,4H]
-gradient, O(T²) work per window, which took 70% of a step here (torch.profiler: aten::add 850 of 1198 ms at
-H=256); unbind's backward stacks the T slices once. Before timing, the inline forward is checked against
-CharLM.forward on the same weights (loss and every gradient), so the peer trains the package's model.
+per step the two recurrent products h·wmhᵀ and m·whmᵀ and mlstm_torch's gated_update. It was written inline
+when CharLM.forward took each step of the hoisted projections as zx[t], whose backward (SelectBackward) adds
+a zero-filled [T,B,4H] gradient per step, O(T²) work per window (70% of a step at H=256 by torch.profiler);
+CharLM.forward now takes them with unbind(0) as this script does, so the two are the same computation.
+Before timing, the inline forward is checked against CharLM.forward on the same weights (loss and every
+gradient), so the peer trains the package's model.
 """
 import sys
 
