@@ -1,9 +1,8 @@
 import type { Backend, GemmArgs, PrepareBArgs, PreparedB, RecurrentKernels } from '../tensor/backend.js';
 import type { Storage } from '../tensor/dtype.js';
-import { formatShape } from '../tensor/shape.js';
 import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
 import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
-import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
+import { checkPreparedFor, prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { lstmGatesBackward, lstmGatesForward, LSTM_SAVED_PER_UNIT } from '../tensor/kernels/recurrent-lstm-gates.js';
 import { multiplicativeBackward, multiplicativeForward } from '../tensor/kernels/recurrent-multiplicative.js';
 import { tanhBackward, tanhForward } from '../tensor/kernels/recurrent-tanh.js';
@@ -220,21 +219,23 @@ export class WasmBackend implements Backend {
     const cInMemory = heap.contains(c);
     // One row of A is its own packed panel ([k][1]): used as it lies, by the one-row kernel (gemm-row.ts).
     const row = m === 1 && !transA;
-    let need = (row ? 0 : alignUp(packedABytes(m, k))) + (heap.contains(a) ? 0 : matrixCopyBytes(aRows, aCols, lda));
-    if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (heap.contains(b) ? 0 : matrixCopyBytes(bRows, bCols, ldb));
+    const aInMemory = heap.contains(a);
+    const bInMemory = heap.contains(b);
+    let need = (row ? 0 : alignUp(packedABytes(m, k))) + (aInMemory ? 0 : matrixCopyBytes(aRows, aCols, lda));
+    if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (bInMemory ? 0 : matrixCopyBytes(bRows, bCols, ldb));
     if (!cInMemory) need += alignUp(m * n * 4);
     if (bias !== undefined && !heap.contains(bias)) need += alignUp(n * 4);
     this.beginScratch(need);
 
     const kx = this.kernels;
-    const aLd = stagedStride(heap.contains(a), aRows, aCols, lda);
+    const aLd = stagedStride(aInMemory, aRows, aCols, lda);
     const aAddr = this.matrixIn(a, aOff, aRows, aCols, lda);
     const pa = row ? aAddr : this.bump(packedABytes(m, k));
     if (!row) kx.packA_rowPanels4(aAddr, transA ? 4 : aLd * 4, transA ? aLd * 4 : 4, m, k, pa);
     let pb: number;
     if (packed !== undefined) pb = packed.addr;
     else {
-      const bLd = stagedStride(heap.contains(b), bRows, bCols, ldb);
+      const bLd = stagedStride(bInMemory, bRows, bCols, ldb);
       const bAddr = this.matrixIn(b, bOff, bRows, bCols, ldb);
       pb = this.bump(packedBBytes(k, n));
       kx.packB_columnPanels8(bAddr, transB ? 4 : bLd * 4, transB ? bLd * 4 : 4, k, n, pb);
@@ -662,13 +663,7 @@ export class WasmBackend implements Backend {
   ): WasmPackedB | undefined {
     if (!(x instanceof WasmPackedB) || x.owner !== this) return undefined;
     if (x.released) throw new RangeError('gemm: packedB was released (releaseB) and cannot be used again; prepare it anew');
-    if (x.k !== k || x.n !== n || x.source !== b || x.bOffset !== bOffset || x.ldb !== ldb || x.transB !== transB) {
-      throw new RangeError(
-        `gemm: packedB was prepared for op(B) ${formatShape([x.k, x.n])} (bOffset ${x.bOffset}, ldb ${x.ldb}, ` +
-          `transB ${x.transB}) from ${x.source === b ? 'this' : 'another'} b, but the call has op(B) ${formatShape([k, n])} ` +
-          `(bOffset ${bOffset}, ldb ${ldb}, transB ${transB})`,
-      );
-    }
+    checkPreparedFor('gemm', x, k, n, b, bOffset, ldb, transB);
     return x;
   }
 }

@@ -70,13 +70,42 @@ export class BlockedPackedB implements PreparedB, PackedBlocks {
    * using a pack of another matrix would silently compute a different product.
    */
   check(fn: string, k: number, n: number, b: Storage, bOffset: number, ldb: number, transB: boolean): void {
-    if (this.k !== k || this.n !== n || this.source !== b || this.bOffset !== bOffset || this.ldb !== ldb || this.transB !== transB) {
-      throw new RangeError(
-        `${fn}: packedB was prepared for op(B) ${formatShape([this.k, this.n])} (bOffset ${this.bOffset}, ldb ${this.ldb}, ` +
-          `transB ${this.transB}) from ${this.source === b ? 'this' : 'another'} b, but the call has op(B) ${formatShape([k, n])} ` +
-          `(bOffset ${bOffset}, ldb ${ldb}, transB ${transB})`,
-      );
-    }
+    checkPreparedFor(fn, this, k, n, b, bOffset, ldb, transB);
+  }
+}
+
+/** What a prepared op(B) was packed from: its shape and the addressing of its source matrix. */
+export interface PreparedAddressing {
+  readonly k: number;
+  readonly n: number;
+  readonly source: Storage;
+  readonly bOffset: number;
+  readonly ldb: number;
+  readonly transB: boolean;
+}
+
+/**
+ * Throws unless `prepared` was packed from the same b, offset, ldb and transB for op(B) [k,n]
+ * (every backend's prepared operands: using a pack of another matrix would silently compute a
+ * different product).
+ */
+export function checkPreparedFor(
+  fn: string,
+  prepared: PreparedAddressing,
+  k: number,
+  n: number,
+  b: Storage,
+  bOffset: number,
+  ldb: number,
+  transB: boolean,
+): void {
+  const x = prepared;
+  if (x.k !== k || x.n !== n || x.source !== b || x.bOffset !== bOffset || x.ldb !== ldb || x.transB !== transB) {
+    throw new RangeError(
+      `${fn}: packedB was prepared for op(B) ${formatShape([x.k, x.n])} (bOffset ${x.bOffset}, ldb ${x.ldb}, ` +
+        `transB ${x.transB}) from ${x.source === b ? 'this' : 'another'} b, but the call has op(B) ${formatShape([k, n])} ` +
+        `(bOffset ${bOffset}, ldb ${ldb}, transB ${transB})`,
+    );
   }
 }
 
