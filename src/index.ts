@@ -16,6 +16,7 @@ export * from './model/index.js';
 export {
   selectBackend,
   selectBackendAsync,
+  wasmUnavailable,
   createWasmBackend,
   createWasmBackendSync,
   detectWasmFeatures,

@@ -26,7 +26,7 @@
  *   {type:'checkpoint', bytes, name}   {type:'loaded', info, name}   {type:'load-error', message}
  *   {type:'error', message}
  */
-import { selectBackendAsync } from '../../dist/index.js';
+import { wasmUnavailable } from '../../dist/index.js';
 import { createWebParallelBackend } from '../../dist/web/index.js';
 import { DemoSession } from './session.js';
 
@@ -84,7 +84,7 @@ async function loadCorpus() {
 /**
  * The backend for `kernels` and `threads`, kept across trainings while they stay the same. 'wasm':
  * the WebAssembly SIMD kernels (products and gates) on `threads` threads over one shared memory
- * (createWebParallelBackend with kernel 'wasm'); where SIMD does not validate (selectBackendAsync
+ * (createWebParallelBackend with kernel 'wasm'); where SIMD does not validate (wasmUnavailable
  * says why), the JS kernels, with the reason shown on the page. 'js': the JS kernels on `threads`
  * threads. This worker may block in Atomics.wait (a page's main thread may not), so the parallel
  * GEMM runs here, its workers nested in this one. Falls back to one thread, with the reason shown
@@ -97,9 +97,9 @@ async function backendFor(kernels, threads) {
     let kernel = 'js';
     let reason;
     if (kernels === 'wasm') {
-      const selected = await selectBackendAsync(); // does WebAssembly SIMD validate here?
-      if (selected.kind === 'wasm') kernel = 'wasm';
-      else reason = selected.reason;
+      const why = wasmUnavailable(); // why WebAssembly SIMD cannot run here, if it cannot (nothing is compiled)
+      if (why === undefined) kernel = 'wasm';
+      else reason = `${why}: the JS kernels run`;
     }
     let backend;
     try {

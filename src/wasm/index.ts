@@ -173,7 +173,7 @@ export async function selectBackendAsync(kind: BackendKind | 'auto' = 'auto'): P
 /**
  * Why the wasm backend cannot run here (no WebAssembly, or SIMD does not validate), or undefined where it
  * can: the decision selectBackend makes before compiling anything, for callers that only need the kind
- * (the CLI's --backend default) and build their backend themselves.
+ * (the CLI's --backend default, the demo's training worker) and build their backend themselves.
  */
 export function wasmUnavailable(): string | undefined {
   const api = wasmApi();
