@@ -68,7 +68,7 @@ const TRIAL_STEPS = Number(flag('steps', '200'));
 const phaseSteps = (phase) => (TRIAL ? TRIAL_STEPS : phase.steps);
 const phaseWarmup = (phase) => Math.min(phase.warmup, Math.floor(phaseSteps(phase) / 10));
 const BACKEND = flag('backend', 'wasm');
-const THREADS = flag('threads', BACKEND === 'wasm' ? '1' : String(Math.min(2, cpus().length)));
+const THREADS = flag('threads', String(Math.min(2, cpus().length))); // the numbers do not depend on it
 /** mlstm train/eval's kernel flags: the chosen backend on THREADS threads. */
 const COMPUTE = ['--backend', BACKEND, '--threads', THREADS];
 const DIR = resolve(ROOT, flag('dir', TRIAL ? 'runs/default-model-trial' : 'runs/default-model'));
@@ -152,14 +152,15 @@ async function trainPhases(machine) {
   for (const phase of PHASES) {
     const out = join(DIR, `${phase.name}.safetensors`);
     const recordFile = join(DIR, `${phase.name}.json`);
-    if (existsSync(out) && existsSync(recordFile)) {
+    const started = existsSync(out); // by an earlier run of this script: finished (with its record) or interrupted
+    if (started && existsSync(recordFile)) {
       const record = JSON.parse(readFileSync(recordFile, 'utf8'));
       console.log(`
 phase ${phase.name}: done before (${record.command}; ${(record.seconds / 60).toFixed(1)} min)`);
       records.push(record);
     } else {
-      const args = trainArgs(phase, out, existsSync(out) ? undefined : init);
-      if (existsSync(out)) args.push('--resume'); // an interrupted phase continues where it stopped
+      const args = trainArgs(phase, out, started ? undefined : init);
+      if (started) args.push('--resume'); // an interrupted phase continues where it stopped
       const run = await mlstm(args);
       const validBpc = Number(run.stdout.match(/^done: .*validation bpc (\S+);/m)?.[1] ?? NaN);
       const record = {
@@ -186,9 +187,9 @@ phase ${phase.name}: done before (${record.command}; ${(record.seconds / 60).toF
 /** The held-out text exactly as mlstm train splits it: the last ⌊5%⌋ of the characters. */
 function writeHeldOut(path) {
   const chars = Array.from(readFileSync(DATA, 'utf8').replace(/^\uFEFF/, ''));
-  const held = chars.slice(chars.length - Math.floor(chars.length * 0.05)).join('');
-  writeFileSync(path, held);
-  return { held: chars.length - (chars.length - Math.floor(chars.length * 0.05)), train: chars.length - Math.floor(chars.length * 0.05) };
+  const train = chars.length - Math.floor(chars.length * 0.05);
+  writeFileSync(path, chars.slice(train).join(''));
+  return { held: chars.length - train, train };
 }
 
 async function evalJson(model, text) {
