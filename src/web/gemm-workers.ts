@@ -4,7 +4,7 @@ import { CONTROL_BYTES, ParallelGemm, type FaultDrill, type WorkerMessage, type 
 import { defaultThreadCount, MAX_WORKERS } from '../parallel/gemm-parallel-protocol.js';
 import { prepareBlockedB } from '../tensor/kernels/gemm-prepared.js';
 import { NO_WORKERS, ParallelWasmBackend } from '../parallel/gemm-parallel-wasm.js';
-import { createWasmBackend, instantiateKernels, type WasmBackendOptions } from '../wasm/index.js';
+import { instantiateKernels, WasmBackend, type WasmBackendOptions } from '../wasm/index.js';
 import type { SupervisorReply, SupervisorStart } from './gemm-worker-messages.js';
 
 /*
@@ -142,15 +142,12 @@ export async function createWebParallelBackend(options: WebParallelBackendOption
 
 /** The wasm kernel on this thread alone (shared memory where it can be, so allocate() works in place). */
 async function singleThreadWasm(reason: string, options: WebParallelBackendOptions): Promise<WebParallelBackend> {
-  if (typeof SharedArrayBuffer === 'function') {
-    const { kernels, heap, multiplyAdd, module } = await instantiateKernels({ fma: options.fma, memory: options.memory });
-    if (heap.shared) {
-      const backend = new ParallelWasmBackend(kernels, heap, multiplyAdd, module, NO_WORKERS, new SharedArrayBuffer(CONTROL_BYTES));
-      return Object.assign(backend, { reason });
-    }
+  const { kernels, heap, multiplyAdd, module } = await instantiateKernels({ fma: options.fma, memory: options.memory });
+  if (heap.shared) {
+    const backend = new ParallelWasmBackend(kernels, heap, multiplyAdd, module, NO_WORKERS, new SharedArrayBuffer(CONTROL_BYTES));
+    return Object.assign(backend, { reason });
   }
-  const wasm = await createWasmBackend({ fma: options.fma, memory: options.memory });
-  return Object.assign(wasm, { threads: 1, reason, ready: () => Promise.resolve() });
+  return Object.assign(new WasmBackend(kernels, heap, multiplyAdd), { threads: 1, reason, ready: () => Promise.resolve() });
 }
 
 function defaultThreads(env: WebGlobals): number {
