@@ -24,6 +24,7 @@ cursor, in the layout `mlstm train --resume` reads; `--resume` here continues it
 """
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -494,6 +495,14 @@ class Trainer:
         os.makedirs(out_dir, exist_ok=True)
         write_file_atomic(self.a.out, encode_safetensors(tensors, meta))
 
+    def release(self):
+        """Drops the DDP wrapper. Its reducer holds the process group, so while it lives
+        destroy_process_group only unregisters the group, and the group (with gloo's threads) is torn down
+        later, in whatever order the interpreter's exit frees things: seen as a rank aborting at exit with
+        "terminate called without an active exception". Called before Distributed.close."""
+        self.ddp = None
+        gc.collect()
+
     def run(self):
         a, dist, o = self.a, self.dist, self.options
         steps = o["steps"]
@@ -601,7 +610,7 @@ def install_signal_handlers(trainer):
 def main(argv=None):
     ap = parser()
     a = ap.parse_args(argv)
-    dist = None
+    dist, trainer = None, None
     try:
         check_ranges(a)
         if a.threads > 0:
@@ -632,6 +641,8 @@ def main(argv=None):
             sys.stderr.write(f"{PROG}: {e}\n")
         return EXIT_FAILURE
     finally:
+        if trainer is not None:
+            trainer.release()
         if dist is not None:
             dist.close()
 
