@@ -2,7 +2,7 @@ import type { Backend } from '../tensor/backend.js';
 import { formatShape, ShapeError, shapesEqual } from '../tensor/shape.js';
 import { full, type Tensor } from '../tensor/tensor.js';
 import { defaultBackend } from '../tensor/kernels/index.js';
-import { Workspace } from '../tensor/workspace.js';
+import { Workspace, type WorkspaceMemory } from '../tensor/workspace.js';
 import { accumulateGrad, Var } from './var.js';
 
 /** One recorded op: its backward closure reads the outputs' grads and accumulates into the inputs'. */
@@ -28,13 +28,18 @@ export interface TapeOptions {
  */
 export class Tape {
   readonly backend: Backend;
-  /** Scratch buffers the ops on this tape borrow and give back, so repeated steps reuse them (see Workspace). */
-  readonly workspace: Workspace = new Workspace();
+  /**
+   * Scratch buffers the ops on this tape borrow and give back, so repeated steps reuse them (see
+   * Workspace): in the backend's memory where it has one (Backend.allocate), so that the wasm
+   * kernels read and write them in place.
+   */
+  readonly workspace: Workspace;
   private nodes: TapeNode[] = [];
   private paused = 0;
 
   constructor(options: TapeOptions = {}) {
     this.backend = options.backend ?? defaultBackend;
+    this.workspace = new Workspace(32, memoryOf(this.backend));
   }
 
   /** Whether ops are being recorded now (false inside noGrad). */
@@ -121,4 +126,11 @@ export class Tape {
     this.nodes = [];
     for (const node of nodes) node.release?.();
   }
+}
+
+/** The backend's allocate/free for a workspace, or null when it has none. */
+function memoryOf(backend: Backend): WorkspaceMemory | null {
+  const { allocate, free } = backend;
+  if (typeof allocate !== 'function' || typeof free !== 'function') return null;
+  return { allocate: (length) => allocate.call(backend, length), free: (array) => free.call(backend, array) };
 }

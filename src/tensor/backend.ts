@@ -112,6 +112,15 @@ export interface Backend {
    * that prepare in a loop write `backend.releaseB?.(prepared)` when the loop is done.
    */
   releaseB?(prepared: PreparedB): void;
+  /**
+   * Optional, with `free`: a zero-filled float32 array in memory the kernels read and write in place
+   * (the wasm backend's: no copy in or out per call), owned by the caller until it gives it back
+   * with `free`. Where a backend cannot place it so, it returns an ordinary array (which free
+   * ignores). A Tape's workspace keeps the fused recurrent ops' internal buffers here.
+   */
+  allocate?(length: number): Float32Array;
+  /** Gives back an array from `allocate` (the caller must not touch it afterwards). */
+  free?(array: Float32Array): void;
   /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
   readonly recurrent: RecurrentKernels;
   /**

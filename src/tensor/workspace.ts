@@ -18,10 +18,23 @@ export class Workspace {
   private readonly idle = new Map<string, Storage[]>();
   private order: Storage[] = []; // idle buffers, oldest first (for eviction)
   private readonly leased = new WeakSet<Storage>();
+  /** The float32 buffers taken from `memory` and not yet given back to it (leased or idle). */
+  private readonly fromMemory = new Set<Float32Array>();
 
-  constructor(readonly maxFree = 32) {
+  /**
+   * `memory`: where float32 buffers come from (a Tape passes its backend's allocate/free, so the
+   * wasm kernels use them in place); without it, or for float64, ordinary arrays. Memory buffers go
+   * back to it when evicted, and all of them when the workspace itself is collected (a graph that
+   * was never cleared holds its buffers until then: nothing outside the workspace and the graph's
+   * closures, which hold the workspace, points into them).
+   */
+  constructor(
+    readonly maxFree = 32,
+    private readonly memory: WorkspaceMemory | null = null,
+  ) {
     if (!Number.isInteger(maxFree) || maxFree < 0)
       throw new RangeError(`Workspace: maxFree must be a non-negative integer, got ${maxFree}`);
+    if (memory !== null) RETURN_TO_MEMORY.register(this, { memory, buffers: this.fromMemory });
   }
 
   /** A zero-filled buffer of `length` elements of `dtype`, owned by the caller until released. */
@@ -33,6 +46,10 @@ export class Workspace {
       this.order.splice(this.order.indexOf(reused), 1);
       reused.fill(0);
       buffer = reused;
+    } else if (dtype === 'float32' && this.memory !== null) {
+      const fresh = this.memory.allocate(length);
+      this.fromMemory.add(fresh);
+      buffer = fresh;
     } else {
       buffer = allocate(dtype, length);
     }
@@ -58,6 +75,7 @@ export class Workspace {
         const oldest = this.order.shift()!;
         const oldList = this.idle.get(keyOf(dtypeOf(oldest), oldest.length))!;
         oldList.splice(oldList.indexOf(oldest), 1);
+        if (oldest instanceof Float32Array && this.fromMemory.delete(oldest)) this.memory!.free(oldest);
       }
     }
   }
@@ -69,3 +87,15 @@ export class Workspace {
 }
 
 const keyOf = (dtype: DType, length: number): string => `${dtype}:${length}`;
+
+/** Where a Workspace takes its float32 buffers (Backend.allocate and Backend.free). */
+export interface WorkspaceMemory {
+  allocate(length: number): Float32Array;
+  free(array: Float32Array): void;
+}
+
+/** Gives a collected workspace's memory buffers back (held: the memory and that workspace's set, not the workspace). */
+const RETURN_TO_MEMORY = new FinalizationRegistry<{ memory: WorkspaceMemory; buffers: Set<Float32Array> }>(({ memory, buffers }) => {
+  for (const buffer of buffers) memory.free(buffer);
+  buffers.clear();
+});
