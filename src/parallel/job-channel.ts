@@ -7,7 +7,7 @@ import {
   type UnnumberedMessage,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
-import { AtomicControl, CallerAt, CallerProtocol, DEAD, firstFault } from './job-protocol.js';
+import { CallerAt, CallerProtocol, DEAD, firstFault, SpinningControl } from './job-protocol.js';
 
 /*
  * The caller's end of the job protocol, shared by every parallel GEMM driver (the JS kernel's,
@@ -65,30 +65,12 @@ export interface FaultDrill {
   ms?: number;
 }
 
-/** How long the caller spins on Pending before it sleeps in Atomics.wait (ms). */
-export const JOIN_SPIN_MS = 0.05;
-
 /**
- * The caller's control memory: a wait that first spins on the word for up to JOIN_SPIN_MS. The
- * caller computes its own part while the workers compute theirs, so they usually end within
- * microseconds of each other, and waking from a futex costs ~50-100 µs (a training step's per-step
- * parts take ~100 µs). Spinning is a wait that returns at once while the word is unchanged, i.e. a
- * spurious wake-up, which the protocol allows (CallerAt.Sleep re-checks) and the model check
- * explores: the protocol is unchanged.
+ * How long the caller spins on Pending before it sleeps in Atomics.wait (ms). The caller computes
+ * its own part while the workers compute theirs, so they usually end within microseconds of each
+ * other, and waking from a futex costs ~50-100 µs (a training step's per-step parts take ~100 µs).
  */
-class SpinningControl extends AtomicControl {
-  constructor(private readonly words: Int32Array) {
-    super(words);
-  }
-  override wait(slot: number, value: number): void {
-    const until = performance.now() + JOIN_SPIN_MS;
-    for (;;) {
-      for (let i = 0; i < 256; i++) if (Atomics.load(this.words, slot) !== value) return;
-      if (performance.now() > until) break;
-    }
-    super.wait(slot, value);
-  }
-}
+export const JOIN_SPIN_MS = 0.05;
 
 /** The caller's side of one control block: post a job, compute, join; or fail and close. */
 export class JobChannel {
@@ -116,7 +98,7 @@ export class JobChannel {
     private readonly control: SharedArrayBuffer,
   ) {
     this.ctrl = new Int32Array(control, 0, CONTROL_INTS);
-    this.mem = new SpinningControl(this.ctrl);
+    this.mem = new SpinningControl(this.ctrl, JOIN_SPIN_MS);
     this.protocol = new CallerProtocol(transport.workers);
     this.floats = new Float64Array(control, FLOAT_BYTE, FLOAT_SLOTS);
     this.threads = transport.workers + 1;

@@ -121,6 +121,31 @@ export class AtomicControl implements ControlMemory {
   }
 }
 
+/**
+ * ControlMemory whose wait first spins on the word for up to `spinMs`, then sleeps in
+ * Atomics.wait. Returning from the spin while the word is unchanged never happens, and returning
+ * because it changed is what a wait may do anyway, so to the protocol this is a wait with an early
+ * (spurious) wake-up, which both sides allow (they re-check the word: CallerAt.Sleep, WorkerAt.Look)
+ * and the model check explores: the protocol is unchanged. Why spin: a futex wake-up costs ~50-100 µs
+ * here, as long as a per-step part of a training step.
+ */
+export class SpinningControl extends AtomicControl {
+  constructor(
+    private readonly words: Int32Array,
+    private readonly spinMs: number,
+  ) {
+    super(words);
+  }
+  override wait(slot: number, value: number): void {
+    const until = performance.now() + this.spinMs;
+    for (;;) {
+      for (let i = 0; i < 256; i++) if (Atomics.load(this.words, slot) !== value) return;
+      if (performance.now() > until) break;
+    }
+    super.wait(slot, value);
+  }
+}
+
 /** Where the caller is (CallerProtocol.pc). The driver acts at Working, Done, Failed and Closed. */
 export const CallerAt = {
   Idle: 0,
