@@ -48,7 +48,11 @@ export const Slot = {
   DrillKind: 21, // … DrillKind.*
   DrillMs: 22, // … how long a Stall lasts
   Kernel: 23, // which kernel runs the parts (Kernel.*): the JS kernel on the shared copies, or the wasm kernel in the shared memory
-  Parts: 24, // from here, PART_INTS slots per worker (Part.*)
+  Pack: 24, // Kernel.Wasm: the operand each part packs itself before computing (DeferPack in wasm/backend.ts: None, A rows, B columns)
+  PackSrc: 25, // … its unpacked op(X)(0,0), a byte address in the memory
+  PackRs: 26, // … and its byte strides between rows and columns of op(X)
+  PackCs: 27,
+  Parts: 28, // from here, PART_INTS slots per worker (Part.*)
 } as const;
 
 /**
@@ -66,8 +70,10 @@ export const Part = {
   BiasOff: 5,
   J0: 6, // its columns [J0, J1) of the prepared op(B)
   J1: 7,
+  From: 8, // Kernel.Wasm: its rows (a row split) or columns (a column split) [From, To) of C, the share of the Pack operand it packs
+  To: 9,
 } as const;
-export const PART_INTS = 8;
+export const PART_INTS = 10;
 
 export const Command = { Gemm: 0, Exit: 1 } as const;
 /** Which kernel a job's parts run (Slot.Kernel). */

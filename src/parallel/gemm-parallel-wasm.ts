@@ -1,5 +1,5 @@
 import type { GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
-import { gemmPacked, WasmBackend } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, packPart, WasmBackend } from '../wasm/backend.js';
 import { GEMM_FLAGS, MR, type MultiplyAdd } from '../wasm/gemm-kernels.js';
 import type { WasmHeap } from '../wasm/heap.js';
 import type { KernelExports } from '../wasm/kernel-module.js';
@@ -18,7 +18,11 @@ import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel
  * as on one thread, and a worker reads those panels where they are: no message, no copy), and per
  * call the packed A, the packed B of an unprepared operand, the bias and C (in place when the
  * caller's arrays are views of the memory from allocate(), else in the backend's scratch block).
- * The caller stages all of that (WasmBackend.stageGemm, the single-thread code) before posting.
+ * The caller stages all of that (WasmBackend.stageGemm, the single-thread code) before posting,
+ * except the packing of the operand the parts do not share: in a row split each part packs its
+ * own rows of op(A), in a column split its own columns of an unprepared op(B) (packPart), so that
+ * packing runs on every thread too (it matters where the unshared operand is large, as the
+ * transposed 2048×1024 A of a weight gradient is).
  *
  * Split. C is cut into one part per thread: by columns at multiples of 16 (two packed 8-wide
  * panels) when C is wider than tall, so each thread streams only its panels of B (the recurrent
@@ -91,12 +95,13 @@ export class ParallelWasmBackend extends WasmBackend {
       super.gemm(p);
       return;
     }
-    if (!this.stageGemm(p)) return;
-    const g = this.staged;
     const jobs = this.jobs;
     const byColumns = wasmSplitsByColumns(m, n, this.threads);
     const bounds = jobs.bounds;
     const parts = partitionInto(bounds, byColumns ? n : m, jobs.speeds, byColumns ? WASM_COLUMN_UNIT : WASM_ROW_UNIT);
+    // Split, each part packs its own share of the operand it does not share (see the top of this file).
+    if (!this.stageGemm(p, parts < 2 ? DeferPack.None : byColumns ? DeferPack.B : DeferPack.A)) return;
+    const g = this.staged;
     if (parts < 2) {
       gemmPacked(this.kernels, m, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
       this.finishGemm();
@@ -110,6 +115,10 @@ export class ParallelWasmBackend extends WasmBackend {
     ctrl[Slot.Ldc] = g.ldcBytes;
     ctrl[Slot.Accumulate] = g.flags & GEMM_FLAGS.accumulate;
     ctrl[Slot.HasBias] = g.flags & GEMM_FLAGS.bias;
+    ctrl[Slot.Pack] = g.deferred;
+    ctrl[Slot.PackSrc] = g.src;
+    ctrl[Slot.PackRs] = g.rs;
+    ctrl[Slot.PackCs] = g.cs;
     jobs.floats[0] = g.alpha;
     const hasBias = (g.flags & GEMM_FLAGS.bias) !== 0;
     for (let w = 0; w < jobs.workers; w++) {
@@ -126,6 +135,8 @@ export class ParallelWasmBackend extends WasmBackend {
       ctrl[part + Part.BOff] = byColumns ? g.pb + s * k * 4 : g.pb;
       ctrl[part + Part.COff] = byColumns ? g.cAddr + s * 4 : g.cAddr + s * g.ldcBytes;
       ctrl[part + Part.BiasOff] = hasBias && byColumns ? g.biasAddr + s * 4 : g.biasAddr;
+      ctrl[part + Part.From] = s;
+      ctrl[part + Part.To] = e;
     }
     jobs.post();
 
@@ -135,6 +146,7 @@ export class ParallelWasmBackend extends WasmBackend {
     const w0 = bounds[1]!;
     let ownError: { error: unknown } | undefined;
     try {
+      packPart(this.kernels, g.deferred, k, g.src, g.rs, g.cs, 0, w0, g.deferred === DeferPack.A ? g.pa : g.pb);
       if (byColumns) gemmPacked(this.kernels, m, w0, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
       else gemmPacked(this.kernels, w0, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
     } catch (error) {

@@ -15,7 +15,7 @@ import {
 } from './gemm-parallel-protocol.js';
 import { reportFault, SpinningControl, WorkerProtocol, WorkerStep } from './job-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
-import { gemmPacked } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, packPart } from '../wasm/backend.js';
 import { MEMORY_IMPORT, type KernelExports } from '../wasm/kernel-module.js';
 import { wasmApi } from '../wasm/runtime.js';
 
@@ -254,5 +254,21 @@ function runWasmPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, wo
   if (kx === undefined) throw new Error('gemm worker: a wasm job arrived before the kernel module');
   const flags = ctrl[Slot.Accumulate]! | ctrl[Slot.HasBias]!;
   const addr = (slot: number): number => ctrl[part + slot]! >>> 0;
-  gemmPacked(kx, m, n, ctrl[Slot.K]!, addr(Part.AOff), addr(Part.BOff), addr(Part.COff), ctrl[Slot.Ldc]!, alpha, addr(Part.BiasOff), flags);
+  const k = ctrl[Slot.K]!;
+  const pack = ctrl[Slot.Pack]!;
+  if (pack !== DeferPack.None) {
+    const dst = addr(pack === DeferPack.A ? Part.AOff : Part.BOff);
+    packPart(
+      kx,
+      pack,
+      k,
+      ctrl[Slot.PackSrc]! >>> 0,
+      ctrl[Slot.PackRs]!,
+      ctrl[Slot.PackCs]!,
+      ctrl[part + Part.From]!,
+      ctrl[part + Part.To]!,
+      dst,
+    );
+  }
+  gemmPacked(kx, m, n, k, addr(Part.AOff), addr(Part.BOff), addr(Part.COff), ctrl[Slot.Ldc]!, alpha, addr(Part.BiasOff), flags);
 }

@@ -68,6 +68,39 @@ export interface StagedGemm {
   c: Float32Array | null;
   cOff: number;
   ldc: number;
+  /**
+   * The operand stageGemm left unpacked for a threaded driver's parts to pack, each its own share
+   * (DeferPack; see packPart): None, or A (op(A) at `src`, its rows a row split's parts), or B (op(B),
+   * its columns). op(X)(r, c) = f32 at src + r·rs + c·cs; pa or pb is still where the packed form goes.
+   */
+  deferred: number;
+  src: number;
+  rs: number;
+  cs: number;
+}
+
+/** Which operand of a staged product its threads pack themselves (StagedGemm.deferred). */
+export const DeferPack = { None: 0, A: 1, B: 2 } as const;
+
+/**
+ * Packs one thread's share [s, e) of a staged product's deferred operand into `dst`, its place in
+ * the packed operand: rows s…e−1 of op(A) (s a multiple of 4; dst = pa + s·k·4), or columns
+ * s…e−1 of op(B) (s a multiple of 8; dst = pb + s·k·4). The packed bytes are those of packing the
+ * whole operand at once, so a part computes exactly what it would have.
+ */
+export function packPart(
+  kx: KernelExports,
+  which: number,
+  k: number,
+  src: number,
+  rs: number,
+  cs: number,
+  s: number,
+  e: number,
+  dst: number,
+): void {
+  if (which === DeferPack.A) kx.packA_rowPanels4(src + s * rs, rs, cs, e - s, k, dst);
+  else if (which === DeferPack.B) kx.packB_columnPanels8(src + s * cs, rs, cs, k, e - s, dst);
 }
 
 const ALIGN = 64;
@@ -104,6 +137,10 @@ export class WasmBackend implements Backend {
     c: null,
     cOff: 0,
     ldc: 0,
+    deferred: DeferPack.None,
+    src: 0,
+    rs: 0,
+    cs: 0,
   };
   /**
    * Frees the block of a prepared operand the garbage collector found unreachable without a
@@ -181,9 +218,10 @@ export class WasmBackend implements Backend {
    * packed (or the prepared panels), C in place or in scratch (with its values when it
    * accumulates), the bias. Returns false when nothing is left to compute in wasm: float64
    * operands (the JS kernel ran), an empty C, or k = 0. The staging stays valid until the next
-   * call of this backend; finishGemm copies a scratch C back.
+   * call of this backend; finishGemm copies a scratch C back. `defer` (DeferPack) leaves op(A) or an
+   * unprepared op(B) in the memory unpacked, for a threaded driver's parts to pack (packPart).
    */
-  protected stageGemm(p: GemmArgs): boolean {
+  protected stageGemm(p: GemmArgs, defer: number = DeferPack.None): boolean {
     this.checkOpen('gemm');
     checkGemmArgs(p, 'gemm');
     const { m, n, k, a, b, c, bias } = p;
@@ -228,17 +266,27 @@ export class WasmBackend implements Backend {
     this.beginScratch(need);
 
     const kx = this.kernels;
+    const g = this.staged;
+    g.deferred = DeferPack.None;
     const aLd = stagedStride(aInMemory, aRows, aCols, lda);
     const aAddr = this.matrixIn(a, aOff, aRows, aCols, lda);
     const pa = row ? aAddr : this.bump(packedABytes(m, k));
-    if (!row) kx.packA_rowPanels4(aAddr, transA ? 4 : aLd * 4, transA ? aLd * 4 : 4, m, k, pa);
+    if (!row) {
+      const rs = transA ? 4 : aLd * 4,
+        cs = transA ? aLd * 4 : 4;
+      if (defer === DeferPack.A) this.defer(DeferPack.A, aAddr, rs, cs);
+      else kx.packA_rowPanels4(aAddr, rs, cs, m, k, pa);
+    }
     let pb: number;
     if (packed !== undefined) pb = packed.addr;
     else {
       const bLd = stagedStride(bInMemory, bRows, bCols, ldb);
       const bAddr = this.matrixIn(b, bOff, bRows, bCols, ldb);
       pb = this.bump(packedBBytes(k, n));
-      kx.packB_columnPanels8(bAddr, transB ? 4 : bLd * 4, transB ? bLd * 4 : 4, k, n, pb);
+      const rs = transB ? 4 : bLd * 4,
+        cs = transB ? bLd * 4 : 4;
+      if (defer === DeferPack.B) this.defer(DeferPack.B, bAddr, rs, cs);
+      else kx.packB_columnPanels8(bAddr, rs, cs, k, n, pb);
     }
     let cAddr: number;
     let ldcBytes: number;
@@ -255,7 +303,6 @@ export class WasmBackend implements Backend {
     const biasAddr = bias === undefined ? 0 : this.input(bias, p.biasOffset ?? 0, n);
     const flags = (accumulate ? GEMM_FLAGS.accumulate : 0) | (bias !== undefined ? GEMM_FLAGS.bias : 0);
     const alpha = p.alpha ?? 1;
-    const g = this.staged;
     g.m = m;
     g.n = n;
     g.k = k;
@@ -271,6 +318,14 @@ export class WasmBackend implements Backend {
     g.cOff = cOff;
     g.ldc = ldc;
     return true;
+  }
+
+  private defer(which: number, src: number, rs: number, cs: number): void {
+    const g = this.staged;
+    g.deferred = which;
+    g.src = src;
+    g.rs = rs;
+    g.cs = cs;
   }
 
   /** Copies the staged product's C back to the caller's array when it was computed in scratch. */
