@@ -6,7 +6,7 @@ import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
 import type { LayerState } from '../state.js';
 import {
-  addColumnSums,
+  addBiasGrad,
   addInto,
   applyHiddenMask,
   checkWeight,
@@ -80,7 +80,8 @@ function lstmCore(
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
   const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
-  const { dtype, backend, ws, record } = recurrentCall(tape, inputs);
+  const call = recurrentCall(tape, inputs);
+  const { dtype, backend, ws, record } = call;
   const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const G = 4 * H;
   const BH = B * H;
@@ -179,7 +180,7 @@ function lstmCore(
       if (gwh) backend.gemm({ m: G, n: H, k: TB, a: DZ, transA: true, b: Hin, c: gwh, accumulate: true });
       // [4H,D] += [T·B,4H]ᵀ·[T·B,D]
       if (gwx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: gwx, accumulate: true });
-      if (gbias) addColumnSums(gbias, DZ, TB, G);
+      if (gbias) addBiasGrad(call, gbias, DZ, TB, G);
       // [T·B,D] += [T·B,4H]·[4H,D]
       if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
     },

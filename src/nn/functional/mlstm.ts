@@ -201,8 +201,8 @@ function mlstmCore(
       } else if (gh0) addInto(gh0, dh, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
-      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM);
+      accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
+      ws.release(DXM, DHM, dm);
     },
     () => ws.release(XM, Z, HM, S),
   ); // when the graph is discarded: only the backward reads these

@@ -158,8 +158,8 @@ function mrnnCore(
         applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
         if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
       } else if (gh0) addInto(gh0, dh, BH);
-      accumulateMultiplicativeGrads(backend, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM);
+      accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
+      ws.release(DXM, DHM, dm);
     },
     () => ws.release(XM, Z, HM),
   ); // when the graph is discarded: only the backward reads these

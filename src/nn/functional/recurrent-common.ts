@@ -86,12 +86,16 @@ export function commonDtype(vars: readonly Var[]): DType {
   return d;
 }
 
-/** dst[j] += Σ_r src[r·cols + j]: the bias gradient, summing ∂L/∂z over all T·B rows. src [rows,cols], dst [cols]. */
-export function addColumnSums(dst: Storage, src: Storage, rows: number, cols: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let j = 0; j < cols; j++) dst[j]! += src[o + j]!;
-  }
+/**
+ * dbias[j] += Σ_r DZ[r·cols + j], the bias gradient summing ∂L/∂z over all T·B rows, as the product
+ * 1ᵀ·DZ [1,rows]·[rows,cols] through the backend: its one-row kernel streams DZ once (in place where
+ * DZ lives in the backend's memory, as workspace buffers do), where a JS loop over the 2048×1024 DZ of
+ * an H=256 window took ~5 ms of a ~170 ms step (bench/profile-step.mjs).
+ */
+export function addBiasGrad(call: RecurrentCall, dbias: Storage, DZ: Storage, rows: number, cols: number): void {
+  const ones = call.ws.acquire(call.dtype, rows).fill(1); // [rows]
+  call.backend.gemm({ m: 1, n: cols, k: rows, a: ones, b: DZ, c: dbias, accumulate: true });
+  call.ws.release(ones);
 }
 
 /** dst[k] += src[k] for k < n. */
@@ -184,7 +188,7 @@ export function multiplicativeForwardSetup(
 export interface MultiplicativeBackward {
   DXM: Storage; // [T,B,H] ∂L/∂(x_t·wmxᵀ); the caller releases it to the workspace
   DHM: Storage; // [T,B,H] ∂L/∂(h_{t−1}·wmhᵀ); likewise
-  dm: Storage; // [B,H] one step's ∂L/∂m
+  dm: Storage; // [B,H] one step's ∂L/∂m; the caller releases it to the workspace
   /** dm_t = dz_t·whm: the sweep sets aOffset = t·BG. */
   dmArgs: GemmArgs;
   /** dh ← dHM_t·wmh (overwrites: dh_t has been consumed): the sweep sets aOffset = t·BH. */
@@ -203,7 +207,7 @@ export function multiplicativeBackwardSetup(
   const { T, B, H, G } = dims;
   const DXM = ws.acquire(dtype, T * B * H); // [T,B,H]
   const DHM = ws.acquire(dtype, T * B * H); // [T,B,H]
-  const dm = allocate(dtype, B * H); // [B,H]
+  const dm = ws.acquire(dtype, B * H); // [B,H]; the caller releases it to the workspace
   const dmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: w.whm.data, c: dm });
   const dhArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: w.wmh.data, c: dh });
   return { DXM, DHM, dm, dmArgs, dhArgs };
@@ -227,7 +231,8 @@ export interface MultiplicativeWindow extends MultiplicativeDims {
  *   dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev, dwhx += DZᵀ·X, dwmx += DXMᵀ·X, dbias += Σ_rows DZ,
  *   dx += DZ·whx + DXM·wmx.
  */
-export function accumulateMultiplicativeGrads(backend: Backend, win: MultiplicativeWindow, grad: (v: Var) => Storage | null): void {
+export function accumulateMultiplicativeGrads(call: RecurrentCall, win: MultiplicativeWindow, grad: (v: Var) => Storage | null): void {
+  const { backend } = call;
   const { T, B, D, H, G, x, w, DZ, DXM, DHM, M, Hprev } = win;
   const TB = T * B;
   if (TB === 0) return;
@@ -241,7 +246,7 @@ export function accumulateMultiplicativeGrads(backend: Backend, win: Multiplicat
   if (g.whx) backend.gemm({ m: G, n: D, k: TB, a: DZ, transA: true, b: xd, c: g.whx, accumulate: true });
   // [H,D] += [T·B,H]ᵀ·[T·B,D]
   if (g.wmx) backend.gemm({ m: H, n: D, k: TB, a: DXM, transA: true, b: xd, c: g.wmx, accumulate: true });
-  if (g.bias) addColumnSums(g.bias, DZ, TB, G);
+  if (g.bias) addBiasGrad(call, g.bias, DZ, TB, G);
   if (g.x) {
     // [T·B,D] += [T·B,G]·[G,D] + [T·B,H]·[H,D]
     backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.whx.data, c: g.x, accumulate: true });
