@@ -94,8 +94,18 @@ export interface WorkspaceMemory {
   free(array: Float32Array): void;
 }
 
-/** Gives a collected workspace's memory buffers back (held: the memory and that workspace's set, not the workspace). */
+/**
+ * Gives a collected workspace's memory buffers back (held: the memory and that workspace's set, not
+ * the workspace). A finaliser that threw would be an uncaught exception at some later moment, so a
+ * buffer the memory refuses (its backend already gone, say) is left to it.
+ */
 const RETURN_TO_MEMORY = new FinalizationRegistry<{ memory: WorkspaceMemory; buffers: Set<Float32Array> }>(({ memory, buffers }) => {
-  for (const buffer of buffers) memory.free(buffer);
+  for (const buffer of buffers) {
+    try {
+      memory.free(buffer);
+    } catch {
+      // nothing to do: see above
+    }
+  }
   buffers.clear();
 });
