@@ -146,9 +146,9 @@ function lstmCore(
        * After the sweep: dwh += DZᵀ·H_prev (the rows z read), dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
-      const dc = allocate(dtype, BH); // [B,H]
+      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      const dc = ws.acquire(dtype, BH); // [B,H]
       if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
@@ -183,6 +183,8 @@ function lstmCore(
       if (gbias) addBiasGrad(call, gbias, DZ, TB, G);
       // [T·B,D] += [T·B,4H]·[4H,D]
       if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
+      ws.release(dh, dc);
+      if (mask) ws.release(dhCell);
     },
     () => ws.release(Z, S),
   ); // when the graph is discarded: only the backward reads these

@@ -173,9 +173,9 @@ function mlstmCore(
        *   dx += DZ·whx + DXM·wmx   (H_prev: the rows the recurrence read, h̃ with a mask).
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
-      const dc = allocate(dtype, BH); // [B,H] running ∂L/∂c_t
+      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      const dc = ws.acquire(dtype, BH); // [B,H] running ∂L/∂c_t
       if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
@@ -202,7 +202,8 @@ function mlstmCore(
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm);
+      ws.release(DXM, DHM, dm, dh, dc);
+      if (mask) ws.release(dhCell);
     },
     () => ws.release(XM, Z, HM, S),
   ); // when the graph is discarded: only the backward reads these

@@ -134,8 +134,8 @@ function mrnnCore(
        * dwmx += DXMᵀ·X, dbias += Σ DZ, dx += DZ·whx + DXM·wmx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = allocate(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? allocate(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
+      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
       if (hT.grad) dhCell.set(hT.grad.data);
       const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
@@ -159,7 +159,8 @@ function mrnnCore(
         if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
       } else if (gh0) addInto(gh0, dh, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm);
+      ws.release(DXM, DHM, dm, dh);
+      if (mask) ws.release(dhCell);
     },
     () => ws.release(XM, Z, HM),
   ); // when the graph is discarded: only the backward reads these
