@@ -181,6 +181,30 @@ describe('what makes wasm GEMM results reproducible', () => {
       );
     });
 
+    it(`${label(backend)}: taller than one row block (op(A) packed a block at a time): bit-identical to products of at most 16 rows, and within the bound`, () => {
+      // rowBlock(k) = ⌊65536/k/4⌋·4 rows: 44–108 for k in 600..1400, so m up to 3 blocks and a ragged panel.
+      const tall = gemmProblemArb(fc.integer({ min: 109, max: 330 }), dim(40), fc.integer({ min: 600, max: 1400 }), ['float32']);
+      fc.assert(
+        fc.property(tall, (p) => {
+          const whole = build({ ...p });
+          checkAgainstReference(backend, whole);
+          const { args } = build({ ...p });
+          const lda = args.lda!,
+            ldc = args.ldc!;
+          for (let i0 = 0; i0 < p.m; i0 += 16) {
+            backend.gemm({
+              ...args,
+              m: Math.min(16, p.m - i0),
+              aOffset: args.aOffset! + (p.transA ? i0 : i0 * lda),
+              cOffset: args.cOffset! + i0 * ldc,
+            });
+          }
+          return sameBits(args.c, whole.args.c);
+        }),
+        { numRuns: 12 },
+      );
+    });
+
     it(`${label(backend)}: a prepared B gives the same bits as packing B per call, call after call`, () => {
       fc.assert(
         fc.property(problemArb(12, 50, 50), fc.integer({ min: 1, max: 3 }), (p, calls) => {

@@ -48,7 +48,7 @@ export const Slot = {
   DrillKind: 21, // … DrillKind.*
   DrillMs: 22, // … how long a Stall lasts
   Kernel: 23, // which kernel runs the parts (Kernel.*): the JS kernel on the shared copies, or the wasm kernel in the shared memory
-  Pack: 24, // Kernel.Wasm: the operand each part packs itself before computing (DeferPack in wasm/backend.ts: None, A rows, B columns)
+  Pack: 24, // Kernel.Wasm: the operand each part packs itself (DeferPack in wasm/backend.ts: None; A, its rows a block at a time into its AOff; B, its columns)
   PackSrc: 25, // … its unpacked op(X)(0,0), a byte address in the memory
   PackRs: 26, // … and its byte strides between rows and columns of op(X)
   PackCs: 27,

@@ -1,5 +1,5 @@
 import type { GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
-import { DeferPack, gemmPacked, packPart, WasmBackend } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart, WasmBackend } from '../wasm/backend.js';
 import { GEMM_FLAGS, MR, type MultiplyAdd } from '../wasm/gemm-kernels.js';
 import type { WasmHeap } from '../wasm/heap.js';
 import type { KernelExports } from '../wasm/kernel-module.js';
@@ -20,9 +20,10 @@ import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel
  * caller's arrays are views of the memory from allocate(), else in the backend's scratch block).
  * The caller stages all of that (WasmBackend.stageGemm, the single-thread code) before posting,
  * except the packing of the operand the parts do not share: in a row split each part packs its
- * own rows of op(A), in a column split its own columns of an unprepared op(B) (packPart), so that
- * packing runs on every thread too (it matters where the unshared operand is large, as the
- * transposed 2048×1024 A of a weight gradient is).
+ * own rows of op(A), a block at a time into a block of its own, computing each block as soon as it
+ * is packed (gemmRowsPackingA); in a column split its own columns of an unprepared op(B)
+ * (packColumnsPart). So packing runs on every thread too, and a large A (the transposed 2048×1024
+ * DZ of a weight gradient) never needs all of its packed form in scratch.
  *
  * Split. C is cut into one part per thread: by columns at multiples of 16 (two packed 8-wide
  * panels) when C is wider than tall, so each thread streams only its panels of B (the recurrent
@@ -99,14 +100,14 @@ export class ParallelWasmBackend extends WasmBackend {
     const byColumns = wasmSplitsByColumns(m, n, this.threads);
     const bounds = jobs.bounds;
     const parts = partitionInto(bounds, byColumns ? n : m, jobs.speeds, byColumns ? WASM_COLUMN_UNIT : WASM_ROW_UNIT);
-    // Split, each part packs its own share of the operand it does not share (see the top of this file).
-    if (!this.stageGemm(p, parts < 2 ? DeferPack.None : byColumns ? DeferPack.B : DeferPack.A)) return;
-    const g = this.staged;
     if (parts < 2) {
-      gemmPacked(this.kernels, m, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
-      this.finishGemm();
+      super.gemm(p);
       return;
     }
+    // Each part packs its own share of the operand the parts do not share (see the top of this file).
+    if (!this.stageGemm(p, byColumns ? DeferPack.B : DeferPack.A, parts)) return;
+    const g = this.staged;
+    const deferredA = g.deferred === DeferPack.A;
 
     // The job: byte addresses of each worker's part in the staged product (plain writes, published by post).
     const ctrl = jobs.ctrl;
@@ -131,7 +132,7 @@ export class ParallelWasmBackend extends WasmBackend {
         e = bounds[w + 2]!;
       ctrl[part + Part.M] = byColumns ? m : e - s;
       ctrl[part + Part.N] = byColumns ? e - s : n;
-      ctrl[part + Part.AOff] = byColumns ? g.pa : g.pa + s * k * 4;
+      ctrl[part + Part.AOff] = byColumns ? g.pa : deferredA ? g.pa + (w + 1) * g.slotBytes : g.pa + s * k * 4; // deferred: its own block
       ctrl[part + Part.BOff] = byColumns ? g.pb + s * k * 4 : g.pb;
       ctrl[part + Part.COff] = byColumns ? g.cAddr + s * 4 : g.cAddr + s * g.ldcBytes;
       ctrl[part + Part.BiasOff] = hasBias && byColumns ? g.biasAddr + s * 4 : g.biasAddr;
@@ -146,9 +147,13 @@ export class ParallelWasmBackend extends WasmBackend {
     const w0 = bounds[1]!;
     let ownError: { error: unknown } | undefined;
     try {
-      packPart(this.kernels, g.deferred, k, g.src, g.rs, g.cs, 0, w0, g.deferred === DeferPack.A ? g.pa : g.pb);
-      if (byColumns) gemmPacked(this.kernels, m, w0, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
-      else gemmPacked(this.kernels, w0, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+      const kx = this.kernels;
+      if (byColumns) {
+        packColumnsPart(kx, g.deferred, k, g.src, g.rs, g.cs, 0, w0, g.pb);
+        gemmPacked(kx, m, w0, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+      } else if (deferredA) {
+        gemmRowsPackingA(kx, n, k, g.src, g.rs, g.cs, 0, w0, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+      } else gemmPacked(kx, w0, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
     } catch (error) {
       ownError = { error };
     }

@@ -15,7 +15,7 @@ import {
 } from './gemm-parallel-protocol.js';
 import { reportFault, SpinningControl, WorkerProtocol, WorkerStep } from './job-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
-import { DeferPack, gemmPacked, packPart } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/backend.js';
 import { MEMORY_IMPORT, type KernelExports } from '../wasm/kernel-module.js';
 import { wasmApi } from '../wasm/runtime.js';
 
@@ -256,19 +256,32 @@ function runWasmPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, wo
   const addr = (slot: number): number => ctrl[part + slot]! >>> 0;
   const k = ctrl[Slot.K]!;
   const pack = ctrl[Slot.Pack]!;
-  if (pack !== DeferPack.None) {
-    const dst = addr(pack === DeferPack.A ? Part.AOff : Part.BOff);
-    packPart(
+  const src = ctrl[Slot.PackSrc]! >>> 0,
+    rs = ctrl[Slot.PackRs]!,
+    cs = ctrl[Slot.PackCs]!;
+  const from = ctrl[part + Part.From]!,
+    to = ctrl[part + Part.To]!;
+  if (pack === DeferPack.A) {
+    // AOff is this part's own block for packed rows; COff is C(from, 0).
+    gemmRowsPackingA(
       kx,
-      pack,
+      n,
       k,
-      ctrl[Slot.PackSrc]! >>> 0,
-      ctrl[Slot.PackRs]!,
-      ctrl[Slot.PackCs]!,
-      ctrl[part + Part.From]!,
-      ctrl[part + Part.To]!,
-      dst,
+      src,
+      rs,
+      cs,
+      from,
+      to,
+      addr(Part.AOff),
+      addr(Part.BOff),
+      addr(Part.COff),
+      ctrl[Slot.Ldc]!,
+      alpha,
+      addr(Part.BiasOff),
+      flags,
     );
+    return;
   }
+  packColumnsPart(kx, pack, k, src, rs, cs, from, to, addr(Part.BOff));
   gemmPacked(kx, m, n, k, addr(Part.AOff), addr(Part.BOff), addr(Part.COff), ctrl[Slot.Ldc]!, alpha, addr(Part.BiasOff), flags);
 }

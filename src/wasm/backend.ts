@@ -69,26 +69,63 @@ export interface StagedGemm {
   cOff: number;
   ldc: number;
   /**
-   * The operand stageGemm left unpacked for a threaded driver's parts to pack, each its own share
-   * (DeferPack; see packPart): None, or A (op(A) at `src`, its rows a row split's parts), or B (op(B),
-   * its columns). op(X)(r, c) = f32 at src + r·rs + c·cs; pa or pb is still where the packed form goes.
+   * The operand stageGemm left unpacked (DeferPack), for the parts that compute the product to pack
+   * as they go: None; A, op(A) at `src`, packed by gemmRowsPackingA a block of rows at a time into
+   * `pa`, which is then `slots` blocks of `slotBytes`, one per part, instead of all of op(A) packed;
+   * or B, op(B) at `src`, each part of a column split packing its own columns into their place in
+   * `pb` (packColumnsPart). op(X)(r, c) = f32 at src + r·rs + c·cs.
    */
   deferred: number;
   src: number;
   rs: number;
   cs: number;
+  slotBytes: number;
 }
 
-/** Which operand of a staged product its threads pack themselves (StagedGemm.deferred). */
+/** Which operand of a staged product is packed by the parts that compute it (StagedGemm.deferred). */
 export const DeferPack = { None: 0, A: 1, B: 2 } as const;
 
+/** Bytes of one part's block of packed op(A) rows when A is deferred: rowBlock(k) rows of [k][4] panels. */
+export const slotBytesFor = (k: number): number => alignUp(rowBlock(k) * k * 4);
+
 /**
- * Packs one thread's share [s, e) of a staged product's deferred operand into `dst`, its place in
- * the packed operand: rows s…e−1 of op(A) (s a multiple of 4; dst = pa + s·k·4), or columns
- * s…e−1 of op(B) (s a multiple of 8; dst = pb + s·k·4). The packed bytes are those of packing the
- * whole operand at once, so a part computes exactly what it would have.
+ * Rows [s, e) of C for a staged product whose op(A) is deferred (s a multiple of 4; c = C(s, 0)):
+ * rowBlock(k) rows at a time are packed into `slot`, a block of slotBytesFor(k) of this part's own,
+ * and computed at once, while they are in cache. A packed block holds the same panels as the same
+ * rows of the whole packed op(A), so the result is bit-identical to packing all of A first; the scratch
+ * is a block per part instead of m·k floats (8 MB for the weight gradient DZᵀ·M of an H=256 window).
  */
-export function packPart(
+export function gemmRowsPackingA(
+  kx: KernelExports,
+  n: number,
+  k: number,
+  src: number,
+  rs: number,
+  cs: number,
+  s: number,
+  e: number,
+  slot: number,
+  pb: number,
+  c: number,
+  ldcBytes: number,
+  alpha: number,
+  biasAddr: number,
+  flags: number,
+): void {
+  const rows = rowBlock(k);
+  for (let i0 = s; i0 < e; i0 += rows) {
+    const r = Math.min(rows, e - i0);
+    kx.packA_rowPanels4(src + i0 * rs, rs, cs, r, k, slot);
+    kx.gemm_f32(r, n, k, slot, pb, c + (i0 - s) * ldcBytes, ldcBytes, alpha, biasAddr, flags);
+  }
+}
+
+/**
+ * Packs columns [s, e) of a staged product's deferred op(B) (s a multiple of 8) into `dst`, their
+ * place in the packed operand (pb + s·k·4): the bytes packing the whole writes there, so a part of a
+ * column split computes exactly what it would have. Nothing to do unless B is deferred.
+ */
+export function packColumnsPart(
   kx: KernelExports,
   which: number,
   k: number,
@@ -99,8 +136,7 @@ export function packPart(
   e: number,
   dst: number,
 ): void {
-  if (which === DeferPack.A) kx.packA_rowPanels4(src + s * rs, rs, cs, e - s, k, dst);
-  else if (which === DeferPack.B) kx.packB_columnPanels8(src + s * cs, rs, cs, k, e - s, dst);
+  if (which === DeferPack.B) kx.packB_columnPanels8(src + s * cs, rs, cs, k, e - s, dst);
 }
 
 const ALIGN = 64;
@@ -141,6 +177,7 @@ export class WasmBackend implements Backend {
     src: 0,
     rs: 0,
     cs: 0,
+    slotBytes: 0,
   };
   /**
    * Frees the block of a prepared operand the garbage collector found unreachable without a
@@ -206,10 +243,14 @@ export class WasmBackend implements Backend {
   // ---------------------------------------------------------------- GEMM
 
   gemm(p: GemmArgs): void {
-    if (!this.stageGemm(p)) return;
+    // More rows than one block: op(A) is packed block by block as the product goes (gemmRowsPackingA).
+    if (!this.stageGemm(p, p.m > rowBlock(p.k) ? DeferPack.A : DeferPack.None)) return;
     const g = this.staged;
-    if (g.row) this.kernels.gemm_f32_row(g.n, g.k, g.pa, g.pb, g.cAddr, g.alpha, g.biasAddr, g.flags);
-    else gemmPacked(this.kernels, g.m, g.n, g.k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+    const kx = this.kernels;
+    if (g.row) kx.gemm_f32_row(g.n, g.k, g.pa, g.pb, g.cAddr, g.alpha, g.biasAddr, g.flags);
+    else if (g.deferred === DeferPack.A) {
+      gemmRowsPackingA(kx, g.n, g.k, g.src, g.rs, g.cs, 0, g.m, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+    } else gemmPacked(kx, g.m, g.n, g.k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
     this.finishGemm();
   }
 
@@ -219,9 +260,10 @@ export class WasmBackend implements Backend {
    * accumulates), the bias. Returns false when nothing is left to compute in wasm: float64
    * operands (the JS kernel ran), an empty C, or k = 0. The staging stays valid until the next
    * call of this backend; finishGemm copies a scratch C back. `defer` (DeferPack) leaves op(A) or an
-   * unprepared op(B) in the memory unpacked, for a threaded driver's parts to pack (packPart).
+   * unprepared op(B) in the memory unpacked, for the parts that compute the product to pack
+   * (gemmRowsPackingA with `slots` blocks for A, one per part; packColumnsPart for B).
    */
-  protected stageGemm(p: GemmArgs, defer: number = DeferPack.None): boolean {
+  protected stageGemm(p: GemmArgs, defer: number = DeferPack.None, slots = 1): boolean {
     this.checkOpen('gemm');
     checkGemmArgs(p, 'gemm');
     const { m, n, k, a, b, c, bias } = p;
@@ -259,7 +301,9 @@ export class WasmBackend implements Backend {
     const row = m === 1 && !transA;
     const aInMemory = heap.contains(a);
     const bInMemory = heap.contains(b);
-    let need = (row ? 0 : alignUp(packedABytes(m, k))) + (aInMemory ? 0 : matrixCopyBytes(aRows, aCols, lda));
+    const deferA = defer === DeferPack.A && !row;
+    const packedA = row ? 0 : deferA ? slots * slotBytesFor(k) : alignUp(packedABytes(m, k));
+    let need = packedA + (aInMemory ? 0 : matrixCopyBytes(aRows, aCols, lda));
     if (packed === undefined) need += alignUp(packedBBytes(k, n)) + (bInMemory ? 0 : matrixCopyBytes(bRows, bCols, ldb));
     if (!cInMemory) need += alignUp(m * n * 4);
     if (bias !== undefined && !heap.contains(bias)) need += alignUp(n * 4);
@@ -268,13 +312,14 @@ export class WasmBackend implements Backend {
     const kx = this.kernels;
     const g = this.staged;
     g.deferred = DeferPack.None;
+    g.slotBytes = deferA ? slotBytesFor(k) : 0;
     const aLd = stagedStride(aInMemory, aRows, aCols, lda);
     const aAddr = this.matrixIn(a, aOff, aRows, aCols, lda);
-    const pa = row ? aAddr : this.bump(packedABytes(m, k));
+    const pa = row ? aAddr : this.bump(packedA);
     if (!row) {
       const rs = transA ? 4 : aLd * 4,
         cs = transA ? aLd * 4 : 4;
-      if (defer === DeferPack.A) this.defer(DeferPack.A, aAddr, rs, cs);
+      if (deferA) this.defer(DeferPack.A, aAddr, rs, cs);
       else kx.packA_rowPanels4(aAddr, rs, cs, m, k, pa);
     }
     let pb: number;
@@ -760,8 +805,9 @@ function rowBlock(k: number): number {
 /**
  * C[m,n] (+)= alpha·A·B (+ bias) from packed operands, every pointer a byte address in the
  * kernels' memory: `pa` packed A rows (packA_rowPanels4), `pb` packed B columns
- * (packB_columnPanels8), C with row stride ldcBytes. The one driver loop of every wasm GEMM,
- * single-thread or a thread's part of a split product: a part is this call at offsets into the
+ * (packB_columnPanels8), C with row stride ldcBytes. The driver loop of every wasm GEMM whose
+ * op(A) is packed whole (gemmRowsPackingA is the one that packs A as it goes), single-thread or a
+ * thread's part of a split product: a part is this call at offsets into the
  * same panels (rows from a multiple of 4: pa + i0·k·4; columns from a multiple of 8: pb + j0·k·4),
  * and an element's arithmetic depends only on k, so any such split is bit-identical to the whole.
  */
