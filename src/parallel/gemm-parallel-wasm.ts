@@ -104,10 +104,10 @@ export class ParallelWasmBackend extends WasmBackend {
       super.gemm(p);
       return;
     }
-    // Each part packs its own share of the operand the parts do not share (see the top of this file).
+    // Each part packs its own share of the operand the parts do not share (see the top of this file). A row
+    // split has at least 2·4 rows, never the one-row case that uses A as it lies, so op(A) is then always deferred.
     if (!this.stageGemm(p, byColumns ? DeferPack.B : DeferPack.A, parts)) return;
     const g = this.staged;
-    const deferredA = g.deferred === DeferPack.A;
 
     // The job: byte addresses of each worker's part in the staged product (plain writes, published by post).
     const ctrl = jobs.ctrl;
@@ -132,7 +132,7 @@ export class ParallelWasmBackend extends WasmBackend {
         e = bounds[w + 2]!;
       ctrl[part + Part.M] = byColumns ? m : e - s;
       ctrl[part + Part.N] = byColumns ? e - s : n;
-      ctrl[part + Part.AOff] = byColumns ? g.pa : deferredA ? g.pa + (w + 1) * g.slotBytes : g.pa + s * k * 4; // deferred: its own block
+      ctrl[part + Part.AOff] = byColumns ? g.pa : g.pa + (w + 1) * g.slotBytes; // a row split: its own block for packed rows
       ctrl[part + Part.BOff] = byColumns ? g.pb + s * k * 4 : g.pb;
       ctrl[part + Part.COff] = byColumns ? g.cAddr + s * 4 : g.cAddr + s * g.ldcBytes;
       ctrl[part + Part.BiasOff] = hasBias && byColumns ? g.biasAddr + s * 4 : g.biasAddr;
@@ -151,9 +151,7 @@ export class ParallelWasmBackend extends WasmBackend {
       if (byColumns) {
         packColumnsPart(kx, g.deferred, k, g.src, g.rs, g.cs, 0, w0, g.pb);
         gemmPacked(kx, m, w0, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
-      } else if (deferredA) {
-        gemmRowsPackingA(kx, n, k, g.src, g.rs, g.cs, 0, w0, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
-      } else gemmPacked(kx, w0, n, k, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
+      } else gemmRowsPackingA(kx, n, k, g.src, g.rs, g.cs, 0, w0, g.pa, g.pb, g.cAddr, g.ldcBytes, g.alpha, g.biasAddr, g.flags);
     } catch (error) {
       ownError = { error };
     }
