@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Where the time of one training step goes: `npm run build && node bench/profile-step.mjs [--cell mlstm]
 // [--hidden 256] [--threads 1] [--backend js|wasm] [--steps 3]`, config V=96, E=64, B=32, T=64 (the bench's
-// train suite). --backend wasm: the WebAssembly SIMD backend (one thread).
+// train suite). --backend wasm: the WebAssembly SIMD backend, on --threads threads (the bench's `wasm ×N` rows).
 //
 // Two views of the same step, each over `--steps` steps after one warm-up step:
 // 1. Phases, by timers: the step's stages (forward, backward, clip, Adam, …) and, inside them, every GEMM
@@ -29,8 +29,15 @@ const backendName = option('backend', 'js');
 
 const lib = await import('../dist/index.js');
 const { createParallelBackend, createWasmBackendSync } = await import('../dist/node/index.js');
-if (backendName === 'wasm' && threads > 1) throw new Error('profile-step: the wasm backend runs on one thread (phase 1)');
-const inner = backendName === 'wasm' ? createWasmBackendSync() : threads > 1 ? createParallelBackend({ threads }) : lib.defaultBackend;
+const inner =
+  backendName === 'wasm' && threads > 1
+    ? createParallelBackend({ threads, kernel: 'wasm' })
+    : backendName === 'wasm'
+      ? createWasmBackendSync()
+      : threads > 1
+        ? createParallelBackend({ threads })
+        : lib.defaultBackend;
+await inner.ready?.();
 
 // ---- 1. timers ----------------------------------------------------------------------------------------
 let stage = 'setup';
@@ -53,6 +60,15 @@ function gemmCategory(a) {
   }
   return `${stage}: other`;
 }
+function timedWindow(key, run) {
+  const t0 = performance.now();
+  const took = run();
+  if (took) {
+    add(gemmTime, key, performance.now() - t0);
+    add(gemmCalls, key, 1);
+  }
+  return took;
+}
 const timedBackend = {
   name: `timed ${inner.name}`,
   gemm(a) {
@@ -65,7 +81,20 @@ const timedBackend = {
   },
   ...(inner.prepareB ? { prepareB: (a) => inner.prepareB(a) } : {}),
   ...(inner.releaseB ? { releaseB: (p) => inner.releaseB(p) } : {}),
+  // The tape's workspace takes its buffers from here: in the wasm memory, as in the bench, the kernels use them in place.
+  ...(inner.allocate ? { allocate: (n) => inner.allocate(n), free: (x) => inner.free(x) } : {}),
   recurrent: inner.recurrent, // the gate kernels: the inner backend's (the wasm ones with --backend wasm)
+  // Whole time loops in one call (the wasm backends), timed as a row of their own: their products do not pass through gemm.
+  ...(inner.recurrentWindows
+    ? {
+        recurrentWindows: {
+          mlstmForward: (w) =>
+            timedWindow('forward: time loop in one call (per-step products and gates)', () => inner.recurrentWindows.mlstmForward(w)),
+          mlstmBackward: (w) =>
+            timedWindow('backward: time loop in one call (per-step products and gates)', () => inner.recurrentWindows.mlstmBackward(w)),
+        },
+      }
+    : {}),
   describe: () => inner.describe(),
   close: () => {},
 };

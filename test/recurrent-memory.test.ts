@@ -6,17 +6,18 @@ import type { Backend, PreparedB } from '../src/tensor/backend.js';
 import { blockedBackend } from '../src/tensor/kernels/index.js';
 import type { Var } from '../src/autograd/var.js';
 import { Rng } from '../src/tensor/rng.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { ones, type Tensor } from '../src/tensor/tensor.js';
 import { lstmSequence, lstmStep } from '../src/nn/functional/lstm.js';
 import { mlstmSequence, mlstmStep } from '../src/nn/functional/mlstm.js';
 import { mrnnSequence, mrnnStep } from '../src/nn/functional/mrnn.js';
 import { cellSizesArb, pack, randn, type CellSizes } from './cells-support.js';
 
 /*
- * The fused recurrent ops reuse forward storage in their backward (∂L/∂z is written over z) and hand
- * out hs / cs as views of the buffers the backward reads. These tests pin down that this is
- * invisible: a backward run again on a retained graph (Tape.backward with retainGraph) must not read
- * anything the previous run left behind, and the outputs must hold the values the backward uses.
+ * The fused recurrent ops reuse forward storage in their backward (∂L/∂z is written over z), keep their
+ * time loops' buffers in the tape's workspace, and hand out hs / cs / ms as copies of them. These tests pin
+ * down that this is invisible: a backward run again on a retained graph (Tape.backward with retainGraph)
+ * must not read anything the previous run left behind, and the outputs keep their values when the
+ * workspace's buffers serve the next window.
  */
 
 const RUNS = { numRuns: 40 };
@@ -103,32 +104,36 @@ describe('fused recurrent ops: a second backward over a retained graph reads not
 });
 
 describe('fused recurrent ops: output storage', () => {
-  it('hs and cs share the window buffers; the final state is a copy that does not keep them alive', () => {
+  it('hs, cs and ms are copies that keep their values when the next window reuses the workspace buffers', () => {
     fc.assert(
       fc.property(cellSizesArb, (sizes) => {
         const { T, B, D, H, seed } = sizes;
         const tape = new Tape();
         const rng = new Rng(seed);
-        const l = leavesOf(tape, rng, [[T, B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]]);
-        const r = mlstmSequence(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
+        const shapes = [[T, B, D], [B, H], [B, H], [H, D], [H, H], [4 * H, D], [4 * H, H], [4 * H]];
+        const run = (l: Var[]) => mlstmSequence(tape, l[0]!, l[1]!, l[2]!, { wmx: l[3]!, wmh: l[4]!, whx: l[5]!, whm: l[6]!, bias: l[7]! });
+        const r = run(leavesOf(tape, rng, shapes));
         const BH = B * H;
         const bytes = 8; // float64
-        // [T+1,B,H] buffers with row 0 the initial state: hs and cs are rows 1..T of them.
-        expect(r.hs.data.buffer.byteLength).toBe((T + 1) * BH * bytes);
-        expect(r.hs.data.byteOffset).toBe(BH * bytes);
-        expect(r.cs.data.buffer.byteLength).toBe((T + 1) * BH * bytes);
-        expect(r.cs.data.buffer).not.toBe(r.hs.data.buffer);
-        // The final state holds just its own [B,H] and equals the last row of hs / cs.
+        // Each output owns exactly its own elements.
+        for (const t of [r.hs.value, r.cs, r.ms]) expect(t.data.buffer.byteLength).toBe(T * BH * bytes);
         expect(r.state.h.data.buffer.byteLength).toBe(BH * bytes);
         expect(r.state.c!.data.buffer.byteLength).toBe(BH * bytes);
+        // The final state equals the last row of hs / cs.
         expect(Array.from(r.state.h.data)).toEqual(Array.from(r.hs.data.subarray((T - 1) * BH)));
         expect(Array.from(r.state.c!.data)).toEqual(Array.from(r.cs.data.subarray((T - 1) * BH)));
+        const before = [r.hs.data, r.cs.data, r.ms.data].map((d) => Array.from(d));
+        // Backward, release the graph (its buffers go back to the workspace), and run another window over them.
+        tape.backward(r.hs, ones(r.hs.shape, 'float64'));
+        const again = run(leavesOf(tape, new Rng(seed + 1), shapes));
+        expect(again.hs.data).not.toBe(r.hs.data);
+        expect([r.hs.data, r.cs.data, r.ms.data].map((d) => Array.from(d))).toEqual(before);
       }),
       { numRuns: 20 },
     );
   });
 
-  it('the mRNN and LSTM hand out hs the same way', () => {
+  it('the mRNN and LSTM hand out hs (and the LSTM cs) as copies of their own', () => {
     const [T, B, D, H] = [3, 2, 4, 5];
     const tape = new Tape();
     const rng = new Rng(9);
@@ -138,8 +143,10 @@ describe('fused recurrent ops: output storage', () => {
     const w = (rows: number, cols: number): Var => tape.leaf(randn(rng, [rows, cols], 0.4));
     const m = mrnnSequence(tape, x, h0, { wmx: w(H, D), wmh: w(H, H), whx: w(H, D), whm: w(H, H), bias: tape.leaf(randn(rng, [H])) });
     const l = lstmSequence(tape, x, h0, c0, { wx: w(4 * H, D), wh: w(4 * H, H), bias: tape.leaf(randn(rng, [4 * H])) });
-    for (const hs of [m.hs, l.hs]) expect(hs.data.byteOffset).toBe(B * H * 8);
-    expect(l.cs.data.byteOffset).toBe(B * H * 8);
+    for (const t of [m.hs.value, l.hs.value, l.cs, m.ms]) {
+      expect(t.data.byteOffset).toBe(0);
+      expect(t.data.buffer.byteLength).toBe(T * B * H * 8);
+    }
     expect(m.state.h.data.buffer.byteLength).toBe(B * H * 8);
     expect(l.state.h.data.buffer.byteLength).toBe(B * H * 8);
   });
@@ -175,12 +182,16 @@ describe('fused recurrent ops: workspace buffers (Tape.workspace) are reused onl
           for (const v of [outA, ...a.outputs]) v.zeroGrad(); // so the second sweep does not run a's nodes again
           both.backward(outB, randn(new Rng(other.seed ^ 0x5eed), [outB.size]));
           expect(gradsOf(b.leaves)).toEqual(fresh2);
-          // Without recording, the buffers go back at once: nothing stays on loan.
+          // Without recording, the buffers go back at once: nothing stays on loan; and a window over the
+          // previous one's buffers (handed out unzeroed where the op writes them in full) computes what a fresh tape does.
+          const values = (r: Applied): number[][] => r.outputs.map((o) => Array.from(o.data));
           const quiet = new Tape();
           quiet.noGrad(() => build(quiet, sizes));
           const idle = quiet.workspace.idleStats.buffers;
-          quiet.noGrad(() => build(quiet, sizes));
+          const reused = values(quiet.noGrad(() => build(quiet, other)));
           expect(quiet.workspace.idleStats.buffers).toBe(idle);
+          const freshTape = new Tape();
+          expect(reused).toEqual(values(freshTape.noGrad(() => build(freshTape, other))));
         }),
         { numRuns: 15 },
       );

@@ -1,5 +1,6 @@
 import type { Storage } from '../tensor/dtype.js';
 import { MR, NC, NR } from '../tensor/kernels/gemm-panels.js';
+import { WINDOW_INTS } from '../wasm/recurrent-window.js';
 import type { WasmMemory, WasmModule } from '../wasm/runtime.js';
 
 /*
@@ -76,8 +77,12 @@ export const Part = {
 export const PART_INTS = 10;
 
 export const Command = { Gemm: 0, Exit: 1 } as const;
-/** Which kernel a job's parts run (Slot.Kernel). */
-export const Kernel = { Js: 0, Wasm: 1 } as const;
+/**
+ * What a job's parts run (Slot.Kernel): a product's parts on the JS kernel over the shared copies or
+ * on the wasm kernel in the shared memory; or an mLSTM window's time loop (wasm/recurrent-window.ts),
+ * each part over its batch rows [Part.From, Part.To), from the descriptor at WINDOW_AT.
+ */
+export const Kernel = { Js: 0, Wasm: 1, MlstmForward: 2, MlstmBackward: 3 } as const;
 /** What a fault drill makes its worker do when it reaches the drill's job (see FaultDrill in gemm-parallel.ts). */
 export const DrillKind = { None: 0, Throw: 1, Terminate: 2, Stall: 3 } as const;
 export const MAX_WORKERS = 64;
@@ -91,7 +96,9 @@ export const MAX_WORKERS = 64;
 export const DEFAULT_THREAD_CAP = 4;
 export const defaultThreadCount = (cores: number | undefined): number =>
   Number.isInteger(cores) && cores! >= 1 ? Math.min(DEFAULT_THREAD_CAP, cores!) : 1;
-export const CONTROL_INTS = Slot.Parts + PART_INTS * MAX_WORKERS;
+/** Where a window job's descriptor (WINDOW_INTS Int32 fields, recurrent-window.ts's Win.*) starts in the control block. */
+export const WINDOW_AT = Slot.Parts + PART_INTS * MAX_WORKERS;
+export const CONTROL_INTS = WINDOW_AT + WINDOW_INTS;
 /**
  * Byte offset of the float64 slots after the Int32 ones (8-byte aligned): [0] the job's alpha,
  * [1 + w] how long worker w took for its part of the last job, in ms of its own clock (the caller

@@ -1,10 +1,12 @@
-import type { GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
-import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart, WasmBackend } from '../wasm/backend.js';
+import type { GemmArgs, MLSTMBackwardWindow, MLSTMForwardWindow, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import { WasmBackend } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/gemm-driver.js';
 import { GEMM_FLAGS, MR, type MultiplyAdd } from '../wasm/gemm-kernels.js';
 import type { WasmHeap } from '../wasm/heap.js';
 import type { KernelExports } from '../wasm/kernel-module.js';
 import type { WasmModule } from '../wasm/runtime.js';
-import { Kernel, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, Slot } from './gemm-parallel-protocol.js';
+import { mlstmBackwardRows, mlstmForwardRows, Win } from '../wasm/recurrent-window.js';
+import { Kernel, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, Slot, WINDOW_AT } from './gemm-parallel-protocol.js';
 import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel.js';
 
 /*
@@ -160,6 +162,62 @@ export class ParallelWasmBackend extends WasmBackend {
     if (ownError) throw ownError.error;
     jobs.rebalance(parts, mine, performance.now() - posted - mine);
     this.finishGemm();
+  }
+
+  /** The forward loop of an mLSTM window, its batch rows split between the threads (windowJob). */
+  protected override mlstmForwardWindow(w: MLSTMForwardWindow): boolean {
+    return this.windowJob(Kernel.MlstmForward, w, null) ?? super.mlstmForwardWindow(w);
+  }
+
+  /** The backward sweep of an mLSTM window, its batch rows split between the threads. */
+  protected override mlstmBackwardWindow(w: MLSTMBackwardWindow): boolean {
+    return this.windowJob(Kernel.MlstmBackward, null, w) ?? super.mlstmBackwardWindow(w);
+  }
+
+  /**
+   * One job for a whole time loop: each thread runs recurrent-window.ts's loop over its own batch rows
+   * (cut at multiples of 4, sized by the threads' measured speeds), and the threads meet once, at
+   * the end, instead of twice per time step. Undefined when the window is not worth sharing (fewer
+   * than 8 rows, little work, no workers yet): the caller runs it on this thread; false when it cannot
+   * run in the kernels at all (see stageWindow).
+   */
+  private windowJob(kernel: number, f: MLSTMForwardWindow | null, b: MLSTMBackwardWindow | null): boolean | undefined {
+    this.jobs.checkOpen(f ? 'mlstmForward window' : 'mlstmBackward window');
+    const { T, B, H } = (f ?? b)!;
+    if (this.jobs.workers === 0 || T * B * 5 * H * H < PARALLEL_MIN_WORK || !this.jobs.workersStarted()) return undefined;
+    const jobs = this.jobs;
+    const bounds = jobs.bounds;
+    const parts = partitionInto(bounds, B, jobs.speeds, WASM_ROW_UNIT);
+    if (parts < 2) return undefined;
+    const ctrl = jobs.ctrl;
+    if (!this.stageWindow(f, b, ctrl, WINDOW_AT, parts)) return false;
+    ctrl[Slot.Kernel] = kernel;
+    for (let w = 0; w < jobs.workers; w++) {
+      const part = Slot.Parts + PART_INTS * w;
+      if (w + 1 >= parts) {
+        ctrl[part + Part.M] = 0; // idle: fewer parts than threads
+        continue;
+      }
+      ctrl[part + Part.M] = bounds[w + 2]! - bounds[w + 1]!;
+      ctrl[part + Part.From] = bounds[w + 1]!;
+      ctrl[part + Part.To] = bounds[w + 2]!;
+    }
+    jobs.post();
+    // This thread's rows: the first part. As in gemm: whatever happens here, the job is joined before this returns or throws.
+    const posted = performance.now();
+    let ownError: { error: unknown } | undefined;
+    try {
+      const slot = ctrl[WINDOW_AT + Win.Slots]! >>> 0; // part 0's packing block
+      if (kernel === Kernel.MlstmForward) mlstmForwardRows(this.kernels, ctrl, WINDOW_AT, 0, bounds[1]!, slot);
+      else mlstmBackwardRows(this.kernels, ctrl, WINDOW_AT, 0, bounds[1]!, slot);
+    } catch (error) {
+      ownError = { error };
+    }
+    const mine = performance.now() - posted;
+    jobs.join();
+    if (ownError) throw ownError.error;
+    jobs.rebalance(parts, mine, performance.now() - posted - mine);
+    return true;
   }
 
   override prepareB(p: PrepareBArgs): PreparedB {

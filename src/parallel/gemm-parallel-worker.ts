@@ -10,13 +10,15 @@ import {
   sharedViews,
   Slot,
   viewOf,
+  WINDOW_AT,
   type SharedViews,
   type WorkerMessage,
 } from './gemm-parallel-protocol.js';
 import { reportFault, SpinningControl, WorkerProtocol, WorkerStep } from './job-protocol.js';
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
-import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/backend.js';
+import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/gemm-driver.js';
 import { MEMORY_IMPORT, type KernelExports } from '../wasm/kernel-module.js';
+import { mlstmBackwardRows, mlstmForwardRows, Win } from '../wasm/recurrent-window.js';
 import { wasmApi } from '../wasm/runtime.js';
 
 /*
@@ -153,7 +155,10 @@ export class GemmJobServer {
     const started = performance.now();
     try {
       this.drill();
-      if (this.ctrl[Slot.Kernel] === Kernel.Wasm) runWasmPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
+      const kernel = this.ctrl[Slot.Kernel];
+      if (kernel === Kernel.Wasm) runWasmPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
+      else if (kernel === Kernel.MlstmForward || kernel === Kernel.MlstmBackward)
+        runWindowPart(this.ctrl, kernel, this.buffers, this.worker);
       else runPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
     } catch (error) {
       this.fail(`gemm worker ${this.worker + 1} threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
@@ -284,4 +289,21 @@ function runWasmPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, wo
   }
   packColumnsPart(kx, pack, k, src, rs, cs, from, to, addr(Part.BOff));
   gemmPacked(kx, m, n, k, addr(Part.AOff), addr(Part.BOff), addr(Part.COff), ctrl[Slot.Ldc]!, alpha, addr(Part.BiasOff), flags);
+}
+
+/**
+ * This worker's rows [Part.From, Part.To) of an mLSTM window job (Kernel.MlstmForward or
+ * MlstmBackward): the time loop of recurrent-window.ts over the descriptor at WINDOW_AT, packing into
+ * its own block (part w + 1: the caller runs part 0). Part.M = 0: no rows for it.
+ */
+function runWindowPart(ctrl: Int32Array, kernel: number, buffers: WorkerBuffers, worker: number): void {
+  const part = Slot.Parts + PART_INTS * worker;
+  if (ctrl[part + Part.M] === 0) return;
+  const kx = buffers.wasm;
+  if (kx === undefined) throw new Error('gemm worker: a window job arrived before the kernel module');
+  const slot = (ctrl[WINDOW_AT + Win.Slots]! >>> 0) + (worker + 1) * ctrl[WINDOW_AT + Win.SlotBytes]!;
+  const from = ctrl[part + Part.From]!,
+    to = ctrl[part + Part.To]!;
+  if (kernel === Kernel.MlstmForward) mlstmForwardRows(kx, ctrl, WINDOW_AT, from, to, slot);
+  else mlstmBackwardRows(kx, ctrl, WINDOW_AT, from, to, slot);
 }

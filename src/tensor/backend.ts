@@ -85,6 +85,71 @@ export interface RecurrentKernels {
   readonly accuracy: Readonly<Record<RecurrentKernelName, string>>;
 }
 
+/**
+ * The mLSTM forward time loop of one window (T ≥ 2), with the buffers of nn/functional/mlstm.ts, for a
+ * backend that runs the whole loop in one call (RecurrentWindows): per step t
+ *   HM_t = Hin_t·wmhᵀ,  M_t = XM_t ⊙ HM_t,  Z_t += M_t·whmᵀ,  gates(Z_t, c_{t−1}) → c_t, h_t (saved S_t),
+ *   and with a mask Hin_{t+1} = mask ⊙ h_t.
+ * Every batch row's recurrence is independent of the others', so such a backend may split the rows
+ * between threads for the whole window: no synchronisation per step.
+ */
+export interface MLSTMForwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  Hin: Storage; // [T+1,B,H] row t: what step t reads, h̃_{t−1} (Hbuf itself without a mask)
+  Hbuf: Storage; // [T+1,B,H] row 0 = h0 (set), row t+1 = h_t (written)
+  Cbuf: Storage; // [T+1,B,H] likewise for c
+  XM: Storage; // [T,B,H] x_t·wmxᵀ
+  HM: Storage; // [T,B,H], or [B,H] with hmStride 0 (not recording)
+  hmStride: number; // elements between steps of HM: B·H or 0
+  M: Storage; // [T,B,H] m_t (written)
+  Z: Storage; // [T,B,4H] x_t·whxᵀ + bias on entry, z_t on return
+  S: Storage; // [T,B,5H] saved gate values, or [B,5H] with savedStride 0
+  savedStride: number; // elements between steps of S: B·5H or 0
+  mask: Storage | null; // [B,H] the variational hidden-dropout mask, or null
+  wmh: PreparedB; // wmhᵀ as op(B) [H,H], from this backend's prepareB
+  whm: PreparedB; // whmᵀ as op(B) [H,4H]
+}
+
+/**
+ * The mLSTM backward sweep of one window (T ≥ 2), t = T−1 … 0, in the form of nn/functional/mlstm.ts:
+ *   dhCell = DH_{t+1} (with a mask: mask ⊙ DH_{t+1}; at t = T−1 the caller's dhCellLast),
+ *   gates backward → DZ_t and dc ← ∂L/∂c_{t−1},  dm = DZ_t·whm,  DXM_t = dm ⊙ HM_t,  DHM_t = dm ⊙ XM_t,
+ *   DH_t += DHM_t·wmh   (for t = 0 only when needH0).
+ */
+export interface MLSTMBackwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  S: Storage; // [T,B,5H] saved gate values
+  Cbuf: Storage; // [T+1,B,H] row t = c_{t−1}
+  XM: Storage; // [T,B,H]
+  HM: Storage; // [T,B,H]
+  DZ: Storage; // [T,B,4H] written
+  DH: Storage; // [T+1,B,H] row t+1: ∂L/∂h̃_t from the outputs on entry; step t+1 adds what it sends back; row 0 ends as ∂L/∂h̃_{−1}
+  dhCell: Storage | null; // [B,H] scratch, with a mask
+  dhCellLast: Storage | null; // [B,H] with a mask: ∂L/∂h_{T−1} as step T−1 reads it (the caller's)
+  dc: Storage; // [B,H] ∂L/∂c_{T−1} on entry, ∂L/∂c_{−1} on return
+  dm: Storage; // [B,H] scratch
+  DXM: Storage; // [T,B,H] written
+  DHM: Storage; // [T,B,H] written
+  mask: Storage | null; // [B,H]
+  whm: PreparedB; // whm as op(B) [4H,H]
+  wmh: PreparedB; // wmh as op(B) [H,H]
+  needH0: boolean;
+}
+
+/**
+ * Optional whole-window time loops (Backend.recurrentWindows). Each returns false, having done
+ * nothing, when it cannot take the call (an operand outside its memory, float64, a prepared operand
+ * it did not make): the caller then runs its own loop, which computes the same bits.
+ */
+export interface RecurrentWindows {
+  mlstmForward(w: MLSTMForwardWindow): boolean;
+  mlstmBackward(w: MLSTMBackwardWindow): boolean;
+}
+
 /** The kernels of a RecurrentKernels table. */
 export type RecurrentKernelName = Exclude<keyof RecurrentKernels, 'accuracy'>;
 
@@ -123,6 +188,8 @@ export interface Backend {
   free?(array: Float32Array): void;
   /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
   readonly recurrent: RecurrentKernels;
+  /** Optional: whole time loops of a window in one call each (RecurrentWindows), e.g. split by batch rows across threads. */
+  readonly recurrentWindows?: RecurrentWindows;
   /**
    * Ends the backend: threads stop, memory may go; it must not be used afterwards. A no-op for the
    * JS single-thread backends (nothing to free), so callers close whatever backend they created.

@@ -1,4 +1,13 @@
-import type { Backend, GemmArgs, PrepareBArgs, PreparedB, RecurrentKernels } from '../tensor/backend.js';
+import type {
+  Backend,
+  GemmArgs,
+  MLSTMBackwardWindow,
+  MLSTMForwardWindow,
+  PrepareBArgs,
+  PreparedB,
+  RecurrentKernels,
+  RecurrentWindows,
+} from '../tensor/backend.js';
 import type { Storage } from '../tensor/dtype.js';
 import { checkGemmArgs, checkPrepareBArgs } from '../tensor/kernels/gemm-check.js';
 import { gemmBlocked } from '../tensor/kernels/gemm-blocked.js';
@@ -7,10 +16,12 @@ import { lstmGatesBackward, lstmGatesForward, LSTM_SAVED_PER_UNIT } from '../ten
 import { multiplicativeBackward, multiplicativeForward } from '../tensor/kernels/recurrent-multiplicative.js';
 import { tanhBackward, tanhForward } from '../tensor/kernels/recurrent-tanh.js';
 import { VECTOR_MATH_ACCURACY } from './accuracy.js';
-import { GEMM_FLAGS, MR, type MultiplyAdd } from './gemm-kernels.js';
+import { GEMM_FLAGS, type MultiplyAdd } from './gemm-kernels.js';
+import { alignUp, DeferPack, gemmPacked, gemmRowsPackingA, rowBlock, slotBytesFor } from './gemm-driver.js';
 import { packedABytes, packedBBytes } from './gemm-packing.js';
 import type { WasmHeap } from './heap.js';
 import type { KernelExports } from './kernel-module.js';
+import { mlstmBackwardRows, mlstmForwardRows, Win, WINDOW_INTS } from './recurrent-window.js';
 
 /**
  * The single-thread WebAssembly SIMD backend: the Backend contract (gemm, prepareB, releaseB) on
@@ -81,66 +92,6 @@ export interface StagedGemm {
   cs: number;
   slotBytes: number;
 }
-
-/** Which operand of a staged product is packed by the parts that compute it (StagedGemm.deferred). */
-export const DeferPack = { None: 0, A: 1, B: 2 } as const;
-
-/** Bytes of one part's block of packed op(A) rows when A is deferred: rowBlock(k) rows of [k][4] panels. */
-export const slotBytesFor = (k: number): number => alignUp(rowBlock(k) * k * 4);
-
-/**
- * Rows [s, e) of C for a staged product whose op(A) is deferred (s a multiple of 4; c = C(s, 0)):
- * rowBlock(k) rows at a time are packed into `slot`, a block of slotBytesFor(k) of this part's own,
- * and computed at once, while they are in cache. A packed block holds the same panels as the same
- * rows of the whole packed op(A), so the result is bit-identical to packing all of A first; the scratch
- * is a block per part instead of m·k floats (8 MB for the weight gradient DZᵀ·M of an H=256 window).
- */
-export function gemmRowsPackingA(
-  kx: KernelExports,
-  n: number,
-  k: number,
-  src: number,
-  rs: number,
-  cs: number,
-  s: number,
-  e: number,
-  slot: number,
-  pb: number,
-  c: number,
-  ldcBytes: number,
-  alpha: number,
-  biasAddr: number,
-  flags: number,
-): void {
-  const rows = rowBlock(k);
-  for (let i0 = s; i0 < e; i0 += rows) {
-    const r = Math.min(rows, e - i0);
-    kx.packA_rowPanels4(src + i0 * rs, rs, cs, r, k, slot);
-    kx.gemm_f32(r, n, k, slot, pb, c + (i0 - s) * ldcBytes, ldcBytes, alpha, biasAddr, flags);
-  }
-}
-
-/**
- * Packs columns [s, e) of a staged product's deferred op(B) (s a multiple of 8) into `dst`, their
- * place in the packed operand (pb + s·k·4): the bytes packing the whole writes there, so a part of a
- * column split computes exactly what it would have. Nothing to do unless B is deferred.
- */
-export function packColumnsPart(
-  kx: KernelExports,
-  which: number,
-  k: number,
-  src: number,
-  rs: number,
-  cs: number,
-  s: number,
-  e: number,
-  dst: number,
-): void {
-  if (which === DeferPack.B) kx.packB_columnPanels8(src + s * cs, rs, cs, k, e - s, dst);
-}
-
-const ALIGN = 64;
-const alignUp = (bytes: number): number => Math.ceil(bytes / ALIGN) * ALIGN;
 
 /** Largest number of output slots one call copies back (lstm gates backward has 2, forward 3). */
 const MAX_PENDING = 8;
@@ -409,6 +360,116 @@ export class WasmBackend implements Backend {
     prepared.released = true;
     this.unreleased.unregister(prepared);
     if (prepared.addr !== 0 && !this.closed) this.heap.release(prepared.addr);
+  }
+
+  // ---------------------------------------------------------------- whole-window time loops
+
+  /** The mLSTM's time loops in one call each (recurrent-window.ts): Backend.recurrentWindows. */
+  readonly recurrentWindows: RecurrentWindows = Object.freeze({
+    mlstmForward: (w: MLSTMForwardWindow): boolean => this.mlstmForwardWindow(w),
+    mlstmBackward: (w: MLSTMBackwardWindow): boolean => this.mlstmBackwardWindow(w),
+  });
+  /** The descriptor of this thread's window call (one thread: all rows). */
+  private readonly window = new Int32Array(WINDOW_INTS);
+
+  /** Runs the forward loop over all rows; false (nothing done) when the call cannot run here (see stageWindow). */
+  protected mlstmForwardWindow(w: MLSTMForwardWindow): boolean {
+    if (!this.stageWindow(w, null, this.window, 0, 1)) return false;
+    mlstmForwardRows(this.kernels, this.window, 0, 0, w.B, this.window[Win.Slots]! >>> 0);
+    return true;
+  }
+
+  /** Runs the backward sweep over all rows; false (nothing done) when the call cannot run here. */
+  protected mlstmBackwardWindow(w: MLSTMBackwardWindow): boolean {
+    if (!this.stageWindow(null, w, this.window, 0, 1)) return false;
+    mlstmBackwardRows(this.kernels, this.window, 0, 0, w.B, this.window[Win.Slots]! >>> 0);
+    return true;
+  }
+
+  /**
+   * Writes the descriptor of a forward (f) or backward (b) window at d[at…] and reserves a packing block
+   * for each of `parts` threads in scratch. False when the window cannot run in the kernels: a buffer
+   * that is not a float32 array in this memory, or a weight not prepared by this backend (the caller's
+   * loop then runs, with the same bits). A buffer too short for the sizes is a caller's bug: thrown.
+   */
+  protected stageWindow(f: MLSTMForwardWindow | null, b: MLSTMBackwardWindow | null, d: Int32Array, at: number, parts: number): boolean {
+    this.checkOpen(f ? 'mlstmForward window' : 'mlstmBackward window');
+    const w = (f ?? b)!;
+    const { T, B, H } = w;
+    const op = f ? 'mlstmForward window' : 'mlstmBackward window';
+    if (![T, B, H].every((v) => Number.isInteger(v) && v >= 1))
+      throw new RangeError(`${op}: T, B, H must be positive integers, got ${T}, ${B}, ${H}`);
+    const G = 4 * H,
+      BH = B * H;
+    const ownWeight = (x: PreparedB, k: number, n: number): number => {
+      if (!(x instanceof WasmPackedB) || x.owner !== this || x.released || x.k !== k || x.n !== n) return -1;
+      return x.addr;
+    };
+    const wmh = f ? ownWeight(f.wmh, H, H) : ownWeight(b!.wmh, H, H);
+    const whm = f ? ownWeight(f.whm, H, G) : ownWeight(b!.whm, G, H);
+    if (wmh < 0 || whm < 0) return false;
+    // [buffer, the elements it must hold] for every buffer the loop touches
+    const hmLen = (f ? f.hmStride : BH) === 0 ? BH : T * BH;
+    const sLen = (f ? f.savedStride : B * LSTM_SAVED_PER_UNIT * H) === 0 ? B * LSTM_SAVED_PER_UNIT * H : T * B * LSTM_SAVED_PER_UNIT * H;
+    const common: [string, Storage | null, number][] = [
+      ['Cbuf', w.Cbuf, (T + 1) * BH],
+      ['XM', w.XM, T * BH],
+      ['HM', w.HM, hmLen],
+      [f ? 'Z' : 'DZ', f ? f.Z : b!.DZ, T * B * G],
+      ['S', w.S, sLen],
+      ['mask', w.mask, BH],
+    ];
+    const own: [string, Storage | null, number][] = f
+      ? [
+          ['Hin', f.Hin, (T + 1) * BH],
+          ['Hbuf', f.Hbuf, (T + 1) * BH],
+          ['M', f.M, T * BH],
+        ]
+      : [
+          ['DH', b!.DH, (T + 1) * BH],
+          ['dhCell', b!.dhCell, BH],
+          ['dhCellLast', b!.dhCellLast, BH],
+          ['dc', b!.dc, BH],
+          ['dm', b!.dm, BH],
+          ['DXM', b!.DXM, T * BH],
+          ['DHM', b!.DHM, T * BH],
+        ];
+    for (const [, x] of [...common, ...own]) if (x !== null && !(x instanceof Float32Array && this.heap.contains(x))) return false;
+    for (const [name, x, len] of [...common, ...own]) {
+      if (x !== null && x.length < len) throw new RangeError(`${op}: ${name} has ${x.length} elements; T=${T}, B=${B}, H=${H} need ${len}`);
+    }
+    if (b && w.mask !== null && (b.dhCell === null || b.dhCellLast === null))
+      throw new RangeError(`${op}: a mask needs dhCell and dhCellLast`);
+    const addr = (x: Storage | null): number => (x === null ? 0 : x.byteOffset);
+    d[at + Win.T] = T;
+    d[at + Win.B] = B;
+    d[at + Win.H] = H;
+    d[at + Win.Mask] = addr(w.mask);
+    d[at + Win.Cbuf] = addr(w.Cbuf);
+    d[at + Win.XM] = addr(w.XM);
+    d[at + Win.HM] = addr(w.HM);
+    d[at + Win.HmStride] = (f ? f.hmStride : BH) * 4;
+    d[at + Win.Z] = addr(f ? f.Z : b!.DZ);
+    d[at + Win.S] = addr(w.S);
+    d[at + Win.SavedStride] = (f ? f.savedStride : B * LSTM_SAVED_PER_UNIT * H) * 4;
+    d[at + Win.Wmh] = wmh;
+    d[at + Win.Whm] = whm;
+    d[at + Win.Hin] = f ? addr(f.Hin) : 0;
+    d[at + Win.Hbuf] = f ? addr(f.Hbuf) : 0;
+    d[at + Win.M] = f ? addr(f.M) : 0;
+    d[at + Win.DH] = b ? addr(b.DH) : 0;
+    d[at + Win.DhCell] = b ? addr(b.dhCell) : 0;
+    d[at + Win.DhCellLast] = b ? addr(b.dhCellLast) : 0;
+    d[at + Win.Dc] = b ? addr(b.dc) : 0;
+    d[at + Win.Dm] = b ? addr(b.dm) : 0;
+    d[at + Win.DXM] = b ? addr(b.DXM) : 0;
+    d[at + Win.DHM] = b ? addr(b.DHM) : 0;
+    d[at + Win.NeedH0] = b?.needH0 ? 1 : 0;
+    const slotBytes = slotBytesFor(f ? H : G); // the largest k of the loop's products
+    this.beginScratch(parts * slotBytes);
+    d[at + Win.Slots] = this.bump(parts * slotBytes);
+    d[at + Win.SlotBytes] = slotBytes;
+    return true;
   }
 
   // ---------------------------------------------------------------- recurrent gate kernels
@@ -792,42 +853,6 @@ const stagedStride = (inMemory: boolean, rows: number, cols: number, ld: number)
 /** Scratch bytes matrixIn uses for a stored [rows, cols] matrix with row stride ld. */
 function matrixCopyBytes(rows: number, cols: number, ld: number): number {
   return alignUp((spanIsDense(rows, cols, ld) ? (rows - 1) * ld + cols : rows * cols) * 4);
-}
-
-/**
- * Rows of A per driver call: the packed A block of rows·k floats stays within 256 KiB (L2-resident
- * while every B panel streams past it), a multiple of the 4-row tile.
- */
-function rowBlock(k: number): number {
-  return Math.max(MR, Math.floor(65536 / k / MR) * MR);
-}
-
-/**
- * C[m,n] (+)= alpha·A·B (+ bias) from packed operands, every pointer a byte address in the
- * kernels' memory: `pa` packed A rows (packA_rowPanels4), `pb` packed B columns
- * (packB_columnPanels8), C with row stride ldcBytes. The driver loop of every wasm GEMM whose
- * op(A) is packed whole (gemmRowsPackingA is the one that packs A as it goes), single-thread or a
- * thread's part of a split product: a part is this call at offsets into the
- * same panels (rows from a multiple of 4: pa + i0·k·4; columns from a multiple of 8: pb + j0·k·4),
- * and an element's arithmetic depends only on k, so any such split is bit-identical to the whole.
- */
-export function gemmPacked(
-  kx: KernelExports,
-  m: number,
-  n: number,
-  k: number,
-  pa: number,
-  pb: number,
-  cAddr: number,
-  ldcBytes: number,
-  alpha: number,
-  biasAddr: number,
-  flags: number,
-): void {
-  const rows = rowBlock(k);
-  for (let i0 = 0; i0 < m; i0 += rows) {
-    kx.gemm_f32(Math.min(rows, m - i0), n, k, pa + i0 * k * 4, pb, cAddr + i0 * ldcBytes, ldcBytes, alpha, biasAddr, flags);
-  }
 }
 
 function checkRows(op: string, B: number, H: number): number {

@@ -14,7 +14,8 @@ import { wasmApi, type WasmApi, type WasmImports, type WasmInstance, type WasmMo
  * it before detecting (src/node/wasm.ts).
  */
 
-export { gemmPacked, WasmBackend, WasmPackedB } from './backend.js';
+export { WasmBackend, WasmPackedB } from './backend.js';
+export { gemmPacked } from './gemm-driver.js';
 export { detectWasmFeatures, relaxedMaddIsFused, relaxedSimdValidates, simdValidates, type WasmFeatures } from './detect.js';
 export { WasmHeap, type HeapOptions } from './heap.js';
 export { buildKernelModule, type KernelExports, type KernelModuleOptions } from './kernel-module.js';

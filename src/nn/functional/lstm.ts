@@ -1,5 +1,4 @@
 import type { GemmArgs } from '../../tensor/backend.js';
-import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
@@ -15,7 +14,7 @@ import {
   recurrentCall,
   recurrentDims,
   releaseLoopWeights,
-  stepRows,
+  stepRowsCopy,
   withLoopWeight,
 } from './recurrent-common.js';
 
@@ -92,17 +91,18 @@ function lstmCore(
   const wh = w.wh.data;
 
   // ---- forward: Z = x·wxᵀ + bias [T·B,4H] for every step at once, then z_t += h̃_{t−1}·whᵀ per step.
-  const Z = ws.acquire(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
+  const Z = ws.acquireForWrite(dtype, TB * G); // [T,B,4H] (later DZ: see backward)
   if (TB > 0) backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.wx.data, transB: true, c: Z, bias: w.bias.data });
-  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
-  const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]
+  // The time loop's buffers are the workspace's, like Z and S (see stepRowsCopy); the window's outputs are copies.
+  const Hbuf = ws.acquireForWrite(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
+  const Cbuf = ws.acquireForWrite(dtype, (T + 1) * BH); // [T+1,B,H]
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
   // What the recurrence reads and the window outputs: Hbuf, or with a hidden mask its masked copy (row t = M ⊙ h_{t−1}).
-  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
+  const Hin = mask ? ws.acquireForWrite(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
   if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   const savedStride = record ? B * SW : 0;
-  const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H]
+  const S = ws.acquireForWrite(dtype, record ? TB * SW : B * SW); // [T,B,5H]
   const zArgs: GemmArgs = withLoopWeight(backend, T, {
     m: B,
     n: G,
@@ -124,13 +124,18 @@ function lstmCore(
   }
   releaseLoopWeights(backend, zArgs);
 
-  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
-  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
+  // Outputs are copies of the workspace's buffers (see stepRowsCopy, lastRowCopy); the final state is unmasked.
+  const hs = new Var(new Tensor(stepRowsCopy(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
-  const result: LSTMSequenceResult = { hs, state: { h: hT, c: cT }, cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]) };
+  const result: LSTMSequenceResult = { hs, state: { h: hT, c: cT }, cs: new Tensor(stepRowsCopy(Cbuf, BH, T), [T, B, H]) };
+  // What only the forward and the backward read, given back to the workspace after the last of them.
+  const releaseWindow = (): void => {
+    ws.release(Z, S, Hbuf, Cbuf);
+    if (mask) ws.release(Hin);
+  };
   if (!record) {
-    ws.release(Z, S);
+    releaseWindow();
     return result;
   }
 
@@ -186,7 +191,7 @@ function lstmCore(
       ws.release(dh, dc);
       if (mask) ws.release(dhCell);
     },
-    () => ws.release(Z, S),
+    releaseWindow,
   ); // when the graph is discarded: only the backward reads these
   return result;
 }

@@ -1,4 +1,3 @@
-import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { LSTM_SAVED_PER_UNIT } from '../../tensor/kernels/recurrent-lstm-gates.js';
 import type { Tape } from '../../autograd/tape.js';
@@ -16,7 +15,7 @@ import {
   recurrentCall,
   recurrentDims,
   releaseLoopWeights,
-  stepRows,
+  stepRowsCopy,
 } from './recurrent-common.js';
 
 /**
@@ -98,10 +97,13 @@ function mlstmCore(
 ): MLSTMSequenceResult {
   const { T, B, D, H } = recurrentDims(op, form, x, h0, c0);
   checkWeights(op, w, H, D);
-  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
+  // The hidden-dropout mask [B,H] or null, copied into the workspace with the loop's other buffers.
+  const maskData = hiddenMaskData(op, hiddenMask, B, H);
+  const mask = maskData ? ws.acquireForWrite(dtype, B * H) : null;
+  if (mask) mask.set(maskData!);
   const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const G = 4 * H;
   const BH = B * H;
@@ -111,45 +113,78 @@ function mlstmCore(
   const dims = { T, B, D, H, G };
 
   // ---- forward.
-  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 is h_{−1} = h0, row t+1 is h_t
-  const Cbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: likewise for c
+  // The time loop's buffers are the workspace's, like XM, Z, HM and S: the backend's kernels work on them in
+  // place (see stepRowsCopy). The window's outputs are copies.
+  const Hbuf = ws.acquireForWrite(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 is h_{−1} = h0, row t+1 is h_t
+  const Cbuf = ws.acquireForWrite(dtype, (T + 1) * BH); // [T+1,B,H]: likewise for c
   Hbuf.set(h0.data);
   Cbuf.set(c0.data);
   // What the recurrence reads and the window outputs: Hbuf itself, or with a hidden mask its masked copy,
   // [T+1,B,H] with row t = h̃_{t−1} = M ⊙ h_{t−1}.
-  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf;
+  const Hin = mask ? ws.acquireForWrite(dtype, (T + 1) * BH) : Hbuf;
   if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   // The multiplicative half, shared with the mRNN: XM = x·wmxᵀ [T·B,H] and Z = x·whxᵀ + bias [T·B,4H] for every
   // step at once, m_t (M), h̃_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
   const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hin);
   // Without a recording, the saved gate values of a step are dead after it: keep one row.
   const savedStride = record ? B * SW : 0;
-  const S = ws.acquire(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
-  for (let t = 0; t < T; t++) {
-    hmArgs.aOffset = t * BH;
-    hmArgs.cOffset = t * hmStride;
-    backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
-    kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
-    zArgs.aOffset = t * BH;
-    zArgs.cOffset = t * BG;
-    backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
-    kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
-    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+  const S = ws.acquireForWrite(dtype, record ? TB * SW : B * SW); // [T,B,5H] σ(i),σ(f),tanh(g),σ(o),tanh(c)
+  // A backend that runs the whole loop in one call (split by batch rows across threads: no per-step
+  // synchronisation) takes it, else this loop runs it; the two compute the same bits.
+  const windowed =
+    T >= 2 &&
+    hmArgs.packedB !== undefined &&
+    zArgs.packedB !== undefined &&
+    backend.recurrentWindows?.mlstmForward({
+      T,
+      B,
+      H,
+      Hin,
+      Hbuf,
+      Cbuf,
+      XM,
+      HM,
+      hmStride,
+      M,
+      Z,
+      S,
+      savedStride,
+      mask,
+      wmh: hmArgs.packedB,
+      whm: zArgs.packedB,
+    }) === true;
+  if (!windowed) {
+    for (let t = 0; t < T; t++) {
+      hmArgs.aOffset = t * BH;
+      hmArgs.cOffset = t * hmStride;
+      backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
+      kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH); // m_t = XM_t ⊙ HM_t
+      zArgs.aOffset = t * BH;
+      zArgs.cOffset = t * BG;
+      backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
+      kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+      if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+    }
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
 
-  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
-  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
+  // Outputs are copies of the workspace's buffers (see stepRowsCopy, lastRowCopy); the final state is unmasked.
+  const hs = new Var(new Tensor(stepRowsCopy(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
   const cT = new Var(new Tensor(lastRowCopy(Cbuf, BH, T), [B, H]));
   const result: MLSTMSequenceResult = {
     hs,
     state: { h: hT, c: cT },
-    cs: new Tensor(stepRows(Cbuf, BH, T), [T, B, H]),
-    ms: new Tensor(M, [T, B, H]),
+    cs: new Tensor(stepRowsCopy(Cbuf, BH, T), [T, B, H]),
+    ms: new Tensor(M.slice(), [T, B, H]),
+  };
+  // What only the forward and the backward read, given back to the workspace after the last of them.
+  const releaseWindow = (): void => {
+    ws.release(XM, Z, HM, S, M, Hbuf, Cbuf);
+    if (mask) ws.release(Hin, mask);
   };
   if (!record) {
-    ws.release(XM, Z, HM, S);
+    releaseWindow();
     return result;
   }
 
@@ -173,39 +208,82 @@ function mlstmCore(
        *   dx += DZ·whx + DXM·wmx   (H_prev: the rows the recurrence read, h̃ with a mask).
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      // DH [T+1,B,H]: row t+1 is ∂L/∂h̃_t (∂L/∂h_t without a mask): what the outputs send, to which step t+1's
+      // dh gemm adds what it sends back; row 0 ends as ∂L/∂h̃_{−1}. The final state hT is unmasked, so without a
+      // mask its gradient joins row T, and with one it joins what step T−1 reads (dhCellLast).
+      const DH = ws.acquire(dtype, (T + 1) * BH);
+      if (dHs) DH.set(dHs, BH);
+      const hTg = hT.grad ? hT.grad.data : null;
+      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] ∂L/∂h_t as step t reads it: M ⊙ DH_{t+1}
+      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] … at t = T−1: ∂L/∂hT + M ⊙ DH_T
+      if (mask) {
+        if (hTg) dhCellLast!.set(hTg);
+        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
+      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
       const dc = ws.acquire(dtype, BH); // [B,H] running ∂L/∂c_t
-      if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
-      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
-      for (let t = T - 1; t >= 0; t--) {
-        if (dHs) addInto(dh, dHs, BH, t * BH);
-        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
-        dmArgs.aOffset = t * BG;
-        backend.gemm(dmArgs); // dm_t = dz_t·whm
-        kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
-        if (t > 0 || needH0) {
-          dhArgs.aOffset = t * BH;
-          backend.gemm(dhArgs); // dh ← dHM_t·wmh (overwrites: dh_t has been consumed)
+      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, DH, true);
+      // As in the forward: a backend may run the whole sweep in one call, with the same bits.
+      const windowed =
+        T >= 2 &&
+        dmArgs.packedB !== undefined &&
+        dhArgs.packedB !== undefined &&
+        backend.recurrentWindows?.mlstmBackward({
+          T,
+          B,
+          H,
+          S,
+          Cbuf,
+          XM,
+          HM,
+          DZ,
+          DH,
+          dhCell,
+          dhCellLast,
+          dc,
+          dm,
+          DXM,
+          DHM,
+          mask,
+          whm: dmArgs.packedB,
+          wmh: dhArgs.packedB,
+          needH0,
+        }) === true;
+      if (!windowed) {
+        for (let t = T - 1; t >= 0; t--) {
+          let cell = DH; // ∂L/∂h_t as the step reads it, at cell[cellOff]
+          let cellOff = (t + 1) * BH;
+          if (mask) {
+            cell = t === T - 1 ? dhCellLast! : dhCell!;
+            cellOff = 0;
+            if (t < T - 1) applyHiddenMask(BH, mask, DH, (t + 1) * BH, dhCell!, 0, false); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t
+          }
+          kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, cell, cellOff, dc, 0, DZ, t * BG, dc, 0);
+          dmArgs.aOffset = t * BG;
+          backend.gemm(dmArgs); // dm_t = dz_t·whm
+          kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+          if (t > 0 || needH0) {
+            dhArgs.aOffset = t * BH;
+            dhArgs.cOffset = t * BH;
+            backend.gemm(dhArgs); // DH_t += dHM_t·wmh
+          }
         }
       }
       releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
-        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, dh, BH);
+        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, DH, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm, dh, dc);
-      if (mask) ws.release(dhCell);
+      ws.release(DXM, DHM, dm, DH, dc);
+      if (mask) ws.release(dhCell!, dhCellLast!);
     },
-    () => ws.release(XM, Z, HM, S),
+    releaseWindow,
   ); // when the graph is discarded: only the backward reads these
   return result;
 }

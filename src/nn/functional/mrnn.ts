@@ -1,4 +1,3 @@
-import { allocate } from '../../tensor/dtype.js';
 import { Tensor } from '../../tensor/tensor.js';
 import type { Tape } from '../../autograd/tape.js';
 import { gradBuffer, Var } from '../../autograd/var.js';
@@ -15,7 +14,7 @@ import {
   recurrentCall,
   recurrentDims,
   releaseLoopWeights,
-  stepRows,
+  stepRowsCopy,
 } from './recurrent-common.js';
 
 /**
@@ -88,10 +87,11 @@ function mrnnCore(
   const dims = { T, B, D, H, G: H }; // G: whx, whm and bias have H rows (the mLSTM's 4H)
 
   // ---- forward.
-  const Hbuf = allocate(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
+  // The time loop's buffers are the workspace's, like XM, Z and HM (see stepRowsCopy); the window's outputs are copies.
+  const Hbuf = ws.acquireForWrite(dtype, (T + 1) * BH); // [T+1,B,H]: row 0 = h0, row t+1 = h_t
   Hbuf.set(h0.data);
   // What the recurrence reads and the window outputs: Hbuf, or with a hidden mask its masked copy (row t = M ⊙ h_{t−1}).
-  const Hin = mask ? allocate(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
+  const Hin = mask ? ws.acquireForWrite(dtype, (T + 1) * BH) : Hbuf; // [T+1,B,H]
   if (mask) applyHiddenMask(BH, mask, Hbuf, 0, Hin, 0, false);
   // The multiplicative half, shared with the mLSTM: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step
   // at once (each [T·B,H]), m_t (M), h̃_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
@@ -109,12 +109,17 @@ function mrnnCore(
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
 
-  // hs is a view (a step's [B,H]); the final state is a copy (see stepRows, lastRowCopy), and unmasked.
-  const hs = new Var(new Tensor(stepRows(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
+  // Outputs are copies of the workspace's buffers (see stepRowsCopy, lastRowCopy); the final state is unmasked.
+  const hs = new Var(new Tensor(stepRowsCopy(Hin, BH, T), form === 'step' ? [B, H] : [T, B, H]));
   const hT = new Var(new Tensor(lastRowCopy(Hbuf, BH, T), [B, H]));
-  const result: MRNNSequenceResult = { hs, state: { h: hT, c: null }, ms: new Tensor(M, [T, B, H]) };
+  const result: MRNNSequenceResult = { hs, state: { h: hT, c: null }, ms: new Tensor(M.slice(), [T, B, H]) };
+  // What only the forward and the backward read, given back to the workspace after the last of them.
+  const releaseWindow = (): void => {
+    ws.release(XM, Z, HM, M, Hbuf);
+    if (mask) ws.release(Hin);
+  };
   if (!record) {
-    ws.release(XM, Z, HM);
+    releaseWindow();
     return result;
   }
 
@@ -162,7 +167,7 @@ function mrnnCore(
       ws.release(DXM, DHM, dm, dh);
       if (mask) ws.release(dhCell);
     },
-    () => ws.release(XM, Z, HM),
+    releaseWindow,
   ); // when the graph is discarded: only the backward reads these
   return result;
 }

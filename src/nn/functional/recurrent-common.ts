@@ -1,5 +1,5 @@
 import type { Backend, GemmArgs } from '../../tensor/backend.js';
-import { allocate, promote, type DType, type Storage } from '../../tensor/dtype.js';
+import { promote, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, ShapeError } from '../../tensor/shape.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { Workspace } from '../../tensor/workspace.js';
@@ -132,7 +132,7 @@ export interface MultiplicativeDims {
 export interface MultiplicativeForward {
   XM: Storage; // [T,B,H] x_t·wmxᵀ
   Z: Storage; // [T,B,G] x_t·whxᵀ + bias; step t adds m_t·whmᵀ into its rows, making them z_t (later DZ: see the ops' backward)
-  M: Storage; // [T,B,H] m_t
+  M: Storage; // [T,B,H] m_t; the caller releases it to the workspace (after the backward, which reads it)
   HM: Storage; // [T,B,H] h_{t−1}·wmhᵀ; [B,H] when not recording
   /** Row stride of HM: B·H when recording, 0 without (HM_t is dead after its step: one row serves all). */
   hmStride: number;
@@ -161,15 +161,15 @@ export function multiplicativeForwardSetup(
   const TB = T * B;
   const BH = B * H;
   const xd = x.data; // [T,B,D] (or [B,D] for a step)
-  const XM = ws.acquire(dtype, TB * H); // [T,B,H]
-  const Z = ws.acquire(dtype, TB * G); // [T,B,G]
+  const XM = ws.acquireForWrite(dtype, TB * H); // [T,B,H]
+  const Z = ws.acquireForWrite(dtype, TB * G); // [T,B,G]
   if (TB > 0) {
     backend.gemm({ m: TB, n: H, k: D, a: xd, b: w.wmx.data, transB: true, c: XM });
     backend.gemm({ m: TB, n: G, k: D, a: xd, b: w.whx.data, transB: true, c: Z, bias: w.bias.data });
   }
-  const M = allocate(dtype, TB * H); // [T,B,H]
+  const M = ws.acquireForWrite(dtype, TB * H); // [T,B,H]; the caller releases it to the workspace
   const hmStride = record ? BH : 0;
-  const HM = ws.acquire(dtype, record ? TB * H : BH); // [T,B,H], or [B,H] reused by every step
+  const HM = ws.acquireForWrite(dtype, record ? TB * H : BH); // [T,B,H], or [B,H] reused by every step
   const hmArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: Hbuf, aOffset: 0, b: w.wmh.data, transB: true, c: HM, cOffset: 0 });
   const zArgs = withLoopWeight(backend, T, {
     m: B,
@@ -193,25 +193,42 @@ export interface MultiplicativeBackward {
   dm: Storage; // [B,H] one step's ∂L/∂m; the caller releases it to the workspace
   /** dm_t = dz_t·whm: the sweep sets aOffset = t·BG. */
   dmArgs: GemmArgs;
-  /** dh ← dHM_t·wmh (overwrites: dh_t has been consumed): the sweep sets aOffset = t·BH. */
+  /**
+   * dh ← dHM_t·wmh: the sweep sets aOffset = t·BH. Into the running [B,H] dh (overwriting: dh_t has been
+   * consumed), or with `dhAccumulates` added into row t of a [T+1,B,H] dh (the sweep also sets cOffset).
+   */
   dhArgs: GemmArgs;
 }
 
-/** The buffers and re-aimed gemm arguments of the backward sweep's multiplicative half (mLSTM, mRNN); dh [B,H] is the sweep's running ∂L/∂h. */
+/**
+ * The buffers and re-aimed gemm arguments of the backward sweep's multiplicative half (mLSTM, mRNN); dh is the
+ * sweep's running ∂L/∂h [B,H], or (dhAccumulates) the mLSTM's per-step [T+1,B,H] that the product adds into.
+ */
 export function multiplicativeBackwardSetup(
   call: RecurrentCall,
   dims: MultiplicativeDims,
   DZ: Storage,
   w: MultiplicativeWeights,
   dh: Storage,
+  dhAccumulates = false,
 ): MultiplicativeBackward {
   const { dtype, backend, ws } = call;
   const { T, B, H, G } = dims;
-  const DXM = ws.acquire(dtype, T * B * H); // [T,B,H]
-  const DHM = ws.acquire(dtype, T * B * H); // [T,B,H]
-  const dm = ws.acquire(dtype, B * H); // [B,H]; the caller releases it to the workspace
+  const DXM = ws.acquireForWrite(dtype, T * B * H); // [T,B,H]
+  const DHM = ws.acquireForWrite(dtype, T * B * H); // [T,B,H]
+  const dm = ws.acquireForWrite(dtype, B * H); // [B,H]; the caller releases it to the workspace
   const dmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: w.whm.data, c: dm });
-  const dhArgs = withLoopWeight(backend, T, { m: B, n: H, k: H, a: DHM, aOffset: 0, b: w.wmh.data, c: dh });
+  const dhArgs = withLoopWeight(backend, T, {
+    m: B,
+    n: H,
+    k: H,
+    a: DHM,
+    aOffset: 0,
+    b: w.wmh.data,
+    c: dh,
+    cOffset: 0,
+    accumulate: dhAccumulates,
+  });
   return { DXM, DHM, dm, dmArgs, dhArgs };
 }
 
@@ -222,7 +239,7 @@ export interface MultiplicativeWindow extends MultiplicativeDims {
   DZ: Storage; // [T,B,G] ∂L/∂z_t
   DXM: Storage; // [T,B,H] ∂L/∂(x_t·wmxᵀ)
   DHM: Storage; // [T,B,H] ∂L/∂(h_{t−1}·wmhᵀ)
-  M: Storage; // [T,B,H] m_t
+  M: Storage; // [T,B,H] m_t; the caller releases it to the workspace (after the backward, which reads it)
   Hprev: Storage; // [T+1,B,H] rows 0..T−1 are h_{−1} … h_{T−2}
 }
 
@@ -258,15 +275,14 @@ export function accumulateMultiplicativeGrads(call: RecurrentCall, win: Multipli
 
 /**
  * Rows 1..T of a [T+1,rowSize] state buffer (h_0 … h_{T−1} of a window, row 0 being the initial state)
- * as a VIEW, the `hs` / `cs` output of a sequence op: a copy would be T·rowSize fresh elements per call
- * for values that already sit in the buffer. Sharing is safe because nothing writes into an op's
- * output value in place (ops allocate their results, parameters are the only values updated in place,
- * and they are leaves); the backward reads the same buffer (h_prev, c_prev; the mRNN also h_t) and sees the
- * forward's values. Consumers must index from 0 of the view, never `.buffer` without `byteOffset`
- * (safetensors encoding and the gemm alias check do use byteOffset).
+ * as a COPY, the `hs` / `cs` output of a sequence op. The buffer itself is the workspace's (in the wasm
+ * backend's memory, where the time loop's kernels read and write it in place instead of copying a
+ * [B,H] row in and out at every call: ~20 MB of copies per H=256 training step); it goes back to the
+ * workspace when the graph is released, so an output that outlives the graph gets its own copy, one
+ * memcpy per window.
  */
-export function stepRows(buf: Storage, rowSize: number, T: number): Storage {
-  return buf.subarray(rowSize, (T + 1) * rowSize);
+export function stepRowsCopy(buf: Storage, rowSize: number, T: number): Storage {
+  return buf.slice(rowSize, (T + 1) * rowSize);
 }
 
 /**

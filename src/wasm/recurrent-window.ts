@@ -1,0 +1,153 @@
+import { LSTM_SAVED_PER_UNIT } from '../tensor/kernels/recurrent-lstm-gates.js';
+import { gemmRowsPackingA } from './gemm-driver.js';
+import { GEMM_FLAGS } from './gemm-kernels.js';
+import type { KernelExports } from './kernel-module.js';
+
+/*
+ * The mLSTM's time loops for a window, run for batch rows [r0, r1) by calls of the kernel module's
+ * exports over byte addresses in its memory: the loops of nn/functional/mlstm.ts (MLSTMForwardWindow
+ * and MLSTMBackwardWindow in tensor/backend.ts say what they compute), with every product a
+ * gemmRowsPackingA on those rows against a weight packed once per window.
+ *
+ * Why rows. A batch row's recurrence never reads another row: h_t of stream b depends only on
+ * h_{t−1} of stream b. So threads that each take some rows can run the whole window without meeting
+ * once, where splitting each step's products between threads cost two joins per step (256 per
+ * training window at T = 64, each a wake-up and a wait). The single-thread backend runs the same
+ * function over all rows.
+ *
+ * Why the same bits. A product's rows from a multiple of 4 are computed exactly as in the whole
+ * product (gemm-driver.ts), and the gate kernels work row by row, so any split of the rows at
+ * multiples of 4 gives the bits of one call over all of them, and those of the loop in mlstm.ts (the
+ * same kernel calls, in the same order, on the same buffers).
+ *
+ * The descriptor: WINDOW_INTS Int32 fields (Win.*) at `at` in an Int32Array, byte addresses and
+ * sizes, written by the caller (writeForward / writeBackward); a thread's rows and its own packing
+ * block come as arguments. The threaded backend keeps it in the control block its workers read.
+ */
+
+/** Int32 fields of a window descriptor: sizes, then byte addresses (0: absent). */
+export const Win = {
+  T: 0,
+  B: 1,
+  H: 2,
+  Mask: 3, // [B,H] or 0
+  Cbuf: 4, // [T+1,B,H]
+  XM: 5, // [T,B,H]
+  HM: 6, // [T,B,H] or [B,H]
+  HmStride: 7, // bytes between steps of HM
+  Z: 8, // [T,B,4H] (the backward's DZ)
+  S: 9, // [T,B,5H] or [B,5H]
+  SavedStride: 10, // bytes between steps of S
+  Wmh: 11, // packed panels: forward wmhᵀ [H,H], backward wmh [H,H]
+  Whm: 12, // forward whmᵀ [H,4H], backward whm [4H,H]
+  // forward only
+  Hin: 13, // [T+1,B,H]
+  Hbuf: 14, // [T+1,B,H]
+  M: 15, // [T,B,H]
+  // backward only
+  DH: 16, // [T+1,B,H]
+  DhCell: 17, // [B,H] or 0
+  DhCellLast: 18, // [B,H] or 0
+  Dc: 19, // [B,H]
+  Dm: 20, // [B,H]
+  DXM: 21, // [T,B,H]
+  DHM: 22, // [T,B,H]
+  NeedH0: 23, // 0 or 1
+  // the packing blocks: thread p packs its rows of A into Slots + p·SlotBytes
+  Slots: 24,
+  SlotBytes: 25,
+} as const;
+export const WINDOW_INTS = 26;
+
+/** Saved gate values per unit (σ(i), σ(f), tanh(g), σ(o), tanh(c)). */
+const SW = LSTM_SAVED_PER_UNIT;
+
+/** The forward loop (MLSTMForwardWindow) for rows [r0, r1) of the batch; `slot` is this thread's packing block. */
+export function mlstmForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const G = 4 * H;
+  const rowH = H * 4, // bytes of one row of a [·,B,H] buffer
+    rowG = G * 4;
+  const stepH = B * rowH, // bytes of one step of a [T,B,H] buffer
+    stepG = B * rowG;
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const hin = a(Win.Hin) + r0 * rowH,
+    hbuf = a(Win.Hbuf) + r0 * rowH,
+    cbuf = a(Win.Cbuf) + r0 * rowH,
+    xm = a(Win.XM) + r0 * rowH,
+    hm = a(Win.HM) + r0 * rowH,
+    m = a(Win.M) + r0 * rowH,
+    z = a(Win.Z) + r0 * rowG,
+    s = a(Win.S) + r0 * SW * rowH;
+  const mask = a(Win.Mask);
+  const hmStride = d[at + Win.HmStride]!,
+    savedStride = d[at + Win.SavedStride]!;
+  const wmh = a(Win.Wmh),
+    whm = a(Win.Whm);
+  const n = rows * H;
+  for (let t = 0; t < T; t++) {
+    // HM_t = h̃_{t−1}·wmhᵀ, rows [r0, r1): A = Hin row t (row stride H floats), C = HM_t
+    gemmRowsPackingA(kx, H, H, hin + t * stepH, rowH, 4, 0, rows, slot, wmh, hm + t * hmStride, rowH, 1, 0, 0);
+    kx.multiplicative_forward(n, xm + t * stepH, hm + t * hmStride, m + t * stepH); // m_t = XM_t ⊙ HM_t
+    // z_t = XZ_t + m_t·whmᵀ
+    gemmRowsPackingA(kx, G, H, m + t * stepH, rowH, 4, 0, rows, slot, whm, z + t * stepG, rowG, 1, 0, GEMM_FLAGS.accumulate);
+    kx.lstm_gates_forward(rows, H, z + t * stepG, cbuf + t * stepH, cbuf + (t + 1) * stepH, hbuf + (t + 1) * stepH, s + t * savedStride);
+    if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
+  }
+}
+
+/** The backward sweep (MLSTMBackwardWindow) for rows [r0, r1) of the batch; `slot` is this thread's packing block. */
+export function mlstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const G = 4 * H;
+  const rowH = H * 4,
+    rowG = G * 4;
+  const stepH = B * rowH,
+    stepG = B * rowG;
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const cbuf = a(Win.Cbuf) + r0 * rowH,
+    xm = a(Win.XM) + r0 * rowH,
+    hm = a(Win.HM) + r0 * rowH,
+    dz = a(Win.Z) + r0 * rowG,
+    s = a(Win.S) + r0 * SW * rowH,
+    dh = a(Win.DH) + r0 * rowH,
+    dc = a(Win.Dc) + r0 * rowH,
+    dm = a(Win.Dm) + r0 * rowH,
+    dxm = a(Win.DXM) + r0 * rowH,
+    dhm = a(Win.DHM) + r0 * rowH;
+  const mask = a(Win.Mask);
+  const dhCell = mask === 0 ? 0 : a(Win.DhCell) + r0 * rowH,
+    dhCellLast = mask === 0 ? 0 : a(Win.DhCellLast) + r0 * rowH;
+  const hmStride = d[at + Win.HmStride]!,
+    savedStride = d[at + Win.SavedStride]!;
+  const wmh = a(Win.Wmh),
+    whm = a(Win.Whm);
+  const needH0 = d[at + Win.NeedH0] !== 0;
+  const n = rows * H;
+  for (let t = T - 1; t >= 0; t--) {
+    // ∂L/∂h_t as the step reads it: DH_{t+1}, or with a mask M ⊙ DH_{t+1} (at t = T−1 the caller's dhCellLast)
+    let cell = dh + (t + 1) * stepH;
+    if (mask !== 0) {
+      if (t === T - 1) cell = dhCellLast;
+      else {
+        kx.multiplicative_forward(n, mask + r0 * rowH, cell, dhCell);
+        cell = dhCell;
+      }
+    }
+    kx.lstm_gates_backward(rows, H, s + t * savedStride, cbuf + t * stepH, cell, dc, dz + t * stepG, dc);
+    // dm_t = dz_t·whm: A = DZ_t rows (row stride 4H floats)
+    gemmRowsPackingA(kx, H, G, dz + t * stepG, rowG, 4, 0, rows, slot, whm, dm, rowH, 1, 0, 0);
+    kx.multiplicative_backward(n, dm, xm + t * stepH, hm + t * hmStride, dxm + t * stepH, dhm + t * stepH);
+    // DH_t += dHM_t·wmh
+    if (t > 0 || needH0)
+      gemmRowsPackingA(kx, H, H, dhm + t * stepH, rowH, 4, 0, rows, slot, wmh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate);
+  }
+}
