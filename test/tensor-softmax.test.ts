@@ -147,11 +147,24 @@ describe('softmaxCrossEntropy (fused)', () => {
       expect(Array.from(softmaxCrossEntropy(x, t, { reduction: 'none' }).loss.data)).toEqual([0, 2e4, 1e4]);
       expect(softmaxCrossEntropy(x, t).loss.item()).toBe(1e4);
       const g = new Float64Array(9);
-      const { logProbs, count } = softmaxCrossEntropy(x, t);
-      softmaxCrossEntropyBackwardInto(logProbs.data, t, 3, 3, Float64Array.of(1), { count }, g);
+      const { probs, count } = softmaxCrossEntropy(x, t);
+      softmaxCrossEntropyBackwardInto(probs.data, t, 3, 3, Float64Array.of(1), { count }, g);
       // (softmax − onehot)/N with softmax = [1, 0, 0] on every row
       expect(Array.from(g)).toEqual([0, 0, 0, 1 / 3, -1 / 3, 0, 1 / 3, 0, -1 / 3]);
     }
+  });
+
+  it("keeps logSoftmax's bits in logProbs, and the softmax of the definition in probs (float64 and float32)", () => {
+    fc.assert(
+      fc.property(caseArb, fc.constantFrom('float64' as const, 'float32' as const), ([n, v, seed], dtype) => {
+        const x64 = normalTensor([n, v], seed, 3);
+        const x = dtype === 'float64' ? x64 : x64.astype('float32');
+        const r = softmaxCrossEntropy(x, targetsFor(n, v, seed));
+        expect(Array.from(r.logProbs.data)).toEqual(Array.from(logSoftmax(x).data));
+        expect(r.probs.dtype).toBe(dtype);
+        expectClose(r.probs.data, definitionSoftmax(x), dtype === 'float64' ? 1e-15 : 1.2e-7);
+      }),
+    );
   });
 
   it('backward equals (softmax − onehot)·g/N from the definition, and accumulates when asked', () => {
@@ -162,9 +175,9 @@ describe('softmaxCrossEntropy (fused)', () => {
         const p = definitionSoftmax(x);
         const upstream = 0.7;
         const expected = p.map((pj, i) => ((pj - (i % v === t[Math.floor(i / v)] ? 1 : 0)) * upstream) / n);
-        const { logProbs, count } = softmaxCrossEntropy(x, t);
+        const { probs, count } = softmaxCrossEntropy(x, t);
         const g = new Float64Array(n * v).fill(1);
-        softmaxCrossEntropyBackwardInto(logProbs.data, t, n, v, Float64Array.of(upstream), { count }, g, true);
+        softmaxCrossEntropyBackwardInto(probs.data, t, n, v, Float64Array.of(upstream), { count }, g, true);
         expectClose(
           g,
           expected.map((e) => e + 1),

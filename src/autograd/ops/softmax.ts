@@ -57,10 +57,10 @@ export function logSoftmax(tape: Tape, x: Var): Var {
 /**
  * Fused softmax cross-entropy of logits [..., V] against int32 targets (one per leading position):
  * a scalar for 'mean' (default) and 'sum', one loss per row for 'none'. The backward is
- * (softmax − onehot)·g (÷ count for 'mean') from the stored log-probabilities. Targets are copied.
+ * (softmax − onehot)·g (÷ count for 'mean') from the stored probabilities. Targets are copied.
  */
 export function softmaxCrossEntropy(tape: Tape, logits: Var, targets: Int32Array, options: CrossEntropyOptions = {}): Var {
-  const { loss, logProbs, count } = crossEntropyTensor(logits.value, targets, options);
+  const { loss, probs, count } = crossEntropyTensor(logits.value, targets, options);
   const out = new Var(loss);
   if (tape.needsGrad(logits)) {
     const saved = targets.slice();
@@ -68,7 +68,7 @@ export function softmaxCrossEntropy(tape: Tape, logits: Var, targets: Int32Array
     const rows = saved.length;
     const backwardOptions = { ...options, count };
     tape.record('softmaxCrossEntropy', [logits], [out], () => {
-      softmaxCrossEntropyBackwardInto(logProbs.data, saved, rows, width, out.grad!.data, backwardOptions, gradBuffer(logits)!, true);
+      softmaxCrossEntropyBackwardInto(probs.data, saved, rows, width, out.grad!.data, backwardOptions, gradBuffer(logits)!, true);
     });
   }
   return out;
