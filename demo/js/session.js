@@ -90,6 +90,21 @@ class SwitchableBackend {
   releaseB(prepared) {
     this.target.releaseB?.(prepared);
   }
+  /**
+   * A tape's workspace buffers, from the current target's memory where it has one (the wasm kernels then
+   * read and write them in place). After a switch, buffers from the old target's memory stay valid arrays
+   * (the new one copies them per call, and its free ignores them).
+   */
+  allocate(length) {
+    return this.target.allocate ? this.target.allocate(length) : new Float32Array(length);
+  }
+  free(array) {
+    this.target.free?.(array);
+  }
+  /** The current target's whole-window time loops (the wasm backends': batch rows split across threads). */
+  get recurrentWindows() {
+    return this.target.recurrentWindows;
+  }
   /** Nothing: the worker that made the targets closes them. */
   close() {}
 }

@@ -172,6 +172,8 @@ async function trainOnThreads(origin, config, steps, kernel) {
   const run = async (threads) => {
     const backend = await createWebParallelBackend({ threads, kernel });
     let large = 0; // products of ≥ 2^20 multiply-adds: the ones the 2-thread backend splits
+    let windows = 0; // mLSTM time loops run whole by the backend (the wasm one splits their batch rows)
+    const loops = backend.recurrentWindows;
     const counting = {
       name: backend.name,
       describe: () => backend.describe(),
@@ -183,13 +185,23 @@ async function trainOnThreads(origin, config, steps, kernel) {
       },
       prepareB: (args) => backend.prepareB(args),
       releaseB: (prepared) => backend.releaseB?.(prepared),
+      // The workspace's buffers in the backend's memory, and its whole-window loops: the path training takes.
+      ...(backend.allocate ? { allocate: (n) => backend.allocate(n), free: (x) => backend.free(x) } : {}),
+      ...(loops
+        ? {
+            recurrentWindows: {
+              mlstmForward: (w) => loops.mlstmForward(w) && ++windows > 0,
+              mlstmBackward: (w) => loops.mlstmBackward(w) && ++windows > 0,
+            },
+          }
+        : {}),
     };
     try {
       const session = DemoSession.fromText(text, config, 'moby-dick.txt', counting);
       const losses = [];
       for (let s = 0; s < steps; s++) losses.push(session.trainStep().loss);
       const weights = session.model.parameters().map((p) => p.value.data.slice());
-      return { threads: backend.threads, reason: backend.reason, kernels: backend.describe(), losses, large, weights };
+      return { threads: backend.threads, reason: backend.reason, kernels: backend.describe(), losses, large, windows, weights };
     } finally {
       backend.close();
     }
@@ -359,12 +371,15 @@ async function main() {
             const expected = kernel === 'wasm' ? /^wasm-simd( fma)? ×2$/ : /^js ×2$/;
             assert(expected.test(two.kernels), `${name}: the 2-thread backend says it is '${two.kernels}'`);
             assert(two.large >= steps, `${name}: only ${two.large} products large enough to split in ${steps} steps`);
+            if (kernel === 'wasm') assert(two.windows === 2 * steps, `${name}: ${two.windows} whole-window loops in ${steps} steps`);
             assert(one.losses.length === steps && one.losses.every(Number.isFinite), `${name}: losses ${one.losses}`);
             const differ = one.losses.findIndex((l, i) => !Object.is(l, two.losses[i]));
             assert(differ < 0, `${name}: step ${differ + 1} loss ${one.losses[differ]} on 1 thread, ${two.losses[differ]} on 2`);
             assert(weightsIdentical, `${name}: the weights after ${steps} steps differ between 1 and 2 threads`);
             details.push(
-              `${name} (${two.kernels}): ${two.large / steps} split products/step, losses ${one.losses.map((l) => l.toFixed(4)).join(' ')}`,
+              `${name} (${two.kernels}): ${two.large / steps} split products/step` +
+                (kernel === 'wasm' ? `, ${two.windows / steps} whole-window loops/step` : '') +
+                `, losses ${one.losses.map((l) => l.toFixed(4)).join(' ')}`,
             );
           }
           return details.join('; ');
