@@ -18,10 +18,15 @@ import { ensureBuilt, ROOT } from './cli-helpers.js';
  * single thread, on 2 and 3 threads. The compiled package (dist): worker threads run JavaScript.
  */
 
-type Threaded = Backend & { close(): void; ready(): Promise<void> };
+type Threaded = Backend & {
+  close(): void;
+  ready(): Promise<void>;
+  drill(d: { kind: 'throw' | 'terminate' | 'stall'; worker?: number; ms?: number }): void;
+};
 type Wasm = Backend & { close(): void };
 interface Built {
   createParallelBackend: (o: { threads: number; kernel: 'wasm' }) => Threaded;
+  GemmWorkerFault: new (reason: string, threads: number) => Error & { reason: string };
   createWasmBackendSync: () => Wasm;
   Tape: typeof TapeClass;
   Var: typeof VarClass;
@@ -36,7 +41,7 @@ beforeAll(async () => {
   ensureBuilt();
   const load = async <T>(path: string): Promise<T> => (await import(`${ROOT}dist/${path}`)) as T;
   lib = {
-    ...(await load<Pick<Built, 'createParallelBackend' | 'createWasmBackendSync'>>('node/index.js')),
+    ...(await load<Pick<Built, 'createParallelBackend' | 'createWasmBackendSync' | 'GemmWorkerFault'>>('node/index.js')),
     ...(await load<Pick<Built, 'Tape'>>('autograd/tape.js')),
     ...(await load<Pick<Built, 'Var'>>('autograd/var.js')),
     ...(await load<Pick<Built, 'Tensor'>>('tensor/tensor.js')),
@@ -234,4 +239,34 @@ describe('the mLSTM window in one call (wasm)', () => {
       { numRuns: 12 },
     );
   }, 120_000);
+
+  it('rides the same job protocol: a worker that throws in a window job is a GemmWorkerFault, one that stalls is waited for', async () => {
+    const c: Case = { T: 8, B: 16, D: 3, H: 64, seed: 5, mask: true, stateGrads: true, needH0: true, record: true };
+    const single = lib.createWasmBackendSync();
+    open.push(single);
+    const reference = runWindow(single, c);
+    // The drill fires at the backend's next job: the forward window (the window's input projections are too small to share).
+    const throwing = lib.createParallelBackend({ threads: 2, kernel: 'wasm' });
+    open.push(throwing);
+    await throwing.ready();
+    throwing.drill({ kind: 'throw' });
+    let error: unknown;
+    try {
+      runWindow(throwing, c);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(lib.GemmWorkerFault);
+    expect((error as Error).message).toMatch(/gemm worker 1 threw Error: fault drill \(throw\) at job 1/);
+    expect(() => runWindow(throwing, c)).toThrow(/gemm worker 1 threw/); // closed: every later call says why
+    const stalling = lib.createParallelBackend({ threads: 2, kernel: 'wasm' });
+    open.push(stalling);
+    await stalling.ready();
+    stalling.drill({ kind: 'stall', ms: 800 });
+    const { backend, taken } = counted(stalling);
+    const t0 = performance.now();
+    expect(firstDifference(runWindow(backend, c), reference)).toBeNull();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(700);
+    expect(taken).toEqual({ forward: 1, backward: 1 });
+  }, 60_000);
 });
