@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tape as TapeClass } from '../src/autograd/tape.js';
 import type { Var as VarClass } from '../src/autograd/var.js';
+import type { lstmSequence as LstmSequence } from '../src/nn/functional/lstm.js';
 import type { mlstmSequence as MlstmSequence } from '../src/nn/functional/mlstm.js';
 import type { Backend, MLSTMForwardWindow } from '../src/tensor/backend.js';
 import type { Rng as RngClass } from '../src/tensor/rng.js';
@@ -9,9 +10,9 @@ import type { Tensor as TensorClass } from '../src/tensor/tensor.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
- * The mLSTM's whole-window time loops (Backend.recurrentWindows; src/wasm/recurrent-window.ts) against
- * the per-step loop of nn/functional/mlstm.ts on the same kernels and the same memory: the outputs
- * (hs, the final state, cs, ms) and every gradient (x, h0, c0, the five weights) bit for bit, on random
+ * The mLSTM's and the LSTM's whole-window time loops (Backend.recurrentWindows; src/wasm/recurrent-window.ts)
+ * against the per-step loops of nn/functional/mlstm.ts and lstm.ts on the same kernels and the same memory: the
+ * outputs (hs, the final state, cs, the mLSTM's ms) and every gradient (x, h0, c0, the weights) bit for bit, on random
  * sizes (B and H not multiples of the 4-row and 8-column tiles, size 1), with and without a hidden mask,
  * gradients into the final state or not, h0 needing one or not, and a forward that records nothing.
  * Then the threaded backend, whose parts each take some batch rows for the whole window, against the
@@ -33,6 +34,7 @@ interface Built {
   Tensor: typeof TensorClass;
   Rng: typeof RngClass;
   mlstmSequence: typeof MlstmSequence;
+  lstmSequence: typeof LstmSequence;
 }
 let lib: Built;
 const open: Wasm[] = [];
@@ -47,6 +49,7 @@ beforeAll(async () => {
     ...(await load<Pick<Built, 'Tensor'>>('tensor/tensor.js')),
     ...(await load<Pick<Built, 'Rng'>>('tensor/rng.js')),
     ...(await load<Pick<Built, 'mlstmSequence'>>('nn/functional/mlstm.js')),
+    ...(await load<Pick<Built, 'lstmSequence'>>('nn/functional/lstm.js')),
   };
 }, 180_000);
 
@@ -80,12 +83,15 @@ function counted(backend: Backend): { backend: Backend; taken: { forward: number
       recurrentWindows: {
         mlstmForward: (w) => (windows.mlstmForward(w) ? (taken.forward++, true) : false),
         mlstmBackward: (w) => (windows.mlstmBackward(w) ? (taken.backward++, true) : false),
+        lstmForward: (w) => (windows.lstmForward(w) ? (taken.forward++, true) : false),
+        lstmBackward: (w) => (windows.lstmBackward(w) ? (taken.backward++, true) : false),
       },
     },
   };
 }
 
 interface Case {
+  cell: 'mlstm' | 'lstm';
   T: number;
   B: number;
   D: number;
@@ -99,7 +105,7 @@ interface Case {
 
 /** Everything one window computes on `backend`: its outputs, then the gradients of its leaves (empty when not recording). */
 function runWindow(backend: Backend, c: Case): Float32Array[] {
-  const { Tape, Tensor, Rng, mlstmSequence } = lib;
+  const { Tape, Tensor, Rng, mlstmSequence, lstmSequence } = lib;
   const { T, B, D, H } = c;
   const rng = new Rng(c.seed);
   const tensor = (shape: number[], std: number): TensorClass => {
@@ -113,21 +119,33 @@ function runWindow(backend: Backend, c: Case): Float32Array[] {
   const x = v([T, B, D], 1);
   const h0 = v([B, H], 0.5, c.record && c.needH0);
   const c0 = v([B, H], 0.5);
-  const w = { wmx: v([H, D], 0.4), wmh: v([H, H], 0.4), whx: v([4 * H, D], 0.4), whm: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) };
+  const w =
+    c.cell === 'mlstm'
+      ? { wmx: v([H, D], 0.4), wmh: v([H, H], 0.4), whx: v([4 * H, D], 0.4), whm: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) }
+      : { wx: v([4 * H, D], 0.4), wh: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) };
   let mask: TensorClass | null = null;
   if (c.mask) {
     mask = new Tensor(new Float32Array(B * H), [B, H]);
     for (let i = 0; i < B * H; i++) mask.data[i] = rng.uniform() < 0.3 ? 0 : 1 / 0.7;
   }
-  const r = mlstmSequence(tape, x, h0, c0, w, mask);
-  const out = [r.hs.data, r.state.h.data, r.state.c!.data, r.cs.data, r.ms.data].map((d) => Float32Array.from(d));
+  let r: ReturnType<typeof LstmSequence>;
+  let inspected: ArrayLike<number>[];
+  if (c.cell === 'mlstm') {
+    const m = mlstmSequence(tape, x, h0, c0, w as Parameters<typeof MlstmSequence>[4], mask);
+    r = m;
+    inspected = [m.cs.data, m.ms.data];
+  } else {
+    r = lstmSequence(tape, x, h0, c0, w as Parameters<typeof LstmSequence>[4], mask);
+    inspected = [r.cs.data];
+  }
+  const out = [r.hs.data, r.state.h.data, r.state.c!.data, ...inspected].map((d) => Float32Array.from(d));
   if (!c.record) return out;
   if (c.stateGrads) {
     r.state.h.grad = tensor([B, H], 1);
     r.state.c!.grad = tensor([B, H], 1);
   }
   tape.backward(r.hs, tensor([T, B, H], 1));
-  const leaves = [x, h0, c0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
+  const leaves = [x, h0, c0, ...Object.values(w)];
   return [...out, ...leaves.filter((l) => l.requiresGrad).map((l) => Float32Array.from(l.grad!.data))];
 }
 
@@ -144,6 +162,7 @@ function firstDifference(x: Float32Array[], y: Float32Array[]): string | null {
 
 const caseArb = (sizes: { T: fc.Arbitrary<number>; B: fc.Arbitrary<number>; H: fc.Arbitrary<number> }): fc.Arbitrary<Case> =>
   fc.record({
+    cell: fc.constantFrom('mlstm' as const, 'lstm' as const),
     T: sizes.T,
     B: sizes.B,
     D: fc.integer({ min: 1, max: 6 }),
@@ -155,7 +174,7 @@ const caseArb = (sizes: { T: fc.Arbitrary<number>; B: fc.Arbitrary<number>; H: f
     record: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
   });
 
-describe('the mLSTM window in one call (wasm)', () => {
+describe('the mLSTM and LSTM windows in one call (wasm)', () => {
   it('computes the bits of the per-step loop, outputs and gradients, on one thread', () => {
     const wasm = lib.createWasmBackendSync();
     open.push(wasm);
@@ -224,11 +243,11 @@ describe('the mLSTM window in one call (wasm)', () => {
       await t.ready();
       threaded.push(t);
     }
-    // Large enough to be shared (T·B·5H² ≥ 2^20 multiply-adds, B ≥ 8 rows: two parts of 4 or more).
-    const shared = { T: fc.integer({ min: 8, max: 11 }), B: fc.integer({ min: 8, max: 19 }), H: fc.integer({ min: 58, max: 80 }) };
+    // Large enough to be shared (T·B·4H² ≥ 2^20 multiply-adds for the LSTM, 5H² for the mLSTM; B ≥ 8 rows: two parts of 4 or more).
+    const shared = { T: fc.integer({ min: 8, max: 11 }), B: fc.integer({ min: 8, max: 19 }), H: fc.integer({ min: 64, max: 80 }) };
     fc.assert(
       fc.property(caseArb(shared), (c) => {
-        expect(c.T * c.B * 5 * c.H * c.H).toBeGreaterThanOrEqual(1 << 20);
+        expect(c.T * c.B * 4 * c.H * c.H).toBeGreaterThanOrEqual(1 << 20);
         const reference = runWindow(single, c);
         for (const t of threaded) {
           const { backend, taken } = counted(t);
@@ -241,7 +260,7 @@ describe('the mLSTM window in one call (wasm)', () => {
   }, 120_000);
 
   it('rides the same job protocol: a worker that throws in a window job is a GemmWorkerFault, one that stalls is waited for', async () => {
-    const c: Case = { T: 8, B: 16, D: 3, H: 64, seed: 5, mask: true, stateGrads: true, needH0: true, record: true };
+    const c: Case = { cell: 'mlstm', T: 8, B: 16, D: 3, H: 64, seed: 5, mask: true, stateGrads: true, needH0: true, record: true };
     const single = lib.createWasmBackendSync();
     open.push(single);
     const reference = runWindow(single, c);

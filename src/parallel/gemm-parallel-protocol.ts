@@ -79,10 +79,10 @@ export const PART_INTS = 10;
 export const Command = { Gemm: 0, Exit: 1 } as const;
 /**
  * What a job's parts run (Slot.Kernel): a product's parts on the JS kernel over the shared copies or
- * on the wasm kernel in the shared memory; or an mLSTM window's time loop (wasm/recurrent-window.ts),
- * each part over its batch rows [Part.From, Part.To), from the descriptor at WINDOW_AT.
+ * on the wasm kernel in the shared memory; or a window's time loop (wasm/recurrent-window.ts: the one
+ * its descriptor at WINDOW_AT names), each part over its batch rows [Part.From, Part.To).
  */
-export const Kernel = { Js: 0, Wasm: 1, MlstmForward: 2, MlstmBackward: 3 } as const;
+export const Kernel = { Js: 0, Wasm: 1, Window: 2 } as const;
 /** What a fault drill makes its worker do when it reaches the drill's job (see FaultDrill in gemm-parallel.ts). */
 export const DrillKind = { None: 0, Throw: 1, Terminate: 2, Stall: 3 } as const;
 export const MAX_WORKERS = 64;

@@ -1,11 +1,11 @@
-import type { GemmArgs, MLSTMBackwardWindow, MLSTMForwardWindow, PrepareBArgs, PreparedB } from '../tensor/backend.js';
-import { WasmBackend } from '../wasm/backend.js';
+import type { GemmArgs, PrepareBArgs, PreparedB } from '../tensor/backend.js';
+import { WasmBackend, type AnyWindow } from '../wasm/backend.js';
 import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/gemm-driver.js';
 import { GEMM_FLAGS, MR, type MultiplyAdd } from '../wasm/gemm-kernels.js';
 import type { WasmHeap } from '../wasm/heap.js';
 import type { KernelExports } from '../wasm/kernel-module.js';
 import type { WasmModule } from '../wasm/runtime.js';
-import { mlstmBackwardRows, mlstmForwardRows, Win } from '../wasm/recurrent-window.js';
+import { runWindowRows, Win, WINDOW_OPS, WindowLoop } from '../wasm/recurrent-window.js';
 import { Kernel, Part, PART_INTS, PARALLEL_MIN_WORK, partitionInto, Slot, WINDOW_AT } from './gemm-parallel-protocol.js';
 import { JobChannel, type FaultDrill, type WorkerTransport } from './job-channel.js';
 
@@ -164,14 +164,9 @@ export class ParallelWasmBackend extends WasmBackend {
     this.finishGemm();
   }
 
-  /** The forward loop of an mLSTM window, its batch rows split between the threads (windowJob). */
-  protected override mlstmForwardWindow(w: MLSTMForwardWindow): boolean {
-    return this.windowJob(Kernel.MlstmForward, w, null) ?? super.mlstmForwardWindow(w);
-  }
-
-  /** The backward sweep of an mLSTM window, its batch rows split between the threads. */
-  protected override mlstmBackwardWindow(w: MLSTMBackwardWindow): boolean {
-    return this.windowJob(Kernel.MlstmBackward, null, w) ?? super.mlstmBackwardWindow(w);
+  /** A window's time loop, its batch rows split between the threads (windowJob), or on this thread alone. */
+  protected override runWindow(loop: number, w: AnyWindow): boolean {
+    return this.windowJob(loop, w) ?? super.runWindow(loop, w);
   }
 
   /**
@@ -181,35 +176,34 @@ export class ParallelWasmBackend extends WasmBackend {
    * than 8 rows, little work, no workers yet): the caller runs it on this thread; false when it cannot
    * run in the kernels at all (see stageWindow).
    */
-  private windowJob(kernel: number, f: MLSTMForwardWindow | null, b: MLSTMBackwardWindow | null): boolean | undefined {
-    this.jobs.checkOpen(f ? 'mlstmForward window' : 'mlstmBackward window');
-    const { T, B, H } = (f ?? b)!;
-    if (this.jobs.workers === 0 || T * B * 5 * H * H < PARALLEL_MIN_WORK || !this.jobs.workersStarted()) return undefined;
+  private windowJob(loop: number, w: AnyWindow): boolean | undefined {
     const jobs = this.jobs;
+    jobs.checkOpen(WINDOW_OPS[loop] ?? 'window');
+    const { T, B, H } = w;
+    const perRowStep = loop === WindowLoop.MlstmForward || loop === WindowLoop.MlstmBackward ? 5 * H * H : 4 * H * H; // multiply-adds
+    if (jobs.workers === 0 || T * B * perRowStep < PARALLEL_MIN_WORK || !jobs.workersStarted()) return undefined;
     const bounds = jobs.bounds;
     const parts = partitionInto(bounds, B, jobs.speeds, WASM_ROW_UNIT);
     if (parts < 2) return undefined;
     const ctrl = jobs.ctrl;
-    if (!this.stageWindow(f, b, ctrl, WINDOW_AT, parts)) return false;
-    ctrl[Slot.Kernel] = kernel;
-    for (let w = 0; w < jobs.workers; w++) {
-      const part = Slot.Parts + PART_INTS * w;
-      if (w + 1 >= parts) {
+    if (!this.stageWindow(loop, w, ctrl, WINDOW_AT, parts)) return false;
+    ctrl[Slot.Kernel] = Kernel.Window;
+    for (let p = 0; p < jobs.workers; p++) {
+      const part = Slot.Parts + PART_INTS * p;
+      if (p + 1 >= parts) {
         ctrl[part + Part.M] = 0; // idle: fewer parts than threads
         continue;
       }
-      ctrl[part + Part.M] = bounds[w + 2]! - bounds[w + 1]!;
-      ctrl[part + Part.From] = bounds[w + 1]!;
-      ctrl[part + Part.To] = bounds[w + 2]!;
+      ctrl[part + Part.M] = bounds[p + 2]! - bounds[p + 1]!;
+      ctrl[part + Part.From] = bounds[p + 1]!;
+      ctrl[part + Part.To] = bounds[p + 2]!;
     }
     jobs.post();
     // This thread's rows: the first part. As in gemm: whatever happens here, the job is joined before this returns or throws.
     const posted = performance.now();
     let ownError: { error: unknown } | undefined;
     try {
-      const slot = ctrl[WINDOW_AT + Win.Slots]! >>> 0; // part 0's packing block
-      if (kernel === Kernel.MlstmForward) mlstmForwardRows(this.kernels, ctrl, WINDOW_AT, 0, bounds[1]!, slot);
-      else mlstmBackwardRows(this.kernels, ctrl, WINDOW_AT, 0, bounds[1]!, slot);
+      runWindowRows(loop, this.kernels, ctrl, WINDOW_AT, 0, bounds[1]!, ctrl[WINDOW_AT + Win.Slots]! >>> 0); // part 0's packing block
     } catch (error) {
       ownError = { error };
     }

@@ -18,7 +18,7 @@ import { reportFault, SpinningControl, WorkerProtocol, WorkerStep } from './job-
 import { cachedColumns, packedBlockViews, type PackedBlocks } from '../tensor/kernels/gemm-prepared.js';
 import { DeferPack, gemmPacked, gemmRowsPackingA, packColumnsPart } from '../wasm/gemm-driver.js';
 import { MEMORY_IMPORT, type KernelExports } from '../wasm/kernel-module.js';
-import { mlstmBackwardRows, mlstmForwardRows, Win } from '../wasm/recurrent-window.js';
+import { runWindowRows, Win } from '../wasm/recurrent-window.js';
 import { wasmApi } from '../wasm/runtime.js';
 
 /*
@@ -157,8 +157,7 @@ export class GemmJobServer {
       this.drill();
       const kernel = this.ctrl[Slot.Kernel];
       if (kernel === Kernel.Wasm) runWasmPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
-      else if (kernel === Kernel.MlstmForward || kernel === Kernel.MlstmBackward)
-        runWindowPart(this.ctrl, kernel, this.buffers, this.worker);
+      else if (kernel === Kernel.Window) runWindowPart(this.ctrl, this.buffers, this.worker);
       else runPart(this.ctrl, this.floats[0]!, this.buffers, this.worker);
     } catch (error) {
       this.fail(`gemm worker ${this.worker + 1} threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
@@ -292,18 +291,15 @@ function runWasmPart(ctrl: Int32Array, alpha: number, buffers: WorkerBuffers, wo
 }
 
 /**
- * This worker's rows [Part.From, Part.To) of an mLSTM window job (Kernel.MlstmForward or
- * MlstmBackward): the time loop of recurrent-window.ts over the descriptor at WINDOW_AT, packing into
- * its own block (part w + 1: the caller runs part 0). Part.M = 0: no rows for it.
+ * This worker's rows [Part.From, Part.To) of a window job (Kernel.Window): the time loop of
+ * recurrent-window.ts that the descriptor at WINDOW_AT names, packing into its own block (part w + 1:
+ * the caller runs part 0). Part.M = 0: no rows for it.
  */
-function runWindowPart(ctrl: Int32Array, kernel: number, buffers: WorkerBuffers, worker: number): void {
+function runWindowPart(ctrl: Int32Array, buffers: WorkerBuffers, worker: number): void {
   const part = Slot.Parts + PART_INTS * worker;
   if (ctrl[part + Part.M] === 0) return;
   const kx = buffers.wasm;
   if (kx === undefined) throw new Error('gemm worker: a window job arrived before the kernel module');
   const slot = (ctrl[WINDOW_AT + Win.Slots]! >>> 0) + (worker + 1) * ctrl[WINDOW_AT + Win.SlotBytes]!;
-  const from = ctrl[part + Part.From]!,
-    to = ctrl[part + Part.To]!;
-  if (kernel === Kernel.MlstmForward) mlstmForwardRows(kx, ctrl, WINDOW_AT, from, to, slot);
-  else mlstmBackwardRows(kx, ctrl, WINDOW_AT, from, to, slot);
+  runWindowRows(ctrl[WINDOW_AT + Win.Loop]!, kx, ctrl, WINDOW_AT, ctrl[part + Part.From]!, ctrl[part + Part.To]!, slot);
 }

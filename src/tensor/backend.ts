@@ -141,6 +141,44 @@ export interface MLSTMBackwardWindow {
 }
 
 /**
+ * The LSTM forward time loop of one window (T ≥ 2), with the buffers of nn/functional/lstm.ts: per step t
+ *   Z_t += Hin_t·whᵀ,  gates(Z_t, c_{t−1}) → c_t, h_t (saved S_t),  and with a mask Hin_{t+1} = mask ⊙ h_t.
+ */
+export interface LSTMForwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  Hin: Storage; // [T+1,B,H] row t: what step t reads (Hbuf itself without a mask)
+  Hbuf: Storage; // [T+1,B,H] row 0 = h0 (set), row t+1 = h_t (written)
+  Cbuf: Storage; // [T+1,B,H] likewise for c
+  Z: Storage; // [T,B,4H] x_t·wxᵀ + bias on entry, z_t on return
+  S: Storage; // [T,B,5H] saved gate values, or [B,5H] with savedStride 0
+  savedStride: number;
+  mask: Storage | null; // [B,H]
+  wh: PreparedB; // whᵀ as op(B) [H,4H]
+}
+
+/**
+ * The LSTM backward sweep of one window (T ≥ 2), t = T−1 … 0, in the form of nn/functional/lstm.ts:
+ *   dhCell as for the mLSTM (MLSTMBackwardWindow), gates backward → DZ_t and dc,  DH_t += DZ_t·wh (t = 0: when needH0).
+ */
+export interface LSTMBackwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  S: Storage; // [T,B,5H]
+  Cbuf: Storage; // [T+1,B,H]
+  DZ: Storage; // [T,B,4H] written
+  DH: Storage; // [T+1,B,H] as in MLSTMBackwardWindow
+  dhCell: Storage | null;
+  dhCellLast: Storage | null;
+  dc: Storage; // [B,H]
+  mask: Storage | null;
+  wh: PreparedB; // wh as op(B) [4H,H]
+  needH0: boolean;
+}
+
+/**
  * Optional whole-window time loops (Backend.recurrentWindows). Each returns false, having done
  * nothing, when it cannot take the call (an operand outside its memory, float64, a prepared operand
  * it did not make): the caller then runs its own loop, which computes the same bits.
@@ -148,6 +186,8 @@ export interface MLSTMBackwardWindow {
 export interface RecurrentWindows {
   mlstmForward(w: MLSTMForwardWindow): boolean;
   mlstmBackward(w: MLSTMBackwardWindow): boolean;
+  lstmForward(w: LSTMForwardWindow): boolean;
+  lstmBackward(w: LSTMBackwardWindow): boolean;
 }
 
 /** The kernels of a RecurrentKernels table. */
@@ -188,7 +228,7 @@ export interface Backend {
   free?(array: Float32Array): void;
   /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
   readonly recurrent: RecurrentKernels;
-  /** Optional: whole time loops of a window in one call each (RecurrentWindows), e.g. split by batch rows across threads. */
+  /** Optional: the mLSTM's and the LSTM's time loops, a window in one call each (RecurrentWindows), e.g. split by batch rows across threads. */
   readonly recurrentWindows?: RecurrentWindows;
   /**
    * Ends the backend: threads stop, memory may go; it must not be used afterwards. A no-op for the

@@ -1,6 +1,8 @@
 import type {
   Backend,
   GemmArgs,
+  LSTMBackwardWindow,
+  LSTMForwardWindow,
   MLSTMBackwardWindow,
   MLSTMForwardWindow,
   PrepareBArgs,
@@ -21,7 +23,7 @@ import { alignUp, DeferPack, gemmPacked, gemmRowsPackingA, rowBlock, slotBytesFo
 import { packedABytes, packedBBytes } from './gemm-packing.js';
 import type { WasmHeap } from './heap.js';
 import type { KernelExports } from './kernel-module.js';
-import { mlstmBackwardRows, mlstmForwardRows, Win, WINDOW_INTS } from './recurrent-window.js';
+import { runWindowRows, Win, WINDOW_INTS, WINDOW_OPS, WindowLoop } from './recurrent-window.js';
 
 /**
  * The single-thread WebAssembly SIMD backend: the Backend contract (gemm, prepareB, releaseB) on
@@ -56,6 +58,9 @@ export class WasmPackedB implements PreparedB {
     readonly transB: boolean,
   ) {}
 }
+
+/** Any of the whole-window loops' arguments (Backend.recurrentWindows). */
+export type AnyWindow = MLSTMForwardWindow | MLSTMBackwardWindow | LSTMForwardWindow | LSTMBackwardWindow;
 
 /** A product staged in the memory (WasmBackend.stageGemm): byte addresses, and the caller's C when it lives outside. */
 export interface StagedGemm {
@@ -364,108 +369,96 @@ export class WasmBackend implements Backend {
 
   // ---------------------------------------------------------------- whole-window time loops
 
-  /** The mLSTM's time loops in one call each (recurrent-window.ts): Backend.recurrentWindows. */
+  /** The mLSTM's and the LSTM's time loops in one call each (recurrent-window.ts): Backend.recurrentWindows. */
   readonly recurrentWindows: RecurrentWindows = Object.freeze({
-    mlstmForward: (w: MLSTMForwardWindow): boolean => this.mlstmForwardWindow(w),
-    mlstmBackward: (w: MLSTMBackwardWindow): boolean => this.mlstmBackwardWindow(w),
+    mlstmForward: (w: MLSTMForwardWindow): boolean => this.runWindow(WindowLoop.MlstmForward, w),
+    mlstmBackward: (w: MLSTMBackwardWindow): boolean => this.runWindow(WindowLoop.MlstmBackward, w),
+    lstmForward: (w: LSTMForwardWindow): boolean => this.runWindow(WindowLoop.LstmForward, w),
+    lstmBackward: (w: LSTMBackwardWindow): boolean => this.runWindow(WindowLoop.LstmBackward, w),
   });
   /** The descriptor of this thread's window call (one thread: all rows). */
   private readonly window = new Int32Array(WINDOW_INTS);
 
-  /** Runs the forward loop over all rows; false (nothing done) when the call cannot run here (see stageWindow). */
-  protected mlstmForwardWindow(w: MLSTMForwardWindow): boolean {
-    if (!this.stageWindow(w, null, this.window, 0, 1)) return false;
-    mlstmForwardRows(this.kernels, this.window, 0, 0, w.B, this.window[Win.Slots]! >>> 0);
-    return true;
-  }
-
-  /** Runs the backward sweep over all rows; false (nothing done) when the call cannot run here. */
-  protected mlstmBackwardWindow(w: MLSTMBackwardWindow): boolean {
-    if (!this.stageWindow(null, w, this.window, 0, 1)) return false;
-    mlstmBackwardRows(this.kernels, this.window, 0, 0, w.B, this.window[Win.Slots]! >>> 0);
+  /** Runs a window's loop over all its rows; false (nothing done) when it cannot run here (see stageWindow). */
+  protected runWindow(loop: number, w: AnyWindow): boolean {
+    if (!this.stageWindow(loop, w, this.window, 0, 1)) return false;
+    runWindowRows(loop, this.kernels, this.window, 0, 0, w.B, this.window[Win.Slots]! >>> 0);
     return true;
   }
 
   /**
-   * Writes the descriptor of a forward (f) or backward (b) window at d[at…] and reserves a packing block
-   * for each of `parts` threads in scratch. False when the window cannot run in the kernels: a buffer
-   * that is not a float32 array in this memory, or a weight not prepared by this backend (the caller's
-   * loop then runs, with the same bits). A buffer too short for the sizes is a caller's bug: thrown.
+   * Writes the descriptor of window `w` for `loop` (WindowLoop.*) at d[at…] and reserves a packing block for
+   * each of `parts` threads in scratch. False when the window cannot run in the kernels: a buffer that is not a
+   * float32 array in this memory, or a weight not prepared by this backend for that shape (the caller's loop
+   * then runs, with the same bits). A buffer too short for the sizes is a caller's bug: thrown.
    */
-  protected stageWindow(f: MLSTMForwardWindow | null, b: MLSTMBackwardWindow | null, d: Int32Array, at: number, parts: number): boolean {
-    this.checkOpen(f ? 'mlstmForward window' : 'mlstmBackward window');
-    const w = (f ?? b)!;
+  protected stageWindow(loop: number, w: AnyWindow, d: Int32Array, at: number, parts: number): boolean {
+    const op = WINDOW_OPS[loop]!;
+    this.checkOpen(op);
     const { T, B, H } = w;
-    const op = f ? 'mlstmForward window' : 'mlstmBackward window';
     if (![T, B, H].every((v) => Number.isInteger(v) && v >= 1))
       throw new RangeError(`${op}: T, B, H must be positive integers, got ${T}, ${B}, ${H}`);
     const G = 4 * H,
-      BH = B * H;
-    const ownWeight = (x: PreparedB, k: number, n: number): number => {
-      if (!(x instanceof WasmPackedB) || x.owner !== this || x.released || x.k !== k || x.n !== n) return -1;
-      return x.addr;
-    };
-    const wmh = f ? ownWeight(f.wmh, H, H) : ownWeight(b!.wmh, H, H);
-    const whm = f ? ownWeight(f.whm, H, G) : ownWeight(b!.whm, G, H);
-    if (wmh < 0 || whm < 0) return false;
-    // [buffer, the elements it must hold] for every buffer the loop touches
-    const hmLen = (f ? f.hmStride : BH) === 0 ? BH : T * BH;
-    const sLen = (f ? f.savedStride : B * LSTM_SAVED_PER_UNIT * H) === 0 ? B * LSTM_SAVED_PER_UNIT * H : T * B * LSTM_SAVED_PER_UNIT * H;
-    const common: [string, Storage | null, number][] = [
-      ['Cbuf', w.Cbuf, (T + 1) * BH],
-      ['XM', w.XM, T * BH],
-      ['HM', w.HM, hmLen],
-      [f ? 'Z' : 'DZ', f ? f.Z : b!.DZ, T * B * G],
-      ['S', w.S, sLen],
-      ['mask', w.mask, BH],
+      BH = B * H,
+      SBH = B * LSTM_SAVED_PER_UNIT * H;
+    const forward = loop === WindowLoop.MlstmForward || loop === WindowLoop.LstmForward;
+    const mlstm = loop === WindowLoop.MlstmForward || loop === WindowLoop.MlstmBackward;
+    const f = w as Partial<MLSTMForwardWindow>; // the fields of every window kind, read as the loop's kind has them
+    const b = w as Partial<MLSTMBackwardWindow>;
+    const hmStride = loop === WindowLoop.MlstmForward ? f.hmStride! : BH;
+    const savedStride = forward ? f.savedStride! : SBH;
+    // [descriptor field, name, buffer, the elements it must hold]
+    const buffers: [number, string, Storage | null, number][] = [
+      [Win.Mask, 'mask', w.mask, BH],
+      [Win.Cbuf, 'Cbuf', w.Cbuf, (T + 1) * BH],
+      [Win.Z, forward ? 'Z' : 'DZ', forward ? f.Z! : b.DZ!, T * B * G],
+      [Win.S, 'S', w.S, savedStride === 0 ? SBH : T * SBH],
     ];
-    const own: [string, Storage | null, number][] = f
-      ? [
-          ['Hin', f.Hin, (T + 1) * BH],
-          ['Hbuf', f.Hbuf, (T + 1) * BH],
-          ['M', f.M, T * BH],
-        ]
-      : [
-          ['DH', b!.DH, (T + 1) * BH],
-          ['dhCell', b!.dhCell, BH],
-          ['dhCellLast', b!.dhCellLast, BH],
-          ['dc', b!.dc, BH],
-          ['dm', b!.dm, BH],
-          ['DXM', b!.DXM, T * BH],
-          ['DHM', b!.DHM, T * BH],
-        ];
-    for (const [, x] of [...common, ...own]) if (x !== null && !(x instanceof Float32Array && this.heap.contains(x))) return false;
-    for (const [name, x, len] of [...common, ...own]) {
+    if (mlstm) buffers.push([Win.XM, 'XM', f.XM!, T * BH], [Win.HM, 'HM', f.HM!, hmStride === 0 ? BH : T * BH]);
+    if (forward) buffers.push([Win.Hin, 'Hin', f.Hin!, (T + 1) * BH], [Win.Hbuf, 'Hbuf', f.Hbuf!, (T + 1) * BH]);
+    if (loop === WindowLoop.MlstmForward) buffers.push([Win.M, 'M', f.M!, T * BH]);
+    if (!forward) {
+      buffers.push(
+        [Win.DH, 'DH', b.DH!, (T + 1) * BH],
+        [Win.DhCell, 'dhCell', b.dhCell!, BH],
+        [Win.DhCellLast, 'dhCellLast', b.dhCellLast!, BH],
+        [Win.Dc, 'dc', b.dc!, BH],
+      );
+      if (w.mask !== null && (b.dhCell === null || b.dhCellLast === null))
+        throw new RangeError(`${op}: a mask needs dhCell and dhCellLast`);
+    }
+    if (loop === WindowLoop.MlstmBackward)
+      buffers.push([Win.Dm, 'dm', b.dm!, BH], [Win.DXM, 'DXM', b.DXM!, T * BH], [Win.DHM, 'DHM', b.DHM!, T * BH]);
+    // [descriptor field, prepared weight, its k, its n]
+    const weights: [number, PreparedB, number, number][] =
+      loop === WindowLoop.MlstmForward
+        ? [
+            [Win.Wmh, f.wmh!, H, H],
+            [Win.Whm, f.whm!, H, G],
+          ]
+        : loop === WindowLoop.MlstmBackward
+          ? [
+              [Win.Wmh, b.wmh!, H, H],
+              [Win.Whm, b.whm!, G, H],
+            ]
+          : [[Win.Whm, (w as LSTMForwardWindow | LSTMBackwardWindow).wh, forward ? H : G, forward ? G : H]];
+    for (const [, , x] of buffers) if (x !== null && !(x instanceof Float32Array && this.heap.contains(x))) return false;
+    for (const [, x, k, n] of weights)
+      if (!(x instanceof WasmPackedB && x.owner === this && !x.released && x.k === k && x.n === n)) return false;
+    for (const [, name, x, len] of buffers) {
       if (x !== null && x.length < len) throw new RangeError(`${op}: ${name} has ${x.length} elements; T=${T}, B=${B}, H=${H} need ${len}`);
     }
-    if (b && w.mask !== null && (b.dhCell === null || b.dhCellLast === null))
-      throw new RangeError(`${op}: a mask needs dhCell and dhCellLast`);
-    const addr = (x: Storage | null): number => (x === null ? 0 : x.byteOffset);
+    d.fill(0, at, at + WINDOW_INTS);
+    d[at + Win.Loop] = loop;
     d[at + Win.T] = T;
     d[at + Win.B] = B;
     d[at + Win.H] = H;
-    d[at + Win.Mask] = addr(w.mask);
-    d[at + Win.Cbuf] = addr(w.Cbuf);
-    d[at + Win.XM] = addr(w.XM);
-    d[at + Win.HM] = addr(w.HM);
-    d[at + Win.HmStride] = (f ? f.hmStride : BH) * 4;
-    d[at + Win.Z] = addr(f ? f.Z : b!.DZ);
-    d[at + Win.S] = addr(w.S);
-    d[at + Win.SavedStride] = (f ? f.savedStride : B * LSTM_SAVED_PER_UNIT * H) * 4;
-    d[at + Win.Wmh] = wmh;
-    d[at + Win.Whm] = whm;
-    d[at + Win.Hin] = f ? addr(f.Hin) : 0;
-    d[at + Win.Hbuf] = f ? addr(f.Hbuf) : 0;
-    d[at + Win.M] = f ? addr(f.M) : 0;
-    d[at + Win.DH] = b ? addr(b.DH) : 0;
-    d[at + Win.DhCell] = b ? addr(b.dhCell) : 0;
-    d[at + Win.DhCellLast] = b ? addr(b.dhCellLast) : 0;
-    d[at + Win.Dc] = b ? addr(b.dc) : 0;
-    d[at + Win.Dm] = b ? addr(b.dm) : 0;
-    d[at + Win.DXM] = b ? addr(b.DXM) : 0;
-    d[at + Win.DHM] = b ? addr(b.DHM) : 0;
-    d[at + Win.NeedH0] = b?.needH0 ? 1 : 0;
-    const slotBytes = slotBytesFor(f ? H : G); // the largest k of the loop's products
+    d[at + Win.HmStride] = hmStride * 4;
+    d[at + Win.SavedStride] = savedStride * 4;
+    d[at + Win.NeedH0] = !forward && b.needH0 ? 1 : 0;
+    for (const [field, , x] of buffers) d[at + field] = x === null ? 0 : x.byteOffset;
+    for (const [field, x] of weights) d[at + field] = (x as WasmPackedB).addr;
+    const slotBytes = slotBytesFor(forward ? H : G); // the largest k of the loop's products
     this.beginScratch(parts * slotBytes);
     d[at + Win.Slots] = this.bump(parts * slotBytes);
     d[at + Win.SlotBytes] = slotBytes;

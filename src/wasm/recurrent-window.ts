@@ -4,10 +4,11 @@ import { GEMM_FLAGS } from './gemm-kernels.js';
 import type { KernelExports } from './kernel-module.js';
 
 /*
- * The mLSTM's time loops for a window, run for batch rows [r0, r1) by calls of the kernel module's
- * exports over byte addresses in its memory: the loops of nn/functional/mlstm.ts (MLSTMForwardWindow
- * and MLSTMBackwardWindow in tensor/backend.ts say what they compute), with every product a
- * gemmRowsPackingA on those rows against a weight packed once per window.
+ * The mLSTM's and the LSTM's time loops for a window, run for batch rows [r0, r1) by calls of the kernel
+ * module's exports over byte addresses in its memory: the loops of nn/functional/mlstm.ts and lstm.ts
+ * (MLSTMForwardWindow, MLSTMBackwardWindow, LSTMForwardWindow and LSTMBackwardWindow in tensor/backend.ts
+ * say what they compute), with every product a gemmRowsPackingA on those rows against a weight packed
+ * once per window.
  *
  * Why rows. A batch row's recurrence never reads another row: h_t of stream b depends only on
  * h_{t−1} of stream b. So threads that each take some rows can run the whole window without meeting
@@ -25,6 +26,11 @@ import type { KernelExports } from './kernel-module.js';
  * block come as arguments. The threaded backend keeps it in the control block its workers read.
  */
 
+/** Which loop a window descriptor runs (Win.Loop). */
+export const WindowLoop = { MlstmForward: 0, MlstmBackward: 1, LstmForward: 2, LstmBackward: 3 } as const;
+/** The op names errors give, by WindowLoop. */
+export const WINDOW_OPS = ['mlstmForward window', 'mlstmBackward window', 'lstmForward window', 'lstmBackward window'] as const;
+
 /** Int32 fields of a window descriptor: sizes, then byte addresses (0: absent). */
 export const Win = {
   T: 0,
@@ -38,26 +44,27 @@ export const Win = {
   Z: 8, // [T,B,4H] (the backward's DZ)
   S: 9, // [T,B,5H] or [B,5H]
   SavedStride: 10, // bytes between steps of S
-  Wmh: 11, // packed panels: forward wmhᵀ [H,H], backward wmh [H,H]
-  Whm: 12, // forward whmᵀ [H,4H], backward whm [4H,H]
+  Wmh: 11, // packed panels: forward wmhᵀ [H,H], backward wmh [H,H] (the LSTM: unused)
+  Whm: 12, // forward whmᵀ [H,4H], backward whm [4H,H] (the LSTM: whᵀ [H,4H] and wh [4H,H])
   // forward only
   Hin: 13, // [T+1,B,H]
   Hbuf: 14, // [T+1,B,H]
-  M: 15, // [T,B,H]
+  M: 15, // [T,B,H] (the LSTM: unused)
   // backward only
   DH: 16, // [T+1,B,H]
   DhCell: 17, // [B,H] or 0
   DhCellLast: 18, // [B,H] or 0
   Dc: 19, // [B,H]
-  Dm: 20, // [B,H]
-  DXM: 21, // [T,B,H]
-  DHM: 22, // [T,B,H]
+  Dm: 20, // [B,H] (the LSTM: unused)
+  DXM: 21, // [T,B,H] (the LSTM: unused)
+  DHM: 22, // [T,B,H] (the LSTM: unused)
   NeedH0: 23, // 0 or 1
   // the packing blocks: thread p packs its rows of A into Slots + p·SlotBytes
   Slots: 24,
   SlotBytes: 25,
+  Loop: 26, // WindowLoop.*
 } as const;
-export const WINDOW_INTS = 26;
+export const WINDOW_INTS = 27;
 
 /** Saved gate values per unit (σ(i), σ(f), tanh(g), σ(o), tanh(c)). */
 const SW = LSTM_SAVED_PER_UNIT;
@@ -150,4 +157,84 @@ export function mlstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, 
     if (t > 0 || needH0)
       gemmRowsPackingA(kx, H, H, dhm + t * stepH, rowH, 4, 0, rows, slot, wmh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate);
   }
+}
+
+/** The LSTM's forward loop (LSTMForwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
+export function lstmForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const G = 4 * H;
+  const rowH = H * 4,
+    rowG = G * 4;
+  const stepH = B * rowH,
+    stepG = B * rowG;
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const hin = a(Win.Hin) + r0 * rowH,
+    hbuf = a(Win.Hbuf) + r0 * rowH,
+    cbuf = a(Win.Cbuf) + r0 * rowH,
+    z = a(Win.Z) + r0 * rowG,
+    s = a(Win.S) + r0 * SW * rowH;
+  const mask = a(Win.Mask);
+  const savedStride = d[at + Win.SavedStride]!;
+  const wh = a(Win.Whm);
+  const n = rows * H;
+  for (let t = 0; t < T; t++) {
+    // z_t = XZ_t + h̃_{t−1}·whᵀ: A = Hin row t
+    gemmRowsPackingA(kx, G, H, hin + t * stepH, rowH, 4, 0, rows, slot, wh, z + t * stepG, rowG, 1, 0, GEMM_FLAGS.accumulate);
+    kx.lstm_gates_forward(rows, H, z + t * stepG, cbuf + t * stepH, cbuf + (t + 1) * stepH, hbuf + (t + 1) * stepH, s + t * savedStride);
+    if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
+  }
+}
+
+/** The LSTM's backward sweep (LSTMBackwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
+export function lstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const G = 4 * H;
+  const rowH = H * 4,
+    rowG = G * 4;
+  const stepH = B * rowH,
+    stepG = B * rowG;
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const cbuf = a(Win.Cbuf) + r0 * rowH,
+    dz = a(Win.Z) + r0 * rowG,
+    s = a(Win.S) + r0 * SW * rowH,
+    dh = a(Win.DH) + r0 * rowH,
+    dc = a(Win.Dc) + r0 * rowH;
+  const mask = a(Win.Mask);
+  const dhCell = mask === 0 ? 0 : a(Win.DhCell) + r0 * rowH,
+    dhCellLast = mask === 0 ? 0 : a(Win.DhCellLast) + r0 * rowH;
+  const savedStride = d[at + Win.SavedStride]!;
+  const wh = a(Win.Whm);
+  const needH0 = d[at + Win.NeedH0] !== 0;
+  const n = rows * H;
+  for (let t = T - 1; t >= 0; t--) {
+    let cell = dh + (t + 1) * stepH; // ∂L/∂h_t as the step reads it (see mlstmBackwardRows)
+    if (mask !== 0) {
+      if (t === T - 1) cell = dhCellLast;
+      else {
+        kx.multiplicative_forward(n, mask + r0 * rowH, cell, dhCell);
+        cell = dhCell;
+      }
+    }
+    kx.lstm_gates_backward(rows, H, s + t * savedStride, cbuf + t * stepH, cell, dc, dz + t * stepG, dc);
+    // DH_t += dz_t·wh: A = DZ_t rows (row stride 4H floats)
+    if (t > 0 || needH0)
+      gemmRowsPackingA(kx, H, G, dz + t * stepG, rowG, 4, 0, rows, slot, wh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate);
+  }
+}
+
+/** Runs the loop the descriptor at d[at…] names (Win.Loop) for rows [r0, r1): what every thread of a window job calls. */
+export function runWindowRows(loop: number, kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  if (loop === WindowLoop.MlstmForward) mlstmForwardRows(kx, d, at, r0, r1, slot);
+  else if (loop === WindowLoop.MlstmBackward) mlstmBackwardRows(kx, d, at, r0, r1, slot);
+  else if (loop === WindowLoop.LstmForward) lstmForwardRows(kx, d, at, r0, r1, slot);
+  else if (loop === WindowLoop.LstmBackward) lstmBackwardRows(kx, d, at, r0, r1, slot);
+  else throw new RangeError(`window job: unknown loop ${loop}`);
 }

@@ -77,10 +77,13 @@ function lstmCore(
   checkWeight(op, 'wx', w.wx, [4 * H, D], legend('[4H,D]'));
   checkWeight(op, 'wh', w.wh, [4 * H, H], legend('[4H,H]'));
   checkWeight(op, 'bias', w.bias, [4 * H], legend('[4H]'));
-  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, c0, w.wx, w.wh, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
+  // The hidden-dropout mask [B,H] or null, copied into the workspace with the loop's other buffers.
+  const maskData = hiddenMaskData(op, hiddenMask, B, H);
+  const mask = maskData ? ws.acquireForWrite(dtype, B * H) : null;
+  if (mask) mask.set(maskData!);
   const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const G = 4 * H;
   const BH = B * H;
@@ -115,12 +118,19 @@ function lstmCore(
     cOffset: 0,
     accumulate: true,
   });
-  for (let t = 0; t < T; t++) {
-    zArgs.aOffset = t * BH;
-    zArgs.cOffset = t * BG;
-    backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ (h̃_{t−1} with a hidden mask)
-    kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
-    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+  // A backend that runs the whole loop in one call (split by batch rows across threads) takes it; the same bits.
+  const windowed =
+    T >= 2 &&
+    zArgs.packedB !== undefined &&
+    backend.recurrentWindows?.lstmForward({ T, B, H, Hin, Hbuf, Cbuf, Z, S, savedStride, mask, wh: zArgs.packedB }) === true;
+  if (!windowed) {
+    for (let t = 0; t < T; t++) {
+      zArgs.aOffset = t * BH;
+      zArgs.cOffset = t * BG;
+      backend.gemm(zArgs); // z_t = XZ_t + h_{t−1}·whᵀ (h̃_{t−1} with a hidden mask)
+      kernels.lstmGatesForward(B, H, Z, t * BG, Cbuf, t * BH, Cbuf, (t + 1) * BH, Hbuf, (t + 1) * BH, S, t * savedStride);
+      if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+    }
   }
   releaseLoopWeights(backend, zArgs);
 
@@ -132,7 +142,7 @@ function lstmCore(
   // What only the forward and the backward read, given back to the workspace after the last of them.
   const releaseWindow = (): void => {
     ws.release(Z, S, Hbuf, Cbuf);
-    if (mask) ws.release(Hin);
+    if (mask) ws.release(Hin, mask);
   };
   if (!record) {
     releaseWindow();
@@ -146,36 +156,69 @@ function lstmCore(
     () => {
       /*
        * Sweep t = T−1 … 0: dz_t from the fused gates (dc carried in place), then
-       *   dh_{t−1} = dz_t·wh (+ dhs_{t−1})        (z = … + h_{t−1}·whᵀ)
+       *   dh_{t−1} = dz_t·wh (+ dhs_{t−1}, already in row t of DH, which the product adds into)   (z = … + h_{t−1}·whᵀ)
        * With a hidden mask that is ∂L/∂h̃_{t−1}, and the step reads dhCell = M ⊙ dh (hT alone is unmasked).
        * After the sweep: dwh += DZᵀ·H_prev (the rows z read), dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
+      // DH [T+1,B,H], dhCell and dhCellLast as in the mLSTM (mlstm.ts): row t+1 of DH is ∂L/∂h̃_t, to which the
+      // dh product of step t+1 adds; row 0 ends as ∂L/∂h̃_{−1}.
+      const DH = ws.acquire(dtype, (T + 1) * BH);
+      if (dHs) DH.set(dHs, BH);
+      const hTg = hT.grad ? hT.grad.data : null;
+      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] M ⊙ DH_{t+1}
+      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] ∂L/∂hT + M ⊙ DH_T
+      if (mask) {
+        if (hTg) dhCellLast!.set(hTg);
+        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
+      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
       const dc = ws.acquire(dtype, BH); // [B,H]
-      if (hT.grad) dhCell.set(hT.grad.data);
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
-      const dhArgs: GemmArgs = withLoopWeight(backend, T, { m: B, n: H, k: G, a: DZ, aOffset: 0, b: wh, c: dh });
-      for (let t = T - 1; t >= 0; t--) {
-        if (dHs) addInto(dh, dHs, BH, t * BH);
-        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, dhCell, 0, dc, 0, DZ, t * BG, dc, 0);
-        if (t > 0 || needH0) {
-          dhArgs.aOffset = t * BG;
-          backend.gemm(dhArgs); // dh ← dz_t·wh
+      const dhArgs: GemmArgs = withLoopWeight(backend, T, {
+        m: B,
+        n: H,
+        k: G,
+        a: DZ,
+        aOffset: 0,
+        b: wh,
+        c: DH,
+        cOffset: 0,
+        accumulate: true,
+      });
+      const windowed =
+        T >= 2 &&
+        dhArgs.packedB !== undefined &&
+        backend.recurrentWindows?.lstmBackward({ T, B, H, S, Cbuf, DZ, DH, dhCell, dhCellLast, dc, mask, wh: dhArgs.packedB, needH0 }) ===
+          true;
+      if (!windowed) {
+        for (let t = T - 1; t >= 0; t--) {
+          let cell = DH; // ∂L/∂h_t as the step reads it, at cell[cellOff]
+          let cellOff = (t + 1) * BH;
+          if (mask) {
+            cell = t === T - 1 ? dhCellLast! : dhCell!;
+            cellOff = 0;
+            if (t < T - 1) applyHiddenMask(BH, mask, DH, (t + 1) * BH, dhCell!, 0, false); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t
+          }
+          kernels.lstmGatesBackward(B, H, S, t * savedStride, Cbuf, t * BH, cell, cellOff, dc, 0, DZ, t * BG, dc, 0);
+          if (t > 0 || needH0) {
+            dhArgs.aOffset = t * BG;
+            dhArgs.cOffset = t * BH;
+            backend.gemm(dhArgs); // DH_t += dz_t·wh
+          }
         }
       }
       releaseLoopWeights(backend, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
-        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, dh, BH);
+        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, DH, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
+      ws.release(DH, dc);
+      if (mask) ws.release(dhCell!, dhCellLast!);
       if (TB === 0) return;
       const gwh = gradBuffer(w.wh);
       const gwx = gradBuffer(w.wx);
@@ -188,8 +231,6 @@ function lstmCore(
       if (gbias) addBiasGrad(call, gbias, DZ, TB, G);
       // [T·B,D] += [T·B,4H]·[4H,D]
       if (gx) backend.gemm({ m: TB, n: D, k: G, a: DZ, b: w.wx.data, c: gx, accumulate: true });
-      ws.release(dh, dc);
-      if (mask) ws.release(dhCell);
     },
     releaseWindow,
   ); // when the graph is discarded: only the backward reads these
