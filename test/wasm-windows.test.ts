@@ -4,15 +4,16 @@ import type { Tape as TapeClass } from '../src/autograd/tape.js';
 import type { Var as VarClass } from '../src/autograd/var.js';
 import type { lstmSequence as LstmSequence } from '../src/nn/functional/lstm.js';
 import type { mlstmSequence as MlstmSequence } from '../src/nn/functional/mlstm.js';
+import type { mrnnSequence as MrnnSequence } from '../src/nn/functional/mrnn.js';
 import type { Backend, MLSTMForwardWindow } from '../src/tensor/backend.js';
 import type { Rng as RngClass } from '../src/tensor/rng.js';
 import type { Tensor as TensorClass } from '../src/tensor/tensor.js';
 import { ensureBuilt, ROOT } from './cli-helpers.js';
 
 /*
- * The mLSTM's and the LSTM's whole-window time loops (Backend.recurrentWindows; src/wasm/recurrent-window.ts)
- * against the per-step loops of nn/functional/mlstm.ts and lstm.ts on the same kernels and the same memory: the
- * outputs (hs, the final state, cs, the mLSTM's ms) and every gradient (x, h0, c0, the weights) bit for bit, on random
+ * The cells' whole-window time loops (Backend.recurrentWindows; src/wasm/recurrent-window.ts) against the
+ * per-step loops of nn/functional/mlstm.ts, lstm.ts and mrnn.ts on the same kernels and the same memory: the
+ * outputs (hs, the final state, cs, ms) and every gradient (x, h0, c0, the weights) bit for bit, on random
  * sizes (B and H not multiples of the 4-row and 8-column tiles, size 1), with and without a hidden mask,
  * gradients into the final state or not, h0 needing one or not, and a forward that records nothing.
  * Then the threaded backend, whose parts each take some batch rows for the whole window, against the
@@ -35,6 +36,7 @@ interface Built {
   Rng: typeof RngClass;
   mlstmSequence: typeof MlstmSequence;
   lstmSequence: typeof LstmSequence;
+  mrnnSequence: typeof MrnnSequence;
 }
 let lib: Built;
 const open: Wasm[] = [];
@@ -50,6 +52,7 @@ beforeAll(async () => {
     ...(await load<Pick<Built, 'Rng'>>('tensor/rng.js')),
     ...(await load<Pick<Built, 'mlstmSequence'>>('nn/functional/mlstm.js')),
     ...(await load<Pick<Built, 'lstmSequence'>>('nn/functional/lstm.js')),
+    ...(await load<Pick<Built, 'mrnnSequence'>>('nn/functional/mrnn.js')),
   };
 }, 180_000);
 
@@ -85,13 +88,15 @@ function counted(backend: Backend): { backend: Backend; taken: { forward: number
         mlstmBackward: (w) => (windows.mlstmBackward(w) ? (taken.backward++, true) : false),
         lstmForward: (w) => (windows.lstmForward(w) ? (taken.forward++, true) : false),
         lstmBackward: (w) => (windows.lstmBackward(w) ? (taken.backward++, true) : false),
+        mrnnForward: (w) => (windows.mrnnForward(w) ? (taken.forward++, true) : false),
+        mrnnBackward: (w) => (windows.mrnnBackward(w) ? (taken.backward++, true) : false),
       },
     },
   };
 }
 
 interface Case {
-  cell: 'mlstm' | 'lstm';
+  cell: 'mlstm' | 'lstm' | 'mrnn';
   T: number;
   B: number;
   D: number;
@@ -105,7 +110,7 @@ interface Case {
 
 /** Everything one window computes on `backend`: its outputs, then the gradients of its leaves (empty when not recording). */
 function runWindow(backend: Backend, c: Case): Float32Array[] {
-  const { Tape, Tensor, Rng, mlstmSequence, lstmSequence } = lib;
+  const { Tape, Tensor, Rng, mlstmSequence, lstmSequence, mrnnSequence } = lib;
   const { T, B, D, H } = c;
   const rng = new Rng(c.seed);
   const tensor = (shape: number[], std: number): TensorClass => {
@@ -118,34 +123,39 @@ function runWindow(backend: Backend, c: Case): Float32Array[] {
     grad ? tape.leaf(tensor(shape, std)) : tape.constant(tensor(shape, std));
   const x = v([T, B, D], 1);
   const h0 = v([B, H], 0.5, c.record && c.needH0);
-  const c0 = v([B, H], 0.5);
+  const c0 = c.cell === 'mrnn' ? null : v([B, H], 0.5); // the mRNN has no cell state
   const w =
     c.cell === 'mlstm'
       ? { wmx: v([H, D], 0.4), wmh: v([H, H], 0.4), whx: v([4 * H, D], 0.4), whm: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) }
-      : { wx: v([4 * H, D], 0.4), wh: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) };
+      : c.cell === 'lstm'
+        ? { wx: v([4 * H, D], 0.4), wh: v([4 * H, H], 0.4), bias: v([4 * H], 0.2) }
+        : { wmx: v([H, D], 0.4), wmh: v([H, H], 0.4), whx: v([H, D], 0.4), whm: v([H, H], 0.4), bias: v([H], 0.2) };
   let mask: TensorClass | null = null;
   if (c.mask) {
     mask = new Tensor(new Float32Array(B * H), [B, H]);
     for (let i = 0; i < B * H; i++) mask.data[i] = rng.uniform() < 0.3 ? 0 : 1 / 0.7;
   }
-  let r: ReturnType<typeof LstmSequence>;
+  // hs, the final state (h, and c where the cell has one), then what the op hands out for inspection
+  let hs: VarClass, hT: VarClass, cT: VarClass | null;
   let inspected: ArrayLike<number>[];
   if (c.cell === 'mlstm') {
-    const m = mlstmSequence(tape, x, h0, c0, w as Parameters<typeof MlstmSequence>[4], mask);
-    r = m;
-    inspected = [m.cs.data, m.ms.data];
+    const r = mlstmSequence(tape, x, h0, c0!, w as Parameters<typeof MlstmSequence>[4], mask);
+    [hs, hT, cT, inspected] = [r.hs, r.state.h, r.state.c!, [r.cs.data, r.ms.data]];
+  } else if (c.cell === 'lstm') {
+    const r = lstmSequence(tape, x, h0, c0!, w as Parameters<typeof LstmSequence>[4], mask);
+    [hs, hT, cT, inspected] = [r.hs, r.state.h, r.state.c!, [r.cs.data]];
   } else {
-    r = lstmSequence(tape, x, h0, c0, w as Parameters<typeof LstmSequence>[4], mask);
-    inspected = [r.cs.data];
+    const r = mrnnSequence(tape, x, h0, w as Parameters<typeof MrnnSequence>[3], mask);
+    [hs, hT, cT, inspected] = [r.hs, r.state.h, null, [r.ms.data]];
   }
-  const out = [r.hs.data, r.state.h.data, r.state.c!.data, ...inspected].map((d) => Float32Array.from(d));
+  const out = [hs.data, hT.data, ...(cT ? [cT.data] : []), ...inspected].map((d) => Float32Array.from(d));
   if (!c.record) return out;
   if (c.stateGrads) {
-    r.state.h.grad = tensor([B, H], 1);
-    r.state.c!.grad = tensor([B, H], 1);
+    hT.grad = tensor([B, H], 1);
+    if (cT) cT.grad = tensor([B, H], 1);
   }
-  tape.backward(r.hs, tensor([T, B, H], 1));
-  const leaves = [x, h0, c0, ...Object.values(w)];
+  tape.backward(hs, tensor([T, B, H], 1));
+  const leaves = [x, h0, ...(c0 ? [c0] : []), ...Object.values(w)];
   return [...out, ...leaves.filter((l) => l.requiresGrad).map((l) => Float32Array.from(l.grad!.data))];
 }
 
@@ -162,7 +172,7 @@ function firstDifference(x: Float32Array[], y: Float32Array[]): string | null {
 
 const caseArb = (sizes: { T: fc.Arbitrary<number>; B: fc.Arbitrary<number>; H: fc.Arbitrary<number> }): fc.Arbitrary<Case> =>
   fc.record({
-    cell: fc.constantFrom('mlstm' as const, 'lstm' as const),
+    cell: fc.constantFrom('mlstm' as const, 'lstm' as const, 'mrnn' as const),
     T: sizes.T,
     B: sizes.B,
     D: fc.integer({ min: 1, max: 6 }),
@@ -174,7 +184,7 @@ const caseArb = (sizes: { T: fc.Arbitrary<number>; B: fc.Arbitrary<number>; H: f
     record: fc.oneof({ arbitrary: fc.constant(true), weight: 4 }, { arbitrary: fc.constant(false), weight: 1 }),
   });
 
-describe('the mLSTM and LSTM windows in one call (wasm)', () => {
+describe("the cells' windows in one call (wasm)", () => {
   it('computes the bits of the per-step loop, outputs and gradients, on one thread', () => {
     const wasm = lib.createWasmBackendSync();
     open.push(wasm);
@@ -243,11 +253,11 @@ describe('the mLSTM and LSTM windows in one call (wasm)', () => {
       await t.ready();
       threaded.push(t);
     }
-    // Large enough to be shared (T·B·4H² ≥ 2^20 multiply-adds for the LSTM, 5H² for the mLSTM; B ≥ 8 rows: two parts of 4 or more).
-    const shared = { T: fc.integer({ min: 8, max: 11 }), B: fc.integer({ min: 8, max: 19 }), H: fc.integer({ min: 64, max: 80 }) };
+    // Large enough to be shared (T·B·2H² ≥ 2^20 multiply-adds for the mRNN, 4H² the LSTM, 5H² the mLSTM; B ≥ 8 rows: two parts of 4 or more).
+    const shared = { T: fc.integer({ min: 8, max: 11 }), B: fc.integer({ min: 8, max: 19 }), H: fc.integer({ min: 91, max: 100 }) };
     fc.assert(
       fc.property(caseArb(shared), (c) => {
-        expect(c.T * c.B * 4 * c.H * c.H).toBeGreaterThanOrEqual(1 << 20);
+        expect(c.T * c.B * 2 * c.H * c.H).toBeGreaterThanOrEqual(1 << 20);
         const reference = runWindow(single, c);
         for (const t of threaded) {
           const { backend, taken } = counted(t);

@@ -180,7 +180,13 @@ export class ParallelWasmBackend extends WasmBackend {
     const jobs = this.jobs;
     jobs.checkOpen(WINDOW_OPS[loop] ?? 'window');
     const { T, B, H } = w;
-    const perRowStep = loop === WindowLoop.MlstmForward || loop === WindowLoop.MlstmBackward ? 5 * H * H : 4 * H * H; // multiply-adds
+    // multiply-adds per row and step: the mLSTM's H² + 4H², the LSTM's 4H², the mRNN's 2H²
+    const perRowStep =
+      loop === WindowLoop.MlstmForward || loop === WindowLoop.MlstmBackward
+        ? 5 * H * H
+        : loop === WindowLoop.LstmForward || loop === WindowLoop.LstmBackward
+          ? 4 * H * H
+          : 2 * H * H;
     if (jobs.workers === 0 || T * B * perRowStep < PARALLEL_MIN_WORK || !jobs.workersStarted()) return undefined;
     const bounds = jobs.bounds;
     const parts = partitionInto(bounds, B, jobs.speeds, WASM_ROW_UNIT);

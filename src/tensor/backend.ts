@@ -179,6 +179,50 @@ export interface LSTMBackwardWindow {
 }
 
 /**
+ * The mRNN forward time loop of one window (T ≥ 2), with the buffers of nn/functional/mrnn.ts: per step t
+ *   HM_t = Hin_t·wmhᵀ,  M_t = XM_t ⊙ HM_t,  Z_t += M_t·whmᵀ,  h_t = tanh(Z_t),  and with a mask Hin_{t+1} = mask ⊙ h_t.
+ */
+export interface MRNNForwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  Hin: Storage; // [T+1,B,H]
+  Hbuf: Storage; // [T+1,B,H] row 0 = h0 (set), row t+1 = h_t (written)
+  XM: Storage; // [T,B,H]
+  HM: Storage; // [T,B,H], or [B,H] with hmStride 0
+  hmStride: number;
+  M: Storage; // [T,B,H] written
+  Z: Storage; // [T,B,H] x_t·whxᵀ + bias on entry, z_t on return
+  mask: Storage | null; // [B,H]
+  wmh: PreparedB; // wmhᵀ as op(B) [H,H]
+  whm: PreparedB; // whmᵀ as op(B) [H,H]
+}
+
+/**
+ * The mRNN backward sweep of one window (T ≥ 2), t = T−1 … 0: dhCell as for the mLSTM, DZ_t = dhCell ⊙ (1 − h_t²),
+ * dm = DZ_t·whm, DXM_t = dm ⊙ HM_t, DHM_t = dm ⊙ XM_t, DH_t += DHM_t·wmh (t = 0: when needH0).
+ */
+export interface MRNNBackwardWindow {
+  T: number;
+  B: number;
+  H: number;
+  Hbuf: Storage; // [T+1,B,H] row t+1 = h_t (tanh′ reads the unmasked h)
+  XM: Storage; // [T,B,H]
+  HM: Storage; // [T,B,H]
+  DZ: Storage; // [T,B,H] written
+  DH: Storage; // [T+1,B,H] as in MLSTMBackwardWindow
+  dhCell: Storage | null;
+  dhCellLast: Storage | null;
+  dm: Storage; // [B,H] scratch
+  DXM: Storage; // [T,B,H] written
+  DHM: Storage; // [T,B,H] written
+  mask: Storage | null;
+  whm: PreparedB; // whm as op(B) [H,H]
+  wmh: PreparedB; // wmh as op(B) [H,H]
+  needH0: boolean;
+}
+
+/**
  * Optional whole-window time loops (Backend.recurrentWindows). Each returns false, having done
  * nothing, when it cannot take the call (an operand outside its memory, float64, a prepared operand
  * it did not make): the caller then runs its own loop, which computes the same bits.
@@ -188,6 +232,8 @@ export interface RecurrentWindows {
   mlstmBackward(w: MLSTMBackwardWindow): boolean;
   lstmForward(w: LSTMForwardWindow): boolean;
   lstmBackward(w: LSTMBackwardWindow): boolean;
+  mrnnForward(w: MRNNForwardWindow): boolean;
+  mrnnBackward(w: MRNNBackwardWindow): boolean;
 }
 
 /** The kernels of a RecurrentKernels table. */
@@ -228,7 +274,7 @@ export interface Backend {
   free?(array: Float32Array): void;
   /** The fused recurrent gate kernels the nn ops call (never the JS ones directly). */
   readonly recurrent: RecurrentKernels;
-  /** Optional: the mLSTM's and the LSTM's time loops, a window in one call each (RecurrentWindows), e.g. split by batch rows across threads. */
+  /** Optional: the cells' time loops, a window in one call each (RecurrentWindows), e.g. split by batch rows across threads. */
   readonly recurrentWindows?: RecurrentWindows;
   /**
    * Ends the backend: threads stop, memory may go; it must not be used afterwards. A no-op for the

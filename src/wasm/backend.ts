@@ -5,6 +5,8 @@ import type {
   LSTMForwardWindow,
   MLSTMBackwardWindow,
   MLSTMForwardWindow,
+  MRNNBackwardWindow,
+  MRNNForwardWindow,
   PrepareBArgs,
   PreparedB,
   RecurrentKernels,
@@ -60,7 +62,8 @@ export class WasmPackedB implements PreparedB {
 }
 
 /** Any of the whole-window loops' arguments (Backend.recurrentWindows). */
-export type AnyWindow = MLSTMForwardWindow | MLSTMBackwardWindow | LSTMForwardWindow | LSTMBackwardWindow;
+export type AnyWindow =
+  MLSTMForwardWindow | MLSTMBackwardWindow | LSTMForwardWindow | LSTMBackwardWindow | MRNNForwardWindow | MRNNBackwardWindow;
 
 /** A product staged in the memory (WasmBackend.stageGemm): byte addresses, and the caller's C when it lives outside. */
 export interface StagedGemm {
@@ -369,12 +372,14 @@ export class WasmBackend implements Backend {
 
   // ---------------------------------------------------------------- whole-window time loops
 
-  /** The mLSTM's and the LSTM's time loops in one call each (recurrent-window.ts): Backend.recurrentWindows. */
+  /** The cells' time loops in one call each (recurrent-window.ts): Backend.recurrentWindows. */
   readonly recurrentWindows: RecurrentWindows = Object.freeze({
     mlstmForward: (w: MLSTMForwardWindow): boolean => this.runWindow(WindowLoop.MlstmForward, w),
     mlstmBackward: (w: MLSTMBackwardWindow): boolean => this.runWindow(WindowLoop.MlstmBackward, w),
     lstmForward: (w: LSTMForwardWindow): boolean => this.runWindow(WindowLoop.LstmForward, w),
     lstmBackward: (w: LSTMBackwardWindow): boolean => this.runWindow(WindowLoop.LstmBackward, w),
+    mrnnForward: (w: MRNNForwardWindow): boolean => this.runWindow(WindowLoop.MrnnForward, w),
+    mrnnBackward: (w: MRNNBackwardWindow): boolean => this.runWindow(WindowLoop.MrnnBackward, w),
   });
   /** The descriptor of this thread's window call (one thread: all rows). */
   private readonly window = new Int32Array(WINDOW_INTS);
@@ -398,50 +403,44 @@ export class WasmBackend implements Backend {
     const { T, B, H } = w;
     if (![T, B, H].every((v) => Number.isInteger(v) && v >= 1))
       throw new RangeError(`${op}: T, B, H must be positive integers, got ${T}, ${B}, ${H}`);
-    const G = 4 * H,
+    const forward = loop === WindowLoop.MlstmForward || loop === WindowLoop.LstmForward || loop === WindowLoop.MrnnForward;
+    const gated = loop !== WindowLoop.MrnnForward && loop !== WindowLoop.MrnnBackward; // the LSTM gates: c, saved values, G = 4H
+    const multiplicative = loop !== WindowLoop.LstmForward && loop !== WindowLoop.LstmBackward; // m = XM ⊙ HM
+    const G = gated ? 4 * H : H,
       BH = B * H,
       SBH = B * LSTM_SAVED_PER_UNIT * H;
-    const forward = loop === WindowLoop.MlstmForward || loop === WindowLoop.LstmForward;
-    const mlstm = loop === WindowLoop.MlstmForward || loop === WindowLoop.MlstmBackward;
-    const f = w as Partial<MLSTMForwardWindow>; // the fields of every window kind, read as the loop's kind has them
-    const b = w as Partial<MLSTMBackwardWindow>;
-    const hmStride = loop === WindowLoop.MlstmForward ? f.hmStride! : BH;
-    const savedStride = forward ? f.savedStride! : SBH;
+    const f = w as Partial<MLSTMForwardWindow & MRNNForwardWindow>; // the fields of every window kind, read as the loop's kind has them
+    const b = w as Partial<MLSTMBackwardWindow & MRNNBackwardWindow>;
+    const hmStride = forward && multiplicative ? f.hmStride! : BH;
+    const savedStride = forward && gated ? f.savedStride! : SBH;
     // [descriptor field, name, buffer, the elements it must hold]
     const buffers: [number, string, Storage | null, number][] = [
       [Win.Mask, 'mask', w.mask, BH],
-      [Win.Cbuf, 'Cbuf', w.Cbuf, (T + 1) * BH],
       [Win.Z, forward ? 'Z' : 'DZ', forward ? f.Z! : b.DZ!, T * B * G],
-      [Win.S, 'S', w.S, savedStride === 0 ? SBH : T * SBH],
     ];
-    if (mlstm) buffers.push([Win.XM, 'XM', f.XM!, T * BH], [Win.HM, 'HM', f.HM!, hmStride === 0 ? BH : T * BH]);
+    if (gated) buffers.push([Win.Cbuf, 'Cbuf', f.Cbuf!, (T + 1) * BH], [Win.S, 'S', f.S!, savedStride === 0 ? SBH : T * SBH]);
+    if (multiplicative) buffers.push([Win.XM, 'XM', f.XM!, T * BH], [Win.HM, 'HM', f.HM!, hmStride === 0 ? BH : T * BH]);
     if (forward) buffers.push([Win.Hin, 'Hin', f.Hin!, (T + 1) * BH], [Win.Hbuf, 'Hbuf', f.Hbuf!, (T + 1) * BH]);
-    if (loop === WindowLoop.MlstmForward) buffers.push([Win.M, 'M', f.M!, T * BH]);
+    if (forward && multiplicative) buffers.push([Win.M, 'M', f.M!, T * BH]);
     if (!forward) {
       buffers.push(
         [Win.DH, 'DH', b.DH!, (T + 1) * BH],
         [Win.DhCell, 'dhCell', b.dhCell!, BH],
         [Win.DhCellLast, 'dhCellLast', b.dhCellLast!, BH],
-        [Win.Dc, 'dc', b.dc!, BH],
       );
+      if (gated) buffers.push([Win.Dc, 'dc', b.dc!, BH]);
+      else buffers.push([Win.Hbuf, 'Hbuf', b.Hbuf!, (T + 1) * BH]); // tanh′ reads h_t
+      if (multiplicative) buffers.push([Win.Dm, 'dm', b.dm!, BH], [Win.DXM, 'DXM', b.DXM!, T * BH], [Win.DHM, 'DHM', b.DHM!, T * BH]);
       if (w.mask !== null && (b.dhCell === null || b.dhCellLast === null))
         throw new RangeError(`${op}: a mask needs dhCell and dhCellLast`);
     }
-    if (loop === WindowLoop.MlstmBackward)
-      buffers.push([Win.Dm, 'dm', b.dm!, BH], [Win.DXM, 'DXM', b.DXM!, T * BH], [Win.DHM, 'DHM', b.DHM!, T * BH]);
     // [descriptor field, prepared weight, its k, its n]
-    const weights: [number, PreparedB, number, number][] =
-      loop === WindowLoop.MlstmForward
-        ? [
-            [Win.Wmh, f.wmh!, H, H],
-            [Win.Whm, f.whm!, H, G],
-          ]
-        : loop === WindowLoop.MlstmBackward
-          ? [
-              [Win.Wmh, b.wmh!, H, H],
-              [Win.Whm, b.whm!, G, H],
-            ]
-          : [[Win.Whm, (w as LSTMForwardWindow | LSTMBackwardWindow).wh, forward ? H : G, forward ? G : H]];
+    const weights: [number, PreparedB, number, number][] = multiplicative
+      ? [
+          [Win.Wmh, f.wmh!, H, H],
+          [Win.Whm, f.whm!, forward ? H : G, forward ? G : H],
+        ]
+      : [[Win.Whm, (w as LSTMForwardWindow | LSTMBackwardWindow).wh, forward ? H : G, forward ? G : H]];
     for (const [, , x] of buffers) if (x !== null && !(x instanceof Float32Array && this.heap.contains(x))) return false;
     for (const [, x, k, n] of weights)
       if (!(x instanceof WasmPackedB && x.owner === this && !x.released && x.k === k && x.n === n)) return false;

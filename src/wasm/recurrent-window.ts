@@ -4,7 +4,7 @@ import { GEMM_FLAGS } from './gemm-kernels.js';
 import type { KernelExports } from './kernel-module.js';
 
 /*
- * The mLSTM's and the LSTM's time loops for a window, run for batch rows [r0, r1) by calls of the kernel
+ * The cells' time loops for a window (the mLSTM's, the LSTM's and the mRNN's), run for batch rows [r0, r1) by calls of the kernel
  * module's exports over byte addresses in its memory: the loops of nn/functional/mlstm.ts and lstm.ts
  * (MLSTMForwardWindow, MLSTMBackwardWindow, LSTMForwardWindow and LSTMBackwardWindow in tensor/backend.ts
  * say what they compute), with every product a gemmRowsPackingA on those rows against a weight packed
@@ -27,9 +27,16 @@ import type { KernelExports } from './kernel-module.js';
  */
 
 /** Which loop a window descriptor runs (Win.Loop). */
-export const WindowLoop = { MlstmForward: 0, MlstmBackward: 1, LstmForward: 2, LstmBackward: 3 } as const;
+export const WindowLoop = { MlstmForward: 0, MlstmBackward: 1, LstmForward: 2, LstmBackward: 3, MrnnForward: 4, MrnnBackward: 5 } as const;
 /** The op names errors give, by WindowLoop. */
-export const WINDOW_OPS = ['mlstmForward window', 'mlstmBackward window', 'lstmForward window', 'lstmBackward window'] as const;
+export const WINDOW_OPS = [
+  'mlstmForward window',
+  'mlstmBackward window',
+  'lstmForward window',
+  'lstmBackward window',
+  'mrnnForward window',
+  'mrnnBackward window',
+] as const;
 
 /** Int32 fields of a window descriptor: sizes, then byte addresses (0: absent). */
 export const Win = {
@@ -236,5 +243,80 @@ export function runWindowRows(loop: number, kx: KernelExports, d: Int32Array, at
   else if (loop === WindowLoop.MlstmBackward) mlstmBackwardRows(kx, d, at, r0, r1, slot);
   else if (loop === WindowLoop.LstmForward) lstmForwardRows(kx, d, at, r0, r1, slot);
   else if (loop === WindowLoop.LstmBackward) lstmBackwardRows(kx, d, at, r0, r1, slot);
+  else if (loop === WindowLoop.MrnnForward) mrnnForwardRows(kx, d, at, r0, r1, slot);
+  else if (loop === WindowLoop.MrnnBackward) mrnnBackwardRows(kx, d, at, r0, r1, slot);
   else throw new RangeError(`window job: unknown loop ${loop}`);
+}
+
+/** The mRNN's forward loop (MRNNForwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
+export function mrnnForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const rowH = H * 4;
+  const stepH = B * rowH; // every buffer of the mRNN is [·,B,H] (its Z too: G = H)
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const hin = a(Win.Hin) + r0 * rowH,
+    hbuf = a(Win.Hbuf) + r0 * rowH,
+    xm = a(Win.XM) + r0 * rowH,
+    hm = a(Win.HM) + r0 * rowH,
+    m = a(Win.M) + r0 * rowH,
+    z = a(Win.Z) + r0 * rowH;
+  const mask = a(Win.Mask);
+  const hmStride = d[at + Win.HmStride]!;
+  const wmh = a(Win.Wmh),
+    whm = a(Win.Whm);
+  const n = rows * H;
+  for (let t = 0; t < T; t++) {
+    gemmRowsPackingA(kx, H, H, hin + t * stepH, rowH, 4, 0, rows, slot, wmh, hm + t * hmStride, rowH, 1, 0, 0); // HM_t = h̃_{t−1}·wmhᵀ
+    kx.multiplicative_forward(n, xm + t * stepH, hm + t * hmStride, m + t * stepH); // m_t = XM_t ⊙ HM_t
+    gemmRowsPackingA(kx, H, H, m + t * stepH, rowH, 4, 0, rows, slot, whm, z + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate); // z_t += m_t·whmᵀ
+    kx.tanh_forward(n, z + t * stepH, hbuf + (t + 1) * stepH); // h_t = tanh(z_t)
+    if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
+  }
+}
+
+/** The mRNN's backward sweep (MRNNBackwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
+export function mrnnBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+  const T = d[at + Win.T]!,
+    B = d[at + Win.B]!,
+    H = d[at + Win.H]!;
+  const rows = r1 - r0;
+  if (rows <= 0) return;
+  const rowH = H * 4;
+  const stepH = B * rowH;
+  const a = (field: number): number => d[at + field]! >>> 0;
+  const hbuf = a(Win.Hbuf) + r0 * rowH,
+    xm = a(Win.XM) + r0 * rowH,
+    hm = a(Win.HM) + r0 * rowH,
+    dz = a(Win.Z) + r0 * rowH,
+    dh = a(Win.DH) + r0 * rowH,
+    dm = a(Win.Dm) + r0 * rowH,
+    dxm = a(Win.DXM) + r0 * rowH,
+    dhm = a(Win.DHM) + r0 * rowH;
+  const mask = a(Win.Mask);
+  const dhCell = mask === 0 ? 0 : a(Win.DhCell) + r0 * rowH,
+    dhCellLast = mask === 0 ? 0 : a(Win.DhCellLast) + r0 * rowH;
+  const hmStride = d[at + Win.HmStride]!;
+  const wmh = a(Win.Wmh),
+    whm = a(Win.Whm);
+  const needH0 = d[at + Win.NeedH0] !== 0;
+  const n = rows * H;
+  for (let t = T - 1; t >= 0; t--) {
+    let cell = dh + (t + 1) * stepH; // ∂L/∂h_t as the step reads it (see mlstmBackwardRows)
+    if (mask !== 0) {
+      if (t === T - 1) cell = dhCellLast;
+      else {
+        kx.multiplicative_forward(n, mask + r0 * rowH, cell, dhCell);
+        cell = dhCell;
+      }
+    }
+    kx.tanh_backward(n, hbuf + (t + 1) * stepH, cell, dz + t * stepH); // dz_t = dh ⊙ (1 − h_t²)
+    gemmRowsPackingA(kx, H, H, dz + t * stepH, rowH, 4, 0, rows, slot, whm, dm, rowH, 1, 0, 0); // dm_t = dz_t·whm
+    kx.multiplicative_backward(n, dm, xm + t * stepH, hm + t * hmStride, dxm + t * stepH, dhm + t * stepH);
+    if (t > 0 || needH0)
+      gemmRowsPackingA(kx, H, H, dhm + t * stepH, rowH, 4, 0, rows, slot, wmh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate); // DH_t += dHM_t·wmh
+  }
 }

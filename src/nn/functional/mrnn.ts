@@ -78,10 +78,13 @@ function mrnnCore(
   checkWeight(op, 'whx', w.whx, [H, D], legend('[H,D]'));
   checkWeight(op, 'whm', w.whm, [H, H], legend('[H,H]'));
   checkWeight(op, 'bias', w.bias, [H], legend('[H]'));
-  const mask = hiddenMaskData(op, hiddenMask, B, H); // [B,H] or null
   const inputs = [x, h0, w.wmx, w.wmh, w.whx, w.whm, w.bias];
   const call = recurrentCall(tape, inputs);
   const { dtype, backend, ws, record } = call;
+  // The hidden-dropout mask [B,H] or null, copied into the workspace with the loop's other buffers.
+  const maskData = hiddenMaskData(op, hiddenMask, B, H);
+  const mask = maskData ? ws.acquireForWrite(dtype, B * H) : null;
+  if (mask) mask.set(maskData!);
   const kernels = backend.recurrent; // the gate kernels: the backend's, like the products
   const BH = B * H;
   const dims = { T, B, D, H, G: H }; // G: whx, whm and bias have H rows (the mLSTM's 4H)
@@ -96,16 +99,25 @@ function mrnnCore(
   // The multiplicative half, shared with the mLSTM: XM = x·wmxᵀ and Z = x·whxᵀ + bias for every step
   // at once (each [T·B,H]), m_t (M), h̃_{t−1}·wmhᵀ (HM), and the loop's two gemms as argument objects.
   const { XM, Z, M, HM, hmStride, hmArgs, zArgs } = multiplicativeForwardSetup(call, dims, x, w, Hin);
-  for (let t = 0; t < T; t++) {
-    hmArgs.aOffset = t * BH;
-    hmArgs.cOffset = t * hmStride;
-    backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
-    kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
-    zArgs.aOffset = t * BH;
-    zArgs.cOffset = t * BH;
-    backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
-    kernels.tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
-    if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+  // A backend that runs the whole loop in one call (split by batch rows across threads) takes it; the same bits.
+  const windowed =
+    T >= 2 &&
+    hmArgs.packedB !== undefined &&
+    zArgs.packedB !== undefined &&
+    backend.recurrentWindows?.mrnnForward({ T, B, H, Hin, Hbuf, XM, HM, hmStride, M, Z, mask, wmh: hmArgs.packedB, whm: zArgs.packedB }) ===
+      true;
+  if (!windowed) {
+    for (let t = 0; t < T; t++) {
+      hmArgs.aOffset = t * BH;
+      hmArgs.cOffset = t * hmStride;
+      backend.gemm(hmArgs); // HM_t = h̃_{t−1}·wmhᵀ
+      kernels.multiplicativeForward(BH, XM, t * BH, HM, t * hmStride, M, t * BH);
+      zArgs.aOffset = t * BH;
+      zArgs.cOffset = t * BH;
+      backend.gemm(zArgs); // z_t = XZ_t + m_t·whmᵀ
+      kernels.tanhForward(BH, Z, t * BH, Hbuf, (t + 1) * BH);
+      if (mask) applyHiddenMask(BH, mask, Hbuf, (t + 1) * BH, Hin, (t + 1) * BH, false); // h̃_t = M ⊙ h_t
+    }
   }
   releaseLoopWeights(backend, hmArgs, zArgs);
 
@@ -116,7 +128,7 @@ function mrnnCore(
   // What only the forward and the backward read, given back to the workspace after the last of them.
   const releaseWindow = (): void => {
     ws.release(XM, Z, HM, M, Hbuf);
-    if (mask) ws.release(Hin);
+    if (mask) ws.release(Hin, mask);
   };
   if (!record) {
     releaseWindow();
@@ -132,40 +144,78 @@ function mrnnCore(
        * Sweep t = T−1 … 0 carrying dh = ∂L/∂h_t:
        *   dz_t  = dh ⊙ (1 − h_t²)                  (h = tanh z)
        *   dm_t  = dz_t·whm;  dXM_t = dm_t ⊙ HM_t;  dHM_t = dm_t ⊙ XM_t
-       *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1})
+       *   dh_{t−1} = dHM_t·wmh (+ dhs_{t−1}, already in row t of DH, which the product adds into)
        * With a hidden mask that is ∂L/∂h̃_{t−1}, and the step reads dhCell = M ⊙ dh (hT alone is unmasked);
        * tanh' still reads the unmasked h_t.
        * After: dwhm += DZᵀ·M, dwmh += DHMᵀ·H_prev (the rows the recurrence read), dwhx += DZᵀ·X,
        * dwmx += DXMᵀ·X, dbias += Σ DZ, dx += DZ·whx + DXM·wmx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      const dh = ws.acquire(dtype, BH); // [B,H] running ∂L/∂h_t (∂L/∂h̃_t with a mask: what the output and step t+1 send back)
-      const dhCell = mask ? ws.acquire(dtype, BH) : dh; // [B,H] ∂L/∂h_t as the step reads it: M ⊙ dh (+ ∂L/∂hT); dh itself without a mask
-      if (hT.grad) dhCell.set(hT.grad.data);
+      // DH [T+1,B,H], dhCell and dhCellLast as in the mLSTM (mlstm.ts).
+      const DH = ws.acquire(dtype, (T + 1) * BH);
+      if (dHs) DH.set(dHs, BH);
+      const hTg = hT.grad ? hT.grad.data : null;
+      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] M ⊙ DH_{t+1}
+      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] ∂L/∂hT + M ⊙ DH_T
+      if (mask) {
+        if (hTg) dhCellLast!.set(hTg);
+        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
+      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
       const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
-      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, dh);
-      for (let t = T - 1; t >= 0; t--) {
-        if (dHs) addInto(dh, dHs, BH, t * BH);
-        if (mask) applyHiddenMask(BH, mask, dh, 0, dhCell, 0, t === T - 1); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t (+ ∂L/∂hT at the last step)
-        kernels.tanhBackward(BH, Hbuf, (t + 1) * BH, dhCell, 0, DZ, t * BH);
-        dmArgs.aOffset = t * BH;
-        backend.gemm(dmArgs);
-        kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
-        if (t > 0 || needH0) {
-          dhArgs.aOffset = t * BH;
-          backend.gemm(dhArgs);
+      const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, DH, true);
+      const windowed =
+        T >= 2 &&
+        dmArgs.packedB !== undefined &&
+        dhArgs.packedB !== undefined &&
+        backend.recurrentWindows?.mrnnBackward({
+          T,
+          B,
+          H,
+          Hbuf,
+          XM,
+          HM,
+          DZ,
+          DH,
+          dhCell,
+          dhCellLast,
+          dm,
+          DXM,
+          DHM,
+          mask,
+          whm: dmArgs.packedB,
+          wmh: dhArgs.packedB,
+          needH0,
+        }) === true;
+      if (!windowed) {
+        for (let t = T - 1; t >= 0; t--) {
+          let cell = DH; // ∂L/∂h_t as the step reads it, at cell[cellOff]
+          let cellOff = (t + 1) * BH;
+          if (mask) {
+            cell = t === T - 1 ? dhCellLast! : dhCell!;
+            cellOff = 0;
+            if (t < T - 1) applyHiddenMask(BH, mask, DH, (t + 1) * BH, dhCell!, 0, false); // ∂L/∂h_t = M ⊙ ∂L/∂h̃_t
+          }
+          kernels.tanhBackward(BH, Hbuf, (t + 1) * BH, cell, cellOff, DZ, t * BH);
+          dmArgs.aOffset = t * BH;
+          backend.gemm(dmArgs);
+          kernels.multiplicativeBackward(BH, dm, 0, XM, t * BH, HM, t * BH, DXM, t * BH, DHM, t * BH);
+          if (t > 0 || needH0) {
+            dhArgs.aOffset = t * BH;
+            dhArgs.cOffset = t * BH;
+            backend.gemm(dhArgs); // DH_t += dHM_t·wmh
+          }
         }
       }
       releaseLoopWeights(backend, dmArgs, dhArgs);
       const gh0 = gradBuffer(h0);
       if (gh0 && mask) {
-        applyHiddenMask(BH, mask, dh, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCell, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, dh, BH);
+        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
+      } else if (gh0) addInto(gh0, DH, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm, dh);
-      if (mask) ws.release(dhCell);
+      ws.release(DXM, DHM, dm, DH);
+      if (mask) ws.release(dhCell!, dhCellLast!);
     },
     releaseWindow,
   ); // when the graph is discarded: only the backward reads these
