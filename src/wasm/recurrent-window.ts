@@ -76,14 +76,31 @@ export const WINDOW_INTS = 27;
 /** Saved gate values per unit (σ(i), σ(f), tanh(g), σ(o), tanh(c)). */
 const SW = LSTM_SAVED_PER_UNIT;
 
-/** The forward loop (MLSTMForwardWindow) for rows [r0, r1) of the batch; `slot` is this thread's packing block. */
-export function mlstmForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+/**
+ * The forward loop for rows [r0, r1) of the batch; `slot` is this thread's packing block. Per step t, for the
+ * three cells (the same calls, in the same order, as their loops in nn/functional):
+ *   multiplicative (mLSTM, mRNN):  HM_t = h̃_{t−1}·wmhᵀ,  m_t = XM_t ⊙ HM_t,  the recurrent input is m_t;
+ *                                  the LSTM's is h̃_{t−1} itself
+ *   z_t = XZ_t + input·whmᵀ       (the LSTM's single weight wh sits in the Whm field)
+ *   gated (mLSTM, LSTM):  the fused gates give c_t, h_t and the saved values;  the mRNN:  h_t = tanh(z_t)
+ *   with a mask:  h̃_t = M ⊙ h_t
+ */
+function forwardRows(
+  kx: KernelExports,
+  d: Int32Array,
+  at: number,
+  r0: number,
+  r1: number,
+  slot: number,
+  gated: boolean,
+  multiplicative: boolean,
+): void {
   const T = d[at + Win.T]!,
     B = d[at + Win.B]!,
     H = d[at + Win.H]!;
   const rows = r1 - r0;
   if (rows <= 0) return;
-  const G = 4 * H;
+  const G = gated ? 4 * H : H;
   const rowH = H * 4, // bytes of one row of a [·,B,H] buffer
     rowG = G * 4;
   const stepH = B * rowH, // bytes of one step of a [T,B,H] buffer
@@ -104,30 +121,51 @@ export function mlstmForwardRows(kx: KernelExports, d: Int32Array, at: number, r
     whm = a(Win.Whm);
   const n = rows * H;
   for (let t = 0; t < T; t++) {
-    // HM_t = h̃_{t−1}·wmhᵀ, rows [r0, r1): A = Hin row t (row stride H floats), C = HM_t
-    gemmRowsPackingA(kx, H, H, hin + t * stepH, rowH, 4, 0, rows, slot, wmh, hm + t * hmStride, rowH, 1, 0, 0);
-    kx.multiplicative_forward(n, xm + t * stepH, hm + t * hmStride, m + t * stepH); // m_t = XM_t ⊙ HM_t
-    // z_t = XZ_t + m_t·whmᵀ
-    gemmRowsPackingA(kx, G, H, m + t * stepH, rowH, 4, 0, rows, slot, whm, z + t * stepG, rowG, 1, 0, GEMM_FLAGS.accumulate);
-    kx.lstm_gates_forward(rows, H, z + t * stepG, cbuf + t * stepH, cbuf + (t + 1) * stepH, hbuf + (t + 1) * stepH, s + t * savedStride);
+    let input = hin + t * stepH; // what z_t's product reads: h̃_{t−1} (row stride H floats), or m_t
+    if (multiplicative) {
+      gemmRowsPackingA(kx, H, H, input, rowH, 4, 0, rows, slot, wmh, hm + t * hmStride, rowH, 1, 0, 0); // HM_t = h̃_{t−1}·wmhᵀ
+      kx.multiplicative_forward(n, xm + t * stepH, hm + t * hmStride, m + t * stepH); // m_t = XM_t ⊙ HM_t
+      input = m + t * stepH;
+    }
+    gemmRowsPackingA(kx, G, H, input, rowH, 4, 0, rows, slot, whm, z + t * stepG, rowG, 1, 0, GEMM_FLAGS.accumulate); // z_t += input·whmᵀ
+    if (gated) {
+      kx.lstm_gates_forward(rows, H, z + t * stepG, cbuf + t * stepH, cbuf + (t + 1) * stepH, hbuf + (t + 1) * stepH, s + t * savedStride);
+    } else kx.tanh_forward(n, z + t * stepH, hbuf + (t + 1) * stepH); // h_t = tanh(z_t)
     if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
   }
 }
 
-/** The backward sweep (MLSTMBackwardWindow) for rows [r0, r1) of the batch; `slot` is this thread's packing block. */
-export function mlstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
+/**
+ * The backward sweep for rows [r0, r1) of the batch; `slot` is this thread's packing block. Per step
+ * t = T−1 … 0 (the loops of nn/functional, call for call):
+ *   ∂L/∂h_t as the step reads it: DH_{t+1}, or with a mask M ⊙ DH_{t+1} (at t = T−1 the caller's dhCellLast)
+ *   gated:  the fused gate backward gives DZ_t and carries dc;  the mRNN:  DZ_t = dh ⊙ (1 − h_t²)
+ *   multiplicative:  dm = DZ_t·whm,  DXM_t = dm ⊙ HM_t,  DHM_t = dm ⊙ XM_t,  DH_t += DHM_t·wmh
+ *   the LSTM:  DH_t += DZ_t·wh  (wh in the Whm field)          (DH_t for t = 0 only when needH0)
+ */
+function backwardRows(
+  kx: KernelExports,
+  d: Int32Array,
+  at: number,
+  r0: number,
+  r1: number,
+  slot: number,
+  gated: boolean,
+  multiplicative: boolean,
+): void {
   const T = d[at + Win.T]!,
     B = d[at + Win.B]!,
     H = d[at + Win.H]!;
   const rows = r1 - r0;
   if (rows <= 0) return;
-  const G = 4 * H;
+  const G = gated ? 4 * H : H;
   const rowH = H * 4,
     rowG = G * 4;
   const stepH = B * rowH,
     stepG = B * rowG;
   const a = (field: number): number => d[at + field]! >>> 0;
-  const cbuf = a(Win.Cbuf) + r0 * rowH,
+  const hbuf = a(Win.Hbuf) + r0 * rowH,
+    cbuf = a(Win.Cbuf) + r0 * rowH,
     xm = a(Win.XM) + r0 * rowH,
     hm = a(Win.HM) + r0 * rowH,
     dz = a(Win.Z) + r0 * rowG,
@@ -147,7 +185,6 @@ export function mlstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, 
   const needH0 = d[at + Win.NeedH0] !== 0;
   const n = rows * H;
   for (let t = T - 1; t >= 0; t--) {
-    // ∂L/∂h_t as the step reads it: DH_{t+1}, or with a mask M ⊙ DH_{t+1} (at t = T−1 the caller's dhCellLast)
     let cell = dh + (t + 1) * stepH;
     if (mask !== 0) {
       if (t === T - 1) cell = dhCellLast;
@@ -156,167 +193,30 @@ export function mlstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, 
         cell = dhCell;
       }
     }
-    kx.lstm_gates_backward(rows, H, s + t * savedStride, cbuf + t * stepH, cell, dc, dz + t * stepG, dc);
-    // dm_t = dz_t·whm: A = DZ_t rows (row stride 4H floats)
-    gemmRowsPackingA(kx, H, G, dz + t * stepG, rowG, 4, 0, rows, slot, whm, dm, rowH, 1, 0, 0);
-    kx.multiplicative_backward(n, dm, xm + t * stepH, hm + t * hmStride, dxm + t * stepH, dhm + t * stepH);
-    // DH_t += dHM_t·wmh
-    if (t > 0 || needH0)
-      gemmRowsPackingA(kx, H, H, dhm + t * stepH, rowH, 4, 0, rows, slot, wmh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate);
-  }
-}
-
-/** The LSTM's forward loop (LSTMForwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
-export function lstmForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
-  const T = d[at + Win.T]!,
-    B = d[at + Win.B]!,
-    H = d[at + Win.H]!;
-  const rows = r1 - r0;
-  if (rows <= 0) return;
-  const G = 4 * H;
-  const rowH = H * 4,
-    rowG = G * 4;
-  const stepH = B * rowH,
-    stepG = B * rowG;
-  const a = (field: number): number => d[at + field]! >>> 0;
-  const hin = a(Win.Hin) + r0 * rowH,
-    hbuf = a(Win.Hbuf) + r0 * rowH,
-    cbuf = a(Win.Cbuf) + r0 * rowH,
-    z = a(Win.Z) + r0 * rowG,
-    s = a(Win.S) + r0 * SW * rowH;
-  const mask = a(Win.Mask);
-  const savedStride = d[at + Win.SavedStride]!;
-  const wh = a(Win.Whm);
-  const n = rows * H;
-  for (let t = 0; t < T; t++) {
-    // z_t = XZ_t + h̃_{t−1}·whᵀ: A = Hin row t
-    gemmRowsPackingA(kx, G, H, hin + t * stepH, rowH, 4, 0, rows, slot, wh, z + t * stepG, rowG, 1, 0, GEMM_FLAGS.accumulate);
-    kx.lstm_gates_forward(rows, H, z + t * stepG, cbuf + t * stepH, cbuf + (t + 1) * stepH, hbuf + (t + 1) * stepH, s + t * savedStride);
-    if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
-  }
-}
-
-/** The LSTM's backward sweep (LSTMBackwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
-export function lstmBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
-  const T = d[at + Win.T]!,
-    B = d[at + Win.B]!,
-    H = d[at + Win.H]!;
-  const rows = r1 - r0;
-  if (rows <= 0) return;
-  const G = 4 * H;
-  const rowH = H * 4,
-    rowG = G * 4;
-  const stepH = B * rowH,
-    stepG = B * rowG;
-  const a = (field: number): number => d[at + field]! >>> 0;
-  const cbuf = a(Win.Cbuf) + r0 * rowH,
-    dz = a(Win.Z) + r0 * rowG,
-    s = a(Win.S) + r0 * SW * rowH,
-    dh = a(Win.DH) + r0 * rowH,
-    dc = a(Win.Dc) + r0 * rowH;
-  const mask = a(Win.Mask);
-  const dhCell = mask === 0 ? 0 : a(Win.DhCell) + r0 * rowH,
-    dhCellLast = mask === 0 ? 0 : a(Win.DhCellLast) + r0 * rowH;
-  const savedStride = d[at + Win.SavedStride]!;
-  const wh = a(Win.Whm);
-  const needH0 = d[at + Win.NeedH0] !== 0;
-  const n = rows * H;
-  for (let t = T - 1; t >= 0; t--) {
-    let cell = dh + (t + 1) * stepH; // ∂L/∂h_t as the step reads it (see mlstmBackwardRows)
-    if (mask !== 0) {
-      if (t === T - 1) cell = dhCellLast;
-      else {
-        kx.multiplicative_forward(n, mask + r0 * rowH, cell, dhCell);
-        cell = dhCell;
-      }
+    if (gated) kx.lstm_gates_backward(rows, H, s + t * savedStride, cbuf + t * stepH, cell, dc, dz + t * stepG, dc);
+    else kx.tanh_backward(n, hbuf + (t + 1) * stepH, cell, dz + t * stepH); // dz_t = dh ⊙ (1 − h_t²)
+    // What DH_t gets its product from: dHM_t (through wmh), or the LSTM's dz_t (through wh)
+    let back = dz + t * stepG,
+      backK = G,
+      backW = whm;
+    if (multiplicative) {
+      gemmRowsPackingA(kx, H, G, dz + t * stepG, rowG, 4, 0, rows, slot, whm, dm, rowH, 1, 0, 0); // dm_t = dz_t·whm (row stride G floats)
+      kx.multiplicative_backward(n, dm, xm + t * stepH, hm + t * hmStride, dxm + t * stepH, dhm + t * stepH);
+      back = dhm + t * stepH;
+      backK = H;
+      backW = wmh;
     }
-    kx.lstm_gates_backward(rows, H, s + t * savedStride, cbuf + t * stepH, cell, dc, dz + t * stepG, dc);
-    // DH_t += dz_t·wh: A = DZ_t rows (row stride 4H floats)
     if (t > 0 || needH0)
-      gemmRowsPackingA(kx, H, G, dz + t * stepG, rowG, 4, 0, rows, slot, wh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate);
+      gemmRowsPackingA(kx, H, backK, back, backK * 4, 4, 0, rows, slot, backW, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate); // DH_t += back·W
   }
 }
 
 /** Runs the loop the descriptor at d[at…] names (Win.Loop) for rows [r0, r1): what every thread of a window job calls. */
 export function runWindowRows(loop: number, kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
-  if (loop === WindowLoop.MlstmForward) mlstmForwardRows(kx, d, at, r0, r1, slot);
-  else if (loop === WindowLoop.MlstmBackward) mlstmBackwardRows(kx, d, at, r0, r1, slot);
-  else if (loop === WindowLoop.LstmForward) lstmForwardRows(kx, d, at, r0, r1, slot);
-  else if (loop === WindowLoop.LstmBackward) lstmBackwardRows(kx, d, at, r0, r1, slot);
-  else if (loop === WindowLoop.MrnnForward) mrnnForwardRows(kx, d, at, r0, r1, slot);
-  else if (loop === WindowLoop.MrnnBackward) mrnnBackwardRows(kx, d, at, r0, r1, slot);
-  else throw new RangeError(`window job: unknown loop ${loop}`);
-}
-
-/** The mRNN's forward loop (MRNNForwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
-export function mrnnForwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
-  const T = d[at + Win.T]!,
-    B = d[at + Win.B]!,
-    H = d[at + Win.H]!;
-  const rows = r1 - r0;
-  if (rows <= 0) return;
-  const rowH = H * 4;
-  const stepH = B * rowH; // every buffer of the mRNN is [·,B,H] (its Z too: G = H)
-  const a = (field: number): number => d[at + field]! >>> 0;
-  const hin = a(Win.Hin) + r0 * rowH,
-    hbuf = a(Win.Hbuf) + r0 * rowH,
-    xm = a(Win.XM) + r0 * rowH,
-    hm = a(Win.HM) + r0 * rowH,
-    m = a(Win.M) + r0 * rowH,
-    z = a(Win.Z) + r0 * rowH;
-  const mask = a(Win.Mask);
-  const hmStride = d[at + Win.HmStride]!;
-  const wmh = a(Win.Wmh),
-    whm = a(Win.Whm);
-  const n = rows * H;
-  for (let t = 0; t < T; t++) {
-    gemmRowsPackingA(kx, H, H, hin + t * stepH, rowH, 4, 0, rows, slot, wmh, hm + t * hmStride, rowH, 1, 0, 0); // HM_t = h̃_{t−1}·wmhᵀ
-    kx.multiplicative_forward(n, xm + t * stepH, hm + t * hmStride, m + t * stepH); // m_t = XM_t ⊙ HM_t
-    gemmRowsPackingA(kx, H, H, m + t * stepH, rowH, 4, 0, rows, slot, whm, z + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate); // z_t += m_t·whmᵀ
-    kx.tanh_forward(n, z + t * stepH, hbuf + (t + 1) * stepH); // h_t = tanh(z_t)
-    if (mask !== 0) kx.multiplicative_forward(n, mask + r0 * rowH, hbuf + (t + 1) * stepH, hin + (t + 1) * stepH); // h̃_t = M ⊙ h_t
-  }
-}
-
-/** The mRNN's backward sweep (MRNNBackwardWindow) for rows [r0, r1); `slot` is this thread's packing block. */
-export function mrnnBackwardRows(kx: KernelExports, d: Int32Array, at: number, r0: number, r1: number, slot: number): void {
-  const T = d[at + Win.T]!,
-    B = d[at + Win.B]!,
-    H = d[at + Win.H]!;
-  const rows = r1 - r0;
-  if (rows <= 0) return;
-  const rowH = H * 4;
-  const stepH = B * rowH;
-  const a = (field: number): number => d[at + field]! >>> 0;
-  const hbuf = a(Win.Hbuf) + r0 * rowH,
-    xm = a(Win.XM) + r0 * rowH,
-    hm = a(Win.HM) + r0 * rowH,
-    dz = a(Win.Z) + r0 * rowH,
-    dh = a(Win.DH) + r0 * rowH,
-    dm = a(Win.Dm) + r0 * rowH,
-    dxm = a(Win.DXM) + r0 * rowH,
-    dhm = a(Win.DHM) + r0 * rowH;
-  const mask = a(Win.Mask);
-  const dhCell = mask === 0 ? 0 : a(Win.DhCell) + r0 * rowH,
-    dhCellLast = mask === 0 ? 0 : a(Win.DhCellLast) + r0 * rowH;
-  const hmStride = d[at + Win.HmStride]!;
-  const wmh = a(Win.Wmh),
-    whm = a(Win.Whm);
-  const needH0 = d[at + Win.NeedH0] !== 0;
-  const n = rows * H;
-  for (let t = T - 1; t >= 0; t--) {
-    let cell = dh + (t + 1) * stepH; // ∂L/∂h_t as the step reads it (see mlstmBackwardRows)
-    if (mask !== 0) {
-      if (t === T - 1) cell = dhCellLast;
-      else {
-        kx.multiplicative_forward(n, mask + r0 * rowH, cell, dhCell);
-        cell = dhCell;
-      }
-    }
-    kx.tanh_backward(n, hbuf + (t + 1) * stepH, cell, dz + t * stepH); // dz_t = dh ⊙ (1 − h_t²)
-    gemmRowsPackingA(kx, H, H, dz + t * stepH, rowH, 4, 0, rows, slot, whm, dm, rowH, 1, 0, 0); // dm_t = dz_t·whm
-    kx.multiplicative_backward(n, dm, xm + t * stepH, hm + t * hmStride, dxm + t * stepH, dhm + t * stepH);
-    if (t > 0 || needH0)
-      gemmRowsPackingA(kx, H, H, dhm + t * stepH, rowH, 4, 0, rows, slot, wmh, dh + t * stepH, rowH, 1, 0, GEMM_FLAGS.accumulate); // DH_t += dHM_t·wmh
-  }
+  if (!Number.isInteger(loop) || loop < 0 || loop > WindowLoop.MrnnBackward) throw new RangeError(`window job: unknown loop ${loop}`);
+  const gated = loop !== WindowLoop.MrnnForward && loop !== WindowLoop.MrnnBackward;
+  const multiplicative = loop !== WindowLoop.LstmForward && loop !== WindowLoop.LstmBackward;
+  const forward = loop === WindowLoop.MlstmForward || loop === WindowLoop.LstmForward || loop === WindowLoop.MrnnForward;
+  if (forward) forwardRows(kx, d, at, r0, r1, slot, gated, multiplicative);
+  else backwardRows(kx, d, at, r0, r1, slot, gated, multiplicative);
 }
