@@ -157,10 +157,7 @@ export class ParallelWasmBackend extends WasmBackend {
     } catch (error) {
       ownError = { error };
     }
-    const mine = performance.now() - posted;
-    jobs.join();
-    if (ownError) throw ownError.error;
-    jobs.rebalance(parts, mine, performance.now() - posted - mine);
+    jobs.finish(parts, posted, ownError);
     this.finishGemm();
   }
 
@@ -213,10 +210,7 @@ export class ParallelWasmBackend extends WasmBackend {
     } catch (error) {
       ownError = { error };
     }
-    const mine = performance.now() - posted;
-    jobs.join();
-    if (ownError) throw ownError.error;
-    jobs.rebalance(parts, mine, performance.now() - posted - mine);
+    jobs.finish(parts, posted, ownError);
     return true;
   }
 

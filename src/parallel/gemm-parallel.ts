@@ -233,10 +233,7 @@ export class ParallelGemm implements Backend {
     } catch (error) {
       ownError = { error };
     }
-    const mine = performance.now() - posted;
-    this.jobs.join();
-    if (ownError) throw ownError.error;
-    this.jobs.rebalance(parts, mine, performance.now() - posted - mine);
+    this.jobs.finish(parts, posted, ownError);
     copyMatrix(sc, 0, cCols, c, cStart, ldc, cRows, cCols);
   }
 

@@ -162,6 +162,18 @@ export class JobChannel {
     if (this.protocol.pc === CallerAt.Failed) this.fail();
   }
 
+  /**
+   * Ends a posted job after the caller computed its own part, which began at `posted` (performance.now())
+   * and threw `ownError` if it failed: joins whatever happened there (an abandoned job's ack would count
+   * against the next), then rethrows the part's error, else rebalances the split with the part's time.
+   */
+  finish(parts: number, posted: number, ownError: { error: unknown } | undefined): void {
+    const mine = performance.now() - posted;
+    this.join();
+    if (ownError) throw ownError.error;
+    this.rebalance(parts, mine, performance.now() - posted - mine);
+  }
+
   /** Runs the caller's protocol to its next point (Working, Done, Failed, Closed): waits for the workers in Sleep, however long they take. */
   private advance(): void {
     while (this.protocol.step(this.mem));
