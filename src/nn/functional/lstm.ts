@@ -9,6 +9,8 @@ import {
   addInto,
   applyHiddenMask,
   checkWeight,
+  finishHiddenGrads,
+  hiddenGradsSetup,
   hiddenMaskData,
   lastRowCopy,
   recurrentCall,
@@ -161,17 +163,8 @@ function lstmCore(
        * After the sweep: dwh += DZᵀ·H_prev (the rows z read), dwx += DZᵀ·X, dbias += Σ_rows DZ, dx += DZ·wx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      // DH [T+1,B,H], dhCell and dhCellLast as in the mLSTM (mlstm.ts): row t+1 of DH is ∂L/∂h̃_t, to which the
-      // dh product of step t+1 adds; row 0 ends as ∂L/∂h̃_{−1}.
-      const DH = ws.acquire(dtype, (T + 1) * BH);
-      if (dHs) DH.set(dHs, BH);
-      const hTg = hT.grad ? hT.grad.data : null;
-      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] M ⊙ DH_{t+1}
-      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] ∂L/∂hT + M ⊙ DH_T
-      if (mask) {
-        if (hTg) dhCellLast!.set(hTg);
-        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
-      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
+      const hidden = hiddenGradsSetup(ws, dtype, T, BH, mask, dHs, hT.grad ? hT.grad.data : null); // see HiddenGrads
+      const { DH, dhCell, dhCellLast } = hidden;
       const dc = ws.acquire(dtype, BH); // [B,H]
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
@@ -210,15 +203,10 @@ function lstmCore(
         }
       }
       releaseLoopWeights(backend, dhArgs);
-      const gh0 = gradBuffer(h0);
-      if (gh0 && mask) {
-        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, DH, BH);
+      finishHiddenGrads(ws, hidden, gradBuffer(h0), mask, T, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
-      ws.release(DH, dc);
-      if (mask) ws.release(dhCell!, dhCellLast!);
+      ws.release(dc);
       if (TB === 0) return;
       const gwh = gradBuffer(w.wh);
       const gwx = gradBuffer(w.wx);

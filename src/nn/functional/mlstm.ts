@@ -8,6 +8,8 @@ import {
   addInto,
   applyHiddenMask,
   checkWeight,
+  finishHiddenGrads,
+  hiddenGradsSetup,
   hiddenMaskData,
   lastRowCopy,
   multiplicativeBackwardSetup,
@@ -208,18 +210,8 @@ function mlstmCore(
        *   dx += DZ·whx + DXM·wmx   (H_prev: the rows the recurrence read, h̃ with a mask).
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      // DH [T+1,B,H]: row t+1 is ∂L/∂h̃_t (∂L/∂h_t without a mask): what the outputs send, to which step t+1's
-      // dh gemm adds what it sends back; row 0 ends as ∂L/∂h̃_{−1}. The final state hT is unmasked, so without a
-      // mask its gradient joins row T, and with one it joins what step T−1 reads (dhCellLast).
-      const DH = ws.acquire(dtype, (T + 1) * BH);
-      if (dHs) DH.set(dHs, BH);
-      const hTg = hT.grad ? hT.grad.data : null;
-      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] ∂L/∂h_t as step t reads it: M ⊙ DH_{t+1}
-      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] … at t = T−1: ∂L/∂hT + M ⊙ DH_T
-      if (mask) {
-        if (hTg) dhCellLast!.set(hTg);
-        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
-      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
+      const hidden = hiddenGradsSetup(ws, dtype, T, BH, mask, dHs, hT.grad ? hT.grad.data : null); // see HiddenGrads
+      const { DH, dhCell, dhCellLast } = hidden;
       const dc = ws.acquire(dtype, BH); // [B,H] running ∂L/∂c_t
       if (cT.grad) dc.set(cT.grad.data);
       const DZ = Z; // [T,B,4H] z's storage: no backward reads z (the gates work from the saved activations S), and lstmGatesBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
@@ -272,16 +264,11 @@ function mlstmCore(
         }
       }
       releaseLoopWeights(backend, dmArgs, dhArgs);
-      const gh0 = gradBuffer(h0);
-      if (gh0 && mask) {
-        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, DH, BH);
+      finishHiddenGrads(ws, hidden, gradBuffer(h0), mask, T, BH);
       const gc0 = gradBuffer(c0);
       if (gc0) addInto(gc0, dc, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm, DH, dc);
-      if (mask) ws.release(dhCell!, dhCellLast!);
+      ws.release(DXM, DHM, dm, dc);
     },
     releaseWindow,
   ); // when the graph is discarded: only the backward reads these

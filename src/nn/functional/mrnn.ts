@@ -4,9 +4,10 @@ import { gradBuffer, Var } from '../../autograd/var.js';
 import type { LayerState } from '../state.js';
 import {
   accumulateMultiplicativeGrads,
-  addInto,
   applyHiddenMask,
   checkWeight,
+  finishHiddenGrads,
+  hiddenGradsSetup,
   hiddenMaskData,
   lastRowCopy,
   multiplicativeBackwardSetup,
@@ -151,16 +152,8 @@ function mrnnCore(
        * dwmx += DXMᵀ·X, dbias += Σ DZ, dx += DZ·whx + DXM·wmx.
        */
       const dHs = hs.grad ? hs.grad.data : null; // [T,B,H]
-      // DH [T+1,B,H], dhCell and dhCellLast as in the mLSTM (mlstm.ts).
-      const DH = ws.acquire(dtype, (T + 1) * BH);
-      if (dHs) DH.set(dHs, BH);
-      const hTg = hT.grad ? hT.grad.data : null;
-      const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null; // [B,H] M ⊙ DH_{t+1}
-      const dhCellLast = mask ? ws.acquire(dtype, BH) : null; // [B,H] ∂L/∂hT + M ⊙ DH_T
-      if (mask) {
-        if (hTg) dhCellLast!.set(hTg);
-        applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
-      } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
+      const hidden = hiddenGradsSetup(ws, dtype, T, BH, mask, dHs, hT.grad ? hT.grad.data : null); // see HiddenGrads
+      const { DH, dhCell, dhCellLast } = hidden;
       const DZ = Z; // [T,B,H] z's storage: no backward reads z (tanh' comes from h_t), and tanhBackward rewrites row t before anything reads it, so a rerun (retainGraph) sees nothing stale
       const needH0 = h0.requiresGrad;
       const { DXM, DHM, dm, dmArgs, dhArgs } = multiplicativeBackwardSetup(call, dims, DZ, w, DH, true);
@@ -208,14 +201,9 @@ function mrnnCore(
         }
       }
       releaseLoopWeights(backend, dmArgs, dhArgs);
-      const gh0 = gradBuffer(h0);
-      if (gh0 && mask) {
-        applyHiddenMask(BH, mask, DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
-        if (T === 0) addInto(gh0, dhCellLast!, BH); // an empty window: hT is h0 itself
-      } else if (gh0) addInto(gh0, DH, BH);
+      finishHiddenGrads(ws, hidden, gradBuffer(h0), mask, T, BH);
       accumulateMultiplicativeGrads(call, { ...dims, x, w, DZ, DXM, DHM, M, Hprev: Hin }, gradBuffer);
-      ws.release(DXM, DHM, dm, DH);
-      if (mask) ws.release(dhCell!, dhCellLast!);
+      ws.release(DXM, DHM, dm);
     },
     releaseWindow,
   ); // when the graph is discarded: only the backward reads these

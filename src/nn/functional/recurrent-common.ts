@@ -100,6 +100,51 @@ export function addBiasGrad(call: RecurrentCall, dbias: Storage, DZ: Storage, ro
   call.ws.release(ones);
 }
 
+/**
+ * What a cell's backward sweep carries for ∂L/∂h, set up before the sweep (the same for the three cells):
+ * DH [T+1,B,H], whose row t+1 is ∂L/∂h̃_t (∂L/∂h_t without a mask): it starts as what the outputs send
+ * (dHs), step t+1's dh product adds what it sends back, and row 0 ends as ∂L/∂h̃_{−1}. The final state hT
+ * is never masked, so its gradient joins row T without a mask, and with one it joins what step T−1 reads,
+ * dhCellLast = ∂L/∂hT + M ⊙ DH_T; dhCell is the other steps' M ⊙ DH_{t+1}. A per-row [T+1,B,H] rather than a
+ * running [B,H]: no per-step add, and each batch row's sweep stands alone (Backend.recurrentWindows).
+ */
+export interface HiddenGrads {
+  DH: Storage; // [T+1,B,H]
+  dhCell: Storage | null; // [B,H], with a mask
+  dhCellLast: Storage | null; // [B,H], with a mask
+}
+
+/** HiddenGrads for a window of T steps, [B,H] = BH elements per row, from dHs [T,B,H] and ∂L/∂hT (each null when absent). */
+export function hiddenGradsSetup(
+  ws: Workspace,
+  dtype: DType,
+  T: number,
+  BH: number,
+  mask: Storage | null,
+  dHs: Storage | null,
+  hTg: Storage | null,
+): HiddenGrads {
+  const DH = ws.acquire(dtype, (T + 1) * BH);
+  if (dHs) DH.set(dHs, BH);
+  const dhCell = mask ? ws.acquireForWrite(dtype, BH) : null;
+  const dhCellLast = mask ? ws.acquire(dtype, BH) : null;
+  if (mask) {
+    if (hTg) dhCellLast!.set(hTg);
+    applyHiddenMask(BH, mask, DH, T * BH, dhCellLast!, 0, true);
+  } else if (hTg) for (let k = 0; k < BH; k++) DH[T * BH + k]! += hTg[k]!;
+  return { DH, dhCell, dhCellLast };
+}
+
+/** After the sweep: ∂L/∂h0 += (M ⊙) DH_0, into gh0 (null: h0 needs none); then the buffers go back to the workspace. */
+export function finishHiddenGrads(ws: Workspace, g: HiddenGrads, gh0: Storage | null, mask: Storage | null, T: number, BH: number): void {
+  if (gh0 && mask) {
+    applyHiddenMask(BH, mask, g.DH, 0, gh0, 0, true); // ∂L/∂h0 = M ⊙ ∂L/∂h̃_{−1}
+    if (T === 0) addInto(gh0, g.dhCellLast!, BH); // an empty window: hT is h0 itself
+  } else if (gh0) addInto(gh0, g.DH, BH);
+  ws.release(g.DH);
+  if (mask) ws.release(g.dhCell!, g.dhCellLast!);
+}
+
 /** dst[k] += src[k] for k < n. */
 export function addInto(dst: Storage, src: Storage, n: number, srcOff = 0): void {
   for (let k = 0; k < n; k++) dst[k]! += src[srcOff + k]!;
