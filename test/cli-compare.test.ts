@@ -110,7 +110,9 @@ describe('mlstm compare', () => {
   it('Ctrl-C abandons the current run, keeps the finished ones (exit 130), and --resume completes the comparison', async () => {
     const o = join(dir, 'interrupted');
     let sent = false;
-    const args = ['compare', '--data', corpus, '--out', o, '--cells', 'mlstm,lstm', '--seeds', '1', '--steps', '60', ...TINY];
+    // Enough steps that run 2 is still going when the SIGINT lands: at 60 a loaded CI run once finished the
+    // (now faster) LSTM run first and exited 0.
+    const args = ['compare', '--data', corpus, '--out', o, '--cells', 'mlstm,lstm', '--seeds', '1', '--steps', '600', ...TINY];
     const r = await runCli(args, {
       onStdout: (chunk, child) => {
         if (!sent && /run 2\/2/.test(chunk)) {
